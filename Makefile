@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+# Set-up is idempotent: the venv and node_modules are rebuilt only when their inputs change.
+VENV := .venv
+PY := $(VENV)/bin/python
+BUF := node_modules/.bin/buf
+
+.PHONY: run test check lint protos protos-check setup clean
+
+run: setup ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured
+	$(VENV)/bin/bucketd serve
+
+test: setup ## Run the whole test suite (unit, integration, e2e) against real wire servers
+	$(PY) -m pytest
+
+check: setup lint protos-check ## Everything CI checks before the tests
+
+lint: setup
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+protos: setup ## Regenerate the Python stubs in bucketd/ from protos/
+	$(PY) scripts/gen_protos.py
+
+protos-check: protos ## Fails when the committed stubs differ from a fresh regeneration
+	git diff --exit-code -- bucketd || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
+	test -z "$$(git status --porcelain -- bucketd)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
+
+setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || { python=$$(scripts/find-python.sh) && "$$python" -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+build/googleapis/google/api/http.proto: $(VENV)/.installed
+	$(PY) scripts/gen_protos.py --googleapis-only
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

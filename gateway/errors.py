@@ -1,0 +1,93 @@
+"""The one gRPC-status -> HTTP table, and the reference's error envelope (section 1.4)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import grpc
+from aiohttp import web
+from google.rpc import error_details_pb2
+from grpc import aio
+from grpc_status import rpc_status
+
+# google.rpc.Code -> HTTP, as google.rpc.Code's documentation and grpc-gateway map them.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+# A few ErrorInfo reasons are more precise than their status code allows.
+HTTP_STATUS_BY_REASON: dict[str, int] = {"PAYLOAD_TOO_LARGE": 413}
+
+# error.type values of the reference's Error Guide, by HTTP status.
+ERROR_TYPE: dict[int, str] = {
+    400: "BadRequestError",
+    401: "UnauthorizedError",
+    403: "ForbiddenError",
+    404: "NotFoundError",
+    405: "MethodNotAllowedError",
+    409: "AlreadyExistsError",
+    413: "PayloadTooLargeError",
+    422: "ValidationError",
+    429: "TooManyRequestsError",
+    499: "ClientClosedRequestError",
+    500: "InternalServerError",
+    501: "NotImplementedError",
+    503: "ServiceUnavailableError",
+    504: "GatewayTimeoutError",
+}
+
+
+def envelope(
+    status: int,
+    message: str,
+    *,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """{"success": false, "status": N, "error": {"message", "type", "details"}}."""
+    body = {
+        "success": False,
+        "status": status,
+        "error": {
+            "message": message,
+            "type": ERROR_TYPE.get(status, "InternalServerError" if status >= 500 else "Error"),
+            "details": details,
+        },
+    }
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _error_info(error: aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
+    try:
+        status = rpc_status.from_call(cast(grpc.Call, error))
+    except ValueError:  # inconsistent status details: ignore them, keep code and message
+        return None
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info
+    return None
+
+
+def from_rpc_error(error: aio.AioRpcError) -> web.Response:
+    """The envelope for a failed call: status from the table, details from ErrorInfo."""
+    info = _error_info(error)
+    status = HTTP_STATUS.get(error.code(), 500)
+    details: dict[str, Any] | None = None
+    if info is not None:
+        status = HTTP_STATUS_BY_REASON.get(info.reason, status)
+        details = {"reason": info.reason, **dict(info.metadata)}
+    return envelope(status, error.details() or error.code().name, details=details)

@@ -1,0 +1,231 @@
+"""The one JSON <-> proto marshaller of the gateway.
+
+protobuf's json_format does the work; this module only bends it to the reference's JSON:
+- snake_case field names as they are in the protos;
+- enum values spelled as their `(bucketd.v1.json_value)` option says ("PENDING", "pdf"),
+  accepted case-insensitively on input, as are the proto names ("FIELD_TYPE_PDF");
+- 64-bit integers as JSON numbers (proto3 JSON would quote them);
+- `null` on input means "not set"; unknown input fields are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any, cast
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from bucketd.v1 import common_pb2
+
+_INT64_TYPES = frozenset(
+    {
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED64,
+    }
+)
+_INTEGER_TYPES = _INT64_TYPES | {
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_FIXED32,
+    FieldDescriptor.TYPE_SFIXED32,
+}
+_FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
+
+
+class MarshalError(ValueError):
+    """The JSON does not fit the request message; the message names the field."""
+
+
+def _is_well_known(descriptor: Descriptor) -> bool:
+    return descriptor.full_name.startswith("google.protobuf.")
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+def _map_value_field(field: FieldDescriptor) -> FieldDescriptor:
+    entry = field.message_type
+    assert entry is not None
+    return entry.fields_by_name["value"]
+
+
+def descriptor_of(message: Message | type[Message]) -> Descriptor:
+    """The message's Descriptor (the C and Python implementations differ only in type)."""
+    return cast(Descriptor, message.DESCRIPTOR)
+
+
+@cache
+def json_values(enum: EnumDescriptor) -> dict[int, str]:
+    """Enum number -> JSON spelling (the json_value option, else the proto name)."""
+    spelled: dict[int, str] = {}
+    for value in enum.values:
+        options = value.GetOptions()
+        has_option = options.HasExtension(common_pb2.json_value)
+        spelled[value.number] = (
+            options.Extensions[common_pb2.json_value] if has_option else value.name
+        )
+    return spelled
+
+
+@cache
+def _enum_lookup(enum: EnumDescriptor) -> dict[str, int]:
+    lookup: dict[str, int] = {}
+    for value in enum.values:
+        lookup[value.name.lower()] = value.number
+        lookup[json_values(enum)[value.number].lower()] = value.number
+    return lookup
+
+
+def accepted_enum_values(enum: EnumDescriptor) -> list[str]:
+    """The JSON spellings a caller may send (the unspecified zero value excluded)."""
+    return [spelling for number, spelling in json_values(enum).items() if number != 0]
+
+
+def _enum_in(enum: EnumDescriptor, value: Any, path: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value in json_values(enum):
+        return value
+    if isinstance(value, str) and value.lower() in _enum_lookup(enum):
+        return _enum_lookup(enum)[value.lower()]
+    allowed = ", ".join(accepted_enum_values(enum))
+    raise MarshalError(f"{path}: {value!r} is not one of {allowed}")
+
+
+def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
+    """A query-string or path value converted to the field's JSON type."""
+    if field.enum_type is not None:
+        return _enum_in(field.enum_type, text, path)
+    try:
+        if field.type == FieldDescriptor.TYPE_BOOL:
+            lowered = text.lower()
+            if lowered not in {"true", "false", "1", "0"}:
+                raise ValueError(text)
+            return lowered in {"true", "1"}
+        if field.type in _INTEGER_TYPES:
+            return int(text)
+        if field.type in _FLOAT_TYPES:
+            return float(text)
+    except ValueError:
+        raise MarshalError(f"{path}: {text!r} is not a valid {_type_name(field)}") from None
+    return text
+
+
+def _type_name(field: FieldDescriptor) -> str:
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return "boolean (true or false)"
+    return "integer" if field.type in _INTEGER_TYPES else "number"
+
+
+def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
+    field = descriptor.fields_by_name.get(key)
+    if field is not None:
+        return field
+    return next((f for f in descriptor.fields if f.json_name == key), None)
+
+
+def _normalize_value(field: FieldDescriptor, value: Any, path: str) -> Any:
+    if field.enum_type is not None:
+        return _enum_in(field.enum_type, value, path)
+    message = field.message_type
+    if message is None or _is_well_known(message) or not isinstance(value, Mapping):
+        return value
+    return normalize_input(message, value, path)
+
+
+def normalize_input(
+    descriptor: Descriptor, data: Mapping[str, Any], path: str = ""
+) -> dict[str, Any]:
+    """Drop nulls and unknown keys, resolve enum spellings; keys become proto field names."""
+    normalized: dict[str, Any] = {}
+    for key, value in data.items():
+        field = _field(descriptor, key)
+        if field is None or value is None:
+            continue
+        here = f"{path}.{key}" if path else key
+        if _is_map(field) and isinstance(value, Mapping):
+            value_field = _map_value_field(field)
+            normalized[field.name] = {
+                k: _normalize_value(value_field, v, f"{here}.{k}") for k, v in value.items()
+            }
+        elif field.is_repeated and isinstance(value, list):
+            normalized[field.name] = [
+                _normalize_value(field, item, f"{here}[{i}]") for i, item in enumerate(value)
+            ]
+        else:
+            normalized[field.name] = _normalize_value(field, value, here)
+    return normalized
+
+
+def set_text_field(
+    descriptor: Descriptor, data: dict[str, Any], dotted: str, values: list[str]
+) -> None:
+    """Set `dotted` (a field path from a URL path or query) in `data` unless already set."""
+    *parents, last = dotted.split(".")
+    target = data
+    for name in parents:
+        field = _field(descriptor, name)
+        if field is None or field.message_type is None:
+            return
+        descriptor = field.message_type
+        target = target.setdefault(field.name, {})
+    field = _field(descriptor, last)
+    if field is None or field.name in target or (field.message_type and not field.enum_type):
+        return
+    if field.is_repeated:
+        target[field.name] = [_scalar_from_text(field, v, dotted) for v in values]
+    else:
+        target[field.name] = _scalar_from_text(field, values[-1], dotted)
+
+
+def parse_request[M: Message](message_class: type[M], data: Mapping[str, Any]) -> M:
+    """Build a request message from JSON-shaped data; MarshalError names what does not fit."""
+    message = message_class()
+    try:
+        json_format.ParseDict(
+            normalize_input(descriptor_of(message), data), message, ignore_unknown_fields=True
+        )
+    except json_format.ParseError as error:
+        raise MarshalError(str(error)) from None
+    return message
+
+
+def _denormalize(descriptor: Descriptor, data: dict[str, Any]) -> None:
+    for key in list(data):
+        field = descriptor.fields_by_name.get(key)
+        if field is None:
+            continue
+        if _is_map(field):
+            value_field = _map_value_field(field)
+            data[key] = {k: _output_value(value_field, v) for k, v in data[key].items()}
+        elif field.is_repeated:
+            data[key] = [_output_value(field, item) for item in data[key]]
+        else:
+            data[key] = _output_value(field, data[key])
+
+
+def _output_value(field: FieldDescriptor, value: Any) -> Any:
+    if field.enum_type is not None:
+        number = field.enum_type.values_by_name[value].number if isinstance(value, str) else value
+        return json_values(field.enum_type)[number] if number else None
+    if field.type in _INT64_TYPES:
+        return int(value)
+    message = field.message_type
+    if message is not None and not _is_well_known(message) and isinstance(value, dict):
+        _denormalize(message, value)
+    return value
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """The reference's JSON for a response message."""
+    data: dict[str, Any] = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    _denormalize(descriptor_of(message), data)
+    return data

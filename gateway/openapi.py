@@ -1,0 +1,184 @@
+"""OpenAPI 3.1 document generated from the same descriptors as the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.api import field_behavior_pb2
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from gateway.errors import ERROR_TYPE
+from gateway.marshal import accepted_enum_values
+from gateway.routes import Route
+
+_SCALARS: dict[int, dict[str, Any]] = {
+    FieldDescriptor.TYPE_STRING: {"type": "string"},
+    FieldDescriptor.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
+    FieldDescriptor.TYPE_BOOL: {"type": "boolean"},
+    FieldDescriptor.TYPE_DOUBLE: {"type": "number"},
+    FieldDescriptor.TYPE_FLOAT: {"type": "number"},
+}
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.ListValue": {"type": "array"},
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+}
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "status", "error"],
+    "properties": {
+        "success": {"type": "boolean", "const": False},
+        "status": {"type": "integer"},
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string", "examples": sorted(set(ERROR_TYPE.values()))},
+                "details": {"type": ["object", "null"]},
+            },
+        },
+    },
+}
+
+
+class _Schemas:
+    """Collects one component schema per message reachable from the routes."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {"ErrorResponse": _ERROR_SCHEMA}
+
+    def ref(self, message: Descriptor) -> dict[str, Any]:
+        if message.full_name in _WELL_KNOWN:
+            return dict(_WELL_KNOWN[message.full_name])
+        name = message.full_name.removeprefix("bucketd.v1.")
+        if name not in self.components:
+            self.components[name] = {}  # placeholder: recursive messages refer to themselves
+            self.components[name] = self._object(message, skip=())
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def _object(self, message: Descriptor, *, skip: tuple[str, ...]) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for field in message.fields:
+            if field.name in skip:
+                continue
+            behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+            schema = self.field(field)
+            if field_behavior_pb2.OUTPUT_ONLY in behaviors:
+                schema = {**schema, "readOnly": True}
+            if field_behavior_pb2.REQUIRED in behaviors:
+                required.append(field.name)
+            properties[field.name] = schema
+        result: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            result["required"] = required
+        return result
+
+    def ref_error(self) -> dict[str, Any]:
+        return {"$ref": "#/components/schemas/ErrorResponse"}
+
+    def request_body(self, message: Descriptor, skip: tuple[str, ...]) -> dict[str, Any]:
+        return self._object(message, skip=skip)
+
+    def field(self, field: FieldDescriptor) -> dict[str, Any]:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value = field.message_type.fields_by_name["value"]
+            return {"type": "object", "additionalProperties": self._single(value)}
+        if field.is_repeated:
+            return {"type": "array", "items": self._single(field)}
+        return self._single(field)
+
+    def _single(self, field: FieldDescriptor) -> dict[str, Any]:
+        if field.enum_type is not None:
+            return {"type": "string", "enum": accepted_enum_values(field.enum_type)}
+        if field.message_type is not None:
+            return self.ref(field.message_type)
+        return dict(_SCALARS.get(field.type, {"type": "integer"}))
+
+
+def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
+    method = route.method
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.path_variables
+    ]
+    operation: dict[str, Any] = {
+        "operationId": f"{method.containing_service.name}.{method.name}",
+        "tags": [method.containing_service.name],
+        "parameters": [*parameters, *_auth_headers()],
+        "responses": {
+            **_success(route, schemas),
+            "default": {
+                "description": "Error, in the envelope of the reference",
+                "content": {"application/json": {"schema": schemas.ref_error()}},
+            },
+        },
+    }
+    if route.body:
+        body = schemas.request_body(method.input_type, skip=tuple(route.path_variables))
+        operation["requestBody"] = {"content": {"application/json": {"schema": body}}}
+    else:
+        operation["parameters"] += _query_parameters(route, schemas)
+    return operation
+
+
+def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:
+    return [
+        {"name": field.name, "in": "query", "schema": schemas.field(field)}
+        for field in route.method.input_type.fields
+        if field.name not in route.path_variables and field.message_type is None
+    ]
+
+
+def _auth_headers() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "Authorization",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "examples": ["Bearer sk_live_..."]},
+        },
+        {
+            "name": "X-Namespace",
+            "in": "header",
+            "schema": {"type": "string", "examples": ["ns_abc123", "production"]},
+        },
+    ]
+
+
+def _success(route: Route, schemas: _Schemas) -> dict[str, Any]:
+    output = route.method.output_type
+    if not output.fields:
+        return {"204": {"description": "No Content"}}
+    if route.response_body:
+        body = output.fields_by_name[route.response_body].message_type
+        assert body is not None, f"response_body {route.response_body} is not a message"
+        output = body
+    return {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": schemas.ref(output)}},
+        }
+    }
+
+
+def openapi_document(routes: list[Route]) -> dict[str, Any]:
+    """The whole document: one operation per route, components for every message."""
+    schemas = _Schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.openapi_path, {})[route.http_method.lower()] = _operation(
+            route, schemas
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bucketd",
+            "version": "v1",
+            "description": "Buckets, objects and uploads; compatible with the Mixpeek bucket API.",
+        },
+        "paths": paths,
+        "components": {"schemas": schemas.components},
+    }

@@ -1,0 +1,75 @@
+"""Regenerate the Python stubs of protos/ into the `bucketd` package (`make protos`).
+
+grpcio-tools' protoc writes the modules; mypy-protobuf's plugins write the .pyi files of both
+the messages and the gRPC stubs/servicers, so that mypy --strict checks their callers.
+
+The googleapis protos (google/api/*.proto) come from the installed googleapis-common-protos
+package: they are copied into build/googleapis so that protoc and buf read the same files
+offline, without a registry.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import google.api
+from grpc_tools import protoc
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOS = ROOT / "protos"
+GOOGLEAPIS = ROOT / "build" / "googleapis"
+OUT = ROOT / "bucketd"
+GOOGLE_API_FILES = ("annotations.proto", "http.proto", "field_behavior.proto")
+PACKAGE_DOC = '"""Generated from protos/ by `make protos`: do not edit."""\n'
+
+
+def copy_googleapis() -> None:
+    """Lay the google/api protos we import where buf and protoc both find them."""
+    source = Path(next(iter(google.api.__path__)))
+    target = GOOGLEAPIS / "google" / "api"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in GOOGLE_API_FILES:
+        shutil.copyfile(source / name, target / name)
+
+
+def _plugin(name: str) -> str:
+    """A protoc plugin installed beside this interpreter (the venv's bin/)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        sys.exit(f"{name} not found next to {sys.executable}: install the dev extra")
+    return str(path)
+
+
+def generate() -> None:
+    """Run protoc (python, pyi, grpc) over every file under protos/."""
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir()
+    well_known = Path(protoc.__file__).parent / "_proto"
+    sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
+    args = [
+        "grpc_tools.protoc",
+        f"-I{PROTOS}",
+        f"-I{GOOGLEAPIS}",
+        f"-I{well_known}",
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
+        f"--python_out={ROOT}",
+        f"--mypy_out={ROOT}",
+        f"--grpc_python_out={ROOT}",
+        f"--mypy_grpc_out=generate_concrete_servicer_stubs:{ROOT}",
+        *sources,
+    ]
+    if protoc.main(args) != 0:
+        sys.exit("protoc failed")
+    for package in {OUT, *(p.parent for p in OUT.rglob("*_pb2.py"))}:
+        (package / "__init__.py").write_text(PACKAGE_DOC)
+        (package / "py.typed").write_text("")
+
+
+if __name__ == "__main__":
+    copy_googleapis()
+    if "--googleapis-only" not in sys.argv[1:]:
+        generate()

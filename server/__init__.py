@@ -1,0 +1,1 @@
+"""bucketd's gRPC server: api (servicers) -> services -> domain <- storage (adapters)."""

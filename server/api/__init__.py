@@ -1,0 +1,1 @@
+"""gRPC servicers and interceptors: proto <-> domain translation, nothing else."""

@@ -1,0 +1,42 @@
+"""Which servicer answers each bucketd service.
+
+Services whose issue has not landed yet are served by the generated base servicers, which
+answer UNIMPLEMENTED for every method.
+"""
+
+from __future__ import annotations
+
+from grpc import aio
+
+from bucketd.v1 import (
+    buckets_pb2,
+    buckets_pb2_grpc,
+    namespaces_pb2,
+    namespaces_pb2_grpc,
+    objects_pb2,
+    objects_pb2_grpc,
+    uploads_pb2,
+    uploads_pb2_grpc,
+)
+
+
+def add_bucketd_services(server: aio.Server) -> list[str]:
+    """Register every bucketd service on `server`; return their full names (for reflection)."""
+    namespaces_pb2_grpc.add_NamespaceServiceServicer_to_server(
+        namespaces_pb2_grpc.NamespaceServiceServicer(), server
+    )
+    buckets_pb2_grpc.add_BucketServiceServicer_to_server(
+        buckets_pb2_grpc.BucketServiceServicer(), server
+    )
+    objects_pb2_grpc.add_ObjectServiceServicer_to_server(
+        objects_pb2_grpc.ObjectServiceServicer(), server
+    )
+    uploads_pb2_grpc.add_UploadServiceServicer_to_server(
+        uploads_pb2_grpc.UploadServiceServicer(), server
+    )
+    files = (namespaces_pb2, buckets_pb2, objects_pb2, uploads_pb2)
+    return [
+        service.full_name
+        for module in files
+        for service in module.DESCRIPTOR.services_by_name.values()
+    ]

@@ -1,0 +1,44 @@
+"""The one table from domain errors to gRPC status codes, with google.rpc.ErrorInfo details."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from server import errors
+
+ERROR_DOMAIN = "bucketd"
+
+STATUS_BY_ERROR: dict[type[errors.BucketdError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.PayloadTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_code_of(error: errors.BucketdError) -> grpc.StatusCode:
+    """The status of the nearest mapped class; an unmapped subclass falls back to INTERNAL."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
+    """A gRPC status whose details carry ErrorInfo(reason, domain, metadata=error.details)."""
+    code = status_code_of(error)
+    info = error_details_pb2.ErrorInfo(
+        reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    converted: grpc.Status = rpc_status.to_status(status)
+    return converted

@@ -1,0 +1,98 @@
+"""Composition root: builds everything from one Settings, inside one AsyncExitStack."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
+from grpc_reflection.v1alpha import reflection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server.api.observe import ObserveInterceptor
+from server.api.registry import add_bucketd_services
+from server.errors import StorageUnavailable
+from server.settings import Settings
+from server.storage.mongo import Document, open_database, ping
+from server.storage.s3 import S3Client, ensure_bucket, open_s3
+
+log = logging.getLogger("bucketd.server")
+
+READINESS_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """What a caller of `running_server` may use: the bound address and the health servicer."""
+
+    address: str
+    health: health_aio.HealthServicer
+
+
+async def _become_ready(
+    health: health_aio.HealthServicer,
+    database: AsyncDatabase[Document],
+    s3: S3Client,
+    settings: Settings,
+) -> None:
+    """Report SERVING once MongoDB and S3 both answer; retry until they do."""
+    while True:
+        try:
+            await ping(database)
+            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
+        except StorageUnavailable as error:
+            log.warning("not ready yet: %s", error.message)
+            await asyncio.sleep(READINESS_RETRY_SECONDS)
+            continue
+        await health.set("", health_pb2.HealthCheckResponse.SERVING)
+        log.info("ready: MongoDB and S3 answer")
+        return
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningServer]:
+    """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits.
+
+    On exit the server stops accepting calls, lets in-flight calls finish within the grace
+    period, then the MongoDB and S3 clients close.
+    """
+    if not settings.mongodb_uri:
+        raise ValueError("MONGODB_URI is required to run the server")
+    async with contextlib.AsyncExitStack() as stack:
+        database = await stack.enter_async_context(
+            open_database(settings.mongodb_uri, settings.mongodb_database)
+        )
+        s3 = await stack.enter_async_context(open_s3(settings))
+        server = aio.server(
+            interceptors=[ObserveInterceptor()],
+            options=[
+                ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+                ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+            ],
+        )
+        health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        names = add_bucketd_services(server)
+        reflection.enable_server_reflection(
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+        )
+        bound = server.add_insecure_port(f"{host}:{port}")
+        await server.start()
+        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
+        stack.push_async_callback(health.enter_graceful_shutdown)
+        readiness = asyncio.create_task(_become_ready(health, database, s3, settings))
+        stack.callback(readiness.cancel)
+        yield RunningServer(address=f"{host}:{bound}", health=health)

@@ -1,0 +1,68 @@
+"""The one domain error hierarchy. server/api/status.py maps each class to a gRPC status.
+
+Services and domain code raise these; servicers never pick a status themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class BucketdError(Exception):
+    """Base of every error a caller is meant to see; `message` says what to fix."""
+
+    #: A stable, machine-readable reason (google.rpc.ErrorInfo.reason).
+    reason = "BUCKETD_ERROR"
+
+    def __init__(self, message: str, *, details: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, str] = dict(details or {})
+
+
+class InvalidArgument(BucketdError):
+    """The request is malformed or breaks a rule; retrying it unchanged cannot succeed."""
+
+    reason = "INVALID_ARGUMENT"
+
+
+class PayloadTooLarge(BucketdError):
+    """A size limit was exceeded (request, blob, base64 payload)."""
+
+    reason = "PAYLOAD_TOO_LARGE"
+
+
+class Unauthenticated(BucketdError):
+    """No valid API key came with the call."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(BucketdError):
+    """The key is valid but may not do this."""
+
+    reason = "PERMISSION_DENIED"
+
+
+class NotFound(BucketdError):
+    """The resource does not exist in the caller's scope (or the caller may not know it does)."""
+
+    reason = "NOT_FOUND"
+
+
+class AlreadyExists(BucketdError):
+    """A resource with the same unique name or key exists."""
+
+    reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(BucketdError):
+    """The resource is not in a state that allows this operation."""
+
+    reason = "FAILED_PRECONDITION"
+
+
+class StorageUnavailable(BucketdError):
+    """MongoDB or S3 could not be reached; the call may succeed if retried."""
+
+    reason = "STORAGE_UNAVAILABLE"

@@ -1,0 +1,35 @@
+"""MongoDB connection: PyMongo's native async client (Motor's successor)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from server.errors import StorageUnavailable
+
+Document = dict[str, Any]
+
+
+@contextlib.asynccontextmanager
+async def open_database(uri: str, name: str) -> AsyncIterator[AsyncDatabase[Document]]:
+    """Yield the database `name` of the server at `uri`; the client closes on exit."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=5000, tz_aware=True
+    )
+    try:
+        yield client[name]
+    finally:
+        await client.close()
+
+
+async def ping(database: AsyncDatabase[Document]) -> None:
+    """Raise StorageUnavailable unless the server answers."""
+    try:
+        await database.command("ping")
+    except PyMongoError as error:
+        raise StorageUnavailable(f"MongoDB does not answer: {error}") from error

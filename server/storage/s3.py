@@ -1,0 +1,60 @@
+"""S3 connection through aiobotocore: works with AWS S3, MinIO, Ceph and moto's server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from server.errors import StorageUnavailable
+from server.settings import Settings
+
+# aiobotocore's client classes are generated at run time; there is nothing precise to name.
+S3Client = Any
+
+
+@contextlib.asynccontextmanager
+async def open_s3(
+    settings: Settings, *, endpoint_url: str | None = None
+) -> AsyncIterator[S3Client]:
+    """Yield an S3 client for `endpoint_url` (default: the configured endpoint)."""
+    session = get_session()
+    config = AioConfig(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        connect_timeout=5,
+        read_timeout=60,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    async with session.create_client(
+        "s3",
+        endpoint_url=endpoint_url or settings.s3_endpoint_url,
+        region_name=settings.aws_region,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        config=config,
+    ) as client:
+        yield client
+
+
+async def ensure_bucket(client: S3Client, bucket: str, *, region: str) -> None:
+    """Create the internal storage bucket when it is missing; StorageUnavailable if S3 is down."""
+    try:
+        try:
+            await client.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in {"404", "NoSuchBucket"}:
+                raise
+            location = {} if region == "us-east-1" else {"LocationConstraint": region}
+            await client.create_bucket(Bucket=bucket, **_bucket_configuration(location))
+    except (BotoCoreError, ClientError) as error:
+        raise StorageUnavailable(f"S3 bucket {bucket!r} is not usable: {error}") from error
+
+
+def _bucket_configuration(location: dict[str, str]) -> dict[str, Any]:
+    # us-east-1 refuses an explicit LocationConstraint; every other region requires one.
+    return {"CreateBucketConfiguration": location} if location else {}

@@ -1,0 +1,58 @@
+"""Test harness: real MongoDB-wire and S3 servers over sockets.
+
+The stand-ins (mongoeco's wire server, moto's S3 server) start once per session in their own
+processes, unless MONGODB_URI / S3_ENDPOINT_URL point at servers to use instead. Every test gets
+its own database and its own S3 bucket names.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from server.settings import Settings
+from server.standins.launch import mongo_standin, s3_standin
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> Iterator[str]:
+    configured = os.environ.get("MONGODB_URI")
+    if configured:
+        yield configured
+        return
+    with mongo_standin() as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint_url() -> Iterator[str]:
+    configured = os.environ.get("S3_ENDPOINT_URL")
+    if configured:
+        yield configured
+        return
+    with s3_standin() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A short name no other test uses: for databases and S3 buckets."""
+    return f"t{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settings:
+    """Settings for one test: its own database and internal S3 bucket on the shared servers."""
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        mongodb_database=f"bucketd_{unique_name}",
+        s3_endpoint_url=s3_endpoint_url,
+        s3_bucket=f"bucketd-{unique_name}",
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+        aws_region=os.environ.get("AWS_REGION", "us-east-1"),
+        shutdown_grace_seconds=2.0,
+    )

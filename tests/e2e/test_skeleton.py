@@ -1,0 +1,135 @@
+"""The foundation's 'done when': health, routing errors, OpenAPI, UNIMPLEMENTED (gRPC and REST)."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from bucketd.v1 import objects_pb2, objects_pb2_grpc
+from tests.e2e.conftest import Service
+from tests.unit.test_routes import REFERENCE_ENDPOINTS
+
+
+async def test_grpc_health_is_serving(service: Service) -> None:
+    reply = await health_pb2_grpc.HealthStub(service.channel).Check(health_pb2.HealthCheckRequest())
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_healthz_is_200(service: Service) -> None:
+    async with service.http.get("/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "SERVING"}
+
+
+async def test_openapi_lists_the_reference_paths(service: Service) -> None:
+    async with service.http.get("/openapi.json") as response:
+        assert response.status == 200
+        document = await response.json()
+    listed = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    assert listed == REFERENCE_ENDPOINTS
+
+
+async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service) -> None:
+    async with service.http.post(
+        "/v1/buckets/bkt_1/objects", json={"blobs": []}, headers={"X-Namespace": "default"}
+    ) as response:
+        assert response.status == 501
+        body = await response.json()
+    assert body["success"] is False
+    assert body["status"] == 501
+    assert body["error"]["type"] == "NotImplementedError"
+    assert "CreateObject is not implemented yet" in body["error"]["message"]
+
+
+async def test_unimplemented_rpc_over_grpc(service: Service) -> None:
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    with pytest.raises(aio.AioRpcError) as raised:
+        await stub.GetObject(objects_pb2.GetObjectRequest(bucket_identifier="b"))
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_unknown_route_is_404_in_the_envelope(service: Service) -> None:
+    async with service.http.get("/v1/nothing/here") as response:
+        assert response.status == 404
+        body = await response.json()
+    assert body == {
+        "success": False,
+        "status": 404,
+        "error": {
+            "message": "No endpoint at GET /v1/nothing/here",
+            "type": "NotFoundError",
+            "details": None,
+        },
+    }
+
+
+async def test_wrong_method_is_405_with_allow(service: Service) -> None:
+    async with service.http.put("/v1/buckets") as response:
+        assert response.status == 405
+        assert response.headers["Allow"] == "POST"
+        body = await response.json()
+    assert body["error"]["type"] == "MethodNotAllowedError"
+    assert "use POST" in body["error"]["message"]
+
+
+async def test_malformed_json_is_400(service: Service) -> None:
+    async with service.http.post(
+        "/v1/buckets", data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+        body = await response.json()
+    assert body["error"]["type"] == "BadRequestError"
+    assert body["error"]["message"].startswith("Malformed JSON body")
+
+
+async def test_non_object_json_is_400(service: Service) -> None:
+    async with service.http.post("/v1/buckets", json=[1, 2]) as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["message"] == "The JSON body must be an object"
+
+
+async def test_bad_enum_is_400_naming_the_field(service: Service) -> None:
+    body = {"bucket_name": "b", "bucket_schema": {"properties": {"a": {"type": "gif"}}}}
+    async with service.http.post("/v1/buckets", json=body) as response:
+        assert response.status == 400
+        message = (await response.json())["error"]["message"]
+    assert "bucket_schema.properties.a.type" in message
+
+
+async def test_body_over_the_limit_is_413(service: Service, settings: object) -> None:
+    too_big = b"x" * (32 * 1024 * 1024 + 1)
+    async with service.http.post("/v1/buckets", data=too_big) as response:
+        assert response.status == 413
+        body = await response.json()
+    assert body["error"]["type"] == "PayloadTooLargeError"
+    assert str(32 * 1024 * 1024) in body["error"]["message"]
+
+
+async def test_bad_timeout_header_is_400(service: Service) -> None:
+    async with service.http.post(
+        "/v1/buckets", json={}, headers={"X-Request-Timeout": "soon"}
+    ) as response:
+        assert response.status == 400
+        assert "X-Request-Timeout" in (await response.json())["error"]["message"]
+
+
+async def test_reflection_lists_the_services(service: Service) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(service.channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    async for reply in stub.ServerReflectionInfo(iter([request])):
+        names = {s.name for s in reply.list_services_response.service}
+        break
+    assert {
+        "bucketd.v1.NamespaceService",
+        "bucketd.v1.BucketService",
+        "bucketd.v1.ObjectService",
+        "bucketd.v1.UploadService",
+        "grpc.health.v1.Health",
+    } <= names
