@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from bucketd.v1 import common_pb2
+from server.api.enums import json_values
 
 _INT64_TYPES = frozenset(
     {
@@ -60,19 +60,6 @@ def _map_value_field(field: FieldDescriptor) -> FieldDescriptor:
 def descriptor_of(message: Message | type[Message]) -> Descriptor:
     """The message's Descriptor (the C and Python implementations differ only in type)."""
     return cast(Descriptor, message.DESCRIPTOR)
-
-
-@cache
-def json_values(enum: EnumDescriptor) -> dict[int, str]:
-    """Enum number -> JSON spelling (the json_value option, else the proto name)."""
-    spelled: dict[int, str] = {}
-    for value in enum.values:
-        options = value.GetOptions()
-        has_option = options.HasExtension(common_pb2.json_value)
-        spelled[value.number] = (
-            options.Extensions[common_pb2.json_value] if has_option else value.name
-        )
-    return spelled
 
 
 @cache

@@ -14,12 +14,14 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server.api.auth import AuthInterceptor
 from server.api.observe import ObserveInterceptor
 from server.api.registry import add_bucketd_services
 from server.errors import StorageUnavailable
 from server.settings import Settings
 from server.storage.mongo import Document, open_database, ping
 from server.storage.s3 import S3Client, ensure_bucket, open_s3
+from server.wiring import Services, Stores
 
 log = logging.getLogger("bucketd.server")
 
@@ -28,15 +30,21 @@ READINESS_RETRY_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class RunningServer:
-    """What a caller of `running_server` may use: the bound address and the health servicer."""
+    """What a caller of `running_server` may use."""
 
     address: str
-    health: health_aio.HealthServicer
+    services: Services
+    readiness: asyncio.Task[None]
+
+    async def wait_ready(self) -> None:
+        """Return once MongoDB and S3 answer and the indexes exist (health says SERVING)."""
+        await asyncio.shield(self.readiness)
 
 
 async def _become_ready(
     health: health_aio.HealthServicer,
     database: AsyncDatabase[Document],
+    stores: Stores,
     s3: S3Client,
     settings: Settings,
 ) -> None:
@@ -44,6 +52,7 @@ async def _become_ready(
     while True:
         try:
             await ping(database)
+            await stores.ensure_indexes()
             await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
         except StorageUnavailable as error:
             log.warning("not ready yet: %s", error.message)
@@ -70,8 +79,11 @@ async def running_server(
             open_database(settings.mongodb_uri, settings.mongodb_database)
         )
         s3 = await stack.enter_async_context(open_s3(settings))
+        stores = Stores.on(database)
+        services = stores.services(settings)
         server = aio.server(
-            interceptors=[ObserveInterceptor()],
+            # Outermost first: observing sees (and logs) authentication failures too.
+            interceptors=[ObserveInterceptor(), AuthInterceptor(services.api_keys)],
             options=[
                 ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
                 ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
@@ -80,7 +92,7 @@ async def running_server(
         health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        names = add_bucketd_services(server)
+        names = add_bucketd_services(server, services)
         reflection.enable_server_reflection(
             [
                 *names,
@@ -93,6 +105,6 @@ async def running_server(
         await server.start()
         stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         stack.push_async_callback(health.enter_graceful_shutdown)
-        readiness = asyncio.create_task(_become_ready(health, database, s3, settings))
+        readiness = asyncio.create_task(_become_ready(health, database, stores, s3, settings))
         stack.callback(readiness.cancel)
-        yield RunningServer(address=f"{host}:{bound}", health=health)
+        yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)

@@ -11,7 +11,10 @@ import signal
 import sys
 
 from gateway.app import running_gateway
+from server import keys_cli
 from server.app import running_server
+from server.errors import BucketdError
+from server.services.bootstrap import DEV_NAMESPACE, bootstrap_dev, check_dev_key
 from server.settings import Settings, SettingsError
 
 log = logging.getLogger("bucketd")
@@ -39,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)"
     )
+    keys_cli.add_commands(commands)
     return parser
 
 
@@ -85,7 +89,9 @@ def _dial_host(host: str) -> str:
     return "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
 
 
-async def _serve(settings: Settings, *, host: str, grpc_port: int, http_port: int) -> None:
+async def _serve(
+    settings: Settings, *, host: str, grpc_port: int, http_port: int, bootstrap: bool
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -95,6 +101,12 @@ async def _serve(settings: Settings, *, host: str, grpc_port: int, http_port: in
         async with running_gateway(target, settings, host=host, port=http_port) as url:
             log.info("bucketd serving gRPC on %s and REST on %s", server.address, url)
             print(f"gRPC: {server.address}\nREST: {url}", flush=True)
+            if bootstrap:
+                await server.wait_ready()
+                key = await bootstrap_dev(
+                    server.services.api_keys, server.services.namespaces, settings.dev_api_key
+                )
+                print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
             await stop.wait()
             log.info(
                 "shutting down: finishing in-flight calls (grace %.0fs)",
@@ -102,16 +114,23 @@ async def _serve(settings: Settings, *, host: str, grpc_port: int, http_port: in
             )
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        settings = Settings.from_env()
-    except SettingsError as error:
-        print(f"bucketd: {error}", file=sys.stderr)
+        check_dev_key(settings.dev_api_key)
+    except BucketdError as error:
+        print(f"bucketd: {error.message}", file=sys.stderr)
         return 2
+    bootstrap = settings.mongodb_uri is None  # stand-in mode: make curl work at once
     with contextlib.ExitStack() as standins:
         settings = _with_standins(settings, standins)
         asyncio.run(
-            _serve(settings, host=args.host, grpc_port=args.grpc_port, http_port=args.http_port)
+            _serve(
+                settings,
+                host=args.host,
+                grpc_port=args.grpc_port,
+                http_port=args.http_port,
+                bootstrap=bootstrap,
+            )
         )
     return 0
 
@@ -119,9 +138,14 @@ def serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        return serve(args)
-    return 2
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"bucketd: {error}", file=sys.stderr)
+        return 2
+    if args.command == "keys":
+        return keys_cli.run(args, settings)
+    return serve(args, settings)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ class Settings:
     http_max_body_bytes: int = 32 * 1024 * 1024
     gateway_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
+    key_cache_seconds: float = 30.0
 
     @property
     def presign_endpoint_url(self) -> str | None:
@@ -97,4 +98,5 @@ class Settings:
             shutdown_grace_seconds=_float(
                 env, "BUCKETD_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),
+            key_cache_seconds=_float(env, "BUCKETD_KEY_CACHE_SECONDS", cls.key_cache_seconds),
         )

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 from grpc import aio
 
+from server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from server.api.status import to_rpc_status
 from server.errors import BucketdError
 
 log = logging.getLogger("bucketd.rpc")
-
-UnaryBehavior = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
-StreamBehavior = Callable[[AsyncIterator[Any], aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
 def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
@@ -27,7 +25,7 @@ def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
     log.info("rpc method=%s code=%s duration_ms=%.2f", method, code.name, duration_ms)
 
 
-def _observe(method: str, behavior: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+def _observe(method: str, behavior: Behavior) -> Behavior:
     async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
         code = grpc.StatusCode.UNKNOWN
@@ -56,14 +54,8 @@ def _observe(method: str, behavior: Callable[[Any, Any], Awaitable[Any]]) -> Any
     return observed
 
 
-if TYPE_CHECKING:  # generic in grpc-stubs only, not at run time
-    _ServerInterceptor = aio.ServerInterceptor[Any, Any]
-else:
-    _ServerInterceptor = aio.ServerInterceptor
-
-
-class ObserveInterceptor(_ServerInterceptor):
-    """Wraps unary-request handlers (every bucketd RPC, health Check); streams pass through."""
+class ObserveInterceptor(ServerInterceptor):
+    """Wraps every unary-response handler (every bucketd RPC, health Check)."""
 
     async def intercept_service(
         self,
@@ -73,19 +65,7 @@ class ObserveInterceptor(_ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
         if handler is None:
             return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _observe(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                _observe(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        method = handler_call_details.method
+        return wrap_unary_response(handler, lambda behavior: _observe(method, behavior))

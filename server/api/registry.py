@@ -1,7 +1,7 @@
 """Which servicer answers each bucketd service.
 
 Services whose issue has not landed yet are served by the generated base servicers, which
-answer UNIMPLEMENTED for every method.
+raise NotImplementedError: the observing interceptor answers UNIMPLEMENTED for them.
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from bucketd.v1 import (
     uploads_pb2,
     uploads_pb2_grpc,
 )
+from server.api.buckets import BucketServicer
+from server.api.namespaces import NamespaceServicer
+from server.wiring import Services
 
 
-def add_bucketd_services(server: aio.Server) -> list[str]:
+def add_bucketd_services(server: aio.Server, services: Services) -> list[str]:
     """Register every bucketd service on `server`; return their full names (for reflection)."""
     namespaces_pb2_grpc.add_NamespaceServiceServicer_to_server(
-        namespaces_pb2_grpc.NamespaceServiceServicer(), server
+        NamespaceServicer(services.namespaces), server
     )
     buckets_pb2_grpc.add_BucketServiceServicer_to_server(
-        buckets_pb2_grpc.BucketServiceServicer(), server
+        BucketServicer(services.buckets, services.namespaces), server
     )
     objects_pb2_grpc.add_ObjectServiceServicer_to_server(
         objects_pb2_grpc.ObjectServiceServicer(), server

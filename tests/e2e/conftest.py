@@ -13,9 +13,32 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.app import running_gateway
 from server.app import running_server
+from server.domain.models import Principal
 from server.settings import Settings
+from server.wiring import Services
 
 READY_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organization with an API key; `namespace` is created for it when asked."""
+
+    organization: str
+    api_key: str
+    namespace: str | None
+
+    def headers(self, namespace: str | None = None) -> dict[str, str]:
+        """REST headers: the key, and X-Namespace (this tenant's namespace by default)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        chosen = namespace or self.namespace
+        if chosen:
+            headers["X-Namespace"] = chosen
+        return headers
+
+    def metadata(self, namespace: str | None = None) -> tuple[tuple[str, str], ...]:
+        """The same as gRPC metadata."""
+        return tuple((name.lower(), value) for name, value in self.headers(namespace).items())
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,17 @@ class Service:
     http_url: str
     channel: aio.Channel
     http: aiohttp.ClientSession
+    services: Services
+
+    async def tenant(self, organization: str, *, namespace: str | None = "default") -> Tenant:
+        """Issue a key for `organization` (as `bucketd keys create` does) and its namespace."""
+        issued = await self.services.api_keys.issue(organization, test=True)
+        if namespace is not None:
+            principal = Principal(
+                organization_id=issued.record.organization_id, key_id=issued.record.key_id
+            )
+            await self.services.namespaces.create(principal, name=namespace, description=None)
+        return Tenant(organization=organization, api_key=issued.plaintext, namespace=namespace)
 
 
 async def wait_until_serving(channel: aio.Channel) -> None:
@@ -44,4 +78,22 @@ async def service(settings: Settings) -> AsyncIterator[Service]:
         aiohttp.ClientSession(base_url=url) as http,
     ):
         await wait_until_serving(channel)
-        yield Service(grpc_address=server.address, http_url=url, channel=channel, http=http)
+        yield Service(
+            grpc_address=server.address,
+            http_url=url,
+            channel=channel,
+            http=http,
+            services=server.services,
+        )
+
+
+@pytest.fixture
+async def acme(service: Service) -> Tenant:
+    """Organization A, with namespace `default`."""
+    return await service.tenant("acme")
+
+
+@pytest.fixture
+async def globex(service: Service) -> Tenant:
+    """Organization B, with its own namespace `default`: same name, another organization."""
+    return await service.tenant("globex")

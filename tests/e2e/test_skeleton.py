@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from bucketd.v1 import objects_pb2, objects_pb2_grpc
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import Service, Tenant
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
 
@@ -36,9 +36,9 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
     assert listed == REFERENCE_ENDPOINTS
 
 
-async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service) -> None:
+async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service, acme: Tenant) -> None:
     async with service.http.post(
-        "/v1/buckets/bkt_1/objects", json={"blobs": []}, headers={"X-Namespace": "default"}
+        "/v1/buckets/bkt_1/objects", json={"blobs": []}, headers=acme.headers()
     ) as response:
         assert response.status == 501
         body = await response.json()
@@ -48,10 +48,12 @@ async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service) -> Non
     assert "CreateObject is not implemented yet" in body["error"]["message"]
 
 
-async def test_unimplemented_rpc_over_grpc(service: Service) -> None:
+async def test_unimplemented_rpc_over_grpc(service: Service, acme: Tenant) -> None:
     stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
     with pytest.raises(aio.AioRpcError) as raised:
-        await stub.GetObject(objects_pb2.GetObjectRequest(bucket_identifier="b"))
+        await stub.GetObject(
+            objects_pb2.GetObjectRequest(bucket_identifier="b"), metadata=acme.metadata()
+        )
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -1,0 +1,68 @@
+"""Authentication for every bucketd RPC, in the gRPC server so gRPC clients get it too.
+
+The interceptor checks `authorization: Bearer sk_…` before the servicer runs and makes the caller
+available to it through `current_caller()` (a ContextVar, set for the duration of the call).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from server.domain.models import Principal
+from server.services.api_keys import ApiKeyService
+
+PROTECTED_PREFIX = "/bucketd."  # health and reflection stay open, as load balancers expect
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    namespace_header: str | None
+
+
+_CALLER: ContextVar[Caller] = ContextVar("bucketd_caller")
+
+
+def current_caller() -> Caller:
+    """The authenticated caller of the RPC being served."""
+    return _CALLER.get()
+
+
+class AuthInterceptor(ServerInterceptor):
+    def __init__(self, api_keys: ApiKeyService) -> None:
+        self._api_keys = api_keys
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None or not handler_call_details.method.startswith(PROTECTED_PREFIX):
+            return handler
+        return wrap_unary_response(handler, self._authenticated)
+
+    def _authenticated(self, behavior: Behavior) -> Behavior:
+        async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            metadata = {key: value for key, value in context.invocation_metadata() or ()}
+            principal = await self._api_keys.authenticate(_text(metadata.get("authorization")))
+            token = _CALLER.set(Caller(principal, _text(metadata.get("x-namespace"))))
+            try:
+                return await behavior(request, context)
+            finally:
+                _CALLER.reset(token)
+
+        return call
+
+
+def _text(value: str | bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,117 @@
+"""Proto <-> domain conversions shared by the servicers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from bucketd.v1 import buckets_pb2, common_pb2
+from server.api import enums
+
+
+def optional(message: Any, name: str) -> Any:
+    """The value of an explicit-presence field, or None when it is not set."""
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    if value:
+        message.update(value)
+    return message
+
+
+def to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    converted: dict[str, Any] = json_format.MessageToDict(message)
+    return converted
+
+
+def value_of(message: struct_pb2.Value) -> Any:
+    return json_format.MessageToDict(message)
+
+
+def status(value: str) -> common_pb2.TaskStatus.ValueType:
+    return common_pb2.TaskStatus.ValueType(enums.numbers(enums.TASK_STATUS)[value])
+
+
+def pagination(values: dict[str, Any]) -> common_pb2.Pagination:
+    return common_pb2.Pagination(**{k: v for k, v in values.items() if v is not None})
+
+
+def schema_field_to_dict(spec: buckets_pb2.BucketSchemaField) -> dict[str, Any]:
+    """The reference's JSON shape of a schema field, with the type spelled lowercase."""
+    field: dict[str, Any] = {
+        "type": enums.spelling(enums.FIELD_TYPE, spec.type),
+        "required": spec.required,
+    }
+    if spec.HasField("description"):
+        field["description"] = spec.description
+    if spec.enum:
+        field["enum"] = [value_of(v) for v in spec.enum]
+    if spec.HasField("default"):
+        field["default"] = value_of(spec.default)
+    if spec.examples:
+        field["examples"] = [value_of(v) for v in spec.examples]
+    if spec.HasField("items"):
+        field["items"] = schema_field_to_dict(spec.items)
+    if spec.properties:
+        field["properties"] = {k: schema_field_to_dict(v) for k, v in spec.properties.items()}
+    return field
+
+
+def schema_field_from_dict(field: dict[str, Any]) -> buckets_pb2.BucketSchemaField:
+    spec = buckets_pb2.BucketSchemaField(
+        type=common_pb2.FieldType.ValueType(enums.numbers(enums.FIELD_TYPE)[field["type"]]),
+        required=bool(field.get("required", False)),
+    )
+    if field.get("description") is not None:
+        spec.description = field["description"]
+    for value in field.get("enum", []):
+        json_format.ParseDict(value, spec.enum.add())
+    if "default" in field:
+        json_format.ParseDict(field["default"], spec.default)
+    for value in field.get("examples", []):
+        json_format.ParseDict(value, spec.examples.add())
+    if field.get("items"):
+        spec.items.CopyFrom(schema_field_from_dict(field["items"]))
+    for name, nested in (field.get("properties") or {}).items():
+        spec.properties[name].CopyFrom(schema_field_from_dict(nested))
+    return spec
+
+
+def schema_to_dict(schema: buckets_pb2.BucketSchema) -> dict[str, Any]:
+    return {"properties": {k: schema_field_to_dict(v) for k, v in schema.properties.items()}}
+
+
+def schema_from_dict(schema: dict[str, Any]) -> buckets_pb2.BucketSchema:
+    message = buckets_pb2.BucketSchema()
+    for name, field in (schema.get("properties") or {}).items():
+        message.properties[name].CopyFrom(schema_field_from_dict(field))
+    return message
+
+
+def unique_key_to_dict(config: buckets_pb2.UniqueKeyConfig) -> dict[str, Any]:
+    return {
+        "fields": list(config.fields),
+        "default_policy": enums.spelling(enums.UNIQUE_KEY_POLICY, config.default_policy),
+    }
+
+
+def unique_key_from_dict(config: dict[str, Any]) -> buckets_pb2.UniqueKeyConfig:
+    policy = config.get("default_policy")
+    return buckets_pb2.UniqueKeyConfig(
+        fields=config.get("fields", []),
+        default_policy=buckets_pb2.UniqueKeyPolicy.ValueType(
+            enums.numbers(enums.UNIQUE_KEY_POLICY)[policy] if policy else 0
+        ),
+    )

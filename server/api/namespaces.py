@@ -1,0 +1,89 @@
+"""NamespaceService servicer: proto <-> domain, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any, override
+
+from grpc import aio
+
+from bucketd.v1 import namespaces_pb2 as pb
+from bucketd.v1 import namespaces_pb2_grpc
+from server.api import convert, enums
+from server.api.auth import current_caller
+from server.domain.listing import pagination
+from server.services.namespaces import NamespaceService, NamespaceView
+
+Context = aio.ServicerContext[Any, Any]
+
+
+def namespace_message(view: NamespaceView) -> pb.Namespace:
+    namespace = view.namespace
+    return pb.Namespace(
+        namespace_id=namespace.namespace_id,
+        namespace_name=namespace.namespace_name,
+        description=namespace.description,
+        bucket_count=view.counts.bucket_count,
+        object_count=view.counts.object_count,
+        created_at=convert.timestamp(namespace.created_at),
+        updated_at=convert.timestamp(namespace.updated_at),
+    )
+
+
+class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
+    def __init__(self, namespaces: NamespaceService) -> None:
+        self._namespaces = namespaces
+
+    @override
+    async def CreateNamespace(
+        self, request: pb.CreateNamespaceRequest, context: Context
+    ) -> pb.CreateNamespaceResponse:
+        view = await self._namespaces.create(
+            current_caller().principal,
+            name=request.namespace_name,
+            description=convert.optional(request, "description"),
+        )
+        return pb.CreateNamespaceResponse(namespace=namespace_message(view))
+
+    @override
+    async def GetNamespace(
+        self, request: pb.GetNamespaceRequest, context: Context
+    ) -> pb.GetNamespaceResponse:
+        view = await self._namespaces.get(current_caller().principal, request.namespace_identifier)
+        return pb.GetNamespaceResponse(namespace=namespace_message(view))
+
+    @override
+    async def ListNamespaces(
+        self, request: pb.ListNamespacesRequest, context: Context
+    ) -> pb.ListNamespacesResponse:
+        page = await self._namespaces.page(
+            current_caller().principal,
+            search=request.search,
+            sort_field=request.sort.field or None,
+            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
+            limit=convert.optional(request, "limit"),
+            offset=convert.optional(request, "offset"),
+        )
+        return pb.ListNamespacesResponse(
+            results=[namespace_message(view) for view in page.results],
+            total_count=page.total,
+            pagination=convert.pagination(pagination(page.page, page.total, len(page.results))),
+        )
+
+    @override
+    async def UpdateNamespace(
+        self, request: pb.UpdateNamespaceRequest, context: Context
+    ) -> pb.UpdateNamespaceResponse:
+        view = await self._namespaces.update(
+            current_caller().principal,
+            request.namespace_identifier,
+            name=convert.optional(request, "namespace_name"),
+            description=convert.optional(request, "description"),
+        )
+        return pb.UpdateNamespaceResponse(namespace=namespace_message(view))
+
+    @override
+    async def DeleteNamespace(
+        self, request: pb.DeleteNamespaceRequest, context: Context
+    ) -> pb.DeleteNamespaceResponse:
+        await self._namespaces.delete(current_caller().principal, request.namespace_identifier)
+        return pb.DeleteNamespaceResponse()

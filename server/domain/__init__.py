@@ -1,0 +1,1 @@
+"""Pure rules of bucketd: no I/O, no gRPC, no driver types."""

@@ -1,0 +1,140 @@
+"""The reference's list filters (section 1.5) translated to a MongoDB query document.
+
+Two forms: the LogicalOperator `{"AND": [...], "OR": [...], "NOT": [...], "case_sensitive": false}`
+whose items are nested operators or `{field, operator, value}` conditions, and the shorthand
+`{"status": "PENDING", "metadata.campaign": "x"}` (each key equals its value). Only fields that
+the caller's `resolve` accepts may be filtered on; the query is bounded in size and depth.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from server.errors import InvalidArgument
+
+Query = dict[str, Any]
+FieldResolver = Callable[[str], str | None]
+
+LOGICAL_KEYS = frozenset({"AND", "OR", "NOT"})
+MAX_CONDITIONS = 50
+MAX_DEPTH = 5
+MAX_PATTERN_LENGTH = 256
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.conditions = 0
+
+    def spend(self) -> None:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise InvalidArgument(f"filters: at most {MAX_CONDITIONS} conditions")
+
+
+def _pattern(value: Any, operator: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"filters: operator {operator} needs a string value")
+    if len(value) > MAX_PATTERN_LENGTH:
+        raise InvalidArgument(f"filters: {operator} values are at most {MAX_PATTERN_LENGTH} chars")
+    return value
+
+
+def _regex(pattern: str, case_sensitive: bool) -> dict[str, Any]:
+    return {"$regex": pattern} if case_sensitive else {"$regex": pattern, "$options": "i"}
+
+
+def _list(value: Any, operator: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidArgument(f"filters: operator {operator} needs a list value")
+    return value
+
+
+def _operator_query(operator: str, value: Any, case_sensitive: bool) -> Any:  # noqa: PLR0911
+    comparisons = {"ne": "$ne", "gt": "$gt", "lt": "$lt", "gte": "$gte", "lte": "$lte"}
+    if operator == "eq":
+        if isinstance(value, str) and not case_sensitive:
+            return _regex(f"^{re.escape(value)}$", case_sensitive)
+        return value
+    if operator in comparisons:
+        return {comparisons[operator]: value}
+    if operator in {"in", "nin"}:
+        return {f"${operator}": _list(value, operator)}
+    if operator in {"contains", "text"}:
+        return _regex(re.escape(_pattern(value, operator)), case_sensitive)
+    if operator == "starts_with":
+        return _regex("^" + re.escape(_pattern(value, operator)), case_sensitive)
+    if operator == "ends_with":
+        return _regex(re.escape(_pattern(value, operator)) + "$", case_sensitive)
+    if operator == "regex":
+        pattern = _pattern(value, operator)
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise InvalidArgument(f"filters: invalid regex {pattern!r}: {error}") from None
+        return _regex(pattern, case_sensitive)
+    if operator == "exists":
+        return {"$exists": bool(value)}
+    if operator == "is_null":
+        return None if value else {"$ne": None}
+    raise InvalidArgument(
+        f"filters: unknown operator {operator!r}; use eq, ne, gt, lt, gte, lte, in, nin, "
+        "contains, starts_with, ends_with, regex, exists, is_null or text"
+    )
+
+
+def _field(name: Any, resolve: FieldResolver) -> str:
+    stored = resolve(name) if isinstance(name, str) else None
+    if stored is None:
+        raise InvalidArgument(f"filters: cannot filter on field {name!r}")
+    return stored
+
+
+def _condition(item: Mapping[str, Any], resolve: FieldResolver, case_sensitive: bool) -> Query:
+    stored = _field(item.get("field"), resolve)
+    operator = str(item.get("operator") or "eq").lower()
+    return {stored: _operator_query(operator, item.get("value"), case_sensitive)}
+
+
+def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: bool) -> Query:
+    if not isinstance(node, Mapping):
+        raise InvalidArgument("filters: each item must be an object")
+    if depth > MAX_DEPTH:
+        raise InvalidArgument(f"filters: nest at most {MAX_DEPTH} levels")
+    case = bool(node.get("case_sensitive", case))
+    if "field" in node:
+        budget.spend()
+        return _condition(node, resolve, case)
+    if not LOGICAL_KEYS & node.keys():
+        clauses = []
+        for key, value in node.items():
+            if key == "case_sensitive":
+                continue
+            budget.spend()
+            clauses.append({_field(key, resolve): _operator_query("eq", value, case)})
+        return {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
+    parts: list[Query] = []
+    for key, mongo in (("AND", "$and"), ("OR", "$or"), ("NOT", "$nor")):
+        items = node.get(key)
+        if not items:
+            continue
+        if not isinstance(items, list):
+            raise InvalidArgument(f"filters: {key} must be a list")
+        parts.append({mongo: [_node(i, resolve, budget, depth + 1, case) for i in items]})
+    return {"$and": parts} if len(parts) > 1 else (parts[0] if parts else {})
+
+
+def to_query(filters: Mapping[str, Any] | None, resolve: FieldResolver) -> Query:
+    """The MongoDB query for `filters` (empty for none); InvalidArgument says what is wrong."""
+    if not filters:
+        return {}
+    return _node(filters, resolve, _Budget(), depth=1, case=False)
+
+
+def search_query(text: str, fields: list[str], *, case_sensitive: bool = False) -> Query:
+    """Substring search over `fields` (the reference's `search`), regex-escaped."""
+    if not text:
+        return {}
+    pattern = _regex(re.escape(_pattern(text, "search")), case_sensitive)
+    return {"$or": [{name: pattern} for name in fields]}

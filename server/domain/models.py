@@ -1,0 +1,89 @@
+"""Records of bucketd as the services see them (storage maps them to documents)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Organization:
+    organization_id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiKey:
+    """An API key record: the SHA-256 digest and a display prefix, never the key itself."""
+
+    key_id: str
+    organization_id: str
+    digest: str
+    prefix: str
+    test: bool
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def state_at(self, now: datetime) -> str:
+        """active, revoked or expired (the reference's API-key statuses)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.usable_at(now) else "expired"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who is calling: the organization of a valid API key."""
+
+    organization_id: str
+    key_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Namespace:
+    namespace_id: str
+    organization_id: str
+    namespace_name: str
+    description: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class NamespaceCounts:
+    bucket_count: int = 0
+    object_count: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bucket:
+    """A bucket; bucket_schema and unique_key keep the reference's JSON shape, types lowercase."""
+
+    bucket_id: str
+    namespace_id: str
+    bucket_name: str
+    description: str | None
+    bucket_schema: dict[str, Any]
+    unique_key: dict[str, Any] | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    object_count: int = 0
+    total_size_bytes: int = 0
+    status: str = "ACTIVE"
+    created_at: datetime
+    updated_at: datetime
+    last_upload_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketChanges:
+    """What an update or a patch sets; None leaves a field as it is."""
+
+    bucket_name: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None

@@ -1,0 +1,1 @@
+"""Use cases: what bucketd does, in terms of the domain and of the storage ports."""

@@ -1,0 +1,140 @@
+"""Buckets: schema'd containers of objects within a namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.domain import names
+from server.domain.filters import search_query, to_query
+from server.domain.ids import new_id
+from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.models import Bucket, BucketChanges, Namespace
+from server.domain.schema import validate_schema, validate_unique_key
+from server.errors import NotFound
+from server.services.ports import BucketStore
+
+Clock = Callable[[], datetime]
+
+FILTERABLE = {
+    "bucket_id": "_id",
+    "bucket_name": "bucket_name",
+    "description": "description",
+    "status": "status",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+SORTABLE = {**FILTERABLE, "object_count": "object_count", "total_size_bytes": "total_size_bytes"}
+DEFAULT_SORT = SortRequest(field="created_at", descending=False)
+LIST_LIMIT = (10, 1000)
+
+
+def not_found(identifier: str) -> NotFound:
+    return NotFound(
+        f"Bucket '{identifier}' not found", details={"resource": "bucket", "id": identifier}
+    )
+
+
+def _filterable(name: str) -> str | None:
+    if name.startswith("metadata.") and len(name) > len("metadata."):
+        return name
+    return FILTERABLE.get(name)
+
+
+@dataclass(frozen=True)
+class BucketPage:
+    results: list[Bucket]
+    total: int
+    page: PageRequest
+    total_objects: int
+    total_size_bytes: int
+
+
+@dataclass(frozen=True)
+class NewBucket:
+    name: str
+    description: str | None
+    bucket_schema: dict[str, Any]
+    unique_key: dict[str, Any] | None
+    metadata: dict[str, Any]
+
+
+class BucketService:
+    def __init__(self, *, buckets: BucketStore, clock: Clock) -> None:
+        self._buckets = buckets
+        self._clock = clock
+
+    async def create(self, namespace: Namespace, new: NewBucket) -> Bucket:
+        validate_schema(new.bucket_schema)
+        if new.unique_key is not None:
+            validate_unique_key(new.unique_key, new.bucket_schema)
+        now = self._clock()
+        bucket = Bucket(
+            bucket_id=new_id("bkt_"),
+            namespace_id=namespace.namespace_id,
+            bucket_name=names.bucket_name(new.name),
+            description=names.description(new.description),
+            bucket_schema=new.bucket_schema,
+            unique_key=new.unique_key,
+            metadata=new.metadata,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._buckets.insert(bucket)
+        return bucket
+
+    async def get(self, namespace: Namespace, identifier: str) -> Bucket:
+        bucket = await self._buckets.find(namespace.namespace_id, identifier)
+        if bucket is None:
+            raise not_found(identifier)
+        return bucket
+
+    async def page(
+        self,
+        namespace: Namespace,
+        *,
+        search: str,
+        filters: dict[str, Any] | None,
+        sort_field: str | None,
+        sort_direction: str | None,
+        case_sensitive: bool,
+        limit: int | None,
+        offset: int | None,
+    ) -> BucketPage:
+        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sort = sort_of(sort_field, sort_direction, allowed=SORTABLE, default=DEFAULT_SORT)
+        clauses = [
+            to_query(filters, _filterable),
+            search_query(
+                search, ["_id", "bucket_name", "description"], case_sensitive=case_sensitive
+            ),
+        ]
+        query = {"$and": [c for c in clauses if c]} if any(clauses) else {}
+        found, total = await self._buckets.page(
+            namespace.namespace_id, query=query, sort=sort, page=page
+        )
+        objects, size = await self._buckets.totals(namespace.namespace_id, query)
+        return BucketPage(found, total, page, objects, size)
+
+    async def update(self, namespace: Namespace, identifier: str, changes: BucketChanges) -> Bucket:
+        bucket = await self.get(namespace, identifier)
+        checked = BucketChanges(
+            bucket_name=names.bucket_name(changes.bucket_name) if changes.bucket_name else None,
+            description=names.description(changes.description),
+            metadata=changes.metadata,
+        )
+        updated = await self._buckets.update(
+            namespace.namespace_id, bucket.bucket_id, checked, now=self._clock()
+        )
+        if updated is None:
+            raise not_found(identifier)
+        return updated
+
+    async def delete(self, namespace: Namespace, identifier: str) -> Bucket:
+        """Removes the bucket record; returns it as it was (for the deletion response)."""
+        bucket = await self.get(namespace, identifier)
+        if not await self._buckets.delete(namespace.namespace_id, bucket.bucket_id):
+            raise not_found(identifier)
+        return bucket

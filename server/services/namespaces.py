@@ -1,0 +1,143 @@
+"""Namespaces: the isolation boundary. Every lookup is scoped to the caller's organization."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.domain import names
+from server.domain.filters import search_query
+from server.domain.ids import new_id
+from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.models import Namespace, NamespaceCounts, Principal
+from server.errors import FailedPrecondition, InvalidArgument, NotFound
+from server.services.ports import BucketStore, NamespaceStore
+
+Clock = Callable[[], datetime]
+
+NAMESPACE_HEADER = "x-namespace"
+SORTABLE = {
+    "namespace_name": "namespace_name",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+}
+DEFAULT_SORT = SortRequest(field="created_at", descending=False)
+LIST_LIMIT = (10, 1000)
+
+
+def not_found(identifier: str) -> NotFound:
+    """The same answer whether the namespace is missing or belongs to someone else."""
+    return NotFound(
+        f"Namespace '{identifier}' not found",
+        details={"resource": "namespace", "id": identifier},
+    )
+
+
+@dataclass(frozen=True)
+class NamespaceView:
+    namespace: Namespace
+    counts: NamespaceCounts
+
+
+@dataclass(frozen=True)
+class NamespacePage:
+    results: list[NamespaceView]
+    total: int
+    page: PageRequest
+
+
+class NamespaceService:
+    def __init__(self, *, namespaces: NamespaceStore, buckets: BucketStore, clock: Clock) -> None:
+        self._namespaces = namespaces
+        self._buckets = buckets
+        self._clock = clock
+
+    async def resolve(self, principal: Principal, header: str | None) -> Namespace:
+        """The namespace named by the X-Namespace header (name or ns_ id), in the caller's org."""
+        if not header or not header.strip():
+            raise InvalidArgument(
+                "Missing X-Namespace header: send the namespace name or its ns_ id",
+                details={"header": "X-Namespace"},
+            )
+        namespace = await self._namespaces.find(principal.organization_id, header.strip())
+        if namespace is None:
+            raise not_found(header.strip())
+        return namespace
+
+    async def create(
+        self, principal: Principal, *, name: str, description: str | None
+    ) -> NamespaceView:
+        now = self._clock()
+        namespace = Namespace(
+            namespace_id=new_id("ns_"),
+            organization_id=principal.organization_id,
+            namespace_name=names.namespace_name(name),
+            description=names.description(description),
+            created_at=now,
+            updated_at=now,
+        )
+        await self._namespaces.insert(namespace)
+        return NamespaceView(namespace, NamespaceCounts())
+
+    async def get(self, principal: Principal, identifier: str) -> NamespaceView:
+        namespace = await self._find(principal, identifier)
+        return (await self._with_counts([namespace]))[0]
+
+    async def page(
+        self,
+        principal: Principal,
+        *,
+        search: str,
+        sort_field: str | None,
+        sort_direction: str | None,
+        limit: int | None,
+        offset: int | None,
+    ) -> NamespacePage:
+        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sort = sort_of(sort_field, sort_direction, allowed=SORTABLE, default=DEFAULT_SORT)
+        query = search_query(search, ["namespace_name", "description", "_id"])
+        found, total = await self._namespaces.page(
+            principal.organization_id, query=query, sort=sort, page=page
+        )
+        return NamespacePage(await self._with_counts(found), total, page)
+
+    async def update(
+        self, principal: Principal, identifier: str, *, name: str | None, description: str | None
+    ) -> NamespaceView:
+        namespace = await self._find(principal, identifier)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["namespace_name"] = names.namespace_name(name)
+        if description is not None:
+            changes["description"] = names.description(description)
+        updated = await self._namespaces.update(
+            principal.organization_id, namespace.namespace_id, changes, now=self._clock()
+        )
+        if updated is None:
+            raise not_found(identifier)
+        return (await self._with_counts([updated]))[0]
+
+    async def delete(self, principal: Principal, identifier: str) -> None:
+        """Refuses while the namespace holds buckets: deleting data takes explicit steps."""
+        namespace = await self._find(principal, identifier)
+        counts = (await self._buckets.counts([namespace.namespace_id])).get(namespace.namespace_id)
+        if counts and counts.bucket_count:
+            raise FailedPrecondition(
+                f"Namespace '{namespace.namespace_name}' still holds {counts.bucket_count} "
+                "bucket(s): delete them first",
+                details={"resource": "namespace", "id": namespace.namespace_id},
+            )
+        if not await self._namespaces.delete(principal.organization_id, namespace.namespace_id):
+            raise not_found(identifier)
+
+    async def _find(self, principal: Principal, identifier: str) -> Namespace:
+        namespace = await self._namespaces.find(principal.organization_id, identifier)
+        if namespace is None:
+            raise not_found(identifier)
+        return namespace
+
+    async def _with_counts(self, found: list[Namespace]) -> list[NamespaceView]:
+        counts = await self._buckets.counts([n.namespace_id for n in found])
+        return [NamespaceView(n, counts.get(n.namespace_id, NamespaceCounts())) for n in found]

@@ -1,0 +1,132 @@
+"""Buckets in MongoDB: unique bucket_name per namespace; every query carries namespace_id."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server.domain.listing import PageRequest, SortRequest
+from server.domain.models import Bucket, BucketChanges, NamespaceCounts
+from server.storage.documents import translated
+from server.storage.mongo import Document
+
+BUCKET_PREFIX = "bkt_"
+
+
+def _bucket(doc: Document) -> Bucket:
+    return Bucket(
+        bucket_id=doc["_id"],
+        namespace_id=doc["namespace_id"],
+        bucket_name=doc["bucket_name"],
+        description=doc.get("description"),
+        bucket_schema=doc.get("bucket_schema") or {},
+        unique_key=doc.get("unique_key"),
+        metadata=doc.get("metadata") or {},
+        object_count=doc.get("object_count", 0),
+        total_size_bytes=doc.get("total_size_bytes", 0),
+        status=doc.get("status", "ACTIVE"),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        last_upload_at=doc.get("last_upload_at"),
+    )
+
+
+def _duplicate(name: str | None) -> str:
+    return f"Bucket '{name}' already exists in this namespace"
+
+
+class MongoBuckets:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._buckets = database["buckets"]
+
+    async def ensure_indexes(self) -> None:
+        with translated():
+            await self._buckets.create_index(
+                [("namespace_id", ASCENDING), ("bucket_name", ASCENDING)], unique=True
+            )
+
+    async def insert(self, bucket: Bucket) -> None:
+        doc = asdict(bucket)
+        doc["_id"] = doc.pop("bucket_id")
+        with translated(duplicate=_duplicate(bucket.bucket_name)):
+            await self._buckets.insert_one(doc)
+
+    async def find(self, namespace_id: str, identifier: str) -> Bucket | None:
+        """By bkt_ id or by name, only within the namespace."""
+        scope = {"namespace_id": namespace_id}
+        with translated():
+            doc = None
+            if identifier.startswith(BUCKET_PREFIX):
+                doc = await self._buckets.find_one({**scope, "_id": identifier})
+            if doc is None:
+                doc = await self._buckets.find_one({**scope, "bucket_name": identifier})
+        return _bucket(doc) if doc else None
+
+    async def page(
+        self, namespace_id: str, *, query: dict[str, Any], sort: SortRequest, page: PageRequest
+    ) -> tuple[list[Bucket], int]:
+        scoped = {"$and": [{"namespace_id": namespace_id}, query]}
+        direction = DESCENDING if sort.descending else ASCENDING
+        with translated():
+            total = await self._buckets.count_documents(scoped)
+            cursor = self._buckets.find(scoped).sort([(sort.field, direction), ("_id", direction)])
+            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
+        return [_bucket(doc) for doc in docs], total
+
+    async def counts(self, namespace_ids: list[str]) -> dict[str, NamespaceCounts]:
+        """Buckets and objects per namespace, for the namespaces' bucket_count/object_count."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"namespace_id": {"$in": namespace_ids}}},
+            {
+                "$group": {
+                    "_id": "$namespace_id",
+                    "buckets": {"$sum": 1},
+                    "objects": {"$sum": "$object_count"},
+                }
+            },
+        ]
+        with translated():
+            rows = await (await self._buckets.aggregate(pipeline)).to_list()
+        return {
+            row["_id"]: NamespaceCounts(bucket_count=row["buckets"], object_count=row["objects"])
+            for row in rows
+        }
+
+    async def totals(self, namespace_id: str, query: dict[str, Any]) -> tuple[int, int]:
+        """(objects, bytes) summed over the namespace's buckets that match `query`."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"$and": [{"namespace_id": namespace_id}, query]}},
+            {
+                "$group": {
+                    "_id": None,
+                    "objects": {"$sum": "$object_count"},
+                    "bytes": {"$sum": "$total_size_bytes"},
+                }
+            },
+        ]
+        with translated():
+            rows = await (await self._buckets.aggregate(pipeline)).to_list()
+        return (rows[0]["objects"], rows[0]["bytes"]) if rows else (0, 0)
+
+    async def update(
+        self, namespace_id: str, bucket_id: str, changes: BucketChanges, *, now: datetime
+    ) -> Bucket | None:
+        fields = {k: v for k, v in asdict(changes).items() if v is not None}
+        with translated(duplicate=_duplicate(changes.bucket_name)):
+            doc = await self._buckets.find_one_and_update(
+                {"namespace_id": namespace_id, "_id": bucket_id},
+                {"$set": {**fields, "updated_at": now}},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _bucket(doc) if doc else None
+
+    async def delete(self, namespace_id: str, bucket_id: str) -> bool:
+        with translated():
+            result = await self._buckets.delete_one(
+                {"namespace_id": namespace_id, "_id": bucket_id}
+            )
+        return result.deleted_count == 1

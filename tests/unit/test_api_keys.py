@@ -1,0 +1,154 @@
+"""API key rules and the authentication use case, against in-memory fakes of the ports."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.domain import keys
+from server.domain.models import ApiKey, Organization
+from server.errors import InvalidArgument, NotFound, Unauthenticated
+from server.services.api_keys import ApiKeyService, KeyCache
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class FakeOrganizations:
+    def __init__(self) -> None:
+        self.by_name: dict[str, Organization] = {}
+
+    async def get_or_create(self, name: str, *, now: datetime) -> Organization:
+        return self.by_name.setdefault(
+            name, Organization(organization_id=f"org_{name}", name=name, created_at=now)
+        )
+
+    async def find_by_name(self, name: str) -> Organization | None:
+        return self.by_name.get(name)
+
+    async def names(self, organization_ids: list[str]) -> dict[str, str]:
+        return {o.organization_id: o.name for o in self.by_name.values()}
+
+
+class FakeKeys:
+    def __init__(self) -> None:
+        self.records: dict[str, ApiKey] = {}
+        self.reads = 0
+
+    async def insert(self, key: ApiKey) -> None:
+        self.records[key.key_id] = key
+
+    async def find_by_digest(self, digest: str) -> ApiKey | None:
+        self.reads += 1
+        return next((k for k in self.records.values() if k.digest == digest), None)
+
+    async def find_by_id_or_prefix(self, value: str) -> list[ApiKey]:
+        return [k for k in self.records.values() if value in {k.key_id, k.prefix}]
+
+    async def list_keys(self, organization_id: str | None) -> list[ApiKey]:
+        return list(self.records.values())
+
+    async def revoke(self, key_id: str, *, now: datetime) -> None:
+        self.records[key_id] = replace(self.records[key_id], revoked_at=now)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def _service(store: FakeKeys, *, ttl: float = 30, ticks: Clock | None = None) -> ApiKeyService:
+    cache = KeyCache(ttl, now=ticks or Clock())
+    return ApiKeyService(
+        organizations=FakeOrganizations(), api_keys=store, cache=cache, clock=lambda: NOW
+    )
+
+
+def test_generated_keys_are_well_formed_and_distinct() -> None:
+    live, test = keys.generate_key(test=False), keys.generate_key(test=True)
+    assert live.startswith("sk_live_") and test.startswith("sk_test_")
+    assert keys.is_well_formed(live) and keys.is_well_formed(test)
+    assert len({keys.generate_key(test=True) for _ in range(100)}) == 100
+    assert keys.key_digest(live) != live and len(keys.key_digest(live)) == 64
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("", None),
+    ],
+)
+def test_bearer_token(header: str, token: str | None) -> None:
+    assert keys.bearer_token(header) == token
+
+
+async def test_only_the_digest_is_stored() -> None:
+    store = FakeKeys()
+    issued = await _service(store).issue("acme", test=False)
+    (record,) = store.records.values()
+    assert issued.plaintext not in {record.digest, record.prefix, record.key_id}
+    assert record.digest == keys.key_digest(issued.plaintext)
+    assert issued.plaintext.startswith(record.prefix)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (None, "Missing API key"),
+        ("Token sk_test_x", "Malformed API key"),
+        ("Bearer sk_test_short", "Malformed API key"),
+        ("Bearer sk_test_" + "A" * 32, "Invalid API key"),
+    ],
+)
+async def test_authentication_failures(header: str | None, message: str) -> None:
+    with pytest.raises(Unauthenticated, match=message):
+        await _service(FakeKeys()).authenticate(header)
+
+
+async def test_valid_key_is_cached_for_the_ttl_then_read_again() -> None:
+    store, ticks = FakeKeys(), Clock()
+    service = _service(store, ttl=30, ticks=ticks)
+    issued = await service.issue("acme", test=True)
+    principal = await service.authenticate(f"Bearer {issued.plaintext}")
+    assert principal.organization_id == "org_acme"
+    await service.authenticate(f"Bearer {issued.plaintext}")
+    assert store.reads == 1
+    await service.revoke(issued.record.key_id)
+    await service.authenticate(f"Bearer {issued.plaintext}")  # still cached: within the TTL
+    ticks.seconds = 30
+    with pytest.raises(Unauthenticated):
+        await service.authenticate(f"Bearer {issued.plaintext}")
+
+
+async def test_expired_key_is_refused_even_when_cached() -> None:
+    store = FakeKeys()
+    service = _service(store)
+    issued = await service.issue("acme", test=True, expires_in=timedelta(seconds=-1))
+    with pytest.raises(Unauthenticated, match="Invalid API key"):
+        await service.authenticate(f"Bearer {issued.plaintext}")
+
+
+async def test_revoke_by_prefix_needs_a_unique_match() -> None:
+    store = FakeKeys()
+    service = _service(store)
+    first = await service.issue("acme", test=True)
+    assert (await service.revoke(first.record.prefix)).key_id == first.record.key_id
+    with pytest.raises(NotFound):
+        await service.revoke("sk_test_nope")
+    twin = replace(first.record, key_id="key_twin", digest="other")
+    await store.insert(twin)
+    with pytest.raises(InvalidArgument, match="matches several keys"):
+        await service.revoke(first.record.prefix)
+
+
+async def test_imported_key_must_be_well_formed() -> None:
+    with pytest.raises(InvalidArgument):
+        await _service(FakeKeys()).issue("acme", test=True, plaintext="sk_test_short")
