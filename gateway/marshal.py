@@ -5,6 +5,7 @@ protobuf's json_format does the work; this module only bends it to the reference
 - enum values spelled as their `(bucketd.v1.json_value)` option says ("PENDING", "pdf"),
   accepted case-insensitively on input, as are the proto names ("FIELD_TYPE_PDF");
 - 64-bit integers as JSON numbers (proto3 JSON would quote them);
+- every field of a response present, `null` when unset (as the reference's Pydantic models do);
 - `null` on input means "not set"; unknown input fields are ignored.
 """
 
@@ -184,10 +185,10 @@ def parse_request[M: Message](message_class: type[M], data: Mapping[str, Any]) -
 
 
 def _denormalize(descriptor: Descriptor, data: dict[str, Any]) -> None:
-    for key in list(data):
-        field = descriptor.fields_by_name.get(key)
-        if field is None:
-            continue
+    for field in descriptor.fields:
+        if data.setdefault(field.name, None) is None:
+            continue  # unset optional fields answer null, as in the reference
+        key = field.name
         if _is_map(field):
             value_field = _map_value_field(field)
             data[key] = {k: _output_value(value_field, v) for k, v in data[key].items()}

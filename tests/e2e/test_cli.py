@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -11,6 +12,8 @@ import sys
 import time
 import urllib.request
 from urllib.parse import urlparse
+
+from server.domain import keys
 
 SERVE_TIMEOUT_SECONDS = 60
 
@@ -42,8 +45,23 @@ def test_help_explains_the_commands() -> None:
     assert "stand-in" in result.stdout
 
 
+def _list_buckets(url: str, key: str) -> int:
+    request = urllib.request.Request(
+        f"{url}/v1/buckets/list",
+        data=b"{}",
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "X-Namespace": "default"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = json.loads(response.read())
+        assert body["total_count"] == 0
+        return int(response.status)
+
+
 def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
+    dev_key = keys.generate_key(test=True)
     env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
+    env["BUCKETD_DEV_API_KEY"] = dev_key
     process = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
@@ -53,13 +71,16 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline(), process.stdout.readline()]
+        lines = [process.stdout.readline() for _ in range(4)]
         rest_url = lines[1].removeprefix("REST: ").strip()
         assert lines[0].startswith("gRPC: ") and rest_url.startswith("http://"), lines
+        assert lines[2].strip() == f"API key: {dev_key}"
+        assert lines[3].strip() == "Namespace: default"
         deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
         while _healthz(rest_url) != 200:  # readiness probe loop
             assert time.monotonic() < deadline, "bucketd never became healthy"
             time.sleep(0.1)
+        assert _list_buckets(rest_url, dev_key) == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
     finally:
@@ -72,3 +93,66 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     assert "shutting down" in log
     for address in standins:
         assert not _listening(address), f"stand-in {address} outlived bucketd"
+
+
+def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
+    env = {**os.environ, "BUCKETD_DEV_API_KEY": "sk_live_nope"}
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "serve", "--grpc-port", "0", "--http-port", "0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "BUCKETD_DEV_API_KEY must look like sk_test_" in result.stderr
+
+
+def _keys(mongodb_uri: str, database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database}
+    return subprocess.run(
+        [sys.executable, "-m", "server", "keys", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_keys_create_list_revoke(mongodb_uri: str, unique_name: str) -> None:
+    created = _keys(mongodb_uri, unique_name, "create", "--org", "acme", "--test")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    assert keys.is_well_formed(key) and key.startswith("sk_test_")
+    live = _keys(mongodb_uri, unique_name, "create", "--org", "acme")
+    assert live.stdout.strip().splitlines()[-1].startswith("sk_live_")
+
+    listed = _keys(mongodb_uri, unique_name, "list", "--org", "acme")
+    assert listed.returncode == 0
+    assert key[:12] in listed.stdout and key not in listed.stdout
+    assert listed.stdout.count("active") == 2
+
+    revoked = _keys(mongodb_uri, unique_name, "revoke", key[:12])
+    assert revoked.returncode == 0, revoked.stdout
+    after = _keys(mongodb_uri, unique_name, "list")
+    assert "revoked" in after.stdout
+
+    unknown = _keys(mongodb_uri, unique_name, "revoke", "sk_test_nothing")
+    assert unknown.returncode == 1
+    assert "No API key with id or prefix" in unknown.stdout
+
+
+def test_keys_without_mongodb_uri_explains() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "keys", "list"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "set MONGODB_URI" in result.stderr
