@@ -6,7 +6,9 @@ protobuf's json_format does the work; this module only bends it to the reference
   accepted case-insensitively on input, as are the proto names ("FIELD_TYPE_PDF");
 - 64-bit integers as JSON numbers (proto3 JSON would quote them);
 - every field of a response present, `null` when unset (as the reference's Pydantic models do);
-- `null` on input means "not set"; unknown input fields are ignored.
+- `null` on input means "not set"; unknown input fields are ignored, unless the message has a
+  `(bucketd.v1.json_inline)` Struct field: then they go into it, and on output its keys are
+  written at the root (the reference's flat user fields).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from bucketd.v1 import common_pb2
 from server.api.enums import json_values
 
 _INT64_TYPES = frozenset(
@@ -118,6 +121,15 @@ def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
     return next((f for f in descriptor.fields if f.json_name == key), None)
 
 
+@cache
+def inline_field(descriptor: Descriptor) -> FieldDescriptor | None:
+    """The message's `(bucketd.v1.json_inline)` Struct field, if it has one."""
+    for field in descriptor.fields:
+        if field.GetOptions().Extensions[common_pb2.json_inline]:
+            return field
+    return None
+
+
 def _normalize_value(field: FieldDescriptor, value: Any, path: str) -> Any:
     if field.enum_type is not None:
         return _enum_in(field.enum_type, value, path)
@@ -132,8 +144,12 @@ def normalize_input(
 ) -> dict[str, Any]:
     """Drop nulls and unknown keys, resolve enum spellings; keys become proto field names."""
     normalized: dict[str, Any] = {}
+    inline = inline_field(descriptor)
     for key, value in data.items():
         field = _field(descriptor, key)
+        if field is None and inline is not None:
+            normalized.setdefault(inline.name, {})[key] = value
+            continue
         if field is None or value is None:
             continue
         here = f"{path}.{key}" if path else key
@@ -185,8 +201,13 @@ def parse_request[M: Message](message_class: type[M], data: Mapping[str, Any]) -
 
 
 def _denormalize(descriptor: Descriptor, data: dict[str, Any]) -> None:
+    inline = inline_field(descriptor)
+    if inline is not None:
+        for key, value in (data.pop(inline.name, None) or {}).items():
+            if _field(descriptor, key) is None:
+                data[key] = value
     for field in descriptor.fields:
-        if data.setdefault(field.name, None) is None:
+        if field is inline or data.setdefault(field.name, None) is None:
             continue  # unset optional fields answer null, as in the reference
         key = field.name
         if _is_map(field):

@@ -8,7 +8,7 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from gateway.errors import ERROR_TYPE
-from gateway.marshal import accepted_enum_values
+from gateway.marshal import accepted_enum_values, inline_field
 from gateway.routes import Route
 
 _SCALARS: dict[int, dict[str, Any]] = {
@@ -61,8 +61,9 @@ class _Schemas:
     def _object(self, message: Descriptor, *, skip: tuple[str, ...]) -> dict[str, Any]:
         properties: dict[str, Any] = {}
         required: list[str] = []
+        inline = inline_field(message)
         for field in message.fields:
-            if field.name in skip:
+            if field.name in skip or field is inline:
                 continue
             behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
             schema = self.field(field)
@@ -72,6 +73,8 @@ class _Schemas:
                 required.append(field.name)
             properties[field.name] = schema
         result: dict[str, Any] = {"type": "object", "properties": properties}
+        if inline is not None:
+            result["additionalProperties"] = True  # user fields at the root
         if required:
             result["required"] = required
         return result

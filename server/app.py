@@ -19,6 +19,8 @@ from server.api.observe import ObserveInterceptor
 from server.api.registry import add_bucketd_services
 from server.errors import StorageUnavailable
 from server.settings import Settings
+from server.storage.blobs import S3BlobStore
+from server.storage.fetch import Allowlist, UrlFetcher
 from server.storage.mongo import Document, open_database, ping
 from server.storage.s3 import S3Client, ensure_bucket, open_s3
 from server.wiring import Services, Stores
@@ -79,8 +81,25 @@ async def running_server(
             open_database(settings.mongodb_uri, settings.mongodb_database)
         )
         s3 = await stack.enter_async_context(open_s3(settings))
+        presigner = s3
+        if settings.presign_endpoint_url != settings.s3_endpoint_url:
+            presigner = await stack.enter_async_context(
+                open_s3(settings, endpoint_url=settings.presign_endpoint_url)
+            )
+        fetcher = await stack.enter_async_context(
+            UrlFetcher(
+                allowlist=Allowlist.parse(settings.fetch_allowlist),
+                max_bytes=settings.max_fetch_bytes,
+                connect_timeout=settings.fetch_connect_timeout_seconds,
+                read_timeout=settings.fetch_read_timeout_seconds,
+            )
+        )
         stores = Stores.on(database)
-        services = stores.services(settings)
+        services = stores.services(
+            settings,
+            blobs=S3BlobStore(s3, settings.s3_bucket, presigner=presigner),
+            fetcher=fetcher,
+        )
         server = aio.server(
             # Outermost first: observing sees (and logs) authentication failures too.
             interceptors=[ObserveInterceptor(), AuthInterceptor(services.api_keys)],

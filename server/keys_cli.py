@@ -51,7 +51,7 @@ async def _api_keys(settings: Settings) -> AsyncIterator[ApiKeyService]:
         await ping(database)
         stores = Stores.on(database)
         await stores.ensure_indexes()
-        yield stores.services(settings).api_keys
+        yield stores.api_key_service(settings)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:

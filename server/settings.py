@@ -60,6 +60,11 @@ class Settings:
     gateway_timeout_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
     key_cache_seconds: float = 30.0
+    max_inline_bytes: int = 10 * 1024 * 1024
+    max_blobs_per_object: int = 32
+    max_fetch_bytes: int = 1024 * 1024 * 1024
+    fetch_connect_timeout_seconds: float = 5.0
+    fetch_read_timeout_seconds: float = 30.0
 
     @property
     def presign_endpoint_url(self) -> str | None:
@@ -99,4 +104,15 @@ class Settings:
                 env, "BUCKETD_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
             ),
             key_cache_seconds=_float(env, "BUCKETD_KEY_CACHE_SECONDS", cls.key_cache_seconds),
+            max_inline_bytes=_int(env, "BUCKETD_MAX_INLINE_BYTES", cls.max_inline_bytes, minimum=1),
+            max_blobs_per_object=_int(
+                env, "BUCKETD_MAX_BLOBS_PER_OBJECT", cls.max_blobs_per_object, minimum=1
+            ),
+            max_fetch_bytes=_int(env, "BUCKETD_MAX_FETCH_BYTES", cls.max_fetch_bytes, minimum=1),
+            fetch_connect_timeout_seconds=_float(
+                env, "BUCKETD_FETCH_CONNECT_TIMEOUT_SECONDS", cls.fetch_connect_timeout_seconds
+            ),
+            fetch_read_timeout_seconds=_float(
+                env, "BUCKETD_FETCH_READ_TIMEOUT_SECONDS", cls.fetch_read_timeout_seconds
+            ),
         )

@@ -1,4 +1,4 @@
-"""Builds the stores and the use cases from one database and one Settings."""
+"""Builds the stores and the use cases from one database, one S3 client and one Settings."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ from dataclasses import dataclass
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from server.domain.object_plan import Limits
 from server.services.api_keys import ApiKeyService, KeyCache
+from server.services.blob_ingest import BlobIngester
 from server.services.buckets import BucketService
 from server.services.namespaces import NamespaceService
+from server.services.object_queries import ObjectQueries
+from server.services.objects import ObjectService
+from server.services.ports import BlobStore, Fetcher
 from server.settings import Settings
 from server.storage.api_keys import MongoApiKeys, MongoOrganizations
 from server.storage.buckets import MongoBuckets
 from server.storage.documents import now_ms
 from server.storage.mongo import Document
 from server.storage.namespaces import MongoNamespaces
+from server.storage.objects import MongoObjects
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,8 @@ class Services:
     api_keys: ApiKeyService
     namespaces: NamespaceService
     buckets: BucketService
+    objects: ObjectService
+    object_queries: ObjectQueries
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class Stores:
     api_keys: MongoApiKeys
     namespaces: MongoNamespaces
     buckets: MongoBuckets
+    objects: MongoObjects
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -38,25 +47,46 @@ class Stores:
             api_keys=MongoApiKeys(database),
             namespaces=MongoNamespaces(database),
             buckets=MongoBuckets(database),
+            objects=MongoObjects(database),
         )
 
     async def ensure_indexes(self) -> None:
-        """The unique indexes that keep names unique; idempotent, run at start-up."""
+        """The indexes bucketd relies on; idempotent, run at start-up."""
         await self.organizations.ensure_indexes()
         await self.api_keys.ensure_indexes()
         await self.namespaces.ensure_indexes()
         await self.buckets.ensure_indexes()
+        await self.objects.ensure_indexes()
 
-    def services(self, settings: Settings) -> Services:
+    def api_key_service(self, settings: Settings) -> ApiKeyService:
+        return ApiKeyService(
+            organizations=self.organizations,
+            api_keys=self.api_keys,
+            cache=KeyCache(settings.key_cache_seconds),
+            clock=now_ms,
+        )
+
+    def services(self, settings: Settings, *, blobs: BlobStore, fetcher: Fetcher) -> Services:
+        buckets = BucketService(buckets=self.buckets, clock=now_ms)
+        limits = Limits(
+            max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
+        )
         return Services(
-            api_keys=ApiKeyService(
-                organizations=self.organizations,
-                api_keys=self.api_keys,
-                cache=KeyCache(settings.key_cache_seconds),
-                clock=now_ms,
-            ),
+            api_keys=self.api_key_service(settings),
             namespaces=NamespaceService(
                 namespaces=self.namespaces, buckets=self.buckets, clock=now_ms
             ),
-            buckets=BucketService(buckets=self.buckets, clock=now_ms),
+            buckets=buckets,
+            objects=ObjectService(
+                objects=self.objects,
+                buckets=buckets,
+                bucket_store=self.buckets,
+                blobs=blobs,
+                ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
+                limits=limits,
+                clock=now_ms,
+            ),
+            object_queries=ObjectQueries(
+                objects=self.objects, buckets=buckets, bucket_store=self.buckets, blobs=blobs
+            ),
         )

@@ -258,7 +258,13 @@ class SourceDetails(_message.Message):
 Global___SourceDetails: _TypeAlias = SourceDetails  # noqa: Y015
 
 JSON_VALUE_FIELD_NUMBER: _builtins.int
+JSON_INLINE_FIELD_NUMBER: _builtins.int
 json_value: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.str]
 """How the value is spelled in JSON (the reference's "PENDING", "pdf"). buf lint wants
 prefixed UPPER_SNAKE value names; the REST gateway reads and writes this spelling instead.
+"""
+json_inline: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
+"""On a google.protobuf.Struct field: in JSON its keys sit at the root of the enclosing object
+instead of under the field's name. Unknown root keys of a request go into it; on output its
+keys are written at the root. This is how the reference's "flat user fields" travel.
 """

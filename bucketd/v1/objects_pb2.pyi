@@ -111,6 +111,8 @@ class Object(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     CONTENT_HASH_FIELD_NUMBER: _builtins.int
+    USER_FIELDS_FIELD_NUMBER: _builtins.int
+    SKIPPED_BLOBS_FIELD_NUMBER: _builtins.int
     object_id: _builtins.str
     bucket_id: _builtins.str
     key_prefix: _builtins.str
@@ -128,6 +130,14 @@ class Object(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def user_fields(self) -> _struct_pb2.Struct:
+        """User fields, when the object was created with them at the root (not under "metadata")."""
+
+    @_builtins.property
+    def skipped_blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkippedBlob]:
+        """Blobs that skip_duplicates left out: their bytes already exist in the bucket."""
+
     def __init__(
         self,
         *,
@@ -142,10 +152,12 @@ class Object(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         content_hash: _builtins.str = ...,
+        user_fields: _struct_pb2.Struct | None = ...,
+        skipped_blobs: _abc.Iterable[Global___SkippedBlob] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_key_prefix", b"_key_prefix", "created_at", b"created_at", "error", b"error", "key_prefix", b"key_prefix", "metadata", b"metadata", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_key_prefix", b"_key_prefix", "created_at", b"created_at", "error", b"error", "key_prefix", b"key_prefix", "metadata", b"metadata", "updated_at", b"updated_at", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_key_prefix", b"_key_prefix", "blobs", b"blobs", "bucket_id", b"bucket_id", "content_hash", b"content_hash", "created_at", b"created_at", "error", b"error", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_id", b"object_id", "source_details", b"source_details", "status", b"status", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_key_prefix", b"_key_prefix", "blobs", b"blobs", "bucket_id", b"bucket_id", "content_hash", b"content_hash", "created_at", b"created_at", "error", b"error", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_id", b"object_id", "skipped_blobs", b"skipped_blobs", "source_details", b"source_details", "status", b"status", "updated_at", b"updated_at", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
     _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
@@ -157,6 +169,37 @@ class Object(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__key_prefix) -> _WhichOneofReturnType__key_prefix | None: ...
 
 Global___Object: _TypeAlias = Object  # noqa: Y015
+
+@_typing.final
+class SkippedBlob(_message.Message):
+    """A blob of the request that skip_duplicates left out."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOB_INDEX_FIELD_NUMBER: _builtins.int
+    PROPERTY_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    EXISTING_OBJECT_ID_FIELD_NUMBER: _builtins.int
+    blob_index: _builtins.int
+    property: _builtins.str
+    hash: _builtins.str
+    existing_object_id: _builtins.str
+    """The object that already holds the same bytes."""
+    def __init__(
+        self,
+        *,
+        blob_index: _builtins.int = ...,
+        property: _builtins.str = ...,
+        hash: _builtins.str = ...,
+        existing_object_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_index", b"blob_index", "existing_object_id", b"existing_object_id", "hash", b"hash", "property", b"property"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SkippedBlob: _TypeAlias = SkippedBlob  # noqa: Y015
 
 @_typing.final
 class CreateBlobRequest(_message.Message):
@@ -234,6 +277,7 @@ class CreateObjectRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
     AUTO_PROCESS_FIELD_NUMBER: _builtins.int
+    USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     key_prefix: _builtins.str
     skip_duplicates: _builtins.bool
@@ -250,6 +294,10 @@ class CreateObjectRequest(_message.Message):
     def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]: ...
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def user_fields(self) -> _struct_pb2.Struct:
+        """User fields given at the root of the JSON body instead of under "metadata"."""
+
     def __init__(
         self,
         *,
@@ -264,10 +312,11 @@ class CreateObjectRequest(_message.Message):
         idempotency_key: _builtins.str | None = ...,
         policy: _buckets_pb2.UniqueKeyPolicy.ValueType = ...,
         auto_process: _builtins.bool = ...,
+        user_fields: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__canonicalize_source: _TypeAlias = _typing.Literal["canonicalize_source"]  # noqa: Y015
     _WhichOneofArgType__canonicalize_source: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source"]  # noqa: Y015
@@ -658,12 +707,19 @@ class PatchObjectRequest(_message.Message):
     KEY_PREFIX_FIELD_NUMBER: _builtins.int
     SKIP_DUPLICATES_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     object_identifier: _builtins.str
     key_prefix: _builtins.str
     skip_duplicates: _builtins.bool
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """Merged into the existing metadata."""
+
+    @_builtins.property
+    def user_fields(self) -> _struct_pb2.Struct:
+        """Root-level user fields of the JSON body, merged like metadata."""
+
     def __init__(
         self,
         *,
@@ -672,10 +728,11 @@ class PatchObjectRequest(_message.Message):
         key_prefix: _builtins.str | None = ...,
         skip_duplicates: _builtins.bool | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
+        user_fields: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "bucket_identifier", b"bucket_identifier", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_identifier", b"object_identifier", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "bucket_identifier", b"bucket_identifier", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_identifier", b"object_identifier", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__key_prefix: _TypeAlias = _typing.Literal["key_prefix"]  # noqa: Y015
     _WhichOneofArgType__key_prefix: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix"]  # noqa: Y015

@@ -15,6 +15,7 @@ from server.domain.listing import pagination
 from server.domain.models import Bucket, BucketChanges, Namespace
 from server.services.buckets import BucketService, NewBucket
 from server.services.namespaces import NamespaceService
+from server.services.object_queries import ObjectQueries
 
 Context = aio.ServicerContext[Any, Any]
 
@@ -52,8 +53,11 @@ def _changes(request: pb.UpdateBucketRequest | pb.PatchBucketRequest) -> BucketC
 
 
 class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
-    def __init__(self, buckets: BucketService, namespaces: NamespaceService) -> None:
+    def __init__(
+        self, buckets: BucketService, queries: ObjectQueries, namespaces: NamespaceService
+    ) -> None:
         self._buckets = buckets
+        self._queries = queries
         self._namespaces = namespaces
 
     async def _namespace(self) -> Namespace:
@@ -134,7 +138,9 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     async def DeleteBucket(
         self, request: pb.DeleteBucketRequest, context: Context
     ) -> pb.DeleteBucketResponse:
-        bucket = await self._buckets.delete(await self._namespace(), request.bucket_identifier)
+        bucket = await self._queries.delete_bucket(
+            await self._namespace(), request.bucket_identifier
+        )
         return pb.DeleteBucketResponse(
             task_id=new_id("task_"),
             status=convert.status("COMPLETED"),

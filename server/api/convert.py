@@ -44,6 +44,10 @@ def status(value: str) -> common_pb2.TaskStatus.ValueType:
     return common_pb2.TaskStatus.ValueType(enums.numbers(enums.TASK_STATUS)[value])
 
 
+def field_type(value: str) -> common_pb2.FieldType.ValueType:
+    return common_pb2.FieldType.ValueType(enums.numbers(enums.FIELD_TYPE)[value])
+
+
 def pagination(values: dict[str, Any]) -> common_pb2.Pagination:
     return common_pb2.Pagination(**{k: v for k, v in values.items() if v is not None})
 

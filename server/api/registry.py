@@ -20,6 +20,7 @@ from bucketd.v1 import (
 )
 from server.api.buckets import BucketServicer
 from server.api.namespaces import NamespaceServicer
+from server.api.objects import ObjectServicer
 from server.wiring import Services
 
 
@@ -29,10 +30,10 @@ def add_bucketd_services(server: aio.Server, services: Services) -> list[str]:
         NamespaceServicer(services.namespaces), server
     )
     buckets_pb2_grpc.add_BucketServiceServicer_to_server(
-        BucketServicer(services.buckets, services.namespaces), server
+        BucketServicer(services.buckets, services.object_queries, services.namespaces), server
     )
     objects_pb2_grpc.add_ObjectServiceServicer_to_server(
-        objects_pb2_grpc.ObjectServiceServicer(), server
+        ObjectServicer(services.objects, services.object_queries, services.namespaces), server
     )
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
         uploads_pb2_grpc.UploadServiceServicer(), server

@@ -87,3 +87,51 @@ class BucketChanges:
     bucket_name: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredBlob:
+    """A blob of an object: where its bytes are and what they are."""
+
+    blob_id: str
+    property: str
+    type: str
+    key_prefix: str | None
+    url: str
+    storage_key: str | None  # our S3 key, None for a URL referenced as it is
+    filename: str | None
+    size_bytes: int | None
+    mime_type: str | None
+    hash: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    data: Any = None  # the JSON value of a metadata-typed blob
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedBlob:
+    blob_index: int
+    property: str
+    hash: str
+    existing_object_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectRecord:
+    object_id: str
+    namespace_id: str
+    bucket_id: str
+    key_prefix: str | None
+    blobs: list[StoredBlob]
+    metadata: dict[str, Any]
+    # "nested" when the caller sent {"metadata": {...}}, "flat" for root-level user fields.
+    metadata_layout: str
+    status: str
+    error: str | None
+    content_hash: str | None
+    skipped: list[SkippedBlob]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(blob.size_bytes or 0 for blob in self.blobs)

@@ -6,6 +6,8 @@ the store the design chose, and its query language is the most direct way to say
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,8 +18,11 @@ from server.domain.models import (
     BucketChanges,
     Namespace,
     NamespaceCounts,
+    ObjectRecord,
     Organization,
 )
+from server.storage.blobs import StoredBytes
+from server.storage.fetch import Fetched
 
 Query = dict[str, Any]
 
@@ -60,3 +65,56 @@ class BucketStore(Protocol):
         self, namespace_id: str, bucket_id: str, changes: BucketChanges, *, now: datetime
     ) -> Bucket | None: ...
     async def delete(self, namespace_id: str, bucket_id: str) -> bool: ...
+    async def add_usage(
+        self, namespace_id: str, bucket_id: str, *, objects: int, size_bytes: int, now: datetime
+    ) -> None: ...
+
+
+class ObjectStore(Protocol):
+    async def insert(self, record: ObjectRecord) -> None: ...
+    async def get(
+        self, namespace_id: str, bucket_id: str, object_id: str
+    ) -> ObjectRecord | None: ...
+    async def replace(self, record: ObjectRecord) -> None: ...
+    async def set_failed(
+        self, namespace_id: str, object_id: str, error: str, *, now: datetime
+    ) -> None: ...
+    async def delete(self, namespace_id: str, bucket_id: str, object_id: str) -> bool: ...
+    async def page(
+        self,
+        namespace_id: str,
+        bucket_id: str,
+        *,
+        query: Query,
+        sort: SortRequest,
+        page: PageRequest,
+        count: bool,
+    ) -> tuple[list[ObjectRecord], int | None]: ...
+    async def holder_of_hash(
+        self, namespace_id: str, bucket_id: str, digest: str
+    ) -> str | None: ...
+    async def references(self, namespace_id: str, storage_key: str) -> int: ...
+    async def bucket_storage_keys(self, namespace_id: str, bucket_id: str) -> set[str]: ...
+    async def delete_bucket(self, namespace_id: str, bucket_id: str) -> int: ...
+    async def claim(
+        self, claim_id: str, *, namespace_id: str, bucket_id: str, object_id: str
+    ) -> str | None: ...
+    async def find_claim(self, claim_id: str) -> str | None: ...
+    async def release(self, namespace_id: str, object_id: str) -> None: ...
+
+
+class BlobStore(Protocol):
+    def url(self, storage_key: str) -> str: ...
+    async def put_bytes(
+        self, namespace_id: str, content: bytes, *, mime_type: str, force: bool
+    ) -> StoredBytes: ...
+    async def put_stream(
+        self, namespace_id: str, chunks: AsyncIterator[bytes], *, mime_type: str, force: bool
+    ) -> StoredBytes: ...
+    def read_stream(self, bucket: str, key: str) -> AsyncIterator[bytes]: ...
+    async def delete(self, storage_key: str) -> None: ...
+    async def presigned_get(self, storage_key: str, *, expires_seconds: int = 3600) -> str: ...
+
+
+class Fetcher(Protocol):
+    def open(self, url: str) -> AbstractAsyncContextManager[Fetched]: ...

@@ -124,6 +124,16 @@ class MongoBuckets:
             )
         return _bucket(doc) if doc else None
 
+    async def add_usage(
+        self, namespace_id: str, bucket_id: str, *, objects: int, size_bytes: int, now: datetime
+    ) -> None:
+        """Keep object_count and total_size_bytes true, atomically ($inc)."""
+        update: dict[str, Any] = {"$inc": {"object_count": objects, "total_size_bytes": size_bytes}}
+        if objects > 0:
+            update["$set"] = {"last_upload_at": now}
+        with translated():
+            await self._buckets.update_one({"namespace_id": namespace_id, "_id": bucket_id}, update)
+
     async def delete(self, namespace_id: str, bucket_id: str) -> bool:
         with translated():
             result = await self._buckets.delete_one(

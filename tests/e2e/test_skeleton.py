@@ -8,7 +8,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from bucketd.v1 import objects_pb2, objects_pb2_grpc
+from bucketd.v1 import uploads_pb2, uploads_pb2_grpc
 from tests.e2e.conftest import Service, Tenant
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
@@ -38,21 +38,21 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
 
 async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service, acme: Tenant) -> None:
     async with service.http.post(
-        "/v1/buckets/bkt_1/objects", json={"blobs": []}, headers=acme.headers()
+        "/v1/buckets/bkt_1/uploads", json={"filename": "a.pdf"}, headers=acme.headers()
     ) as response:
         assert response.status == 501
         body = await response.json()
     assert body["success"] is False
     assert body["status"] == 501
     assert body["error"]["type"] == "NotImplementedError"
-    assert "CreateObject is not implemented yet" in body["error"]["message"]
+    assert "CreateUpload is not implemented yet" in body["error"]["message"]
 
 
 async def test_unimplemented_rpc_over_grpc(service: Service, acme: Tenant) -> None:
-    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    stub = uploads_pb2_grpc.UploadServiceStub(service.channel)
     with pytest.raises(aio.AioRpcError) as raised:
-        await stub.GetObject(
-            objects_pb2.GetObjectRequest(bucket_identifier="b"), metadata=acme.metadata()
+        await stub.GetUpload(
+            uploads_pb2.GetUploadRequest(bucket_identifier="b"), metadata=acme.metadata()
         )
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
 

@@ -1,0 +1,280 @@
+"""ObjectService servicer: proto <-> domain, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any, override
+
+from grpc import aio
+
+from bucketd.v1 import common_pb2, objects_pb2_grpc
+from bucketd.v1 import objects_pb2 as pb
+from server.api import convert, enums
+from server.api.auth import current_caller
+from server.domain.listing import pagination
+from server.domain.models import Namespace, ObjectRecord, StoredBlob
+from server.domain.object_plan import BlobInput, ObjectInput
+from server.errors import BucketdError, PayloadTooLarge
+from server.services.namespaces import NamespaceService
+from server.services.object_queries import ObjectQueries
+from server.services.objects import ObjectService
+from server.storage.documents import now_ms
+
+Context = aio.ServicerContext[Any, Any]
+MAX_BATCH = 100
+ERROR_TYPES = {
+    "INVALID_ARGUMENT": "ValidationError",
+    "NOT_FOUND": "NotFoundError",
+    "ALREADY_EXISTS": "AlreadyExistsError",
+    "PAYLOAD_TOO_LARGE": "PayloadTooLargeError",
+}
+
+
+def blob_message(blob: StoredBlob, presigned_url: str | None = None) -> pb.Blob:
+    properties: dict[str, Any] = {"url": blob.url, **blob.metadata}
+    if blob.data is not None:
+        properties["data"] = blob.data
+    if presigned_url:
+        properties["presigned_url"] = presigned_url
+    return pb.Blob(
+        blob_id=blob.blob_id,
+        property=blob.property,
+        type=convert.field_type(blob.type),
+        key_prefix=blob.key_prefix,
+        properties=convert.struct(properties),
+        details=pb.BlobDetails(
+            filename=blob.filename or "",
+            size_bytes=blob.size_bytes or 0,
+            mime_type=blob.mime_type or "",
+            hash=blob.hash or "",
+        ),
+    )
+
+
+def object_message(record: ObjectRecord, presigned: dict[str, str] | None = None) -> pb.Object:
+    message = pb.Object(
+        object_id=record.object_id,
+        bucket_id=record.bucket_id,
+        key_prefix=record.key_prefix,
+        blobs=[blob_message(b, (presigned or {}).get(b.blob_id)) for b in record.blobs],
+        source_details=[common_pb2.SourceDetails(type="bucket", source_id=record.bucket_id)],
+        status=convert.status(record.status),
+        error=record.error,
+        created_at=convert.timestamp(record.created_at),
+        updated_at=convert.timestamp(record.updated_at),
+        content_hash=record.content_hash or "",
+        skipped_blobs=[
+            pb.SkippedBlob(
+                blob_index=s.blob_index,
+                property=s.property,
+                hash=s.hash,
+                existing_object_id=s.existing_object_id,
+            )
+            for s in record.skipped
+        ],
+    )
+    layout_field = message.user_fields if record.metadata_layout == "flat" else message.metadata
+    layout_field.CopyFrom(convert.struct(record.metadata))
+    return message
+
+
+def blob_input(blob: pb.CreateBlobRequest) -> BlobInput:
+    return BlobInput(
+        property=blob.property,
+        type=enums.spelling(enums.FIELD_TYPE, blob.type),
+        key_prefix=convert.optional(blob, "key_prefix"),
+        data=convert.value_of(blob.data) if blob.HasField("data") else None,
+        upload_id=convert.optional(blob, "upload_id"),
+        metadata=convert.to_dict(blob.metadata),
+        canonicalize_source=convert.optional(blob, "canonicalize_source"),
+        force_remirror=convert.optional(blob, "force_remirror"),
+    )
+
+
+def object_input(request: pb.CreateObjectRequest) -> ObjectInput:
+    force = convert.optional(request, "force_remirror")
+    if force is None:
+        force = convert.optional(request, "force_upload")  # the older name
+    canonicalize = convert.optional(request, "canonicalize_source")
+    return ObjectInput(
+        key_prefix=convert.optional(request, "key_prefix"),
+        blobs=[blob_input(blob) for blob in request.blobs],
+        metadata=convert.to_dict(request.metadata) if request.HasField("metadata") else None,
+        user_fields=(
+            convert.to_dict(request.user_fields) if request.HasField("user_fields") else None
+        ),
+        skip_duplicates=bool(convert.optional(request, "skip_duplicates")),
+        canonicalize_source=True if canonicalize is None else canonicalize,
+        force_remirror=bool(force),
+        idempotency_key=convert.optional(request, "idempotency_key") or None,
+        policy=enums.spelling(enums.UNIQUE_KEY_POLICY, request.policy),
+    )
+
+
+class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
+    def __init__(
+        self, objects: ObjectService, queries: ObjectQueries, namespaces: NamespaceService
+    ) -> None:
+        self._objects = objects
+        self._queries = queries
+        self._namespaces = namespaces
+
+    async def _namespace(self) -> Namespace:
+        caller = current_caller()
+        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
+
+    @override
+    async def CreateObject(
+        self, request: pb.CreateObjectRequest, context: Context
+    ) -> pb.CreateObjectResponse:
+        record = await self._objects.create(
+            await self._namespace(), request.bucket_identifier, object_input(request)
+        )
+        return pb.CreateObjectResponse(object=object_message(record))
+
+    @override
+    async def CreateObjectsBatch(
+        self, request: pb.CreateObjectsBatchRequest, context: Context
+    ) -> pb.CreateObjectsBatchResponse:
+        if len(request.objects) > MAX_BATCH:
+            raise PayloadTooLarge(
+                f"objects: at most {MAX_BATCH} per batch, got {len(request.objects)}"
+            )
+        namespace = await self._namespace()
+        reply = pb.CreateObjectsBatchResponse(total_requested=len(request.objects))
+        for index, item in enumerate(request.objects):
+            try:
+                record = await self._objects.create(
+                    namespace, request.bucket_identifier, object_input(item)
+                )
+            except BucketdError as error:
+                reply.failed.append(
+                    pb.BatchFailure(
+                        object_index=index,
+                        error=error.message,
+                        error_type=ERROR_TYPES.get(error.reason, type(error).__name__),
+                    )
+                )
+                continue
+            reply.succeeded.append(object_message(record))
+        reply.succeeded_count, reply.failed_count = len(reply.succeeded), len(reply.failed)
+        return reply
+
+    @override
+    async def GetObject(
+        self, request: pb.GetObjectRequest, context: Context
+    ) -> pb.GetObjectResponse:
+        record = await self._queries.get(
+            await self._namespace(), request.bucket_identifier, request.object_identifier
+        )
+        presigned = (
+            await self._queries.presigned_urls(record) if request.return_presigned_urls else None
+        )
+        return pb.GetObjectResponse(object=object_message(record, presigned))
+
+    @override
+    async def ListObjects(
+        self, request: pb.ListObjectsRequest, context: Context
+    ) -> pb.ListObjectsResponse:
+        page = await self._queries.page(
+            await self._namespace(),
+            request.bucket_identifier,
+            filters=convert.to_dict(request.filters) if request.HasField("filters") else None,
+            search=request.search,
+            sort_field=request.sort.field or None,
+            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
+            limit=convert.optional(request, "limit"),
+            offset=convert.optional(request, "offset"),
+            cursor=convert.optional(request, "cursor") or None,
+            include_total=request.include_total,
+        )
+        results = [_select(object_message(r), request.select) for r in page.results]
+        paging = {
+            "limit": page.page.limit,
+            "offset": page.page.offset,
+            "has_more": page.next_cursor is not None,
+            "next_cursor": page.next_cursor,
+        }
+        if page.total is not None:
+            paging = {
+                **pagination(page.page, page.total, len(results)),
+                "next_cursor": page.next_cursor,
+            }
+        return pb.ListObjectsResponse(
+            results=results,
+            pagination=convert.pagination(paging),
+            stats=pb.ObjectListStats(
+                total_objects=page.total if page.total is not None else len(results),
+                total_blobs=sum(len(r.blobs) for r in results),
+            ),
+        )
+
+    @override
+    async def UpdateObject(
+        self, request: pb.UpdateObjectRequest, context: Context
+    ) -> pb.UpdateObjectResponse:
+        change = ObjectInput(
+            key_prefix=convert.optional(request, "key_prefix"),
+            blobs=[blob_input(blob) for blob in request.blobs],
+            metadata=convert.to_dict(request.metadata),
+            skip_duplicates=bool(convert.optional(request, "skip_duplicates")),
+        )
+        record = await self._objects.update(
+            await self._namespace(),
+            request.bucket_identifier,
+            request.object_identifier,
+            change,
+            replace_blobs=True,
+        )
+        return pb.UpdateObjectResponse(object=object_message(record))
+
+    @override
+    async def PatchObject(
+        self, request: pb.PatchObjectRequest, context: Context
+    ) -> pb.PatchObjectResponse:
+        change = ObjectInput(
+            key_prefix=convert.optional(request, "key_prefix"),
+            metadata=convert.to_dict(request.metadata),
+            user_fields=convert.to_dict(request.user_fields),
+        )
+        record = await self._objects.update(
+            await self._namespace(),
+            request.bucket_identifier,
+            request.object_identifier,
+            change,
+            replace_blobs=False,
+        )
+        return pb.PatchObjectResponse(object=object_message(record))
+
+    @override
+    async def DeleteObject(
+        self, request: pb.DeleteObjectRequest, context: Context
+    ) -> pb.DeleteObjectResponse:
+        await self._queries.delete(
+            await self._namespace(),
+            request.bucket_identifier,
+            request.object_identifier,
+            now=now_ms(),
+        )
+        return pb.DeleteObjectResponse()
+
+
+def _select(message: pb.Object, select: Any) -> pb.Object:
+    """Keep the selected fields; object_id and bucket_id always stay, user fields by name."""
+    if not select:
+        return message
+    names = {field.name for field in message.DESCRIPTOR.fields}
+    heads = {path.split(".")[0] for path in select}
+    keep = {"object_id", "bucket_id"} | (heads & names)
+    user = {
+        path.removeprefix("metadata.").split(".")[0]
+        for path in select
+        if path.startswith("metadata.") or path.split(".")[0] not in names
+    }
+    for field in message.DESCRIPTOR.fields:
+        if field.name in {"metadata", "user_fields"} and user and field.name not in keep:
+            struct = getattr(message, field.name)
+            for key in [k for k in struct.fields if k not in user]:
+                del struct[key]
+        elif field.name not in keep:
+            message.ClearField(field.name)  # type: ignore[arg-type]  # a name of its own fields
+    return message

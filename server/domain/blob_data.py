@@ -1,0 +1,132 @@
+"""What a blob's `data` is: the forms of the reference (section 3.2), told apart and checked.
+
+URL strings (`https://`, `http://`, `s3://`), data URIs, `{"base64": …}`, `{"url": …}`, and
+plain JSON values for non-file properties. Base64 is decoded here, under a size cap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from server.domain.schema import FILE_TYPES
+from server.errors import InvalidArgument, PayloadTooLarge
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
+
+
+@dataclass(frozen=True)
+class InlineBytes:
+    """Bytes given in the request (base64 or a data URI)."""
+
+    content: bytes
+    mime_type: str | None
+    filename: str | None
+
+
+@dataclass(frozen=True)
+class RemoteUrl:
+    """An http(s) URL to fetch (or to reference as is without canonicalize_source)."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class JsonValue:
+    """A plain JSON value for a metadata-typed property; stored as canonical JSON bytes."""
+
+    value: Any
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.value, sort_keys=True, separators=(",", ":")).encode()
+
+
+BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue
+
+
+def _invalid(where: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"{where}: {message}", details={"field": where})
+
+
+def _decode(where: str, text: str, limit: int) -> bytes:
+    if len(text) * 3 // 4 > limit + 3:
+        raise PayloadTooLarge(
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded; "
+            "use a URL or a presigned upload for large files",
+            details={"field": where, "limit_bytes": str(limit)},
+        )
+    try:
+        content = base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(where, "is not valid base64") from None
+    if len(content) > limit:
+        raise PayloadTooLarge(
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded",
+            details={"field": where, "limit_bytes": str(limit)},
+        )
+    return content
+
+
+def _from_string(where: str, text: str, kind: str, limit: int) -> BlobData:
+    lowered = text[:16].lower()
+    if lowered.startswith(("http://", "https://")):
+        if not urlparse(text).hostname:
+            raise _invalid(where, f"URL {text!r} has no host")
+        return RemoteUrl(text)
+    if lowered.startswith("s3://"):
+        parsed = urlparse(text)
+        key = parsed.path.lstrip("/")
+        if not parsed.netloc or not key:
+            raise _invalid(where, f"S3 URL {text!r} must look like s3://bucket/key")
+        return S3Location(parsed.netloc, key)
+    match = _DATA_URI.match(text)
+    if match:
+        content = _decode(where, text[match.end() :], limit)
+        return InlineBytes(content, match.group("mime"), None)
+    if text.lower().startswith("data:"):
+        raise _invalid(where, "data URIs must look like data:<mime>;base64,<data>")
+    if kind in FILE_TYPES:
+        raise _invalid(
+            where,
+            f"a {kind} property takes a URL, a data URI or {{'base64': ...}}, not a plain string",
+        )
+    return JsonValue(text)
+
+
+def parse_blob_data(where: str, data: Any, *, kind: str, inline_limit: int) -> BlobData:
+    """Classify `data` of a blob of schema type `kind`; errors name `where` (e.g. blobs[0].data)."""
+    if isinstance(data, str):
+        return _from_string(where, data, kind, inline_limit)
+    if isinstance(data, dict) and "base64" in data:
+        encoded = data["base64"]
+        if not isinstance(encoded, str):
+            raise _invalid(f"{where}.base64", "must be a base64 string")
+        mime, filename = data.get("mime_type"), data.get("filename")
+        return InlineBytes(
+            _decode(f"{where}.base64", encoded, inline_limit),
+            mime if isinstance(mime, str) else None,
+            filename if isinstance(filename, str) else None,
+        )
+    if isinstance(data, dict) and "url" in data and isinstance(data["url"], str):
+        parsed = _from_string(f"{where}.url", data["url"], kind, inline_limit)
+        if isinstance(parsed, JsonValue):
+            raise _invalid(f"{where}.url", "must be an http(s):// or s3:// URL")
+        return parsed
+    if kind in FILE_TYPES:
+        raise _invalid(where, f"a {kind} property takes a URL, a data URI or {{'base64': ...}}")
+    return JsonValue(data)

@@ -1,0 +1,62 @@
+"""MIME types: sniffed from the first bytes when not given, and checked against the field type."""
+
+from __future__ import annotations
+
+import mimetypes
+
+import puremagic
+
+from server.errors import InvalidArgument
+
+OCTET_STREAM = "application/octet-stream"
+SNIFF_BYTES = 8192
+
+_EXCEL = {
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "text/csv",
+    "application/zip",  # xlsx files sniff as zip archives
+}
+
+
+def sniff(head: bytes, *, filename: str | None = None) -> str:
+    """A MIME type from the leading bytes (else from the filename), octet-stream if unknown."""
+    try:
+        found = puremagic.from_string(head[:SNIFF_BYTES], mime=True)
+    except (puremagic.PureError, ValueError):
+        found = ""
+    if found:
+        return str(found)
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    if guessed:
+        return guessed
+    try:
+        head[:SNIFF_BYTES].decode("utf-8")
+    except UnicodeDecodeError:
+        return OCTET_STREAM
+    return "text/plain"
+
+
+def fits(kind: str, mime: str) -> bool:
+    """Whether bytes of type `mime` may fill a property of schema type `kind`."""
+    mime = mime.split(";", maxsplit=1)[0].strip().lower()
+    if mime == OCTET_STREAM:
+        return True  # unknown: nothing contradicts the declared type
+    family = mime.split("/")[0]
+    return {
+        "image": family == "image",
+        "video": family == "video" or mime == "image/gif",
+        "audio": family == "audio",
+        "pdf": mime == "application/pdf",
+        "excel": mime in _EXCEL,
+        "text": family == "text" or mime in {"application/json", "application/xml"},
+    }.get(kind, True)
+
+
+def check_fits(where: str, kind: str, mime: str) -> None:
+    if not fits(kind, mime):
+        raise InvalidArgument(
+            f"{where}: content of type {mime} does not fit a {kind} property",
+            details={"field": where},
+        )

@@ -1,0 +1,138 @@
+"""Validating a CreateObject request against its bucket, before anything is written.
+
+Every refusal names the blob index and the field, so that a bad request loses nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.domain import key_prefix as prefixes
+from server.domain.blob_data import BlobData, parse_blob_data
+from server.domain.models import Bucket
+from server.errors import InvalidArgument, PayloadTooLarge
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlobInput:
+    """A blob as the API received it; `data` is the JSON value (None when not given)."""
+
+    property: str
+    type: str | None
+    key_prefix: str | None = None
+    data: Any = None
+    upload_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    canonicalize_source: bool | None = None
+    force_remirror: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectInput:
+    key_prefix: str | None = None
+    blobs: list[BlobInput] = field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    user_fields: dict[str, Any] | None = None
+    skip_duplicates: bool = False
+    canonicalize_source: bool = True
+    force_remirror: bool = False
+    idempotency_key: str | None = None
+    policy: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannedBlob:
+    index: int
+    property: str
+    type: str
+    key_prefix: str | None
+    data: BlobData
+    metadata: dict[str, Any]
+    canonicalize: bool
+    force: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectPlan:
+    key_prefix: str | None
+    blobs: list[PlannedBlob]
+    metadata: dict[str, Any]
+    metadata_layout: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_inline_bytes: int
+    max_blobs: int
+
+
+def _plan_blob(
+    index: int, blob: BlobInput, bucket: Bucket, request: ObjectInput, limits: Limits
+) -> PlannedBlob:
+    where = f"blobs[{index}]"
+    schema = (bucket.bucket_schema.get("properties") or {}).get(blob.property)
+    if schema is None:
+        known = ", ".join(sorted(bucket.bucket_schema.get("properties") or {}))
+        raise InvalidArgument(
+            f"{where}.property: {blob.property!r} is not a field of the bucket schema ({known})",
+            details={"field": f"{where}.property"},
+        )
+    kind = schema["type"]
+    if blob.type is None:
+        raise InvalidArgument(f"{where}.type is required", details={"field": f"{where}.type"})
+    if blob.type != kind:
+        raise InvalidArgument(
+            f"{where}.type: {blob.type!r} does not match the schema type {kind!r} of "
+            f"{blob.property!r}",
+            details={"field": f"{where}.type"},
+        )
+    if blob.upload_id is not None:
+        if blob.data is not None:
+            raise InvalidArgument(
+                f"{where}: give either data or upload_id, not both",
+                details={"field": where},
+            )
+        raise InvalidArgument(
+            f"{where}.upload_id: presigned uploads are not available yet; send data instead",
+            details={"field": f"{where}.upload_id"},
+        )
+    if blob.data is None:
+        raise InvalidArgument(f"{where}: give data or upload_id", details={"field": where})
+    data = parse_blob_data(
+        f"{where}.data", blob.data, kind=kind, inline_limit=limits.max_inline_bytes
+    )
+    return PlannedBlob(
+        index=index,
+        property=blob.property,
+        type=kind,
+        key_prefix=prefixes.normalize(blob.key_prefix, field=f"{where}.key_prefix"),
+        data=data,
+        metadata=blob.metadata,
+        canonicalize=(
+            request.canonicalize_source
+            if blob.canonicalize_source is None
+            else blob.canonicalize_source
+        ),
+        force=request.force_remirror if blob.force_remirror is None else blob.force_remirror,
+    )
+
+
+def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectPlan:
+    """The validated object, or the first problem as InvalidArgument / PayloadTooLarge."""
+    if len(request.blobs) > limits.max_blobs:
+        raise PayloadTooLarge(
+            f"blobs: at most {limits.max_blobs} blobs per object, got {len(request.blobs)}",
+            details={"field": "blobs", "limit": str(limits.max_blobs)},
+        )
+    layout = "flat" if request.metadata is None and request.user_fields else "nested"
+    metadata = {**(request.user_fields or {}), **(request.metadata or {})}
+    return ObjectPlan(
+        key_prefix=prefixes.normalize(request.key_prefix),
+        blobs=[
+            _plan_blob(index, blob, bucket, request, limits)
+            for index, blob in enumerate(request.blobs)
+        ],
+        metadata=metadata,
+        metadata_layout=layout,
+    )

@@ -1,0 +1,177 @@
+"""Reading, listing and deleting objects."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.domain.filters import search_query, to_query
+from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.models import Bucket, Namespace, ObjectRecord
+from server.errors import InvalidArgument
+from server.services.buckets import BucketService
+from server.services.objects import collect_unreferenced, object_not_found
+from server.services.ports import BlobStore, BucketStore, ObjectStore
+
+Clock = Callable[[], datetime]
+LIST_LIMIT = (20, 1000)
+TOP_LEVEL = {
+    "object_id": "_id",
+    "key_prefix": "key_prefix",
+    "status": "status",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "content_hash": "content_hash",
+    "blobs.property": "blobs.property",
+    "blobs.type": "blobs.type",
+    "blobs.details.hash": "blobs.hash",
+    "blobs.details.mime_type": "blobs.mime_type",
+}
+DEFAULT_SORT = SortRequest(field="created_at", descending=False)
+
+
+def stored_field(name: str) -> str | None:
+    """Public field -> stored path; user fields are reachable as `metadata.x` or plain `x`."""
+    if name in TOP_LEVEL:
+        return TOP_LEVEL[name]
+    path = name.removeprefix("metadata.")
+    if path and all(part.isidentifier() for part in path.split(".")):
+        return f"metadata.{path}"
+    return None
+
+
+@dataclass(frozen=True)
+class ObjectPage:
+    results: list[ObjectRecord]
+    total: int | None
+    page: PageRequest
+    next_cursor: str | None
+
+
+def _encode_cursor(record: ObjectRecord) -> str:
+    raw = json.dumps({"c": record.created_at.isoformat(), "i": record.object_id})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _cursor_query(cursor: str) -> dict[str, Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        created, object_id = datetime.fromisoformat(raw["c"]), str(raw["i"])
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise InvalidArgument("cursor: not a next_cursor that this API returned") from None
+    return {
+        "$or": [
+            {"created_at": {"$gt": created}},
+            {"created_at": created, "_id": {"$gt": object_id}},
+        ]
+    }
+
+
+class ObjectQueries:
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        buckets: BucketService,
+        bucket_store: BucketStore,
+        blobs: BlobStore,
+    ) -> None:
+        self._objects = objects
+        self._buckets = buckets
+        self._bucket_store = bucket_store
+        self._blobs = blobs
+
+    async def get(
+        self, namespace: Namespace, bucket_identifier: str, object_identifier: str
+    ) -> ObjectRecord:
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        return await self._get(namespace, bucket, object_identifier)
+
+    async def _get(self, namespace: Namespace, bucket: Bucket, identifier: str) -> ObjectRecord:
+        record = await self._objects.get(namespace.namespace_id, bucket.bucket_id, identifier)
+        if record is None:
+            raise object_not_found(identifier)
+        return record
+
+    async def presigned_urls(self, record: ObjectRecord) -> dict[str, str]:
+        """blob_id -> a time-limited download URL (1 hour), for blobs whose bytes are ours."""
+        return {
+            blob.blob_id: await self._blobs.presigned_get(blob.storage_key)
+            for blob in record.blobs
+            if blob.storage_key
+        }
+
+    async def page(
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        *,
+        filters: dict[str, Any] | None,
+        search: str,
+        sort_field: str | None,
+        sort_direction: str | None,
+        limit: int | None,
+        offset: int | None,
+        cursor: str | None,
+        include_total: bool,
+    ) -> ObjectPage:
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sortable = {
+            name: path for name in [*TOP_LEVEL, sort_field or ""] if (path := stored_field(name))
+        }
+        sort = sort_of(sort_field, sort_direction, allowed=sortable, default=DEFAULT_SORT)
+        clauses = [
+            to_query(filters, stored_field),
+            search_query(search, ["key_prefix", "_id", "search_text"]),
+        ]
+        if cursor:
+            if sort != DEFAULT_SORT or page.offset:
+                raise InvalidArgument("cursor: works with the default sort and no offset")
+            clauses.append(_cursor_query(cursor))
+        query = {"$and": [c for c in clauses if c]} if any(clauses) else {}
+        found, total = await self._objects.page(
+            namespace.namespace_id,
+            bucket.bucket_id,
+            query=query,
+            sort=sort,
+            page=page,
+            count=include_total,
+        )
+        full_page = len(found) == page.limit and sort == DEFAULT_SORT
+        return ObjectPage(found, total, page, _encode_cursor(found[-1]) if full_page else None)
+
+    async def delete(
+        self, namespace: Namespace, bucket_identifier: str, object_identifier: str, *, now: datetime
+    ) -> None:
+        """Remove the record, its claims and the S3 bytes no other object references."""
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        record = await self._get(namespace, bucket, object_identifier)
+        if not await self._objects.delete(
+            namespace.namespace_id, bucket.bucket_id, record.object_id
+        ):
+            raise object_not_found(object_identifier)
+        await self._objects.release(namespace.namespace_id, record.object_id)
+        if record.status not in {"FAILED", "PROCESSING"}:
+            await self._bucket_store.add_usage(
+                namespace.namespace_id,
+                bucket.bucket_id,
+                objects=-1,
+                size_bytes=-record.size_bytes,
+                now=now,
+            )
+        keys = {blob.storage_key for blob in record.blobs if blob.storage_key}
+        await collect_unreferenced(self._objects, self._blobs, namespace.namespace_id, keys)
+
+    async def delete_bucket(self, namespace: Namespace, bucket_identifier: str) -> Bucket:
+        """Delete the bucket, then its objects and the bytes only they referenced."""
+        bucket = await self._buckets.delete(namespace, bucket_identifier)
+        keys = await self._objects.bucket_storage_keys(namespace.namespace_id, bucket.bucket_id)
+        await self._objects.delete_bucket(namespace.namespace_id, bucket.bucket_id)
+        await collect_unreferenced(self._objects, self._blobs, namespace.namespace_id, keys)
+        return bucket
