@@ -231,10 +231,22 @@ def _output_value(field: FieldDescriptor, value: Any) -> Any:
     return value
 
 
+def _whole_numbers(value: Any) -> Any:
+    """7.0 -> 7: Struct numbers are doubles, but a client sent (and expects back) an integer."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
 def to_json(message: Message) -> dict[str, Any]:
     """The reference's JSON for a response message."""
     data: dict[str, Any] = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     _denormalize(descriptor_of(message), data)
-    return data
+    converted: dict[str, Any] = _whole_numbers(data)
+    return converted

@@ -271,7 +271,7 @@ def _select(message: pb.Object, select: Any) -> pb.Object:
         if path.startswith("metadata.") or path.split(".")[0] not in names
     }
     for field in message.DESCRIPTOR.fields:
-        if field.name in {"metadata", "user_fields"} and user and field.name not in keep:
+        if field.name in {"metadata", "user_fields"} and user:
             struct = getattr(message, field.name)
             for key in [k for k in struct.fields if k not in user]:
                 del struct[key]

@@ -5,11 +5,13 @@ Every refusal names the blob index and the field, so that a bad request loses no
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.domain import key_prefix as prefixes
-from server.domain.blob_data import BlobData, parse_blob_data
+from server.domain import mime
+from server.domain.blob_data import BlobData, InlineBytes, parse_blob_data
 from server.domain.models import Bucket
 from server.errors import InvalidArgument, PayloadTooLarge
 
@@ -102,6 +104,10 @@ def _plan_blob(
     data = parse_blob_data(
         f"{where}.data", blob.data, kind=kind, inline_limit=limits.max_inline_bytes
     )
+    if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
+        sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
+        mime.check_fits(f"{where}.data", kind, sniffed)
+        data = dataclasses.replace(data, mime_type=sniffed)
     return PlannedBlob(
         index=index,
         property=blob.property,

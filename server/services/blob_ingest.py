@@ -28,9 +28,8 @@ class BlobIngester:
                 namespace_id, data.encoded(), mime_type=JSON_MIME, force=planned.force
             )
             return self._record(planned, stored, JSON_MIME, None, value=data.value)
-        if isinstance(data, InlineBytes):
-            mime_type = data.mime_type or mime.sniff(data.content, filename=data.filename)
-            mime.check_fits(where, planned.type, mime_type)
+        if isinstance(data, InlineBytes):  # its MIME type was sniffed and checked by the plan
+            mime_type = data.mime_type or mime.OCTET_STREAM
             stored = await self.blobs.put_bytes(
                 namespace_id, data.content, mime_type=mime_type, force=planned.force
             )

@@ -49,6 +49,24 @@ class Allowlist:
         ip = ipaddress.ip_address(address)
         return host.lower() in self.hosts or any(ip in network for network in self.networks)
 
+    def permits(self, host: str, address: str) -> bool:
+        """Whether a fetch of `host` may connect to `address`."""
+        return is_public(address) or self.allows(host, address)
+
+
+def refused_address(host: str) -> FetchRefused:
+    return FetchRefused(
+        f"host {host!r} is or resolves to a private, loopback or link-local address; "
+        "such addresses are refused unless BUCKETD_FETCH_ALLOWLIST allows them"
+    )
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
 
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address)
@@ -71,14 +89,9 @@ class GuardedResolver(AbstractResolver):
             results = await self._resolver.resolve(host, port, family)
         except OSError as error:
             raise FetchRefused(f"cannot resolve host {host!r}: {error}") from error
-        allowed = [
-            r for r in results if is_public(r["host"]) or self._allowlist.allows(host, r["host"])
-        ]
+        allowed = [r for r in results if self._allowlist.permits(host, r["host"])]
         if not allowed:
-            raise FetchRefused(
-                f"host {host!r} resolves to a private, loopback or link-local address; "
-                "such addresses are refused unless BUCKETD_FETCH_ALLOWLIST allows them"
-            )
+            raise refused_address(host)
         return allowed
 
     async def close(self) -> None:
@@ -135,9 +148,12 @@ class UrlFetcher:
     async def _follow(self, url: str) -> aiohttp.ClientResponse:
         assert self._session is not None
         for _ in range(MAX_REDIRECTS + 1):
-            scheme = urlparse(url).scheme.lower()
-            if scheme not in {"http", "https"}:
-                raise FetchRefused(f"{url!r}: only http and https URLs are fetched")
+            parsed = urlparse(url)
+            if parsed.scheme.lower() not in {"http", "https"} or not parsed.hostname:
+                raise FetchRefused(f"{url!r}: only http and https URLs with a host are fetched")
+            literal = _ip_literal(parsed.hostname)  # aiohttp connects to IP literals unresolved
+            if literal is not None and not self._allowlist.permits(parsed.hostname, literal):
+                raise refused_address(parsed.hostname)
             try:
                 response = await self._session.get(url, allow_redirects=False)
             except FetchRefused:

@@ -1,0 +1,53 @@
+"""S3 going away mid-test: the object ends FAILED with an error, never DRAFT without bytes."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import aiohttp
+from grpc import aio
+
+from gateway.app import running_gateway
+from server.app import running_server
+from server.settings import Settings
+from server.standins.launch import s3_standin
+from tests.e2e.conftest import Service, wait_until_serving
+from tests.e2e.objects_support import PDF, PNG, b64, call, create, make_bucket
+
+
+async def test_s3_outage_leaves_failed_objects_only(settings: Settings) -> None:
+    with contextlib.ExitStack() as standin:
+        endpoint = standin.enter_context(s3_standin())
+        own = dataclasses.replace(settings, s3_endpoint_url=endpoint)
+        async with (
+            running_server(own) as server,
+            running_gateway(server.address, own, host="127.0.0.1", port=0) as url,
+            aio.insecure_channel(server.address) as channel,
+            aiohttp.ClientSession(base_url=url) as http,
+        ):
+            await wait_until_serving(channel)
+            service = Service(server.address, url, channel, http, server.services)
+            acme = await service.tenant("acme")
+            await make_bucket(service, acme)
+            status, stored = await create(
+                service,
+                acme,
+                {"blobs": [{"property": "image", "type": "image", "data": {"base64": b64(PNG)}}]},
+            )
+            assert status == 200 and stored["status"] == "DRAFT"
+
+            standin.close()  # the S3 server stops here
+            status, failed = await create(
+                service,
+                acme,
+                {"blobs": [{"property": "doc", "type": "pdf", "data": {"base64": b64(PDF)}}]},
+            )
+            assert status == 503, failed
+            assert failed["error"]["type"] == "ServiceUnavailableError"
+            _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+            by_id = {o["object_id"]: o for o in listed["results"]}
+            assert by_id.pop(stored["object_id"])["status"] == "DRAFT"
+            (broken,) = by_id.values()
+            assert broken["status"] == "FAILED"
+            assert "S3" in broken["error"] and broken["blobs"] == []
