@@ -123,10 +123,9 @@ def parse_blob_data(where: str, data: Any, *, kind: str, inline_limit: int) -> B
             filename if isinstance(filename, str) else None,
         )
     if isinstance(data, dict) and "url" in data and isinstance(data["url"], str):
-        parsed = _from_string(f"{where}.url", data["url"], kind, inline_limit)
-        if isinstance(parsed, JsonValue):
+        if not data["url"][:8].lower().startswith(("http://", "https://", "s3://")):
             raise _invalid(f"{where}.url", "must be an http(s):// or s3:// URL")
-        return parsed
+        return _from_string(f"{where}.url", data["url"], kind, inline_limit)
     if kind in FILE_TYPES:
         raise _invalid(where, f"a {kind} property takes a URL, a data URI or {{'base64': ...}}")
     return JsonValue(data)

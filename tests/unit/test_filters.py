@@ -1,0 +1,90 @@
+"""The reference's list filters translated to MongoDB queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server.domain.filters import search_query, to_query
+from server.domain.listing import PageRequest, pagination
+from server.errors import InvalidArgument
+
+
+def resolve(name: str) -> str | None:
+    return {"name": "name", "size": "metadata.size", "id": "_id"}.get(name)
+
+
+def test_shorthand_is_case_insensitive_equality() -> None:
+    assert to_query({"name": "a.b"}, resolve) == {"name": {"$regex": "^a\\.b$", "$options": "i"}}
+    assert to_query({"size": 3, "case_sensitive": True}, resolve) == {"metadata.size": 3}
+
+
+def test_logical_operators() -> None:
+    query = to_query(
+        {
+            "AND": [{"field": "size", "operator": "gte", "value": 2}],
+            "OR": [{"field": "id", "operator": "in", "value": ["a", "b"]}],
+            "NOT": [
+                {
+                    "field": "name",
+                    "operator": "starts_with",
+                    "value": "x",
+                }
+            ],
+            "case_sensitive": True,
+        },
+        resolve,
+    )
+    assert query == {
+        "$and": [
+            {"$and": [{"metadata.size": {"$gte": 2}}]},
+            {"$or": [{"_id": {"$in": ["a", "b"]}}]},
+            {"$nor": [{"name": {"$regex": "^x"}}]},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "fragment"),
+    [
+        ({"secret": 1}, "cannot filter on field 'secret'"),
+        ({"AND": [{"field": "name", "operator": "near", "value": 1}]}, "unknown operator"),
+        ({"AND": [{"field": "name", "operator": "in", "value": "a"}]}, "needs a list"),
+        ({"AND": [{"field": "name", "operator": "regex", "value": "("}]}, "invalid regex"),
+        ({"AND": "x"}, "must be a list"),
+        ({"AND": [{"field": "name", "value": i} for i in range(51)]}, "at most 50 conditions"),
+    ],
+)
+def test_refusals(filters: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(InvalidArgument, match=fragment):
+        to_query(filters, resolve)
+
+
+def test_deep_nesting_is_refused() -> None:
+    node: dict[str, Any] = {"field": "name", "value": "x"}
+    for _ in range(6):
+        node = {"AND": [node]}
+    with pytest.raises(InvalidArgument, match="nest at most"):
+        to_query(node, resolve)
+
+
+def test_search_escapes_the_text() -> None:
+    assert search_query("a+b", ["name"]) == {
+        "$or": [{"name": {"$regex": "a\\+b", "$options": "i"}}]
+    }
+    assert search_query("", ["name"]) == {}
+
+
+def test_pagination_numbers() -> None:
+    assert pagination(PageRequest(limit=10, offset=20), total=25, returned=5) == {
+        "total": 25,
+        "page": 3,
+        "page_size": 10,
+        "total_pages": 3,
+        "next_page": None,
+        "previous_page": 2,
+        "has_more": False,
+        "limit": 10,
+        "offset": 20,
+    }
