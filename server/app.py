@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from server.api.auth import AuthInterceptor
 from server.api.observe import ObserveInterceptor
 from server.api.registry import add_bucketd_services
-from server.errors import StorageUnavailable
+from server.errors import BucketdError, StorageUnavailable
 from server.settings import Settings
 from server.storage.blobs import S3BlobStore
 from server.storage.fetch import Allowlist, UrlFetcher
@@ -63,6 +63,21 @@ async def _become_ready(
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         log.info("ready: MongoDB and S3 answer")
         return
+
+
+async def _sweep_uploads(
+    services: Services, readiness: asyncio.Task[None], settings: Settings
+) -> None:
+    """Periodically expire stale uploads and resume confirms whose lease ran out."""
+    await asyncio.shield(readiness)
+    while True:
+        try:
+            expired, resumed = await services.uploads.sweep()
+            if expired or resumed:
+                log.info("uploads swept: %d expired, %d confirms resumed", expired, resumed)
+        except BucketdError as error:
+            log.warning("upload sweep failed: %s", error.message)
+        await asyncio.sleep(settings.upload_sweep_seconds)
 
 
 @contextlib.asynccontextmanager
@@ -126,4 +141,7 @@ async def running_server(
         stack.push_async_callback(health.enter_graceful_shutdown)
         readiness = asyncio.create_task(_become_ready(health, database, stores, s3, settings))
         stack.callback(readiness.cancel)
+        sweeper = asyncio.create_task(_sweep_uploads(services, readiness, settings))
+        stack.callback(sweeper.cancel)
+        stack.push_async_callback(services.uploads.close)
         yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)

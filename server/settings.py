@@ -65,6 +65,10 @@ class Settings:
     max_fetch_bytes: int = 1024 * 1024 * 1024
     fetch_connect_timeout_seconds: float = 5.0
     fetch_read_timeout_seconds: float = 30.0
+    max_upload_bytes: int = 5 * 1024**3
+    async_confirm_bytes: int = 100 * 1000**2
+    upload_lease_seconds: float = 300.0
+    upload_sweep_seconds: float = 30.0
 
     @property
     def presign_endpoint_url(self) -> str | None:
@@ -114,5 +118,15 @@ class Settings:
             ),
             fetch_read_timeout_seconds=_float(
                 env, "BUCKETD_FETCH_READ_TIMEOUT_SECONDS", cls.fetch_read_timeout_seconds
+            ),
+            max_upload_bytes=_int(env, "BUCKETD_MAX_UPLOAD_BYTES", cls.max_upload_bytes, minimum=1),
+            async_confirm_bytes=_int(
+                env, "BUCKETD_ASYNC_CONFIRM_BYTES", cls.async_confirm_bytes, minimum=1
+            ),
+            upload_lease_seconds=_float(
+                env, "BUCKETD_UPLOAD_LEASE_SECONDS", cls.upload_lease_seconds
+            ),
+            upload_sweep_seconds=_float(
+                env, "BUCKETD_UPLOAD_SWEEP_SECONDS", cls.upload_sweep_seconds
             ),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -13,14 +14,17 @@ from server.services.buckets import BucketService
 from server.services.namespaces import NamespaceService
 from server.services.object_queries import ObjectQueries
 from server.services.objects import ObjectService
-from server.services.ports import BlobStore, Fetcher
+from server.services.ports import Fetcher
+from server.services.uploads import UploadLimits, UploadService
 from server.settings import Settings
 from server.storage.api_keys import MongoApiKeys, MongoOrganizations
+from server.storage.blobs import S3BlobStore
 from server.storage.buckets import MongoBuckets
 from server.storage.documents import now_ms
 from server.storage.mongo import Document
 from server.storage.namespaces import MongoNamespaces
 from server.storage.objects import MongoObjects
+from server.storage.uploads import MongoUploads
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class Services:
     buckets: BucketService
     objects: ObjectService
     object_queries: ObjectQueries
+    uploads: UploadService
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Stores:
     namespaces: MongoNamespaces
     buckets: MongoBuckets
     objects: MongoObjects
+    uploads: MongoUploads
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -48,6 +54,7 @@ class Stores:
             namespaces=MongoNamespaces(database),
             buckets=MongoBuckets(database),
             objects=MongoObjects(database),
+            uploads=MongoUploads(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -57,6 +64,7 @@ class Stores:
         await self.namespaces.ensure_indexes()
         await self.buckets.ensure_indexes()
         await self.objects.ensure_indexes()
+        await self.uploads.ensure_indexes()
 
     def api_key_service(self, settings: Settings) -> ApiKeyService:
         return ApiKeyService(
@@ -66,10 +74,20 @@ class Stores:
             clock=now_ms,
         )
 
-    def services(self, settings: Settings, *, blobs: BlobStore, fetcher: Fetcher) -> Services:
+    def services(self, settings: Settings, *, blobs: S3BlobStore, fetcher: Fetcher) -> Services:
         buckets = BucketService(buckets=self.buckets, clock=now_ms)
         limits = Limits(
             max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
+        )
+        objects = ObjectService(
+            objects=self.objects,
+            buckets=buckets,
+            bucket_store=self.buckets,
+            blobs=blobs,
+            uploads=self.uploads,
+            ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
+            limits=limits,
+            clock=now_ms,
         )
         return Services(
             api_keys=self.api_key_service(settings),
@@ -77,16 +95,21 @@ class Stores:
                 namespaces=self.namespaces, buckets=self.buckets, clock=now_ms
             ),
             buckets=buckets,
-            objects=ObjectService(
-                objects=self.objects,
-                buckets=buckets,
-                bucket_store=self.buckets,
-                blobs=blobs,
-                ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
-                limits=limits,
-                clock=now_ms,
-            ),
+            objects=objects,
             object_queries=ObjectQueries(
                 objects=self.objects, buckets=buckets, bucket_store=self.buckets, blobs=blobs
+            ),
+            uploads=UploadService(
+                uploads=self.uploads,
+                blobs=blobs,
+                buckets=buckets,
+                namespaces=self.namespaces,
+                objects=objects,
+                limits=UploadLimits(
+                    max_bytes=settings.max_upload_bytes,
+                    async_threshold_bytes=settings.async_confirm_bytes,
+                    lease=timedelta(seconds=settings.upload_lease_seconds),
+                ),
+                clock=now_ms,
             ),
         )

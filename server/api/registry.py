@@ -1,7 +1,7 @@
 """Which servicer answers each bucketd service.
 
-Services whose issue has not landed yet are served by the generated base servicers, which
-raise NotImplementedError: the observing interceptor answers UNIMPLEMENTED for them.
+An RPC whose issue has not landed yet (ObjectService.UploadObject) is left to the generated
+base servicer, which raises NotImplementedError: the observing interceptor answers UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bucketd.v1 import (
 from server.api.buckets import BucketServicer
 from server.api.namespaces import NamespaceServicer
 from server.api.objects import ObjectServicer
+from server.api.uploads import UploadServicer
 from server.wiring import Services
 
 
@@ -36,7 +37,7 @@ def add_bucketd_services(server: aio.Server, services: Services) -> list[str]:
         ObjectServicer(services.objects, services.object_queries, services.namespaces), server
     )
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
-        uploads_pb2_grpc.UploadServiceServicer(), server
+        UploadServicer(services.uploads, services.namespaces), server
     )
     files = (namespaces_pb2, buckets_pb2, objects_pb2, uploads_pb2)
     return [

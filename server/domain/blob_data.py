@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from server.domain.schema import FILE_TYPES
+from server.domain.uploads import UploadRecord
 from server.errors import InvalidArgument, PayloadTooLarge
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
@@ -56,7 +57,18 @@ class JsonValue:
         return json.dumps(self.value, sort_keys=True, separators=(",", ":")).encode()
 
 
-BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue
+@dataclass(frozen=True)
+class UploadRef:
+    """A completed presigned upload of the same bucket (its bytes are stored already).
+
+    `record` is filled in once the upload has been looked up and checked.
+    """
+
+    upload_id: str
+    record: UploadRecord | None = None
+
+
+BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef
 
 
 def _invalid(where: str, message: str) -> InvalidArgument:

@@ -6,14 +6,17 @@ Every refusal names the blob index and the field, so that a bad request loses no
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.domain import key_prefix as prefixes
 from server.domain import mime
-from server.domain.blob_data import BlobData, InlineBytes, parse_blob_data
+from server.domain.blob_data import BlobData, InlineBytes, UploadRef, parse_blob_data
 from server.domain.models import Bucket
 from server.errors import InvalidArgument, PayloadTooLarge
+
+_UPLOAD_ID = re.compile(r"^upl_[a-zA-Z0-9_-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,21 +92,25 @@ def _plan_blob(
             f"{blob.property!r}",
             details={"field": f"{where}.type"},
         )
+    data: BlobData
     if blob.upload_id is not None:
         if blob.data is not None:
             raise InvalidArgument(
                 f"{where}: give either data or upload_id, not both",
                 details={"field": where},
             )
-        raise InvalidArgument(
-            f"{where}.upload_id: presigned uploads are not available yet; send data instead",
-            details={"field": f"{where}.upload_id"},
-        )
-    if blob.data is None:
+        if not _UPLOAD_ID.match(blob.upload_id):
+            raise InvalidArgument(
+                f"{where}.upload_id: {blob.upload_id!r} is not an upload id (upl_...)",
+                details={"field": f"{where}.upload_id"},
+            )
+        data = UploadRef(blob.upload_id)
+    elif blob.data is None:
         raise InvalidArgument(f"{where}: give data or upload_id", details={"field": where})
-    data = parse_blob_data(
-        f"{where}.data", blob.data, kind=kind, inline_limit=limits.max_inline_bytes
-    )
+    else:
+        data = parse_blob_data(
+            f"{where}.data", blob.data, kind=kind, inline_limit=limits.max_inline_bytes
+        )
     if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
         sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
         mime.check_fits(f"{where}.data", kind, sniffed)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.domain import mime
-from server.domain.blob_data import InlineBytes, JsonValue, RemoteUrl, S3Location
+from server.domain.blob_data import InlineBytes, JsonValue, RemoteUrl, S3Location, UploadRef
 from server.domain.ids import new_id
 from server.domain.models import StoredBlob
 from server.domain.object_plan import PlannedBlob
+from server.domain.uploads import UploadRecord
 from server.services.ports import BlobStore, Fetcher
 from server.storage.blobs import StoredBytes
 
@@ -23,6 +24,9 @@ class BlobIngester:
     async def ingest(self, namespace_id: str, planned: PlannedBlob) -> StoredBlob:
         data = planned.data
         where = f"blobs[{planned.index}].data"
+        if isinstance(data, UploadRef):
+            assert data.record is not None, "uploads are resolved before bytes are stored"
+            return self._from_upload(planned, data.record)
         if isinstance(data, JsonValue):
             stored = await self.blobs.put_bytes(
                 namespace_id, data.encoded(), mime_type=JSON_MIME, force=planned.force
@@ -84,6 +88,24 @@ class BlobIngester:
             hash=stored.sha256,
             metadata=planned.metadata,
             data=value,
+        )
+
+    def _from_upload(self, planned: PlannedBlob, upload: UploadRecord) -> StoredBlob:
+        """The bytes of a completed upload are already at their content address."""
+        mime.check_fits(f"blobs[{planned.index}].upload_id", planned.type, upload.content_type)
+        assert upload.storage_key is not None, "a completed upload has its content address"
+        return StoredBlob(
+            blob_id=new_id("blob_"),
+            property=planned.property,
+            type=planned.type,
+            key_prefix=planned.key_prefix,
+            url=self.blobs.url(upload.storage_key),
+            storage_key=upload.storage_key,
+            filename=upload.filename,
+            size_bytes=upload.file_size_bytes,
+            mime_type=upload.content_type,
+            hash=upload.file_hash,
+            metadata={**planned.metadata, "upload_id": upload.upload_id},
         )
 
     def _reference(self, planned: PlannedBlob, url: str) -> StoredBlob:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from server.domain.blob_data import UploadRef
 from server.domain.ids import new_id
 from server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
 from server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
@@ -21,10 +22,11 @@ from server.domain.objects import (
     content_hash,
     unique_key_value,
 )
+from server.domain.uploads import UploadRecord
 from server.errors import AlreadyExists, BucketdError, FailedPrecondition, InvalidArgument, NotFound
 from server.services.blob_ingest import BlobIngester
 from server.services.buckets import BucketService
-from server.services.ports import BlobStore, BucketStore, ObjectStore
+from server.services.ports import BlobStore, BucketStore, ObjectStore, UploadStore
 
 log = logging.getLogger("bucketd.objects")
 
@@ -56,10 +58,12 @@ class ObjectService:
         buckets: BucketService,
         bucket_store: BucketStore,
         blobs: BlobStore,
+        uploads: UploadStore,
         ingester: BlobIngester,
         limits: Limits,
         clock: Clock,
     ) -> None:
+        self._uploads = uploads
         self._objects = objects
         self._buckets = buckets
         self._bucket_store = bucket_store
@@ -69,10 +73,17 @@ class ObjectService:
         self._clock = clock
 
     async def create(
-        self, namespace: Namespace, bucket_identifier: str, request: ObjectInput
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        request: ObjectInput,
+        *,
+        confirming: UploadRecord | None = None,
     ) -> ObjectRecord:
+        """`confirming`: the upload being confirmed, usable before it is COMPLETED."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
         plan = plan_object(bucket, request, self._limits)
+        plan = await self._resolve_uploads(namespace, bucket, plan, confirming)
         object_id = new_id("obj_")
         if request.idempotency_key:
             claim = f"idem:{bucket.bucket_id}:{request.idempotency_key}"
@@ -88,6 +99,49 @@ class ObjectService:
         if existing is not None:
             return await self._rewrite(namespace, bucket, existing, plan, request.skip_duplicates)
         return await self._write_new(namespace, bucket, object_id, plan, request.skip_duplicates)
+
+    async def _resolve_uploads(
+        self,
+        namespace: Namespace,
+        bucket: Bucket,
+        plan: ObjectPlan,
+        confirming: UploadRecord | None,
+    ) -> ObjectPlan:
+        """Each upload_id must name a COMPLETED upload of this bucket; else 400 naming it."""
+        blobs = []
+        for planned in plan.blobs:
+            resolved = planned
+            if isinstance(planned.data, UploadRef):
+                record = await self._completed_upload(
+                    namespace, bucket, planned.data.upload_id, planned.index, confirming
+                )
+                resolved = dataclasses.replace(planned, data=UploadRef(record.upload_id, record))
+            blobs.append(resolved)
+        return dataclasses.replace(plan, blobs=blobs)
+
+    async def _completed_upload(
+        self,
+        namespace: Namespace,
+        bucket: Bucket,
+        upload_id: str,
+        index: int,
+        confirming: UploadRecord | None,
+    ) -> UploadRecord:
+        if confirming is not None and confirming.upload_id == upload_id:
+            return confirming
+        where = f"blobs[{index}].upload_id"
+        record = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
+        if record is None:
+            raise InvalidArgument(
+                f"{where}: upload {upload_id!r} not found in this bucket", details={"field": where}
+            )
+        if record.status != "COMPLETED":
+            raise InvalidArgument(
+                f"{where}: upload {upload_id!r} is {record.status}; only a confirmed "
+                "(COMPLETED) upload can be used",
+                details={"field": where},
+            )
+        return record
 
     async def _apply_unique_key(
         self,
@@ -301,6 +355,7 @@ class ObjectService:
         )
         plan = plan_object(bucket, merged, self._limits)
         plan = dataclasses.replace(plan, metadata_layout=existing.metadata_layout)
+        plan = await self._resolve_uploads(namespace, bucket, plan, None)
         if not (replace_blobs and request.blobs):
             updated = dataclasses.replace(
                 existing,

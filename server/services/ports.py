@@ -21,7 +21,8 @@ from server.domain.models import (
     ObjectRecord,
     Organization,
 )
-from server.storage.blobs import StoredBytes
+from server.domain.uploads import UploadRecord
+from server.storage.blobs import Head, StoredBytes
 from server.storage.fetch import Fetched
 
 Query = dict[str, Any]
@@ -118,3 +119,34 @@ class BlobStore(Protocol):
 
 class Fetcher(Protocol):
     def open(self, url: str) -> AbstractAsyncContextManager[Fetched]: ...
+
+
+class UploadStore(Protocol):
+    async def insert(self, record: UploadRecord) -> None: ...
+    async def get(
+        self, namespace_id: str, bucket_id: str, upload_id: str
+    ) -> UploadRecord | None: ...
+    async def transition(
+        self, upload_id: str, *, when: dict[str, Any], changes: dict[str, Any]
+    ) -> UploadRecord | None: ...
+    async def completed_with_hash(
+        self, namespace_id: str, bucket_id: str, file_hash: str
+    ) -> UploadRecord | None: ...
+    async def page(
+        self,
+        namespace_id: str,
+        bucket_id: str,
+        *,
+        query: Query,
+        sort: SortRequest,
+        page: PageRequest,
+    ) -> tuple[list[UploadRecord], int]: ...
+    async def stats(self, namespace_id: str, bucket_id: str, query: Query) -> dict[str, Any]: ...
+    async def due(self, *, now: datetime, limit: int = 50) -> tuple[list[str], list[str]]: ...
+
+
+class UploadBlobStore(Protocol):
+    async def presigned_put(self, key: str, *, content_type: str, expires_seconds: int) -> str: ...
+    async def head(self, key: str) -> Head | None: ...
+    async def adopt(self, key: str, *, namespace_id: str, force: bool) -> StoredBytes: ...
+    async def delete(self, storage_key: str) -> None: ...

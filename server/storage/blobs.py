@@ -22,6 +22,13 @@ SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True)
+class Head:
+    size_bytes: int
+    etag: str  # without quotes
+    content_type: str | None
+
+
+@dataclass(frozen=True)
 class StoredBytes:
     storage_key: str
     sha256: str
@@ -47,15 +54,7 @@ class S3BlobStore:
         return f"{namespace_id}/blobs/{sha256}"
 
     async def exists(self, storage_key: str) -> bool:
-        try:
-            await self._client.head_object(Bucket=self._bucket, Key=storage_key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise _unavailable("HEAD", error) from error
-        except BotoCoreError as error:
-            raise _unavailable("HEAD", error) from error
-        return True
+        return await self.head(storage_key) is not None
 
     async def put_bytes(
         self, namespace_id: str, content: bytes, *, mime_type: str, force: bool
@@ -163,6 +162,50 @@ class S3BlobStore:
             await self._client.delete_object(Bucket=self._bucket, Key=storage_key)
         except (BotoCoreError, ClientError) as error:
             raise _unavailable("DELETE", error) from error
+
+    async def presigned_put(self, key: str, *, content_type: str, expires_seconds: int) -> str:
+        """A URL to PUT the file to directly; the Content-Type is part of the signature."""
+        url: str = await self._presigner.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=expires_seconds,
+        )
+        return url
+
+    async def head(self, key: str) -> Head | None:
+        """Size, ETag and type of an object of the storage bucket; None when it is missing."""
+        try:
+            reply = await self._client.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise _unavailable("HEAD", error) from error
+        except BotoCoreError as error:
+            raise _unavailable("HEAD", error) from error
+        return Head(
+            size_bytes=int(reply["ContentLength"]),
+            etag=str(reply.get("ETag", "")).strip('"'),
+            content_type=reply.get("ContentType"),
+        )
+
+    async def adopt(self, key: str, *, namespace_id: str, force: bool) -> StoredBytes:
+        """Hash an uploaded object (streamed) and copy it to its content address."""
+        hasher, size, head = hashlib.sha256(), 0, b""
+        async for chunk in self.read_stream(self._bucket, key):
+            hasher.update(chunk)
+            size += len(chunk)
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+        digest = hasher.hexdigest()
+        target = self.key_for(namespace_id, digest)
+        try:
+            if force or not await self.exists(target):
+                await self._client.copy_object(
+                    Bucket=self._bucket, Key=target, CopySource={"Bucket": self._bucket, "Key": key}
+                )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable("copy", error) from error
+        return StoredBytes(target, digest, size, head)
 
     async def presigned_get(self, storage_key: str, *, expires_seconds: int = 3600) -> str:
         url: str = await self._presigner.generate_presigned_url(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import aiohttp
 import grpc
 import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from bucketd.v1 import uploads_pb2, uploads_pb2_grpc
+from bucketd.v1 import objects_pb2, objects_pb2_grpc
+from gateway.app import running_gateway
+from server.settings import Settings
 from tests.e2e.conftest import Service, Tenant
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
@@ -36,25 +39,36 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
     assert listed == REFERENCE_ENDPOINTS
 
 
-async def test_unimplemented_rpc_is_501_in_the_envelope(service: Service, acme: Tenant) -> None:
-    async with service.http.post(
-        "/v1/buckets/bkt_1/uploads", json={"filename": "a.pdf"}, headers=acme.headers()
-    ) as response:
-        assert response.status == 501
-        body = await response.json()
+async def test_unimplemented_rpc_is_501_in_the_envelope(settings: Settings) -> None:
+    """A gRPC server that implements nothing: the gateway answers 501 in the envelope."""
+    bare = aio.server()
+    port = bare.add_insecure_port("127.0.0.1:0")
+    await bare.start()
+    try:
+        async with (
+            running_gateway(f"127.0.0.1:{port}", settings, host="127.0.0.1", port=0) as url,
+            aiohttp.ClientSession(base_url=url) as http,
+            http.post("/v1/buckets/bkt_1/uploads", json={"filename": "a.pdf"}) as response,
+        ):
+            assert response.status == 501
+            body = await response.json()
+    finally:
+        await bare.stop(None)
     assert body["success"] is False
     assert body["status"] == 501
     assert body["error"]["type"] == "NotImplementedError"
-    assert "CreateUpload is not implemented yet" in body["error"]["message"]
 
 
 async def test_unimplemented_rpc_over_grpc(service: Service, acme: Tenant) -> None:
-    stub = uploads_pb2_grpc.UploadServiceStub(service.channel)
+    """UploadObject (client streaming) has not landed yet: UNIMPLEMENTED with a clear message."""
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    header = objects_pb2.UploadObjectRequest(
+        header=objects_pb2.UploadObjectHeader(bucket_identifier="b")
+    )
     with pytest.raises(aio.AioRpcError) as raised:
-        await stub.GetUpload(
-            uploads_pb2.GetUploadRequest(bucket_identifier="b"), metadata=acme.metadata()
-        )
+        await stub.UploadObject(iter([header]), metadata=acme.metadata())
     assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "UploadObject is not implemented yet" in (raised.value.details() or "")
 
 
 async def test_unknown_route_is_404_in_the_envelope(service: Service) -> None:

@@ -1,0 +1,145 @@
+"""Presigned uploads in MongoDB. State changes are conditional single-document updates, so that
+several server instances can confirm, finish and expire uploads without stepping on each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from server.domain.listing import PageRequest, SortRequest
+from server.domain.uploads import UploadRecord
+from server.storage.documents import translated
+from server.storage.mongo import Document
+
+_FIELDS = {f.name for f in fields(UploadRecord)}
+
+
+def _record(doc: Document) -> UploadRecord:
+    values = {k: v for k, v in doc.items() if k in _FIELDS}
+    values["upload_id"] = doc["_id"]
+    return UploadRecord(**values)
+
+
+class MongoUploads:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._uploads = database["uploads"]
+
+    async def ensure_indexes(self) -> None:
+        with translated():
+            await self._uploads.create_index(
+                [("namespace_id", ASCENDING), ("bucket_id", ASCENDING), ("created_at", ASCENDING)]
+            )
+            await self._uploads.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+
+    async def insert(self, record: UploadRecord) -> None:
+        doc = asdict(record)
+        doc["_id"] = doc.pop("upload_id")
+        doc["search_text"] = " ".join(str(v) for v in record.metadata.values())
+        with translated():
+            await self._uploads.insert_one(doc)
+
+    async def get(self, namespace_id: str, bucket_id: str, upload_id: str) -> UploadRecord | None:
+        with translated():
+            doc = await self._uploads.find_one(
+                {"namespace_id": namespace_id, "bucket_id": bucket_id, "_id": upload_id}
+            )
+        return _record(doc) if doc else None
+
+    async def transition(
+        self, upload_id: str, *, when: dict[str, Any], changes: dict[str, Any]
+    ) -> UploadRecord | None:
+        """Apply `changes` only if the upload still matches `when`; the updated record or None."""
+        with translated():
+            doc = await self._uploads.find_one_and_update(
+                {"_id": upload_id, **when},
+                {"$set": changes},
+                return_document=ReturnDocument.AFTER,
+            )
+        return _record(doc) if doc else None
+
+    async def completed_with_hash(
+        self, namespace_id: str, bucket_id: str, file_hash: str
+    ) -> UploadRecord | None:
+        with translated():
+            doc = await self._uploads.find_one(
+                {
+                    "namespace_id": namespace_id,
+                    "bucket_id": bucket_id,
+                    "file_hash": file_hash,
+                    "status": "COMPLETED",
+                }
+            )
+        return _record(doc) if doc else None
+
+    async def page(
+        self,
+        namespace_id: str,
+        bucket_id: str,
+        *,
+        query: dict[str, Any],
+        sort: SortRequest,
+        page: PageRequest,
+    ) -> tuple[list[UploadRecord], int]:
+        scoped = {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}
+        direction = DESCENDING if sort.descending else ASCENDING
+        with translated():
+            total = await self._uploads.count_documents(scoped)
+            cursor = self._uploads.find(scoped).sort([(sort.field, direction), ("_id", direction)])
+            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
+        return [_record(doc) for doc in docs], total
+
+    async def stats(
+        self, namespace_id: str, bucket_id: str, query: dict[str, Any]
+    ) -> dict[str, Any]:
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}},
+            {
+                "$group": {
+                    "_id": "$status",
+                    "count": {"$sum": 1},
+                    "bytes": {"$sum": {"$ifNull": ["$file_size_bytes", 0]}},
+                }
+            },
+        ]
+        with translated():
+            rows = await (await self._uploads.aggregate(pipeline)).to_list()
+        by_status = {row["_id"]: row["count"] for row in rows}
+        total = sum(by_status.values())
+        size = sum(row["bytes"] for row in rows)
+        return {
+            "total_uploads": total,
+            "total_size_bytes": size,
+            "uploads_by_status": by_status,
+            "avg_file_size_bytes": size / total if total else 0.0,
+            "unique_buckets": 1 if total else 0,
+        }
+
+    async def due(self, *, now: datetime, limit: int = 50) -> tuple[list[str], list[str]]:
+        """(expired PENDING uploads, PROCESSING uploads whose lease ran out): work to pick up."""
+        with translated():
+            expired = (
+                await self._uploads.find(
+                    {"status": "PENDING", "expires_at": {"$lt": now}}, {"_id": 1}
+                )
+                .limit(limit)
+                .to_list()
+            )
+            stalled = (
+                await self._uploads.find(
+                    {"status": "PROCESSING", "lease_until": {"$lt": now}}, {"_id": 1}
+                )
+                .limit(limit)
+                .to_list()
+            )
+        return [d["_id"] for d in expired], [d["_id"] for d in stalled]
+
+    async def by_id(self, upload_id: str) -> UploadRecord | None:
+        """For the background worker only: it acts on ids that a scoped query produced."""
+        with translated():
+            doc = await self._uploads.find_one({"_id": upload_id})
+        return _record(doc) if doc else None
