@@ -381,6 +381,10 @@ class UploadService:
                 resumed += 1
         return expired, resumed
 
+    async def drain(self) -> None:
+        """Wait for the background confirms started by this instance."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def close(self) -> None:
         """Let background confirms finish (or be resumed by a later sweep, under their lease)."""
         for task in list(self._tasks):
