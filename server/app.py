@@ -73,8 +73,14 @@ async def _sweep_uploads(
     while True:
         try:
             expired, resumed = await services.uploads.sweep()
-            if expired or resumed:
-                log.info("uploads swept: %d expired, %d confirms resumed", expired, resumed)
+            sessions = await services.streams.expire_sessions()
+            if expired or resumed or sessions:
+                log.info(
+                    "swept: %d uploads expired, %d confirms resumed, %d upload sessions expired",
+                    expired,
+                    resumed,
+                    sessions,
+                )
         except BucketdError as error:
             log.warning("upload sweep failed: %s", error.message)
         await asyncio.sleep(settings.upload_sweep_seconds)
@@ -126,7 +132,7 @@ async def running_server(
         health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
         await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        names = add_bucketd_services(server, services)
+        names = add_bucketd_services(server, services, settings)
         reflection.enable_server_reflection(
             [
                 *names,

@@ -26,6 +26,12 @@ class InvalidArgument(BucketdError):
     reason = "INVALID_ARGUMENT"
 
 
+class OutOfRange(BucketdError):
+    """A position (a write offset) is not where it must be."""
+
+    reason = "OUT_OF_RANGE"
+
+
 class PayloadTooLarge(BucketdError):
     """A size limit was exceeded (request, blob, base64 payload)."""
 

@@ -69,6 +69,10 @@ class Settings:
     async_confirm_bytes: int = 100 * 1000**2
     upload_lease_seconds: float = 300.0
     upload_sweep_seconds: float = 30.0
+    max_stream_blob_bytes: int = 5 * 1024**3
+    max_stream_chunk_bytes: int = 2 * 1024 * 1024
+    stream_idle_seconds: float = 30.0
+    stream_session_seconds: float = 24 * 3600.0
 
     @property
     def presign_endpoint_url(self) -> str | None:
@@ -128,5 +132,16 @@ class Settings:
             ),
             upload_sweep_seconds=_float(
                 env, "BUCKETD_UPLOAD_SWEEP_SECONDS", cls.upload_sweep_seconds
+            ),
+            max_stream_blob_bytes=_int(
+                env, "BUCKETD_MAX_STREAM_BLOB_BYTES", cls.max_stream_blob_bytes, minimum=1
+            ),
+            max_stream_chunk_bytes=min(
+                _int(env, "BUCKETD_MAX_STREAM_CHUNK_BYTES", cls.max_stream_chunk_bytes, minimum=1),
+                cls.max_stream_chunk_bytes,
+            ),
+            stream_idle_seconds=_float(env, "BUCKETD_STREAM_IDLE_SECONDS", cls.stream_idle_seconds),
+            stream_session_seconds=_float(
+                env, "BUCKETD_STREAM_SESSION_SECONDS", cls.stream_session_seconds
             ),
         )

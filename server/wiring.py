@@ -8,6 +8,7 @@ from datetime import timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 
 from server.domain.object_plan import Limits
+from server.domain.streams import StreamLimits
 from server.services.api_keys import ApiKeyService, KeyCache
 from server.services.blob_ingest import BlobIngester
 from server.services.buckets import BucketService
@@ -15,6 +16,7 @@ from server.services.namespaces import NamespaceService
 from server.services.object_queries import ObjectQueries
 from server.services.objects import ObjectService
 from server.services.ports import Fetcher
+from server.services.streaming import StreamUploads
 from server.services.uploads import UploadLimits, UploadService
 from server.settings import Settings
 from server.storage.api_keys import MongoApiKeys, MongoOrganizations
@@ -24,6 +26,7 @@ from server.storage.documents import now_ms
 from server.storage.mongo import Document
 from server.storage.namespaces import MongoNamespaces
 from server.storage.objects import MongoObjects
+from server.storage.sessions import MongoSessions
 from server.storage.uploads import MongoUploads
 
 
@@ -35,6 +38,7 @@ class Services:
     objects: ObjectService
     object_queries: ObjectQueries
     uploads: UploadService
+    streams: StreamUploads
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Stores:
     buckets: MongoBuckets
     objects: MongoObjects
     uploads: MongoUploads
+    sessions: MongoSessions
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -55,6 +60,7 @@ class Stores:
             buckets=MongoBuckets(database),
             objects=MongoObjects(database),
             uploads=MongoUploads(database),
+            sessions=MongoSessions(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -110,6 +116,20 @@ class Stores:
                     async_threshold_bytes=settings.async_confirm_bytes,
                     lease=timedelta(seconds=settings.upload_lease_seconds),
                 ),
+                clock=now_ms,
+            ),
+            streams=StreamUploads(
+                objects=objects,
+                object_store=self.objects,
+                buckets=buckets,
+                blobs=blobs,
+                sessions=self.sessions,
+                limits=StreamLimits(
+                    max_blob_bytes=settings.max_stream_blob_bytes,
+                    max_chunk_bytes=settings.max_stream_chunk_bytes,
+                ),
+                max_blobs=settings.max_blobs_per_object,
+                session_ttl=timedelta(seconds=settings.stream_session_seconds),
                 clock=now_ms,
             ),
         )

@@ -872,11 +872,14 @@ class UploadObjectHeader(_message.Message):
     FORCE_REMIRROR_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     BLOBS_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     key_prefix: _builtins.str
     skip_duplicates: _builtins.bool
     force_remirror: _builtins.bool
     idempotency_key: _builtins.str
+    session_id: _builtins.str
+    """Continue this session (from StartUploadSession); the other fields are then ignored."""
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -891,10 +894,11 @@ class UploadObjectHeader(_message.Message):
         force_remirror: _builtins.bool | None = ...,
         idempotency_key: _builtins.str | None = ...,
         blobs: _abc.Iterable[Global___UploadBlobHeader] | None = ...,
+        session_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "session_id", b"session_id", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__force_remirror: _TypeAlias = _typing.Literal["force_remirror"]  # noqa: Y015
     _WhichOneofArgType__force_remirror: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror"]  # noqa: Y015
@@ -914,6 +918,97 @@ class UploadObjectHeader(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__skip_duplicates) -> _WhichOneofReturnType__skip_duplicates | None: ...
 
 Global___UploadObjectHeader: _TypeAlias = UploadObjectHeader  # noqa: Y015
+
+@_typing.final
+class StartUploadSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> Global___UploadObjectHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___UploadObjectHeader | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartUploadSessionRequest: _TypeAlias = StartUploadSessionRequest  # noqa: Y015
+
+@_typing.final
+class StartUploadSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartUploadSessionResponse: _TypeAlias = StartUploadSessionResponse  # noqa: Y015
+
+@_typing.final
+class GetUploadSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUploadSessionRequest: _TypeAlias = GetUploadSessionRequest  # noqa: Y015
+
+@_typing.final
+class GetUploadSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    PERSISTED_SIZES_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    @_builtins.property
+    def persisted_sizes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Persisted bytes of each announced blob, in header order: resume each at this offset."""
+
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        persisted_sizes: _abc.Iterable[_builtins.int] | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "persisted_sizes", b"persisted_sizes", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUploadSessionResponse: _TypeAlias = GetUploadSessionResponse  # noqa: Y015
 
 @_typing.final
 class BlobChunk(_message.Message):

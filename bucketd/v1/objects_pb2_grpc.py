@@ -75,6 +75,16 @@ class ObjectServiceStub:
                 request_serializer=bucketd_dot_v1_dot_objects__pb2.UploadObjectRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_objects__pb2.UploadObjectResponse.FromString,
                 _registered_method=True)
+        self.StartUploadSession = channel.unary_unary(
+                '/bucketd.v1.ObjectService/StartUploadSession',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.StartUploadSessionRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.StartUploadSessionResponse.FromString,
+                _registered_method=True)
+        self.GetUploadSession = channel.unary_unary(
+                '/bucketd.v1.ObjectService/GetUploadSession',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -124,7 +134,23 @@ class ObjectServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UploadObject(self, request_iterator, context):
-        """Streams blob bytes: a header message first, then chunks; half-close commits.
+        """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
+        most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartUploadSession(self, request, context):
+        """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
+        interrupted UploadObject stream survive, and a new stream naming the session continues.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUploadSession(self, request, context):
+        """How many bytes of each blob of a session are persisted: where a resumed stream starts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -172,6 +198,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.UploadObject,
                     request_deserializer=bucketd_dot_v1_dot_objects__pb2.UploadObjectRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_objects__pb2.UploadObjectResponse.SerializeToString,
+            ),
+            'StartUploadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartUploadSession,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.StartUploadSessionRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.StartUploadSessionResponse.SerializeToString,
+            ),
+            'GetUploadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUploadSession,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +427,60 @@ class ObjectService:
             '/bucketd.v1.ObjectService/UploadObject',
             bucketd_dot_v1_dot_objects__pb2.UploadObjectRequest.SerializeToString,
             bucketd_dot_v1_dot_objects__pb2.UploadObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartUploadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/StartUploadSession',
+            bucketd_dot_v1_dot_objects__pb2.StartUploadSessionRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.StartUploadSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUploadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/GetUploadSession',
+            bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

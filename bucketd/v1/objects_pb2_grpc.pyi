@@ -41,7 +41,15 @@ class ObjectServiceStub:
     PatchObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]
     UploadObject: _grpc.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]
-    """Streams blob bytes: a header message first, then chunks; half-close commits."""
+    """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
+    most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+    """
+    StartUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.StartUploadSessionRequest, _objects_pb2.StartUploadSessionResponse]
+    """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
+    interrupted UploadObject stream survive, and a new stream naming the session continues.
+    """
+    GetUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]
+    """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
 
 @_typing.type_check_only
 class ObjectServiceAsyncStub(ObjectServiceStub):
@@ -56,7 +64,15 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     PatchObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]  # type: ignore[assignment]
     DeleteObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]  # type: ignore[assignment]
     UploadObject: _aio.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]  # type: ignore[assignment]
-    """Streams blob bytes: a header message first, then chunks; half-close commits."""
+    """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
+    most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+    """
+    StartUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.StartUploadSessionRequest, _objects_pb2.StartUploadSessionResponse]  # type: ignore[assignment]
+    """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
+    interrupted UploadObject stream survive, and a new stream naming the session continues.
+    """
+    GetUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]  # type: ignore[assignment]
+    """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
 
 class ObjectServiceServicer:
     """Objects are records holding one or more blobs (reference section 3)."""
@@ -108,6 +124,24 @@ class ObjectServiceServicer:
         request_iterator: _MaybeAsyncIterator[_objects_pb2.UploadObjectRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_objects_pb2.UploadObjectResponse, _abc.Awaitable[_objects_pb2.UploadObjectResponse]]:
-        """Streams blob bytes: a header message first, then chunks; half-close commits."""
+        """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
+        most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+        """
+
+    def StartUploadSession(
+        self,
+        request: _objects_pb2.StartUploadSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_objects_pb2.StartUploadSessionResponse, _abc.Awaitable[_objects_pb2.StartUploadSessionResponse]]:
+        """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
+        interrupted UploadObject stream survive, and a new stream naming the session continues.
+        """
+
+    def GetUploadSession(
+        self,
+        request: _objects_pb2.GetUploadSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_objects_pb2.GetUploadSessionResponse, _abc.Awaitable[_objects_pb2.GetUploadSessionResponse]]:
+        """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
 
 def add_ObjectServiceServicer_to_server(servicer: ObjectServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

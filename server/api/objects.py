@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, override
 
 from grpc import aio
@@ -10,6 +11,7 @@ from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 from server.api import convert, enums
 from server.api.auth import current_caller
+from server.api.streaming import header_of, messages_of
 from server.domain.listing import pagination
 from server.domain.models import Namespace, ObjectRecord, StoredBlob
 from server.domain.object_plan import BlobInput, ObjectInput
@@ -17,6 +19,7 @@ from server.errors import BucketdError, PayloadTooLarge
 from server.services.namespaces import NamespaceService
 from server.services.object_queries import ObjectQueries
 from server.services.objects import ObjectService
+from server.services.streaming import StreamUploads
 from server.storage.documents import now_ms
 
 Context = aio.ServicerContext[Any, Any]
@@ -112,11 +115,19 @@ def object_input(request: pb.CreateObjectRequest) -> ObjectInput:
 
 class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     def __init__(
-        self, objects: ObjectService, queries: ObjectQueries, namespaces: NamespaceService
+        self,
+        objects: ObjectService,
+        queries: ObjectQueries,
+        streams: StreamUploads,
+        namespaces: NamespaceService,
+        *,
+        idle_seconds: float,
     ) -> None:
         self._objects = objects
         self._queries = queries
+        self._streams = streams
         self._namespaces = namespaces
+        self._idle_seconds = idle_seconds
 
     async def _namespace(self) -> Namespace:
         caller = current_caller()
@@ -244,6 +255,40 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             replace_blobs=False,
         )
         return pb.PatchObjectResponse(object=object_message(record))
+
+    @override
+    async def UploadObject(
+        self, request_iterator: AsyncIterator[pb.UploadObjectRequest], context: Context
+    ) -> pb.UploadObjectResponse:
+        record = await self._streams.upload(
+            await self._namespace(),
+            messages_of(request_iterator, idle_seconds=self._idle_seconds),
+        )
+        return pb.UploadObjectResponse(object=object_message(record))
+
+    @override
+    async def StartUploadSession(
+        self, request: pb.StartUploadSessionRequest, context: Context
+    ) -> pb.StartUploadSessionResponse:
+        session_id, expires_at = await self._streams.start_session(
+            await self._namespace(), header_of(request.header)
+        )
+        return pb.StartUploadSessionResponse(
+            session_id=session_id, expires_at=convert.timestamp(expires_at)
+        )
+
+    @override
+    async def GetUploadSession(
+        self, request: pb.GetUploadSessionRequest, context: Context
+    ) -> pb.GetUploadSessionResponse:
+        sizes, expires_at = await self._streams.session_status(
+            await self._namespace(), request.session_id
+        )
+        return pb.GetUploadSessionResponse(
+            session_id=request.session_id,
+            persisted_sizes=sizes,
+            expires_at=convert.timestamp(expires_at),
+        )
 
     @override
     async def DeleteObject(

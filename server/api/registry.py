@@ -1,7 +1,7 @@
 """Which servicer answers each bucketd service.
 
-An RPC whose issue has not landed yet (ObjectService.UploadObject) is left to the generated
-base servicer, which raises NotImplementedError: the observing interceptor answers UNIMPLEMENTED.
+An RPC left to a generated base servicer raises NotImplementedError, which the observing
+interceptor answers with UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from server.api.buckets import BucketServicer
 from server.api.namespaces import NamespaceServicer
 from server.api.objects import ObjectServicer
 from server.api.uploads import UploadServicer
+from server.settings import Settings
 from server.wiring import Services
 
 
-def add_bucketd_services(server: aio.Server, services: Services) -> list[str]:
+def add_bucketd_services(server: aio.Server, services: Services, settings: Settings) -> list[str]:
     """Register every bucketd service on `server`; return their full names (for reflection)."""
     namespaces_pb2_grpc.add_NamespaceServiceServicer_to_server(
         NamespaceServicer(services.namespaces), server
@@ -34,7 +35,14 @@ def add_bucketd_services(server: aio.Server, services: Services) -> list[str]:
         BucketServicer(services.buckets, services.object_queries, services.namespaces), server
     )
     objects_pb2_grpc.add_ObjectServiceServicer_to_server(
-        ObjectServicer(services.objects, services.object_queries, services.namespaces), server
+        ObjectServicer(
+            services.objects,
+            services.object_queries,
+            services.streams,
+            services.namespaces,
+            idle_seconds=settings.stream_idle_seconds,
+        ),
+        server,
     )
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
         UploadServicer(services.uploads, services.namespaces), server

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 from server.domain.schema import FILE_TYPES
-from server.domain.uploads import UploadRecord
 from server.errors import InvalidArgument, PayloadTooLarge
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
@@ -59,16 +58,23 @@ class JsonValue:
 
 @dataclass(frozen=True)
 class UploadRef:
-    """A completed presigned upload of the same bucket (its bytes are stored already).
-
-    `record` is filled in once the upload has been looked up and checked.
-    """
+    """A presigned upload of the same bucket; resolved to StoredContent once checked."""
 
     upload_id: str
-    record: UploadRecord | None = None
 
 
-BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef
+@dataclass(frozen=True)
+class StoredContent:
+    """Bytes already at their content address (streamed by UploadObject)."""
+
+    storage_key: str
+    sha256: str
+    size_bytes: int
+    mime_type: str
+    filename: str | None
+
+
+BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef | StoredContent
 
 
 def _invalid(where: str, message: str) -> InvalidArgument:

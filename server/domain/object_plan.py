@@ -12,7 +12,13 @@ from typing import Any
 
 from server.domain import key_prefix as prefixes
 from server.domain import mime
-from server.domain.blob_data import BlobData, InlineBytes, UploadRef, parse_blob_data
+from server.domain.blob_data import (
+    BlobData,
+    InlineBytes,
+    StoredContent,
+    UploadRef,
+    parse_blob_data,
+)
 from server.domain.models import Bucket
 from server.errors import InvalidArgument, PayloadTooLarge
 
@@ -31,6 +37,7 @@ class BlobInput:
     metadata: dict[str, Any] = field(default_factory=dict)
     canonicalize_source: bool | None = None
     force_remirror: bool | None = None
+    content: StoredContent | None = None  # bytes streamed and stored already
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +100,10 @@ def _plan_blob(
             details={"field": f"{where}.type"},
         )
     data: BlobData
-    if blob.upload_id is not None:
+    if blob.content is not None:
+        mime.check_fits(f"{where}.mime_type", kind, blob.content.mime_type)
+        data = blob.content
+    elif blob.upload_id is not None:
         if blob.data is not None:
             raise InvalidArgument(
                 f"{where}: give either data or upload_id, not both",

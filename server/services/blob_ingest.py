@@ -5,11 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.domain import mime
-from server.domain.blob_data import InlineBytes, JsonValue, RemoteUrl, S3Location, UploadRef
+from server.domain.blob_data import (
+    InlineBytes,
+    JsonValue,
+    RemoteUrl,
+    S3Location,
+    StoredContent,
+    UploadRef,
+)
 from server.domain.ids import new_id
 from server.domain.models import StoredBlob
 from server.domain.object_plan import PlannedBlob
-from server.domain.uploads import UploadRecord
 from server.services.ports import BlobStore, Fetcher
 from server.storage.blobs import StoredBytes
 
@@ -24,9 +30,10 @@ class BlobIngester:
     async def ingest(self, namespace_id: str, planned: PlannedBlob) -> StoredBlob:
         data = planned.data
         where = f"blobs[{planned.index}].data"
+        if isinstance(data, StoredContent):
+            return self._from_content(planned, data)
         if isinstance(data, UploadRef):
-            assert data.record is not None, "uploads are resolved before bytes are stored"
-            return self._from_upload(planned, data.record)
+            raise AssertionError("uploads are resolved to StoredContent before ingestion")
         if isinstance(data, JsonValue):
             stored = await self.blobs.put_bytes(
                 namespace_id, data.encoded(), mime_type=JSON_MIME, force=planned.force
@@ -90,22 +97,19 @@ class BlobIngester:
             data=value,
         )
 
-    def _from_upload(self, planned: PlannedBlob, upload: UploadRecord) -> StoredBlob:
-        """The bytes of a completed upload are already at their content address."""
-        mime.check_fits(f"blobs[{planned.index}].upload_id", planned.type, upload.content_type)
-        assert upload.storage_key is not None, "a completed upload has its content address"
+    def _from_content(self, planned: PlannedBlob, content: StoredContent) -> StoredBlob:
         return StoredBlob(
             blob_id=new_id("blob_"),
             property=planned.property,
             type=planned.type,
             key_prefix=planned.key_prefix,
-            url=self.blobs.url(upload.storage_key),
-            storage_key=upload.storage_key,
-            filename=upload.filename,
-            size_bytes=upload.file_size_bytes,
-            mime_type=upload.content_type,
-            hash=upload.file_hash,
-            metadata={**planned.metadata, "upload_id": upload.upload_id},
+            url=self.blobs.url(content.storage_key),
+            storage_key=content.storage_key,
+            filename=content.filename,
+            size_bytes=content.size_bytes,
+            mime_type=content.mime_type,
+            hash=content.sha256,
+            metadata=planned.metadata,
         )
 
     def _reference(self, planned: PlannedBlob, url: str) -> StoredBlob:

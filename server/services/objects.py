@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from server.domain.blob_data import UploadRef
+from server.domain import mime
+from server.domain.blob_data import StoredContent, UploadRef
 from server.domain.ids import new_id
 from server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
 from server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
@@ -115,7 +116,17 @@ class ObjectService:
                 record = await self._completed_upload(
                     namespace, bucket, planned.data.upload_id, planned.index, confirming
                 )
-                resolved = dataclasses.replace(planned, data=UploadRef(record.upload_id, record))
+                where = f"blobs[{planned.index}].upload_id"
+                mime.check_fits(where, planned.type, record.content_type)
+                assert record.storage_key and record.file_hash, "COMPLETED uploads are adopted"
+                content = StoredContent(
+                    storage_key=record.storage_key,
+                    sha256=record.file_hash,
+                    size_bytes=record.file_size_bytes or 0,
+                    mime_type=record.content_type,
+                    filename=record.filename,
+                )
+                resolved = dataclasses.replace(planned, data=content)
             blobs.append(resolved)
         return dataclasses.replace(plan, blobs=blobs)
 

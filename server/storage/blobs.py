@@ -11,6 +11,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -75,72 +76,64 @@ class S3BlobStore:
         self, namespace_id: str, chunks: AsyncIterator[bytes], *, mime_type: str, force: bool
     ) -> StoredBytes:
         """Store a stream of unknown length: multipart under a temporary key, hashed on the way."""
-        temporary = f"{namespace_id}/tmp/{uuid.uuid4().hex}"
-        hasher, size, head = hashlib.sha256(), 0, b""
+        writer = await self.start_multipart(namespace_id, mime_type=mime_type)
         try:
-            upload = await self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=temporary, ContentType=mime_type
+            async for chunk in chunks:
+                await writer.write(chunk)
+            await writer.complete()
+        except BaseException:
+            await writer.abort()
+            raise
+        return await self.promote(writer, namespace_id=namespace_id, force=force)
+
+    async def start_multipart(self, namespace_id: str, *, mime_type: str) -> MultipartWriter:
+        key = f"{namespace_id}/tmp/{uuid.uuid4().hex}"
+        try:
+            reply = await self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=key, ContentType=mime_type
             )
         except (BotoCoreError, ClientError) as error:
             raise _unavailable("multipart upload", error) from error
-        upload_id, buffer = upload["UploadId"], bytearray()
-        parts: list[dict[str, object]] = []
+        return MultipartWriter(self._client, self._bucket, key, reply["UploadId"])
+
+    def resume_multipart(
+        self, key: str, upload_id: str, parts: list[dict[str, Any]]
+    ) -> MultipartWriter:
+        """A writer that continues after the `parts` already uploaded (a resumed session)."""
+        return MultipartWriter(self._client, self._bucket, key, upload_id, parts=parts)
+
+    async def promote(
+        self, writer: MultipartWriter, *, namespace_id: str, force: bool
+    ) -> StoredBytes:
+        """Copy a completed temporary object to its content address, then drop the temporary."""
+        digest, head = writer.sha256, writer.head
+        if digest is None:  # resumed: the bytes of earlier streams were never hashed here
+            digest, head = await self._hash(writer.key)
         try:
-            async for chunk in chunks:
-                hasher.update(chunk)
-                size += len(chunk)
-                if len(head) < SNIFF_BYTES:
-                    head += chunk[: SNIFF_BYTES - len(head)]
-                buffer += chunk
-                if len(buffer) >= PART_BYTES:
-                    parts.append(
-                        await self._upload_part(temporary, upload_id, len(parts) + 1, buffer)
-                    )
-                    buffer = bytearray()
-            if buffer or not parts:
-                parts.append(await self._upload_part(temporary, upload_id, len(parts) + 1, buffer))
-            await self._client.complete_multipart_upload(
-                Bucket=self._bucket,
-                Key=temporary,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
-        except BaseException as error:
-            await self._abort(temporary, upload_id)
-            if isinstance(error, BotoCoreError | ClientError):
-                raise _unavailable("multipart upload", error) from error
-            raise
-        digest = hasher.hexdigest()
-        key = self.key_for(namespace_id, digest)
+            await self._copy_to_address(writer.key, self.key_for(namespace_id, digest), force)
+        finally:
+            await self.delete(writer.key)
+        return StoredBytes(self.key_for(namespace_id, digest), digest, writer.size, head)
+
+    async def _hash(self, key: str) -> tuple[str, bytes]:
+        hasher, head = hashlib.sha256(), b""
+        async for chunk in self.read_stream(self._bucket, key):
+            hasher.update(chunk)
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+        return hasher.hexdigest(), head
+
+    async def _copy_to_address(self, source: str, target: str, force: bool) -> None:
         try:
-            if force or not await self.exists(key):
+            if force or not await self.exists(target):
                 await self._client.copy_object(
                     Bucket=self._bucket,
-                    Key=key,
-                    CopySource={"Bucket": self._bucket, "Key": temporary},
-                    ContentType=mime_type,
-                    MetadataDirective="REPLACE",
+                    Key=target,
+                    CopySource={"Bucket": self._bucket, "Key": source},
+                    MetadataDirective="COPY",
                 )
         except (BotoCoreError, ClientError) as error:
             raise _unavailable("copy", error) from error
-        finally:
-            await self.delete(temporary)
-        return StoredBytes(key, digest, size, bytes(head))
-
-    async def _upload_part(
-        self, key: str, upload_id: str, number: int, data: bytearray
-    ) -> dict[str, object]:
-        reply = await self._client.upload_part(
-            Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(data)
-        )
-        return {"ETag": reply["ETag"], "PartNumber": number}
-
-    async def _abort(self, key: str, upload_id: str) -> None:
-        # Best effort: a lifecycle rule on the bucket removes what is left.
-        with contextlib.suppress(BotoCoreError, ClientError):
-            await self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=key, UploadId=upload_id
-            )
 
     async def read_stream(self, bucket: str, key: str) -> AsyncIterator[bytes]:
         """The bytes of s3://bucket/key on our endpoint, chunk by chunk."""
@@ -190,22 +183,12 @@ class S3BlobStore:
 
     async def adopt(self, key: str, *, namespace_id: str, force: bool) -> StoredBytes:
         """Hash an uploaded object (streamed) and copy it to its content address."""
-        hasher, size, head = hashlib.sha256(), 0, b""
-        async for chunk in self.read_stream(self._bucket, key):
-            hasher.update(chunk)
-            size += len(chunk)
-            if len(head) < SNIFF_BYTES:
-                head += chunk[: SNIFF_BYTES - len(head)]
-        digest = hasher.hexdigest()
-        target = self.key_for(namespace_id, digest)
-        try:
-            if force or not await self.exists(target):
-                await self._client.copy_object(
-                    Bucket=self._bucket, Key=target, CopySource={"Bucket": self._bucket, "Key": key}
-                )
-        except (BotoCoreError, ClientError) as error:
-            raise _unavailable("copy", error) from error
-        return StoredBytes(target, digest, size, head)
+        head = await self.head(key)
+        if head is None:
+            raise InvalidArgument(f"the uploaded file {key!r} is gone")
+        digest, first = await self._hash(key)
+        await self._copy_to_address(key, self.key_for(namespace_id, digest), force)
+        return StoredBytes(self.key_for(namespace_id, digest), digest, head.size_bytes, first)
 
     async def presigned_get(self, storage_key: str, *, expires_seconds: int = 3600) -> str:
         url: str = await self._presigner.generate_presigned_url(
@@ -214,3 +197,83 @@ class S3BlobStore:
             ExpiresIn=expires_seconds,
         )
         return url
+
+
+class MultipartWriter:
+    """One blob's bytes into an S3 multipart upload, in parts of PART_BYTES, hashed on the way.
+
+    Holds at most one part in memory. `persisted` counts the bytes of uploaded parts: what
+    survives if the stream breaks. A writer resumed after earlier parts cannot know their hash.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        *,
+        parts: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.parts: list[dict[str, Any]] = list(parts or [])
+        self.persisted = sum(int(part["Size"]) for part in self.parts)
+        self.size = self.persisted
+        self._hasher = None if self.parts else hashlib.sha256()
+        self.head = b""
+        self._buffer = bytearray()
+
+    @property
+    def sha256(self) -> str | None:
+        return self._hasher.hexdigest() if self._hasher is not None else None
+
+    async def write(self, chunk: bytes) -> None:
+        if self._hasher is not None:
+            self._hasher.update(chunk)
+        if len(self.head) < SNIFF_BYTES:
+            self.head += chunk[: SNIFF_BYTES - len(self.head)]
+        self.size += len(chunk)
+        self._buffer += chunk
+        if len(self._buffer) >= PART_BYTES:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        number = len(self.parts) + 1
+        data = bytes(self._buffer)
+        try:
+            reply = await self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=data,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable("upload part", error) from error
+        self.parts.append({"ETag": reply["ETag"], "PartNumber": number, "Size": len(data)})
+        self.persisted += len(data)
+        self._buffer = bytearray()
+
+    async def complete(self) -> None:
+        if self._buffer or not self.parts:
+            await self._flush()
+        parts = [{"ETag": p["ETag"], "PartNumber": p["PartNumber"]} for p in self.parts]
+        try:
+            await self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable("complete multipart upload", error) from error
+
+    async def abort(self) -> None:
+        # Best effort: a lifecycle rule on the bucket removes what is left.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            await self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self.key, UploadId=self.upload_id
+            )

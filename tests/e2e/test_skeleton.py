@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import aiohttp
-import grpc
-import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from bucketd.v1 import objects_pb2, objects_pb2_grpc
 from gateway.app import running_gateway
 from server.settings import Settings
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.conftest import Service
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
 
@@ -57,18 +54,6 @@ async def test_unimplemented_rpc_is_501_in_the_envelope(settings: Settings) -> N
     assert body["success"] is False
     assert body["status"] == 501
     assert body["error"]["type"] == "NotImplementedError"
-
-
-async def test_unimplemented_rpc_over_grpc(service: Service, acme: Tenant) -> None:
-    """UploadObject (client streaming) has not landed yet: UNIMPLEMENTED with a clear message."""
-    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
-    header = objects_pb2.UploadObjectRequest(
-        header=objects_pb2.UploadObjectHeader(bucket_identifier="b")
-    )
-    with pytest.raises(aio.AioRpcError) as raised:
-        await stub.UploadObject(iter([header]), metadata=acme.metadata())
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "UploadObject is not implemented yet" in (raised.value.details() or "")
 
 
 async def test_unknown_route_is_404_in_the_envelope(service: Service) -> None:

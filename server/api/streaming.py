@@ -1,0 +1,62 @@
+"""UploadObject and its sessions: proto stream messages <-> the streaming use case."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from bucketd.v1 import objects_pb2 as pb
+from server.api import convert, enums
+from server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
+from server.errors import InvalidArgument
+
+
+def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
+    return StreamHeader(
+        bucket_identifier=message.bucket_identifier,
+        key_prefix=convert.optional(message, "key_prefix"),
+        metadata=convert.to_dict(message.metadata) if message.HasField("metadata") else None,
+        skip_duplicates=bool(convert.optional(message, "skip_duplicates")),
+        force_remirror=bool(convert.optional(message, "force_remirror")),
+        idempotency_key=convert.optional(message, "idempotency_key") or None,
+        session_id=message.session_id or None,
+        blobs=[
+            StreamBlobSpec(
+                property=blob.property,
+                type=enums.spelling(enums.FIELD_TYPE, blob.type),
+                filename=blob.filename or None,
+                mime_type=blob.mime_type or None,
+                expected_size=convert.optional(blob, "expected_size_bytes"),
+                expected_sha256=convert.optional(blob, "expected_sha256"),
+                expected_crc32c=convert.optional(blob, "expected_crc32c"),
+                metadata=convert.to_dict(blob.metadata),
+            )
+            for blob in message.blobs
+        ],
+    )
+
+
+async def messages_of(
+    requests: AsyncIterator[pb.UploadObjectRequest], *, idle_seconds: float
+) -> AsyncIterator[StreamHeader | StreamChunk]:
+    """The stream's messages, failing when none arrives for `idle_seconds`."""
+    iterator = aiter(requests)
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                request = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise InvalidArgument(
+                f"no message for {idle_seconds:.0f} seconds: the stream was closed "
+                "(BUCKETD_STREAM_IDLE_SECONDS)"
+            ) from None
+        kind = request.WhichOneof("message")
+        if kind == "header":
+            yield header_of(request.header)
+        elif kind == "chunk":
+            chunk = request.chunk
+            yield StreamChunk(chunk.blob_index, chunk.write_offset, chunk.data)
+        else:
+            raise InvalidArgument("each UploadObject message needs a header or a chunk")
