@@ -1043,21 +1043,29 @@ class UploadObjectRequest(_message.Message):
 
     HEADER_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
+    BLOB_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def header(self) -> Global___UploadObjectHeader: ...
     @_builtins.property
     def chunk(self) -> Global___BlobChunk: ...
+    @_builtins.property
+    def blob(self) -> Global___UploadBlobHeader:
+        """Announces one more blob after the header (its index is the next one), for senders that
+        learn of their files as they go (multipart/form-data). Not allowed in a session.
+        """
+
     def __init__(
         self,
         *,
         header: Global___UploadObjectHeader | None = ...,
         chunk: Global___BlobChunk | None = ...,
+        blob: Global___UploadBlobHeader | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "message", b"message"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["blob", b"blob", "chunk", b"chunk", "header", b"header", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob", b"blob", "chunk", b"chunk", "header", b"header", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["header", "chunk", "blob"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
 

@@ -11,6 +11,19 @@ from server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
 from server.errors import InvalidArgument
 
 
+def spec_of(blob: pb.UploadBlobHeader) -> StreamBlobSpec:
+    return StreamBlobSpec(
+        property=blob.property,
+        type=enums.spelling(enums.FIELD_TYPE, blob.type),
+        filename=blob.filename or None,
+        mime_type=blob.mime_type or None,
+        expected_size=convert.optional(blob, "expected_size_bytes"),
+        expected_sha256=convert.optional(blob, "expected_sha256"),
+        expected_crc32c=convert.optional(blob, "expected_crc32c"),
+        metadata=convert.to_dict(blob.metadata),
+    )
+
+
 def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
     return StreamHeader(
         bucket_identifier=message.bucket_identifier,
@@ -20,25 +33,13 @@ def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
         force_remirror=bool(convert.optional(message, "force_remirror")),
         idempotency_key=convert.optional(message, "idempotency_key") or None,
         session_id=message.session_id or None,
-        blobs=[
-            StreamBlobSpec(
-                property=blob.property,
-                type=enums.spelling(enums.FIELD_TYPE, blob.type),
-                filename=blob.filename or None,
-                mime_type=blob.mime_type or None,
-                expected_size=convert.optional(blob, "expected_size_bytes"),
-                expected_sha256=convert.optional(blob, "expected_sha256"),
-                expected_crc32c=convert.optional(blob, "expected_crc32c"),
-                metadata=convert.to_dict(blob.metadata),
-            )
-            for blob in message.blobs
-        ],
+        blobs=[spec_of(blob) for blob in message.blobs],
     )
 
 
 async def messages_of(
     requests: AsyncIterator[pb.UploadObjectRequest], *, idle_seconds: float
-) -> AsyncIterator[StreamHeader | StreamChunk]:
+) -> AsyncIterator[StreamHeader | StreamChunk | StreamBlobSpec]:
     """The stream's messages, failing when none arrives for `idle_seconds`."""
     iterator = aiter(requests)
     while True:
@@ -55,6 +56,8 @@ async def messages_of(
         kind = request.WhichOneof("message")
         if kind == "header":
             yield header_of(request.header)
+        elif kind == "blob":
+            yield spec_of(request.blob)
         elif kind == "chunk":
             chunk = request.chunk
             yield StreamChunk(chunk.blob_index, chunk.write_offset, chunk.data)

@@ -49,8 +49,6 @@ class StreamLimits:
 
 
 def check_header(header: StreamHeader, limits: StreamLimits, max_blobs: int) -> None:
-    if not header.blobs:
-        raise InvalidArgument("header.blobs: announce at least one blob")
     if len(header.blobs) > max_blobs:
         raise PayloadTooLarge(f"header.blobs: at most {max_blobs} blobs per object")
     for index, spec in enumerate(header.blobs):

@@ -28,7 +28,7 @@ from server.domain.streams import (
     check_chunk,
     check_header,
 )
-from server.errors import InvalidArgument, NotFound
+from server.errors import InvalidArgument, NotFound, PayloadTooLarge
 from server.services.buckets import BucketService
 from server.services.objects import ObjectService, collect_unreferenced
 from server.services.ports import ObjectStore
@@ -36,7 +36,7 @@ from server.storage.blobs import MultipartWriter, S3BlobStore, StoredBytes
 from server.storage.sessions import MongoSessions
 
 Clock = Callable[[], datetime]
-Message = StreamHeader | StreamChunk
+Message = StreamHeader | StreamChunk | StreamBlobSpec
 
 
 def session_not_found(session_id: str) -> NotFound:
@@ -80,39 +80,25 @@ class StreamUploads:
         self._session_ttl = session_ttl
         self._clock = clock
 
-    async def _check(self, namespace: Namespace, header: StreamHeader) -> StreamHeader:
+    async def _check(
+        self, namespace: Namespace, header: StreamHeader
+    ) -> tuple[StreamHeader, dict[str, Any]]:
         """Refuse a header the object could never be made of, before any byte is stored.
 
-        Returns it with each blob's type filled in from the schema when it was not given.
+        Returns it with each blob's type filled in from the schema, and the schema's fields.
         """
         check_header(header, self._limits, self._max_blobs)
         bucket = await self._buckets.get(namespace, header.bucket_identifier)
-        properties = bucket.bucket_schema.get("properties") or {}
-        typed = []
-        for index, spec in enumerate(header.blobs):
-            schema = properties.get(spec.property)
-            if schema is None:
-                raise InvalidArgument(
-                    f"header.blobs[{index}].property: {spec.property!r} is not a field of the "
-                    "bucket schema"
-                )
-            if spec.type is not None and spec.type != schema["type"]:
-                raise InvalidArgument(
-                    f"header.blobs[{index}].type: {spec.type!r} does not match the schema type "
-                    f"{schema['type']!r}"
-                )
-            mime.check_fits(
-                f"header.blobs[{index}].mime_type",
-                schema["type"],
-                spec.mime_type or mime.OCTET_STREAM,
-            )
-            typed.append(dataclasses.replace(spec, type=schema["type"]))
-        return dataclasses.replace(header, blobs=typed)
+        properties: dict[str, Any] = bucket.bucket_schema.get("properties") or {}
+        typed = [_typed(properties, index, spec) for index, spec in enumerate(header.blobs)]
+        return dataclasses.replace(header, blobs=typed), properties
 
     async def start_session(
         self, namespace: Namespace, header: StreamHeader
     ) -> tuple[str, datetime]:
-        header = await self._check(namespace, header)
+        header, _ = await self._check(namespace, header)
+        if not header.blobs:
+            raise InvalidArgument("header.blobs: a session announces its blobs in the header")
         writers = [
             await self._blobs.start_multipart(
                 namespace.namespace_id, mime_type=spec.mime_type or mime.OCTET_STREAM
@@ -151,6 +137,7 @@ class StreamUploads:
         if not isinstance(first, StreamHeader):
             raise InvalidArgument("the first message of an UploadObject stream must be the header")
         session_id = first.session_id
+        properties: dict[str, Any] = {}
         if session_id:
             session = await self._live_session(namespace, session_id)
             header = _header_of(session["header"])
@@ -159,7 +146,7 @@ class StreamUploads:
                 for b in session["blobs"]
             ]
         else:
-            header, blobs = await self._check(namespace, first), []
+            (header, properties), blobs = await self._check(namespace, first), []
             for spec in first.blobs:
                 blobs.append(
                     _Blob(
@@ -170,9 +157,13 @@ class StreamUploads:
                 )
         stored: list[StoredBytes] = []
         receiving = True
+        specs = list(header.blobs)
         try:
-            await self._receive(messages, blobs, session_id)
+            await self._receive(
+                messages, blobs, session_id, announce=(namespace, properties, specs)
+            )
             receiving = False
+            header = dataclasses.replace(header, blobs=specs)
             stored = await self._commit(header, blobs)
             record = await self._objects.create(
                 namespace, header.bucket_identifier, _object_input(header, stored)
@@ -194,11 +185,19 @@ class StreamUploads:
         return record
 
     async def _receive(
-        self, messages: AsyncIterator[Message], blobs: list[_Blob], session_id: str | None
+        self,
+        messages: AsyncIterator[Message],
+        blobs: list[_Blob],
+        session_id: str | None,
+        *,
+        announce: tuple[Namespace, dict[str, Any], list[StreamBlobSpec]],
     ) -> None:
         async for message in messages:
             if isinstance(message, StreamHeader):
                 raise InvalidArgument("only the first message of the stream may be a header")
+            if isinstance(message, StreamBlobSpec):
+                blobs.append(await self._announce(message, session_id, *announce))
+                continue
             blob = blobs[message.blob_index] if 0 <= message.blob_index < len(blobs) else None
             check_chunk(
                 message,
@@ -214,8 +213,29 @@ class StreamUploads:
             if session_id and len(blob.writer.parts) != parts_before:
                 await self._sessions.save_parts(session_id, message.blob_index, blob.writer.parts)
 
+    async def _announce(
+        self,
+        spec: StreamBlobSpec,
+        session_id: str | None,
+        namespace: Namespace,
+        properties: dict[str, Any],
+        specs: list[StreamBlobSpec],
+    ) -> _Blob:
+        """A blob announced mid-stream: checked like the header's, then its upload starts."""
+        if session_id:
+            raise InvalidArgument("a session announces all its blobs in its header")
+        if len(specs) >= self._max_blobs:
+            raise PayloadTooLarge(f"at most {self._max_blobs} blobs per object")
+        specs.append(_typed(properties, len(specs), spec))
+        writer = await self._blobs.start_multipart(
+            namespace.namespace_id, mime_type=spec.mime_type or mime.OCTET_STREAM
+        )
+        return _Blob(writer)
+
     async def _commit(self, header: StreamHeader, blobs: list[_Blob]) -> list[StoredBytes]:
         """Check sizes and checksums, then move each blob to its content address."""
+        if not header.blobs:
+            raise InvalidArgument("the stream announced no blob")
         stored: list[StoredBytes] = []
         for index, (spec, blob) in enumerate(zip(header.blobs, blobs, strict=True)):
             where = f"header.blobs[{index}]"
@@ -252,6 +272,20 @@ class StreamUploads:
                 await self._blobs.resume_multipart(blob["key"], blob["upload_id"], []).abort()
             await self._sessions.delete(session["_id"])
         return len(expired)
+
+
+def _typed(properties: dict[str, Any], index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
+    """The spec checked against the schema, with its type filled in from it."""
+    where = f"header.blobs[{index}]"
+    schema = properties.get(spec.property)
+    if schema is None:
+        raise InvalidArgument(f"{where}.property: {spec.property!r} is not a field of the schema")
+    if spec.type is not None and spec.type != schema["type"]:
+        raise InvalidArgument(
+            f"{where}.type: {spec.type!r} does not match the schema type {schema['type']!r}"
+        )
+    mime.check_fits(f"{where}.mime_type", schema["type"], spec.mime_type or mime.OCTET_STREAM)
+    return dataclasses.replace(spec, type=schema["type"])
 
 
 def _namespace_of(writer: MultipartWriter) -> str:

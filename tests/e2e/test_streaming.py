@@ -1,0 +1,238 @@
+"""UploadObject over gRPC: multi-blob streams, offsets, checksums, cancel and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import google_crc32c
+import grpc
+import pytest
+from grpc import aio
+
+from bucketd.v1 import objects_pb2 as pb
+from bucketd.v1 import objects_pb2_grpc
+from server.settings import Settings
+from server.storage.s3 import open_s3
+from tests.e2e.conftest import Service, Tenant
+from tests.e2e.objects_support import make_bucket, s3_bytes, s3_keys, sha256
+
+MIB = 1024 * 1024
+
+
+def _header(*blobs: pb.UploadBlobHeader, session_id: str = "") -> pb.UploadObjectRequest:
+    return pb.UploadObjectRequest(
+        header=pb.UploadObjectHeader(bucket_identifier="things", blobs=blobs, session_id=session_id)
+    )
+
+
+def _text_blob(**fields: Any) -> pb.UploadBlobHeader:
+    return pb.UploadBlobHeader(property="notes", mime_type="text/plain", filename="n.txt", **fields)
+
+
+def _chunks(
+    index: int, data: bytes, *, start: int = 0, size: int = MIB
+) -> list[pb.UploadObjectRequest]:
+    return [
+        pb.UploadObjectRequest(
+            chunk=pb.BlobChunk(
+                blob_index=index, write_offset=start + offset, data=data[offset : offset + size]
+            )
+        )
+        for offset in range(0, len(data), size)
+    ]
+
+
+async def _multipart_uploads(settings: Settings) -> list[str]:
+    async with open_s3(settings) as s3:
+        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
+        return [upload["Key"] for upload in reply.get("Uploads", [])]
+
+
+async def _upload(
+    service: Service, tenant: Tenant, messages: Iterable[pb.UploadObjectRequest]
+) -> pb.Object:
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    reply = await stub.UploadObject(iter(list(messages)), metadata=tenant.metadata())
+    return reply.object
+
+
+async def test_multi_blob_stream(service: Service, acme: Tenant, settings: Settings) -> None:
+    await make_bucket(service, acme)
+    big, small = os.urandom(10 * MIB + 123), b"%PDF-1.4 small document"
+    first, second = _chunks(0, big), _chunks(1, small)
+    interleaved = [first[0], second[0], *first[1:]]
+    obj = await _upload(
+        service,
+        acme,
+        [
+            _header(
+                _text_blob(expected_size_bytes=len(big), expected_sha256=sha256(big)),
+                pb.UploadBlobHeader(property="doc", filename="s.pdf"),
+            ),
+            *interleaved,
+        ],
+    )
+    notes, doc = obj.blobs
+    assert (notes.details.size_bytes, notes.details.hash) == (len(big), sha256(big))
+    assert doc.details.mime_type == "application/pdf" and doc.details.hash == sha256(small)
+    assert await s3_bytes(settings, str(notes.properties["url"])) == big
+    assert await _multipart_uploads(settings) == []
+    assert not [k for k in await s3_keys(settings) if "/tmp/" in k]
+
+
+@pytest.mark.parametrize(
+    ("blob", "chunks", "code", "fragment"),
+    [
+        (
+            _text_blob(),
+            lambda d: [_chunks(0, d)[1]],
+            grpc.StatusCode.OUT_OF_RANGE,
+            "offsets must be contiguous",
+        ),
+        (
+            _text_blob(expected_sha256="0" * 64),
+            lambda d: _chunks(0, d),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "SHA-256",
+        ),
+        (
+            _text_blob(expected_size_bytes=1),
+            lambda d: _chunks(0, d),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "expected_size_bytes",
+        ),
+        (
+            _text_blob(expected_crc32c=1),
+            lambda d: _chunks(0, d),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "CRC32C",
+        ),
+        (
+            _text_blob(),
+            lambda d: _chunks(0, d, size=2 * MIB + 1),
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "per-message limit",
+        ),
+        (
+            pb.UploadBlobHeader(property="image", mime_type="text/plain"),
+            lambda d: [],
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "does not fit a image property",
+        ),
+    ],
+)
+async def test_bad_streams_store_nothing(
+    service: Service,
+    acme: Tenant,
+    settings: Settings,
+    blob: pb.UploadBlobHeader,
+    chunks: Any,
+    code: grpc.StatusCode,
+    fragment: str,
+) -> None:
+    await make_bucket(service, acme)
+    data = os.urandom(3 * MIB)
+    with pytest.raises(aio.AioRpcError) as raised:
+        await _upload(service, acme, [_header(blob), *chunks(data)])
+    assert raised.value.code() == code
+    assert fragment in (raised.value.details() or "")
+    assert await _multipart_uploads(settings) == []
+    assert not [k for k in await s3_keys(settings) if "/blobs/" in k or "/tmp/" in k]
+
+
+async def test_crc32c_that_matches_is_accepted(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    data = os.urandom(MIB)
+    crc = int.from_bytes(google_crc32c.Checksum(data).digest(), "big")  # type: ignore[no-untyped-call]
+    obj = await _upload(
+        service, acme, [_header(_text_blob(expected_crc32c=crc)), *_chunks(0, data)]
+    )
+    assert obj.blobs[0].details.hash == sha256(data)
+
+
+async def _stream_then_stall(
+    service: Service, tenant: Tenant, first: list[pb.UploadObjectRequest], sent: asyncio.Event
+) -> aio.StreamUnaryCall[pb.UploadObjectRequest, pb.UploadObjectResponse]:
+    async def requests() -> AsyncIterator[pb.UploadObjectRequest]:
+        for message in first:
+            yield message
+        sent.set()
+        await asyncio.Event().wait()  # the client goes quiet until it cancels
+
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    return stub.UploadObject(requests(), metadata=tenant.metadata())
+
+
+async def _until(condition: Any, timeout: float = 20) -> None:
+    """Wait for a condition on the servers' state (polled), failing after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.05)
+
+
+async def test_client_cancel_leaves_no_multipart_upload(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    await make_bucket(service, acme)
+    sent = asyncio.Event()
+    data = os.urandom(9 * MIB)
+    call = await _stream_then_stall(service, acme, [_header(_text_blob()), *_chunks(0, data)], sent)
+    await sent.wait()
+    await _until(lambda: _has_multipart(settings))
+    call.cancel()
+    await _until(lambda: _no_multipart(settings))
+
+
+async def _has_multipart(settings: Settings) -> bool:
+    return bool(await _multipart_uploads(settings))
+
+
+async def _no_multipart(settings: Settings) -> bool:
+    return not await _multipart_uploads(settings)
+
+
+async def test_resume_after_a_dropped_stream(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    await make_bucket(service, acme)
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    data = os.urandom(12 * MIB)
+    started = await stub.StartUploadSession(
+        pb.StartUploadSessionRequest(
+            header=_header(_text_blob(expected_sha256=sha256(data))).header
+        ),
+        metadata=acme.metadata(),
+    )
+    session = started.session_id
+    sent = asyncio.Event()
+    call = await _stream_then_stall(
+        service, acme, [_header(session_id=session), *_chunks(0, data[: 9 * MIB])], sent
+    )
+    await sent.wait()
+
+    async def part_persisted() -> bool:
+        status = await stub.GetUploadSession(
+            pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
+        )
+        return list(status.persisted_sizes) == [8 * MIB]
+
+    await _until(part_persisted)
+    call.cancel()  # the connection drops; the persisted part survives
+    status = await stub.GetUploadSession(
+        pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
+    )
+    offset = status.persisted_sizes[0]
+    obj = await _upload(
+        service, acme, [_header(session_id=session), *_chunks(0, data[offset:], start=offset)]
+    )
+    assert obj.blobs[0].details.hash == sha256(data)
+    assert obj.blobs[0].details.size_bytes == len(data)
+    assert await _multipart_uploads(settings) == []
+    with pytest.raises(aio.AioRpcError) as gone:
+        await stub.GetUploadSession(
+            pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
+        )
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
