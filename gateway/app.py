@@ -13,6 +13,7 @@ from aiohttp import web
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway import streams
 from gateway.errors import envelope, from_rpc_error
 from gateway.marshal import MarshalError, parse_request, set_text_field, to_json
 from gateway.openapi import openapi_document
@@ -144,6 +145,8 @@ def build_app(channel: aio.Channel, settings: Settings) -> web.Application:
     )
     app[CLIENT_MAX_SIZE] = settings.http_max_body_bytes
     routes = routes_from()
+    # Registered first: a literal path beats the templated /objects/{object_identifier}.
+    app.router.add_post(streams.PATH, streams.StreamUploadHandler(channel).handle)
     by_path: dict[str, list[Route]] = defaultdict(list)
     for route in routes:
         by_path[route.aiohttp_path].append(route)
@@ -153,6 +156,7 @@ def build_app(channel: aio.Channel, settings: Settings) -> web.Application:
             resource.add_route(route.http_method, RouteHandler(route, channel, settings).handle)
     health = health_pb2_grpc.HealthStub(channel)
     document = openapi_document(routes)
+    document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
 
     async def healthz(_: web.Request) -> web.Response:
         try:

@@ -128,6 +128,7 @@ async def test_bad_streams_store_nothing(
     service: Service,
     acme: Tenant,
     settings: Settings,
+    *,
     blob: pb.UploadBlobHeader,
     chunks: Any,
     code: grpc.StatusCode,
@@ -166,10 +167,10 @@ async def _stream_then_stall(
     return stub.UploadObject(requests(), metadata=tenant.metadata())
 
 
-async def _until(condition: Any, timeout: float = 20) -> None:
-    """Wait for a condition on the servers' state (polled), failing after `timeout`."""
-    async with asyncio.timeout(timeout):
-        while not await condition():
+async def _until(condition: Any, within: float = 20) -> None:
+    """Wait for a condition on the servers' state (polled: S3 has no events), within `within` s."""
+    async with asyncio.timeout(within):
+        while not await condition():  # noqa: ASYNC110 - the state lives in another process
             await asyncio.sleep(0.05)
 
 

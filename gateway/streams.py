@@ -1,0 +1,173 @@
+"""The streaming upload route: an HTTP body piped chunk by chunk into ObjectService.UploadObject.
+
+`POST /v1/buckets/{bucket_identifier}/objects/upload?property=…[&type=…&filename=…&key_prefix=…]`
+takes the raw file as the body (any Content-Type, chunked transfer allowed); a
+`multipart/form-data` body takes one or more file parts (part name = property) after an optional
+JSON part (`application/json`, the object's fields). Neither is ever held whole in memory.
+Client streaming has no google.api.http form, so this one route is written by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+from grpc import aio
+
+from bucketd.v1 import objects_pb2 as pb
+from gateway.errors import from_rpc_error
+from gateway.marshal import MarshalError, parse_request, to_json
+
+PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
+CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit
+RPC = "/bucketd.v1.ObjectService/UploadObject"
+
+
+def _blob(fields: dict[str, Any]) -> pb.UploadBlobHeader:
+    return parse_request(pb.UploadBlobHeader, fields)
+
+
+def _chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
+    return pb.UploadObjectRequest(
+        chunk=pb.BlobChunk(blob_index=index, write_offset=offset, data=data)
+    )
+
+
+async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+    query = request.query
+    blob: dict[str, Any] = {
+        "property": query["property"],
+        "type": query.get("type"),
+        "filename": query.get("filename"),
+        "mime_type": request.headers.get("Content-Type"),
+        "expected_size_bytes": request.content_length,  # a truncated body is refused
+    }
+    header = pb.UploadObjectHeader(bucket_identifier=bucket, blobs=[_blob(blob)])
+    if query.get("key_prefix"):
+        header.key_prefix = query["key_prefix"]
+    yield pb.UploadObjectRequest(header=header)
+    offset = 0
+    async for data in request.content.iter_chunked(CHUNK_BYTES):
+        yield _chunk(0, offset, data)
+        offset += len(data)
+
+
+async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+    reader = await request.multipart()
+    header_sent, index = False, 0
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):
+            raise MarshalError("nested multipart bodies are not supported")
+        if part.headers.get("Content-Type", "").startswith("application/json"):
+            if header_sent:
+                raise MarshalError("the JSON part must come before the file parts")
+            fields = json.loads(await part.read(decode=True) or b"{}")
+            header = parse_request(pb.UploadObjectHeader, {**fields, "blobs": []})
+            header.bucket_identifier = bucket
+            header_sent = True
+            yield pb.UploadObjectRequest(header=header)
+            continue
+        if not header_sent:
+            header_sent = True
+            yield pb.UploadObjectRequest(header=pb.UploadObjectHeader(bucket_identifier=bucket))
+        blob = {
+            "property": part.name,
+            "filename": part.filename,
+            "mime_type": part.headers.get("Content-Type"),
+        }
+        yield pb.UploadObjectRequest(blob=_blob(blob))
+        offset = 0
+        while data := await part.read_chunk(CHUNK_BYTES):
+            yield _chunk(index, offset, data)
+            offset += len(data)
+        index += 1
+
+
+class StreamUploadHandler:
+    def __init__(self, channel: aio.Channel) -> None:
+        self._call = channel.stream_unary(
+            RPC,
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=pb.UploadObjectResponse.FromString,
+        )
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        bucket = request.match_info["bucket_identifier"]
+        form = request.content_type == "multipart/form-data"
+        if not form and not request.query.get("property"):
+            raise MarshalError(
+                "query parameter 'property' is required: the schema field of the file"
+            )
+        failures: list[Exception] = []
+        messages = _recording(_form(request, bucket) if form else _raw(request, bucket), failures)
+        metadata = tuple(
+            (name, request.headers[name])
+            for name in ("authorization", "x-namespace")
+            if name in request.headers
+        )
+        try:
+            response = await self._call(messages, metadata=metadata)
+        except aio.AioRpcError as error:
+            return from_rpc_error(error)
+        except asyncio.CancelledError:
+            if failures:  # our body reader failed, and gRPC cancelled the call for it
+                raise failures[0] from None
+            raise
+        return web.json_response(to_json(response.object))
+
+
+async def _recording(
+    messages: AsyncIterator[pb.UploadObjectRequest], failures: list[Exception]
+) -> AsyncIterator[pb.UploadObjectRequest]:
+    """The messages; a failure while producing them is kept, to be answered after the call."""
+    try:
+        async for message in messages:
+            yield message
+    except (MarshalError, ValueError) as error:
+        failures.append(MarshalError(str(error)))
+        raise
+
+
+def openapi_operation() -> dict[str, Any]:
+    """The route in the OpenAPI document (the derived routes describe themselves)."""
+    parameters = [
+        {"name": "bucket_identifier", "in": "path", "required": True, "schema": {"type": "string"}},
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "required": name == "property",
+                "schema": {"type": "string"},
+            }
+            for name in ("property", "type", "filename", "key_prefix")
+        ),
+    ]
+    return {
+        "operationId": "ObjectService.UploadObject",
+        "tags": ["ObjectService"],
+        "summary": "Create an object from a streamed file (raw body or multipart/form-data)",
+        "parameters": parameters,
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}},
+            }
+        },
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Object"}}
+                },
+            },
+            "default": {
+                "description": "Error",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                },
+            },
+        },
+    }

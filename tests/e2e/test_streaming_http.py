@@ -1,0 +1,113 @@
+"""The streaming HTTP route: raw bodies and multipart/form-data piped into UploadObject."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from server.settings import Settings
+from tests.e2e.conftest import Service, Tenant
+from tests.e2e.objects_support import PDF, PNG, make_bucket, s3_bytes, sha256
+
+MIB = 1024 * 1024
+PATH = "/v1/buckets/things/objects/upload"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, max_stream_blob_bytes=150 * MIB)
+
+
+async def test_100_mib_raw_body_keeps_its_hash(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    await make_bucket(service, acme)
+    block = os.urandom(MIB)
+    expected = hashlib.sha256()
+
+    async def body() -> AsyncIterator[bytes]:  # chunked transfer, produced as it goes
+        for _ in range(100):
+            expected.update(block)
+            yield block
+
+    async with service.http.post(
+        f"{PATH}?property=notes&filename=big.txt&key_prefix=/big",
+        data=body(),
+        headers={**acme.headers(), "Content-Type": "text/plain"},
+    ) as reply:
+        assert reply.status == 200, await reply.text()
+        obj = await reply.json()
+    blob = obj["blobs"][0]
+    assert blob["details"] == {
+        "filename": "big.txt",
+        "size_bytes": 100 * MIB,
+        "mime_type": "text/plain",
+        "hash": expected.hexdigest(),
+    }
+    assert obj["key_prefix"] == "/big"
+    assert sha256(await s3_bytes(settings, blob["properties"]["url"])) == expected.hexdigest()
+
+
+async def test_multipart_form_with_fields_and_two_files(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    form = aiohttp.FormData()
+    form.add_field(
+        "object",
+        json.dumps({"key_prefix": "/forms", "metadata": {"k": "v"}}),
+        content_type="application/json",
+    )
+    form.add_field("image", PNG, filename="red.png", content_type="image/png")
+    form.add_field("doc", PDF, filename="spec.pdf", content_type="application/pdf")
+    async with service.http.post(PATH, data=form, headers=acme.headers()) as reply:
+        assert reply.status == 200, await reply.text()
+        obj = await reply.json()
+    assert obj["metadata"] == {"k": "v"} and obj["key_prefix"] == "/forms"
+    assert [(b["property"], b["details"]["hash"]) for b in obj["blobs"]] == [
+        ("image", sha256(PNG)),
+        ("doc", sha256(PDF)),
+    ]
+
+
+async def test_route_errors_are_clear(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    cases = [
+        ("", b"x", "text/plain", 400, "'property' is required"),
+        ("?property=nope", b"x", "text/plain", 400, "'nope' is not a field"),
+        ("?property=doc", PNG, "image/png", 400, "image/png does not fit a pdf property"),
+    ]
+    for query, data, content_type, status, fragment in cases:
+        async with service.http.post(
+            f"{PATH}{query}", data=data, headers={**acme.headers(), "Content-Type": content_type}
+        ) as reply:
+            body = await reply.json()
+            assert reply.status == status, body
+            assert fragment in body["error"]["message"]
+
+
+async def test_too_large_is_413(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    async with service.http.post(
+        f"{PATH}?property=notes",
+        data=b"x" * (150 * MIB + 1),
+        headers={**acme.headers(), "Content-Type": "text/plain"},
+    ) as reply:
+        assert reply.status == 413
+        body = await reply.json()
+    assert "exceeds the blob limit of 157286400 bytes" in body["error"]["message"]
+
+
+async def test_malformed_json_part_is_400(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    form = aiohttp.FormData()
+    form.add_field("object", "{not json", content_type="application/json")
+    form.add_field("doc", PDF, filename="spec.pdf", content_type="application/pdf")
+    async with service.http.post(PATH, data=form, headers=acme.headers()) as reply:
+        assert reply.status == 400
+        body = await reply.json()
+    assert body["error"]["type"] == "BadRequestError"
