@@ -5,14 +5,18 @@ Prints MB/s for each, the ratios (a)/(c) and (b)/(c), and the peak RSS growth of
 process during (a) and (b) (sampled from /proc). bucketd runs as `bucketd serve` in its own
 process against this script's S3 stand-in (moto) and its own MongoDB stand-in. The stored object
 is deleted after each run so that every run writes the bytes (content addressing would skip it).
+By default the client sends the SHA-256 up front (expected_sha256 / ?sha256=), which lets bucketd
+write the parts at the content address in place; --without-sha256 measures the other path, where
+bucketd writes a temporary object and copies it to its address once the hash is known.
 
-    .venv/bin/python bench/upload.py [--mib 1024]
+    .venv/bin/python bench/upload.py [--mib 1024] [--without-sha256]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
@@ -64,9 +68,13 @@ def peak_rss_growth(pid: int) -> Iterator[list[int]]:
         result[0] = max(0, peak[0] - baseline)
 
 
-async def via_grpc(target: str, metadata: tuple[tuple[str, str], ...], mib: int) -> str:
+async def via_grpc(
+    target: str, metadata: tuple[tuple[str, str], ...], mib: int, digest: str | None
+) -> str:
     async def requests() -> AsyncIterator[pb.UploadObjectRequest]:
-        blob = pb.UploadBlobHeader(property="data", mime_type="text/plain", filename="big.bin")
+        blob = pb.UploadBlobHeader(
+            property="data", mime_type="text/plain", filename="big.bin", expected_sha256=digest
+        )
         yield pb.UploadObjectRequest(
             header=pb.UploadObjectHeader(bucket_identifier="b", blobs=[blob])
         )
@@ -81,7 +89,7 @@ async def via_grpc(target: str, metadata: tuple[tuple[str, str], ...], mib: int)
         return reply.object.object_id
 
 
-async def via_http(url: str, headers: dict[str, str], mib: int) -> str:
+async def via_http(url: str, headers: dict[str, str], mib: int, digest: str | None) -> str:
     async def body() -> AsyncIterator[bytes]:
         for _ in range(mib):
             yield BLOCK
@@ -89,7 +97,8 @@ async def via_http(url: str, headers: dict[str, str], mib: int) -> str:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
-            f"{url}/v1/buckets/b/objects/upload?property=data&filename=big.bin",
+            f"{url}/v1/buckets/b/objects/upload?property=data&filename=big.bin"
+            + (f"&sha256={digest}" if digest else ""),
             data=body(),
             headers={**headers, "Content-Type": "text/plain"},
         ) as reply,
@@ -164,7 +173,14 @@ def start_bucketd(endpoint: str, key: str) -> tuple[subprocess.Popen[str], str, 
     return process, lines[0].split()[1], lines[1].split()[1]
 
 
-async def bench(endpoint: str, mib: int) -> None:
+def digest_of(mib: int) -> str:
+    hasher = hashlib.sha256()
+    for _ in range(mib):
+        hasher.update(BLOCK)
+    return hasher.hexdigest()
+
+
+async def bench(endpoint: str, mib: int, *, with_sha256: bool) -> None:
     settings = Settings(
         s3_endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench"
     )
@@ -175,6 +191,7 @@ async def bench(endpoint: str, mib: int) -> None:
         metadata = tuple((k.lower(), v) for k, v in headers.items())
         await setup(url, headers)
         size_mb = mib * MIB / 1e6
+        digest = digest_of(mib) if with_sha256 else None
         started = time.perf_counter()
         await direct(settings, mib)
         direct_rate = size_mb / (time.perf_counter() - started)
@@ -183,13 +200,13 @@ async def bench(endpoint: str, mib: int) -> None:
             with peak_rss_growth(process.pid) as sampled:
                 started = time.perf_counter()
                 if name == "grpc":
-                    object_id = await via_grpc(target, metadata, mib)
+                    object_id = await via_grpc(target, metadata, mib, digest)
                 else:
-                    object_id = await via_http(url, headers, mib)
+                    object_id = await via_http(url, headers, mib, digest)
                 rate = size_mb / (time.perf_counter() - started)
             await delete_object(url, headers, object_id)
             rows.append((name, rate, sampled[0]))
-        print(f"{mib} MiB per run")
+        print(f"{mib} MiB per run, SHA-256 sent up front: {'yes' if digest else 'no'}")
         print(f"(c) direct S3 multipart : {direct_rate:8.1f} MB/s")
         for name, rate, growth in rows:
             label = "(a) gRPC UploadObject  " if name == "grpc" else "(b) HTTP upload route  "
@@ -205,9 +222,10 @@ async def bench(endpoint: str, mib: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--mib", type=int, default=1024, help="size of each run, in MiB")
+    parser.add_argument("--without-sha256", action="store_true", help="do not send the hash")
     args = parser.parse_args()
     with s3_standin() as endpoint:
-        asyncio.run(bench(endpoint, args.mib))
+        asyncio.run(bench(endpoint, args.mib, with_sha256=not args.without_sha256))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObje
         "filename": query.get("filename"),
         "mime_type": request.headers.get("Content-Type"),
         "expected_size_bytes": request.content_length,  # a truncated body is refused
+        "expected_sha256": query.get("sha256"),  # lets bucketd write in place, without a copy
     }
     header = pb.UploadObjectHeader(bucket_identifier=bucket, blobs=[_blob(blob)])
     if query.get("key_prefix"):

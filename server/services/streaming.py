@@ -147,14 +147,8 @@ class StreamUploads:
             ]
         else:
             (header, properties), blobs = await self._check(namespace, first), []
-            for spec in first.blobs:
-                blobs.append(
-                    _Blob(
-                        await self._blobs.start_multipart(
-                            namespace.namespace_id, mime_type=spec.mime_type or mime.OCTET_STREAM
-                        )
-                    )
-                )
+            for spec in header.blobs:
+                blobs.append(_Blob(await self._start(namespace, spec)))
         stored: list[StoredBytes] = []
         receiving = True
         specs = list(header.blobs)
@@ -227,10 +221,16 @@ class StreamUploads:
         if len(specs) >= self._max_blobs:
             raise PayloadTooLarge(f"at most {self._max_blobs} blobs per object")
         specs.append(_typed(properties, len(specs), spec))
-        writer = await self._blobs.start_multipart(
-            namespace.namespace_id, mime_type=spec.mime_type or mime.OCTET_STREAM
+        return _Blob(await self._start(namespace, spec))
+
+    async def _start(self, namespace: Namespace, spec: StreamBlobSpec) -> MultipartWriter:
+        # With expected_sha256 the parts go straight to the content address: _commit checks the
+        # hash before the multipart upload completes, so wrong bytes are never committed there.
+        return await self._blobs.start_multipart(
+            namespace.namespace_id,
+            mime_type=spec.mime_type or mime.OCTET_STREAM,
+            sha256=spec.expected_sha256,
         )
-        return _Blob(writer)
 
     async def _commit(self, header: StreamHeader, blobs: list[_Blob]) -> list[StoredBytes]:
         """Check sizes and checksums, then move each blob to its content address."""
@@ -255,8 +255,7 @@ class StreamUploads:
                 raise InvalidArgument(
                     f"{where}: SHA-256 {writer.sha256} != expected_sha256; nothing was stored"
                 )
-            await writer.complete()
-            result = await self._blobs.promote(
+            result = await self._blobs.finish(
                 writer, namespace_id=_namespace_of(writer), force=header.force_remirror
             )
             stored.append(result)

@@ -80,14 +80,41 @@ class S3BlobStore:
         try:
             async for chunk in chunks:
                 await writer.write(chunk)
+        except BaseException:
+            await writer.abort()
+            raise
+        return await self.finish(writer, namespace_id=namespace_id, force=force)
+
+    async def finish(
+        self, writer: MultipartWriter, *, namespace_id: str, force: bool
+    ) -> StoredBytes:
+        """End a writer: when its bytes are stored already, abort the new parts (dedup);
+        else complete the multipart upload and move it to its content address."""
+        digest = writer.sha256
+        if digest is not None and not force:
+            target = self.key_for(namespace_id, digest)
+            if await self.exists(target):
+                await writer.abort()
+                return StoredBytes(target, digest, writer.size, writer.head)
+        try:
             await writer.complete()
         except BaseException:
             await writer.abort()
             raise
+        if digest is not None and writer.key == self.key_for(namespace_id, digest):
+            return StoredBytes(writer.key, digest, writer.size, writer.head)  # written in place
         return await self.promote(writer, namespace_id=namespace_id, force=force)
 
-    async def start_multipart(self, namespace_id: str, *, mime_type: str) -> MultipartWriter:
-        key = f"{namespace_id}/tmp/{uuid.uuid4().hex}"
+    async def start_multipart(
+        self, namespace_id: str, *, mime_type: str, sha256: str | None = None
+    ) -> MultipartWriter:
+        """A writer under a temporary key, or — when the caller vouches for the SHA-256 (and
+        checks it before `finish`) — straight at the content address, which saves a copy."""
+        key = (
+            self.key_for(namespace_id, sha256)
+            if sha256
+            else f"{namespace_id}/tmp/{uuid.uuid4().hex}"
+        )
         try:
             reply = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=key, ContentType=mime_type

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import google_crc32c
 import grpc
 import pytest
 from grpc import aio
+from pymongo import AsyncMongoClient
 
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
@@ -236,4 +238,27 @@ async def test_resume_after_a_dropped_stream(
         await stub.GetUploadSession(
             pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
         )
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_abandoned_sessions_expire(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    await make_bucket(service, acme)
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    started = await stub.StartUploadSession(
+        pb.StartUploadSessionRequest(header=_header(_text_blob()).header), metadata=acme.metadata()
+    )
+    assert await _multipart_uploads(settings) != []
+    assert settings.mongodb_uri
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    await client[settings.mongodb_database]["upload_sessions"].update_one(
+        {"_id": started.session_id},
+        {"$set": {"expires_at": datetime.now(UTC) - timedelta(seconds=1)}},
+    )
+    await client.close()
+    assert await service.services.streams.expire_sessions() == 1
+    assert await _multipart_uploads(settings) == []
+    with pytest.raises(aio.AioRpcError) as gone:
+        await _upload(service, acme, [_header(session_id=started.session_id)])
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
