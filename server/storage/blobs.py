@@ -18,7 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from server.errors import InvalidArgument, StorageUnavailable
 from server.storage.s3 import S3Client
 
-PART_BYTES = 8 * 1024 * 1024  # S3 parts must be >= 5 MiB (but the last)
+# S3 parts must be >= 5 MiB (but the last); 5 MiB parts keep 1,024 parts under 5 GiB blobs,
+# far from the 10,000-part cap, with the smallest buffer per blob.
+PART_BYTES = 5 * 1024 * 1024
 SNIFF_BYTES = 8192
 
 
@@ -269,7 +271,7 @@ class MultipartWriter:
 
     async def _flush(self) -> None:
         number = len(self.parts) + 1
-        data = bytes(self._buffer)
+        data, self._buffer = self._buffer, bytearray()  # handed over, not copied
         try:
             reply = await self._client.upload_part(
                 Bucket=self._bucket,
@@ -282,7 +284,6 @@ class MultipartWriter:
             raise _unavailable("upload part", error) from error
         self.parts.append({"ETag": reply["ETag"], "PartNumber": number, "Size": len(data)})
         self.persisted += len(data)
-        self._buffer = bytearray()
 
     async def complete(self) -> None:
         if self._buffer or not self.parts:

@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from server.settings import Settings
+from server.storage.blobs import PART_BYTES
 from server.storage.s3 import open_s3
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import make_bucket, s3_bytes, s3_keys, sha256
@@ -220,7 +221,7 @@ async def test_resume_after_a_dropped_stream(
         status = await stub.GetUploadSession(
             pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
         )
-        return list(status.persisted_sizes) == [8 * MIB]
+        return list(status.persisted_sizes) == [PART_BYTES]
 
     await _until(part_persisted)
     call.cancel()  # the connection drops; the persisted part survives
