@@ -15,8 +15,9 @@ import grpc
 from grpc import aio
 
 from server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
-from server.domain.models import Principal
+from server.domain.models import Namespace, Principal
 from server.services.api_keys import ApiKeyService
+from server.services.namespaces import NamespaceService
 
 PROTECTED_PREFIX = "/bucketd."  # health and reflection stay open, as load balancers expect
 
@@ -33,6 +34,17 @@ _CALLER: ContextVar[Caller] = ContextVar("bucketd_caller")
 def current_caller() -> Caller:
     """The authenticated caller of the RPC being served."""
     return _CALLER.get()
+
+
+class CallerNamespace:
+    """Resolves the current call's X-Namespace in its organization (404 if it is not there)."""
+
+    def __init__(self, namespaces: NamespaceService) -> None:
+        self._namespaces = namespaces
+
+    async def __call__(self) -> Namespace:
+        caller = current_caller()
+        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
 
 
 class AuthInterceptor(ServerInterceptor):

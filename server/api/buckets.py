@@ -8,11 +8,11 @@ from grpc import aio
 
 from bucketd.v1 import buckets_pb2 as pb
 from bucketd.v1 import buckets_pb2_grpc
-from server.api import convert, enums
-from server.api.auth import current_caller
+from server.api import convert
+from server.api.auth import CallerNamespace
 from server.domain.ids import new_id
 from server.domain.listing import pagination
-from server.domain.models import Bucket, BucketChanges, Namespace
+from server.domain.models import Bucket, BucketChanges
 from server.services.buckets import BucketService, NewBucket
 from server.services.namespaces import NamespaceService
 from server.services.object_queries import ObjectQueries
@@ -58,11 +58,7 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     ) -> None:
         self._buckets = buckets
         self._queries = queries
-        self._namespaces = namespaces
-
-    async def _namespace(self) -> Namespace:
-        caller = current_caller()
-        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
+        self._namespace = CallerNamespace(namespaces)
 
     @override
     async def CreateBucket(
@@ -93,16 +89,7 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     async def ListBuckets(
         self, request: pb.ListBucketsRequest, context: Context
     ) -> pb.ListBucketsResponse:
-        page = await self._buckets.page(
-            await self._namespace(),
-            search=request.search,
-            filters=convert.to_dict(request.filters) if request.HasField("filters") else None,
-            sort_field=request.sort.field or None,
-            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
-            case_sensitive=request.case_sensitive,
-            limit=convert.optional(request, "limit"),
-            offset=convert.optional(request, "offset"),
-        )
+        page = await self._buckets.page(await self._namespace(), convert.list_query(request))
         count = len(page.results)
         return pb.ListBucketsResponse(
             results=[bucket_message(bucket) for bucket in page.results],

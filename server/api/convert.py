@@ -9,6 +9,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from bucketd.v1 import buckets_pb2, common_pb2
 from server.api import enums
+from server.domain.listing import ListQuery
 
 
 def optional(message: Any, name: str) -> Any:
@@ -46,6 +47,21 @@ def status(value: str) -> common_pb2.TaskStatus.ValueType:
 
 def field_type(value: str) -> common_pb2.FieldType.ValueType:
     return common_pb2.FieldType.ValueType(enums.numbers(enums.FIELD_TYPE)[value])
+
+
+def list_query(request: Any) -> ListQuery:
+    """The list parameters of any List…Request (fields it does not have stay unset)."""
+    fields = request.DESCRIPTOR.fields_by_name
+    has_filters = "filters" in fields and request.HasField("filters")
+    return ListQuery(
+        filters=to_dict(request.filters) if has_filters else None,
+        search=request.search,
+        sort_field=request.sort.field or None,
+        sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
+        case_sensitive=bool(getattr(request, "case_sensitive", False)),
+        limit=optional(request, "limit"),
+        offset=optional(request, "offset"),
+    )
 
 
 def pagination(values: dict[str, Any]) -> common_pb2.Pagination:

@@ -8,7 +8,7 @@ from grpc import aio
 
 from bucketd.v1 import namespaces_pb2 as pb
 from bucketd.v1 import namespaces_pb2_grpc
-from server.api import convert, enums
+from server.api import convert
 from server.api.auth import current_caller
 from server.domain.listing import pagination
 from server.services.namespaces import NamespaceService, NamespaceView
@@ -55,14 +55,7 @@ class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
     async def ListNamespaces(
         self, request: pb.ListNamespacesRequest, context: Context
     ) -> pb.ListNamespacesResponse:
-        page = await self._namespaces.page(
-            current_caller().principal,
-            search=request.search,
-            sort_field=request.sort.field or None,
-            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
-            limit=convert.optional(request, "limit"),
-            offset=convert.optional(request, "offset"),
-        )
+        page = await self._namespaces.page(current_caller().principal, convert.list_query(request))
         return pb.ListNamespacesResponse(
             results=[namespace_message(view) for view in page.results],
             total_count=page.total,

@@ -10,10 +10,10 @@ from grpc import aio
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 from server.api import convert, enums
-from server.api.auth import current_caller
+from server.api.auth import CallerNamespace
 from server.api.streaming import header_of, messages_of
 from server.domain.listing import pagination
-from server.domain.models import Namespace, ObjectRecord, StoredBlob
+from server.domain.models import ObjectRecord, StoredBlob
 from server.domain.object_plan import BlobInput, ObjectInput
 from server.errors import BucketdError, PayloadTooLarge
 from server.services.namespaces import NamespaceService
@@ -126,12 +126,8 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         self._objects = objects
         self._queries = queries
         self._streams = streams
-        self._namespaces = namespaces
+        self._namespace = CallerNamespace(namespaces)
         self._idle_seconds = idle_seconds
-
-    async def _namespace(self) -> Namespace:
-        caller = current_caller()
-        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
 
     @override
     async def CreateObject(
@@ -189,12 +185,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         page = await self._queries.page(
             await self._namespace(),
             request.bucket_identifier,
-            filters=convert.to_dict(request.filters) if request.HasField("filters") else None,
-            search=request.search,
-            sort_field=request.sort.field or None,
-            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
-            limit=convert.optional(request, "limit"),
-            offset=convert.optional(request, "offset"),
+            convert.list_query(request),
             cursor=convert.optional(request, "cursor") or None,
             include_total=request.include_total,
         )

@@ -8,11 +8,10 @@ from grpc import aio
 
 from bucketd.v1 import uploads_pb2 as pb
 from bucketd.v1 import uploads_pb2_grpc
-from server.api import convert, enums
-from server.api.auth import current_caller
+from server.api import convert
+from server.api.auth import CallerNamespace, current_caller
 from server.domain.ids import new_id
 from server.domain.listing import pagination
-from server.domain.models import Namespace
 from server.domain.uploads import UploadRecord, UploadRequest
 from server.errors import BucketdError, InvalidArgument
 from server.services.namespaces import NamespaceService
@@ -98,11 +97,7 @@ def upload_request(
 class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     def __init__(self, uploads: UploadService, namespaces: NamespaceService) -> None:
         self._uploads = uploads
-        self._namespaces = namespaces
-
-    async def _namespace(self) -> Namespace:
-        caller = current_caller()
-        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
+        self._namespace = CallerNamespace(namespaces)
 
     @override
     async def CreateUpload(
@@ -162,12 +157,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         found, total, page, stats = await self._uploads.page(
             await self._namespace(),
             request.bucket_identifier,
-            filters=convert.to_dict(request.filters) if request.HasField("filters") else None,
-            search=request.search,
-            sort_field=request.sort.field or None,
-            sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
-            limit=convert.optional(request, "limit"),
-            offset=convert.optional(request, "offset"),
+            convert.list_query(request),
         )
         return pb.ListUploadsResponse(
             results=[upload_message(UploadView(record)) for record in found],

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from server.domain.listing import ListQuery
 from server.errors import InvalidArgument
 
 Query = dict[str, Any]
@@ -138,3 +139,19 @@ def search_query(text: str, fields: list[str], *, case_sensitive: bool = False) 
         return {}
     pattern = _regex(re.escape(_pattern(text, "search")), case_sensitive)
     return {"$or": [{name: pattern} for name in fields]}
+
+
+def all_of(*clauses: Query) -> Query:
+    """The conjunction of the non-empty clauses ({} when there are none)."""
+    present = [clause for clause in clauses if clause]
+    if len(present) > 1:
+        return {"$and": present}
+    return present[0] if present else {}
+
+
+def list_filter(request: ListQuery, resolve: FieldResolver, search_fields: list[str]) -> Query:
+    """A list request's `filters` and `search`, as one query."""
+    return all_of(
+        to_query(request.filters, resolve),
+        search_query(request.search, search_fields, case_sensitive=request.case_sensitive),
+    )

@@ -46,6 +46,25 @@ def sort_of(
     return SortRequest(field=stored, descending=direction == "desc")
 
 
+@dataclass(frozen=True, kw_only=True)
+class ListQuery:
+    """What every list endpoint may be asked: filters, search, sort and paging."""
+
+    filters: dict[str, Any] | None = None
+    search: str = ""
+    sort_field: str | None = None
+    sort_direction: str | None = None
+    case_sensitive: bool = False
+    limit: int | None = None
+    offset: int | None = None
+
+    def page(self, *, default: int, maximum: int) -> PageRequest:
+        return PageRequest.of(self.limit, self.offset, default=default, maximum=maximum)
+
+    def sort(self, *, allowed: dict[str, str], default: SortRequest) -> SortRequest:
+        return sort_of(self.sort_field, self.sort_direction, allowed=allowed, default=default)
+
+
 def pagination(page: PageRequest, total: int, returned: int) -> dict[str, Any]:
     """The reference's PaginationResponse for an offset page."""
     page_number = page.offset // page.limit + 1

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from server.domain import names
-from server.domain.filters import search_query, to_query
+from server.domain.filters import list_filter
 from server.domain.ids import new_id
-from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Bucket, BucketChanges, Namespace
 from server.domain.schema import validate_schema, validate_unique_key
 from server.errors import NotFound
@@ -91,27 +91,10 @@ class BucketService:
             raise not_found(identifier)
         return bucket
 
-    async def page(
-        self,
-        namespace: Namespace,
-        *,
-        search: str,
-        filters: dict[str, Any] | None,
-        sort_field: str | None,
-        sort_direction: str | None,
-        case_sensitive: bool,
-        limit: int | None,
-        offset: int | None,
-    ) -> BucketPage:
-        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
-        sort = sort_of(sort_field, sort_direction, allowed=SORTABLE, default=DEFAULT_SORT)
-        clauses = [
-            to_query(filters, _filterable),
-            search_query(
-                search, ["_id", "bucket_name", "description"], case_sensitive=case_sensitive
-            ),
-        ]
-        query = {"$and": [c for c in clauses if c]} if any(clauses) else {}
+    async def page(self, namespace: Namespace, request: ListQuery) -> BucketPage:
+        page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
+        query = list_filter(request, _filterable, ["_id", "bucket_name", "description"])
         found, total = await self._buckets.page(
             namespace.namespace_id, query=query, sort=sort, page=page
         )

@@ -10,7 +10,7 @@ from typing import Any
 from server.domain import names
 from server.domain.filters import search_query
 from server.domain.ids import new_id
-from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Namespace, NamespaceCounts, Principal
 from server.errors import FailedPrecondition, InvalidArgument, NotFound
 from server.services.ports import BucketStore, NamespaceStore
@@ -85,19 +85,10 @@ class NamespaceService:
         namespace = await self._find(principal, identifier)
         return (await self._with_counts([namespace]))[0]
 
-    async def page(
-        self,
-        principal: Principal,
-        *,
-        search: str,
-        sort_field: str | None,
-        sort_direction: str | None,
-        limit: int | None,
-        offset: int | None,
-    ) -> NamespacePage:
-        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
-        sort = sort_of(sort_field, sort_direction, allowed=SORTABLE, default=DEFAULT_SORT)
-        query = search_query(search, ["namespace_name", "description", "_id"])
+    async def page(self, principal: Principal, request: ListQuery) -> NamespacePage:
+        page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
+        query = search_query(request.search, ["namespace_name", "description", "_id"])
         found, total = await self._namespaces.page(
             principal.organization_id, query=query, sort=sort, page=page
         )

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from server.domain.filters import search_query, to_query
-from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.filters import all_of, list_filter
+from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Bucket, Namespace, ObjectRecord
 from server.errors import InvalidArgument
 from server.services.buckets import BucketService
@@ -110,31 +110,21 @@ class ObjectQueries:
         self,
         namespace: Namespace,
         bucket_identifier: str,
+        request: ListQuery,
         *,
-        filters: dict[str, Any] | None,
-        search: str,
-        sort_field: str | None,
-        sort_direction: str | None,
-        limit: int | None,
-        offset: int | None,
         cursor: str | None,
         include_total: bool,
     ) -> ObjectPage:
         bucket = await self._buckets.get(namespace, bucket_identifier)
-        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
-        sortable = {
-            name: path for name in [*TOP_LEVEL, sort_field or ""] if (path := stored_field(name))
-        }
-        sort = sort_of(sort_field, sort_direction, allowed=sortable, default=DEFAULT_SORT)
-        clauses = [
-            to_query(filters, stored_field),
-            search_query(search, ["key_prefix", "_id", "search_text"]),
-        ]
+        page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        names = [*TOP_LEVEL, request.sort_field or ""]
+        sortable = {name: path for name in names if (path := stored_field(name))}
+        sort = request.sort(allowed=sortable, default=DEFAULT_SORT)
+        query = list_filter(request, stored_field, ["key_prefix", "_id", "search_text"])
         if cursor:
             if sort != DEFAULT_SORT or page.offset:
                 raise InvalidArgument("cursor: works with the default sort and no offset")
-            clauses.append(_cursor_query(cursor))
-        query = {"$and": [c for c in clauses if c]} if any(clauses) else {}
+            query = all_of(query, _cursor_query(cursor))
         found, total = await self._objects.page(
             namespace.namespace_id,
             bucket.bucket_id,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.domain.filters import search_query, to_query
+from server.domain.filters import list_filter
 from server.domain.ids import new_id
-from server.domain.listing import PageRequest, SortRequest, sort_of
+from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Namespace
 from server.domain.object_plan import BlobInput, ObjectInput
 from server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
@@ -165,17 +165,11 @@ class UploadService:
         self,
         namespace: Namespace,
         bucket_identifier: str,
-        *,
-        filters: dict[str, Any] | None,
-        search: str,
-        sort_field: str | None,
-        sort_direction: str | None,
-        limit: int | None,
-        offset: int | None,
+        request: ListQuery,
     ) -> tuple[list[UploadRecord], int, PageRequest, dict[str, Any]]:
         bucket = await self._buckets.get(namespace, bucket_identifier)
-        page = PageRequest.of(limit, offset, default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
-        sort = sort_of(sort_field, sort_direction, allowed=SORTABLE, default=DEFAULT_SORT)
+        page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
+        sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
         resolve = {
             **SORTABLE,
             "upload_id": "_id",
@@ -183,14 +177,11 @@ class UploadService:
             "blob_property": "blob_property",
             "file_hash": "file_hash",
         }
-        clauses = [
-            to_query(
-                filters,
-                lambda name: resolve.get(name) or (name if name.startswith("metadata.") else None),
-            ),
-            search_query(search, ["filename", "search_text"]),
-        ]
-        query = {"$and": [c for c in clauses if c]} if any(clauses) else {}
+        query = list_filter(
+            request,
+            lambda name: resolve.get(name) or (name if name.startswith("metadata.") else None),
+            ["filename", "search_text"],
+        )
         found, total = await self._uploads.page(
             namespace.namespace_id, bucket.bucket_id, query=query, sort=sort, page=page
         )
