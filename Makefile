@@ -28,7 +28,9 @@ protos-check: protos ## Fails when the committed stubs differ from a fresh regen
 	git diff --exit-code -- bucketd || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
 	test -z "$$(git status --porcelain -- bucketd)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
 
-setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto
+TS := clients/typescript
+
+setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto $(TS)/src/gen/.generated
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || { python=$$(scripts/find-python.sh) && "$$python" -m venv $(VENV); }
@@ -40,8 +42,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
+$(TS)/node_modules/.installed: $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+# The TypeScript stubs are not committed: buf generates them (buf.gen.yaml) from protos/.
+$(TS)/src/gen/.generated: $(TS)/node_modules/.installed node_modules/.installed build/googleapis/google/api/http.proto buf.gen.yaml $(wildcard protos/bucketd/v1/*.proto)
+	$(BUF) generate --template buf.gen.yaml
+	touch $@
+
 build/googleapis/google/api/http.proto: $(VENV)/.installed
 	$(PY) scripts/gen_protos.py --googleapis-only
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache $(TS)/node_modules $(TS)/src/gen
