@@ -68,7 +68,7 @@ async def _become_ready(
 async def _sweep_uploads(
     services: Services, readiness: asyncio.Task[None], settings: Settings
 ) -> None:
-    """Periodically expire stale uploads and resume confirms whose lease ran out."""
+    """Periodically expire stale uploads and upload sessions, resume abandoned confirms."""
     await asyncio.shield(readiness)
     while True:
         try:
@@ -82,7 +82,9 @@ async def _sweep_uploads(
                     sessions,
                 )
         except BucketdError as error:
-            log.warning("upload sweep failed: %s", error.message)
+            log.warning("sweep failed: %s", error.message)
+        except Exception:
+            log.exception("sweep failed")  # the loop must outlive one bad round
         await asyncio.sleep(settings.upload_sweep_seconds)
 
 
@@ -143,11 +145,13 @@ async def running_server(
         )
         bound = server.add_insecure_port(f"{host}:{port}")
         await server.start()
-        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
-        stack.push_async_callback(health.enter_graceful_shutdown)
         readiness = asyncio.create_task(_become_ready(health, database, stores, s3, settings))
-        stack.callback(readiness.cancel)
         sweeper = asyncio.create_task(_sweep_uploads(services, readiness, settings))
+        # Run on exit in the reverse order: NOT_SERVING, stop taking calls and let in-flight ones
+        # finish, stop background confirms (a later sweep resumes them), stop the loops.
+        stack.callback(readiness.cancel)
         stack.callback(sweeper.cancel)
         stack.push_async_callback(services.uploads.close)
+        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
+        stack.push_async_callback(health.enter_graceful_shutdown)
         yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)

@@ -103,7 +103,11 @@ class Stores:
             buckets=buckets,
             objects=objects,
             object_queries=ObjectQueries(
-                objects=self.objects, buckets=buckets, bucket_store=self.buckets, blobs=blobs
+                objects=self.objects,
+                buckets=buckets,
+                bucket_store=self.buckets,
+                blobs=blobs,
+                clock=now_ms,
             ),
             uploads=UploadService(
                 uploads=self.uploads,

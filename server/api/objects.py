@@ -20,7 +20,6 @@ from server.services.namespaces import NamespaceService
 from server.services.object_queries import ObjectQueries
 from server.services.objects import ObjectService
 from server.services.streaming import StreamUploads
-from server.storage.documents import now_ms
 
 Context = aio.ServicerContext[Any, Any]
 MAX_BATCH = 100
@@ -289,7 +288,6 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             await self._namespace(),
             request.bucket_identifier,
             request.object_identifier,
-            now=now_ms(),
         )
         return pb.DeleteObjectResponse()
 

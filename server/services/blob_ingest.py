@@ -16,8 +16,8 @@ from server.domain.blob_data import (
 from server.domain.ids import new_id
 from server.domain.models import StoredBlob
 from server.domain.object_plan import PlannedBlob
+from server.domain.stored import StoredBytes
 from server.services.ports import BlobStore, Fetcher
-from server.storage.blobs import StoredBytes
 
 JSON_MIME = "application/json"
 

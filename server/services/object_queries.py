@@ -80,7 +80,9 @@ class ObjectQueries:
         buckets: BucketService,
         bucket_store: BucketStore,
         blobs: BlobStore,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._objects = objects
         self._buckets = buckets
         self._bucket_store = bucket_store
@@ -137,7 +139,7 @@ class ObjectQueries:
         return ObjectPage(found, total, page, _encode_cursor(found[-1]) if full_page else None)
 
     async def delete(
-        self, namespace: Namespace, bucket_identifier: str, object_identifier: str, *, now: datetime
+        self, namespace: Namespace, bucket_identifier: str, object_identifier: str
     ) -> None:
         """Remove the record, its claims and the S3 bytes no other object references."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
@@ -153,7 +155,7 @@ class ObjectQueries:
                 bucket.bucket_id,
                 objects=-1,
                 size_bytes=-record.size_bytes,
-                now=now,
+                now=self._clock(),
             )
         keys = {blob.storage_key for blob in record.blobs if blob.storage_key}
         await collect_unreferenced(self._objects, self._blobs, namespace.namespace_id, keys)

@@ -21,9 +21,8 @@ from server.domain.models import (
     ObjectRecord,
     Organization,
 )
+from server.domain.stored import Fetched, Head, StoredBytes
 from server.domain.uploads import UploadRecord
-from server.storage.blobs import Head, StoredBytes
-from server.storage.fetch import Fetched
 
 Query = dict[str, Any]
 

@@ -20,6 +20,7 @@ from server.domain.blob_data import StoredContent
 from server.domain.ids import new_id
 from server.domain.models import Namespace, ObjectRecord
 from server.domain.object_plan import BlobInput, ObjectInput
+from server.domain.stored import StoredBytes
 from server.domain.streams import (
     StreamBlobSpec,
     StreamChunk,
@@ -32,7 +33,7 @@ from server.errors import InvalidArgument, NotFound, PayloadTooLarge
 from server.services.buckets import BucketService
 from server.services.objects import ObjectService, collect_unreferenced
 from server.services.ports import ObjectStore
-from server.storage.blobs import MultipartWriter, S3BlobStore, StoredBytes
+from server.storage.blobs import MultipartWriter, S3BlobStore
 from server.storage.sessions import MongoSessions
 
 Clock = Callable[[], datetime]

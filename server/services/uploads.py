@@ -16,6 +16,7 @@ from server.domain.ids import new_id
 from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Namespace
 from server.domain.object_plan import BlobInput, ObjectInput
+from server.domain.stored import Head
 from server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
 from server.errors import BucketdError, FailedPrecondition, InvalidArgument, NotFound
 from server.services.buckets import BucketService
@@ -223,7 +224,7 @@ class UploadService:
         record = await self._find(namespace, bucket.bucket_id, upload_id)
         if record.status in {"COMPLETED", "PROCESSING"}:
             return record  # confirming again answers the same result
-        await self._verify(record, etag=etag, size=size)
+        head = await self._verify(record, etag=etag, size=size)
         task_id = new_id("task_")
         now = self._clock()
         claimed = await self._uploads.transition(
@@ -234,6 +235,7 @@ class UploadService:
                 "task_id": task_id,
                 "lease_until": now + self._limits.lease,
                 "verified_at": now,
+                "etag": head.etag,
             },
         )
         if claimed is None:  # somebody else confirmed it first
@@ -242,9 +244,9 @@ class UploadService:
         if run_async or large:
             self._spawn(claimed)
             return claimed
-        return await self.finish(claimed)
+        return await self.finish(claimed, raise_errors=True)
 
-    async def _verify(self, record: UploadRecord, *, etag: str | None, size: int | None) -> None:
+    async def _verify(self, record: UploadRecord, *, etag: str | None, size: int | None) -> Head:
         """The checks that keep an upload PENDING when they fail; each says what is wrong."""
         if record.status != "PENDING":
             raise InvalidArgument(
@@ -282,9 +284,14 @@ class UploadService:
                 f"not as the signed {record.content_type}",
                 details={"field": "content_type"},
             )
+        return head
 
-    async def finish(self, record: UploadRecord) -> UploadRecord:
-        """Hash and adopt the bytes, create the object, COMPLETED (or FAILED with a message)."""
+    async def finish(self, record: UploadRecord, *, raise_errors: bool = False) -> UploadRecord:
+        """Hash and adopt the bytes, create the object, COMPLETED (or FAILED with a message).
+
+        Safe to run again after a crash (the sweep does): the object is created under an
+        idempotency key derived from the upload, and the uploaded file is removed last.
+        """
         try:
             stored = await self._blobs.adopt(
                 record.s3_key, namespace_id=record.namespace_id, force=False
@@ -295,12 +302,9 @@ class UploadService:
                 "storage_key": stored.storage_key,
                 "file_size_bytes": stored.size_bytes,
             }
-            head = await self._blobs.head(record.s3_key)
-            changes["etag"] = head.etag if head else None
             completed = dataclasses.replace(record, **changes)
             if record.create_object_on_confirm:
                 object_id = await self._create_object(completed)
-            await self._blobs.delete(record.s3_key)  # the content-addressed copy is what stays
         except BucketdError as error:
             failed = await self._uploads.transition(
                 record.upload_id,
@@ -308,7 +312,7 @@ class UploadService:
                 changes={"status": "FAILED", "message": error.message, "lease_until": None},
             )
             log.warning("upload %s failed: %s", record.upload_id, error.message)
-            if failed is None:
+            if failed is None or raise_errors:
                 raise
             return failed
         now = self._clock()
@@ -324,6 +328,7 @@ class UploadService:
                 "message": None,
             },
         )
+        await self._blobs.delete(record.s3_key)  # the content-addressed copy is what stays
         return done or record
 
     async def _create_object(self, upload: UploadRecord) -> str:
@@ -335,6 +340,7 @@ class UploadService:
         prop = upload.blob_property or ""
         kind = (bucket.bucket_schema.get("properties") or {}).get(prop, {}).get("type")
         request = ObjectInput(
+            idempotency_key=f"upload:{upload.upload_id}",  # a resumed finish finds its object
             metadata=upload.object_metadata,
             blobs=[BlobInput(property=prop, type=kind, upload_id=upload.upload_id)],
         )

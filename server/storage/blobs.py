@@ -10,11 +10,11 @@ import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from server.domain.stored import Head, StoredBytes
 from server.errors import InvalidArgument, StorageUnavailable
 from server.storage.s3 import S3Client
 
@@ -22,21 +22,6 @@ from server.storage.s3 import S3Client
 # far from the 10,000-part cap, with the smallest buffer per blob.
 PART_BYTES = 5 * 1024 * 1024
 SNIFF_BYTES = 8192
-
-
-@dataclass(frozen=True)
-class Head:
-    size_bytes: int
-    etag: str  # without quotes
-    content_type: str | None
-
-
-@dataclass(frozen=True)
-class StoredBytes:
-    storage_key: str
-    sha256: str
-    size_bytes: int
-    head: bytes  # the first bytes, for MIME sniffing
 
 
 def _unavailable(action: str, error: Exception) -> StorageUnavailable:

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from server.domain.stored import Fetched
 from server.errors import InvalidArgument, PayloadTooLarge
 
 MAX_REDIRECTS = 5
@@ -96,13 +97,6 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._resolver.close()
-
-
-@dataclass(frozen=True)
-class Fetched:
-    chunks: AsyncIterator[bytes]
-    content_type: str | None
-    filename: str | None
 
 
 class UrlFetcher:
