@@ -98,19 +98,9 @@ class BlobIngester:
         )
 
     def _from_content(self, planned: PlannedBlob, content: StoredContent) -> StoredBlob:
-        return StoredBlob(
-            blob_id=new_id("blob_"),
-            property=planned.property,
-            type=planned.type,
-            key_prefix=planned.key_prefix,
-            url=self.blobs.url(content.storage_key),
-            storage_key=content.storage_key,
-            filename=content.filename,
-            size_bytes=content.size_bytes,
-            mime_type=content.mime_type,
-            hash=content.sha256,
-            metadata=planned.metadata,
-        )
+        """Bytes stored already (streamed, or a confirmed upload): only the record is made."""
+        stored = StoredBytes(content.storage_key, content.sha256, content.size_bytes, b"")
+        return self._record(planned, stored, content.mime_type, content.filename)
 
     def _reference(self, planned: PlannedBlob, url: str) -> StoredBlob:
         """canonicalize_source: false — the URL is referenced as it is, nothing is copied."""
