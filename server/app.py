@@ -72,7 +72,7 @@ async def _sweep_uploads(
     await asyncio.shield(readiness)
     while True:
         try:
-            expired, resumed = await services.uploads.sweep()
+            expired, resumed = await services.confirmations.sweep()
             sessions = await services.streams.expire_sessions()
             if expired or resumed or sessions:
                 log.info(
@@ -151,7 +151,7 @@ async def running_server(
         # finish, stop background confirms (a later sweep resumes them), stop the loops.
         stack.callback(readiness.cancel)
         stack.callback(sweeper.cancel)
-        stack.push_async_callback(services.uploads.close)
+        stack.push_async_callback(services.confirmations.close)
         stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         stack.push_async_callback(health.enter_graceful_shutdown)
         yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)

@@ -17,6 +17,7 @@ from server.services.object_queries import ObjectQueries
 from server.services.objects import ObjectService
 from server.services.ports import Fetcher
 from server.services.streaming import StreamUploads
+from server.services.upload_confirm import UploadConfirmations
 from server.services.uploads import UploadLimits, UploadService
 from server.settings import Settings
 from server.storage.api_keys import MongoApiKeys, MongoOrganizations
@@ -38,6 +39,7 @@ class Services:
     objects: ObjectService
     object_queries: ObjectQueries
     uploads: UploadService
+    confirmations: UploadConfirmations
     streams: StreamUploads
 
 
@@ -85,6 +87,11 @@ class Stores:
         limits = Limits(
             max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
         )
+        upload_limits = UploadLimits(
+            max_bytes=settings.max_upload_bytes,
+            async_threshold_bytes=settings.async_confirm_bytes,
+            lease=timedelta(seconds=settings.upload_lease_seconds),
+        )
         objects = ObjectService(
             objects=self.objects,
             buckets=buckets,
@@ -113,13 +120,16 @@ class Stores:
                 uploads=self.uploads,
                 blobs=blobs,
                 buckets=buckets,
+                limits=upload_limits,
+                clock=now_ms,
+            ),
+            confirmations=UploadConfirmations(
+                uploads=self.uploads,
+                blobs=blobs,
+                buckets=buckets,
                 namespaces=self.namespaces,
                 objects=objects,
-                limits=UploadLimits(
-                    max_bytes=settings.max_upload_bytes,
-                    async_threshold_bytes=settings.async_confirm_bytes,
-                    lease=timedelta(seconds=settings.upload_lease_seconds),
-                ),
+                limits=upload_limits,
                 clock=now_ms,
             ),
             streams=StreamUploads(

@@ -45,7 +45,7 @@ def add_bucketd_services(server: aio.Server, services: Services, settings: Setti
         server,
     )
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
-        UploadServicer(services.uploads, services.namespaces), server
+        UploadServicer(services.uploads, services.confirmations, services.namespaces), server
     )
     files = (namespaces_pb2, buckets_pb2, objects_pb2, uploads_pb2)
     return [

@@ -15,6 +15,7 @@ from server.domain.listing import pagination
 from server.domain.uploads import UploadRecord, UploadRequest
 from server.errors import BucketdError, InvalidArgument
 from server.services.namespaces import NamespaceService
+from server.services.upload_confirm import UploadConfirmations
 from server.services.uploads import UploadService, UploadView
 
 Context = aio.ServicerContext[Any, Any]
@@ -95,8 +96,14 @@ def upload_request(
 
 
 class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
-    def __init__(self, uploads: UploadService, namespaces: NamespaceService) -> None:
+    def __init__(
+        self,
+        uploads: UploadService,
+        confirmations: UploadConfirmations,
+        namespaces: NamespaceService,
+    ) -> None:
         self._uploads = uploads
+        self._confirmations = confirmations
         self._namespace = CallerNamespace(namespaces)
 
     @override
@@ -182,7 +189,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     async def ConfirmUpload(
         self, request: pb.ConfirmUploadRequest, context: Context
     ) -> pb.ConfirmUploadResponse:
-        record = await self._uploads.confirm(
+        record = await self._confirmations.confirm(
             await self._namespace(),
             request.bucket_identifier,
             request.upload_id,
@@ -204,7 +211,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
         outcomes: dict[str, Any] = {}
         for item in request.confirmations:
             try:
-                record = await self._uploads.confirm(
+                record = await self._confirmations.confirm(
                     namespace,
                     request.bucket_identifier,
                     item.upload_id,

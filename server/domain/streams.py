@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.domain import mime
 from server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
@@ -84,3 +86,17 @@ def check_chunk(chunk: StreamChunk, *, blobs: int, written: int, limits: StreamL
             f"blob {chunk.blob_index} exceeds the blob limit of {limits.max_blob_bytes} bytes",
             details={"limit_bytes": str(limits.max_blob_bytes)},
         )
+
+
+def typed_spec(properties: dict[str, Any], index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
+    """The spec checked against the schema, with its type filled in from it."""
+    where = f"header.blobs[{index}]"
+    schema = properties.get(spec.property)
+    if schema is None:
+        raise InvalidArgument(f"{where}.property: {spec.property!r} is not a field of the schema")
+    if spec.type is not None and spec.type != schema["type"]:
+        raise InvalidArgument(
+            f"{where}.type: {spec.type!r} does not match the schema type {schema['type']!r}"
+        )
+    mime.check_fits(f"{where}.mime_type", schema["type"], spec.mime_type or mime.OCTET_STREAM)
+    return dataclasses.replace(spec, type=schema["type"])

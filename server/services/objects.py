@@ -6,14 +6,11 @@ final status (DRAFT) — any failure on the way leaves the object FAILED with `e
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from server.domain import mime
-from server.domain.blob_data import StoredContent, UploadRef
 from server.domain.ids import new_id
 from server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
 from server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
@@ -21,19 +18,18 @@ from server.domain.objects import (
     STORED_STATUS,
     WRITING_STATUS,
     content_hash,
-    unique_key_value,
 )
 from server.domain.uploads import UploadRecord
-from server.errors import AlreadyExists, BucketdError, FailedPrecondition, InvalidArgument, NotFound
+from server.errors import BucketdError, FailedPrecondition, NotFound
 from server.services.blob_ingest import BlobIngester
 from server.services.buckets import BucketService
+from server.services.object_claims import ObjectClaims
 from server.services.ports import BlobStore, BucketStore, ObjectStore, UploadStore
+from server.services.upload_refs import resolve_uploads
 
 log = logging.getLogger("bucketd.objects")
 
 Clock = Callable[[], datetime]
-IDEMPOTENCY_WAIT_SECONDS = 10.0
-POLICIES = frozenset({"insert", "update", "upsert"})
 
 
 async def collect_unreferenced(
@@ -66,6 +62,7 @@ class ObjectService:
     ) -> None:
         self._uploads = uploads
         self._objects = objects
+        self._claims = ObjectClaims(objects)
         self._buckets = buckets
         self._bucket_store = bucket_store
         self._blobs = blobs
@@ -84,136 +81,20 @@ class ObjectService:
         """`confirming`: the upload being confirmed, usable before it is COMPLETED."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
         plan = plan_object(bucket, request, self._limits)
-        plan = await self._resolve_uploads(namespace, bucket, plan, confirming)
+        plan = await resolve_uploads(self._uploads, namespace, bucket, plan, confirming)
         object_id = new_id("obj_")
         if request.idempotency_key:
-            claim = f"idem:{bucket.bucket_id}:{request.idempotency_key}"
-            holder = await self._objects.claim(
-                claim,
-                namespace_id=namespace.namespace_id,
-                bucket_id=bucket.bucket_id,
-                object_id=object_id,
+            holder = await self._claims.idempotency_holder(
+                namespace, bucket, request.idempotency_key, object_id
             )
             if holder is not None:
-                return await self._wait_for(namespace, bucket, holder)
-        existing = await self._apply_unique_key(namespace, bucket, plan, request.policy, object_id)
+                return await self._claims.wait_for(namespace, bucket, holder)
+        existing = await self._claims.unique_key_holder(
+            namespace, bucket, plan, request.policy, object_id
+        )
         if existing is not None:
             return await self._rewrite(namespace, bucket, existing, plan, request.skip_duplicates)
         return await self._write_new(namespace, bucket, object_id, plan, request.skip_duplicates)
-
-    async def _resolve_uploads(
-        self,
-        namespace: Namespace,
-        bucket: Bucket,
-        plan: ObjectPlan,
-        confirming: UploadRecord | None,
-    ) -> ObjectPlan:
-        """Each upload_id must name a COMPLETED upload of this bucket; else 400 naming it."""
-        blobs = []
-        for planned in plan.blobs:
-            resolved = planned
-            if isinstance(planned.data, UploadRef):
-                record = await self._completed_upload(
-                    namespace, bucket, planned.data.upload_id, planned.index, confirming
-                )
-                where = f"blobs[{planned.index}].upload_id"
-                mime.check_fits(where, planned.type, record.content_type)
-                assert record.storage_key and record.file_hash, "COMPLETED uploads are adopted"
-                content = StoredContent(
-                    storage_key=record.storage_key,
-                    sha256=record.file_hash,
-                    size_bytes=record.file_size_bytes or 0,
-                    mime_type=record.content_type,
-                    filename=record.filename,
-                )
-                resolved = dataclasses.replace(planned, data=content)
-            blobs.append(resolved)
-        return dataclasses.replace(plan, blobs=blobs)
-
-    async def _completed_upload(
-        self,
-        namespace: Namespace,
-        bucket: Bucket,
-        upload_id: str,
-        index: int,
-        confirming: UploadRecord | None,
-    ) -> UploadRecord:
-        if confirming is not None and confirming.upload_id == upload_id:
-            return confirming
-        where = f"blobs[{index}].upload_id"
-        record = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
-        if record is None:
-            raise InvalidArgument(
-                f"{where}: upload {upload_id!r} not found in this bucket", details={"field": where}
-            )
-        if record.status != "COMPLETED":
-            raise InvalidArgument(
-                f"{where}: upload {upload_id!r} is {record.status}; only a confirmed "
-                "(COMPLETED) upload can be used",
-                details={"field": where},
-            )
-        return record
-
-    async def _apply_unique_key(
-        self,
-        namespace: Namespace,
-        bucket: Bucket,
-        plan: ObjectPlan,
-        policy: str | None,
-        object_id: str,
-    ) -> ObjectRecord | None:
-        """None to create `object_id`; else the existing object the policy says to update."""
-        if not bucket.unique_key:
-            return None
-        chosen = policy or bucket.unique_key.get("default_policy")
-        if chosen not in POLICIES:
-            raise InvalidArgument(
-                "policy: the bucket has a unique_key; pass ?policy=insert|update|upsert or give "
-                "the bucket a unique_key.default_policy",
-                details={"field": "policy"},
-            )
-        claim = f"ukey:{bucket.bucket_id}:{unique_key_value(bucket.unique_key, plan.metadata)}"
-        holder = (
-            await self._objects.claim(
-                claim,
-                namespace_id=namespace.namespace_id,
-                bucket_id=bucket.bucket_id,
-                object_id=object_id,
-            )
-            if chosen != "update"
-            else await self._objects.find_claim(claim)
-        )
-        if holder is None:
-            if chosen == "update":
-                raise NotFound(
-                    "policy=update: no object has this unique key yet",
-                    details={"resource": "object"},
-                )
-            return None
-        if chosen == "insert":
-            raise AlreadyExists(
-                f"An object with this unique key exists: {holder}",
-                details={"resource": "object", "id": holder},
-            )
-        record = await self._objects.get(namespace.namespace_id, bucket.bucket_id, holder)
-        if record is None:
-            raise FailedPrecondition("The object holding this unique key is being written; retry")
-        return record
-
-    async def _wait_for(self, namespace: Namespace, bucket: Bucket, object_id: str) -> ObjectRecord:
-        """The object another request (same idempotency key) creates; it may still be writing."""
-        delay = 0.02
-        deadline = asyncio.get_running_loop().time() + IDEMPOTENCY_WAIT_SECONDS
-        while True:
-            record = await self._objects.get(namespace.namespace_id, bucket.bucket_id, object_id)
-            if record is not None and record.status != WRITING_STATUS:
-                return record
-            if asyncio.get_running_loop().time() > deadline:
-                raise FailedPrecondition(
-                    f"Object {object_id} with this idempotency_key is still being written; retry"
-                )
-            await asyncio.sleep(delay)  # another request is writing it: back off, then look again
-            delay = min(delay * 2, 0.5)
 
     async def _write_new(
         self,
@@ -366,7 +247,7 @@ class ObjectService:
         )
         plan = plan_object(bucket, merged, self._limits)
         plan = dataclasses.replace(plan, metadata_layout=existing.metadata_layout)
-        plan = await self._resolve_uploads(namespace, bucket, plan, None)
+        plan = await resolve_uploads(self._uploads, namespace, bucket, plan, None)
         if not (replace_blobs and request.blobs):
             updated = dataclasses.replace(
                 existing,

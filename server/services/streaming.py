@@ -28,6 +28,7 @@ from server.domain.streams import (
     StreamLimits,
     check_chunk,
     check_header,
+    typed_spec,
 )
 from server.errors import InvalidArgument, NotFound, PayloadTooLarge
 from server.services.buckets import BucketService
@@ -91,7 +92,7 @@ class StreamUploads:
         check_header(header, self._limits, self._max_blobs)
         bucket = await self._buckets.get(namespace, header.bucket_identifier)
         properties: dict[str, Any] = bucket.bucket_schema.get("properties") or {}
-        typed = [_typed(properties, index, spec) for index, spec in enumerate(header.blobs)]
+        typed = [typed_spec(properties, index, spec) for index, spec in enumerate(header.blobs)]
         return dataclasses.replace(header, blobs=typed), properties
 
     async def start_session(
@@ -221,7 +222,7 @@ class StreamUploads:
             raise InvalidArgument("a session announces all its blobs in its header")
         if len(specs) >= self._max_blobs:
             raise PayloadTooLarge(f"at most {self._max_blobs} blobs per object")
-        specs.append(_typed(properties, len(specs), spec))
+        specs.append(typed_spec(properties, len(specs), spec))
         return _Blob(await self._start(namespace, spec))
 
     async def _start(self, namespace: Namespace, spec: StreamBlobSpec) -> MultipartWriter:
@@ -272,20 +273,6 @@ class StreamUploads:
                 await self._blobs.resume_multipart(blob["key"], blob["upload_id"], []).abort()
             await self._sessions.delete(session["_id"])
         return len(expired)
-
-
-def _typed(properties: dict[str, Any], index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
-    """The spec checked against the schema, with its type filled in from it."""
-    where = f"header.blobs[{index}]"
-    schema = properties.get(spec.property)
-    if schema is None:
-        raise InvalidArgument(f"{where}.property: {spec.property!r} is not a field of the schema")
-    if spec.type is not None and spec.type != schema["type"]:
-        raise InvalidArgument(
-            f"{where}.type: {spec.type!r} does not match the schema type {schema['type']!r}"
-        )
-    mime.check_fits(f"{where}.mime_type", schema["type"], spec.mime_type or mime.OCTET_STREAM)
-    return dataclasses.replace(spec, type=schema["type"])
 
 
 def _namespace_of(writer: MultipartWriter) -> str:

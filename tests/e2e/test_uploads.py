@@ -123,7 +123,7 @@ async def test_expired_upload_is_refused_then_swept(
     await _set(settings, upload["upload_id"], expires_at=datetime.now(UTC) - timedelta(seconds=1))
     status, reply = await _confirm(service, acme, upload["upload_id"])
     assert status == 400 and "expired" in reply["error"]["message"]
-    assert await service.services.uploads.sweep() == (1, 0)
+    assert await service.services.confirmations.sweep() == (1, 0)
     _, swept = await call(service, "GET", f"{BASE}/{upload['upload_id']}", acme)
     assert swept["status"] == "FAILED" and "expired" in swept["message"]
     assert not [k for k in await s3_keys(settings) if upload["upload_id"] in k]
@@ -151,7 +151,7 @@ async def test_async_confirm_completes_in_the_background(service: Service, acme:
     await _put(upload["presigned_url"], PDF)
     status, pending = await _confirm(service, acme, upload["upload_id"], query="?async=true")
     assert status == 200 and pending["status"] == "PROCESSING" and pending["task_id"]
-    await service.services.uploads.drain()
+    await service.services.confirmations.drain()
     _, done = await call(service, "GET", f"{BASE}/{upload['upload_id']}", acme)
     assert (
         done["status"] == "COMPLETED"
@@ -173,7 +173,7 @@ async def test_a_dead_servers_confirm_is_finished_by_the_sweep(
         task_id="task_dead",
         lease_until=datetime.now(UTC) - timedelta(seconds=1),
     )
-    assert await service.services.uploads.sweep() == (0, 1)
+    assert await service.services.confirmations.sweep() == (0, 1)
     _, done = await call(service, "GET", f"{BASE}/{upload['upload_id']}", acme)
     assert done["status"] == "COMPLETED" and done["file_hash"] == sha256(PDF)
 
@@ -268,7 +268,7 @@ async def test_list_batch_and_batch_confirm(service: Service, acme: Tenant) -> N
     }
     status, task = await call(service, "POST", f"{BASE}/confirm/batch", acme, confirmations)
     assert status == 200 and task["status"] == "PROCESSING" and task["confirmations_count"] == 2
-    await service.services.uploads.drain()
+    await service.services.confirmations.drain()
     status, listed = await call(service, "POST", f"{BASE}/list", acme, {"search": "b.png"})
     assert status == 200 and [u["filename"] for u in listed["results"]] == ["b.png"]
     _, everything = await call(service, "POST", f"{BASE}/list", acme, {})
