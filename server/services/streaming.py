@@ -8,6 +8,7 @@ a new stream continues from GetUploadSession's persisted sizes; abandoned sessio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from server.domain.streams import (
     check_header,
     typed_spec,
 )
-from server.errors import InvalidArgument, NotFound, PayloadTooLarge
+from server.errors import BucketdError, InvalidArgument, NotFound, PayloadTooLarge
 from server.services.buckets import BucketService
 from server.services.objects import ObjectService, collect_unreferenced
 from server.services.ports import ObjectStore
@@ -135,6 +136,25 @@ class StreamUploads:
         return session
 
     async def upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
+        """The object the stream makes. A refused stream is read to its end (bounded) before the
+        error is answered: a client still sending when the status arrives would otherwise see
+        gRPC's "Internal error from Core" instead of it."""
+        try:
+            return await self._upload(namespace, messages)
+        except BucketdError:
+            await self._drain(messages)
+            raise
+
+    async def _drain(self, messages: AsyncIterator[Message]) -> None:
+        received = 0
+        with contextlib.suppress(BucketdError):
+            async for message in messages:
+                if isinstance(message, StreamChunk):
+                    received += len(message.data)
+                    if received > self._limits.max_blob_bytes:
+                        return
+
+    async def _upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
         first = await anext(messages, None)
         if not isinstance(first, StreamHeader):
             raise InvalidArgument("the first message of an UploadObject stream must be the header")
@@ -160,7 +180,7 @@ class StreamUploads:
             )
             receiving = False
             header = dataclasses.replace(header, blobs=specs)
-            stored = await self._commit(header, blobs)
+            stored = await self._commit(header, blobs, namespace.namespace_id)
             record = await self._objects.create(
                 namespace, header.bucket_identifier, _object_input(header, stored)
             )
@@ -234,7 +254,9 @@ class StreamUploads:
             sha256=spec.expected_sha256,
         )
 
-    async def _commit(self, header: StreamHeader, blobs: list[_Blob]) -> list[StoredBytes]:
+    async def _commit(
+        self, header: StreamHeader, blobs: list[_Blob], namespace_id: str
+    ) -> list[StoredBytes]:
         """Check sizes and checksums, then move each blob to its content address."""
         if not header.blobs:
             raise InvalidArgument("the stream announced no blob")
@@ -258,7 +280,7 @@ class StreamUploads:
                     f"{where}: SHA-256 {writer.sha256} != expected_sha256; nothing was stored"
                 )
             result = await self._blobs.finish(
-                writer, namespace_id=_namespace_of(writer), force=header.force_remirror
+                writer, namespace_id=namespace_id, force=header.force_remirror
             )
             stored.append(result)
             if spec.expected_sha256 and result.sha256 != spec.expected_sha256:
@@ -273,10 +295,6 @@ class StreamUploads:
                 await self._blobs.resume_multipart(blob["key"], blob["upload_id"], []).abort()
             await self._sessions.delete(session["_id"])
         return len(expired)
-
-
-def _namespace_of(writer: MultipartWriter) -> str:
-    return writer.key.split("/", 1)[0]  # temporary keys are {namespace_id}/tmp/{uuid}
 
 
 def _header_of(raw: dict[str, Any]) -> StreamHeader:

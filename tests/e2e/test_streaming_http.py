@@ -97,8 +97,8 @@ async def test_too_large_is_413(service: Service, acme: Tenant) -> None:
         data=b"x" * (150 * MIB + 1),
         headers={**acme.headers(), "Content-Type": "text/plain"},
     ) as reply:
-        assert reply.status == 413
         body = await reply.json()
+        assert reply.status == 413, body
     assert "exceeds the blob limit of 157286400 bytes" in body["error"]["message"]
 
 
