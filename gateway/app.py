@@ -16,14 +16,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway import streams
 from gateway.errors import envelope, from_rpc_error
 from gateway.marshal import MarshalError, parse_request, set_text_field, to_json
+from gateway.metadata import forwarded_metadata
 from gateway.openapi import openapi_document
 from gateway.routes import Route, routes_from
 from server.settings import Settings
 
 log = logging.getLogger("bucketd.gateway")
 
-# Only these headers become gRPC metadata: an allow-list, never the whole request.
-FORWARDED_HEADERS = ("authorization", "x-namespace")
 # Seconds; becomes the gRPC deadline (capped by BUCKETD_GATEWAY_TIMEOUT_SECONDS).
 TIMEOUT_HEADER = "X-Request-Timeout"
 
@@ -78,7 +77,7 @@ class RouteHandler:
         message = parse_request(self._route.request_class, await self._request_data(request))
         try:
             response = await self._call(
-                message, metadata=_forwarded_metadata(request), timeout=self._timeout(request)
+                message, metadata=forwarded_metadata(request), timeout=self._timeout(request)
             )
         except aio.AioRpcError as error:
             return from_rpc_error(error)
@@ -130,12 +129,6 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise MarshalError("The JSON body must be an object")
     return data
-
-
-def _forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        (name, request.headers[name]) for name in FORWARDED_HEADERS if name in request.headers
-    )
 
 
 def build_app(channel: aio.Channel, settings: Settings) -> web.Application:

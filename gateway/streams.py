@@ -20,6 +20,7 @@ from grpc import aio
 from bucketd.v1 import objects_pb2 as pb
 from gateway.errors import from_rpc_error
 from gateway.marshal import MarshalError, parse_request, to_json
+from gateway.metadata import forwarded_metadata
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
 CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit
@@ -104,13 +105,8 @@ class StreamUploadHandler:
             )
         failures: list[Exception] = []
         messages = _recording(_form(request, bucket) if form else _raw(request, bucket), failures)
-        metadata = tuple(
-            (name, request.headers[name])
-            for name in ("authorization", "x-namespace")
-            if name in request.headers
-        )
         try:
-            response = await self._call(messages, metadata=metadata)
+            response = await self._call(messages, metadata=forwarded_metadata(request))
         except aio.AioRpcError as error:
             return from_rpc_error(error)
         except asyncio.CancelledError:

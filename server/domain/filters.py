@@ -155,3 +155,14 @@ def list_filter(request: ListQuery, resolve: FieldResolver, search_fields: list[
         to_query(request.filters, resolve),
         search_query(request.search, search_fields, case_sensitive=request.case_sensitive),
     )
+
+
+def fields_or_metadata(known: dict[str, str]) -> FieldResolver:
+    """A resolver for the `known` public fields, plus any `metadata.x` path."""
+
+    def resolve(name: str) -> str | None:
+        if name.startswith("metadata.") and len(name) > len("metadata."):
+            return name
+        return known.get(name)
+
+    return resolve

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from server.domain import names
-from server.domain.filters import list_filter
+from server.domain.filters import fields_or_metadata, list_filter
 from server.domain.ids import new_id
 from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Bucket, BucketChanges, Namespace
@@ -35,12 +35,6 @@ def not_found(identifier: str) -> NotFound:
     return NotFound(
         f"Bucket '{identifier}' not found", details={"resource": "bucket", "id": identifier}
     )
-
-
-def _filterable(name: str) -> str | None:
-    if name.startswith("metadata.") and len(name) > len("metadata."):
-        return name
-    return FILTERABLE.get(name)
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,9 @@ class BucketService:
     async def page(self, namespace: Namespace, request: ListQuery) -> BucketPage:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
-        query = list_filter(request, _filterable, ["_id", "bucket_name", "description"])
+        query = list_filter(
+            request, fields_or_metadata(FILTERABLE), ["_id", "bucket_name", "description"]
+        )
         found, total = await self._buckets.page(
             namespace.namespace_id, query=query, sort=sort, page=page
         )

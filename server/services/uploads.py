@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.domain.filters import list_filter
+from server.domain.filters import fields_or_metadata, list_filter
 from server.domain.ids import new_id
 from server.domain.listing import ListQuery, PageRequest, SortRequest
 from server.domain.models import Namespace
@@ -31,6 +31,15 @@ SORTABLE = {
     "expires_at": "expires_at",
 }
 DEFAULT_SORT = SortRequest(field="created_at", descending=True)
+FILTERABLE = fields_or_metadata(
+    {
+        **SORTABLE,
+        "upload_id": "_id",
+        "content_type": "content_type",
+        "blob_property": "blob_property",
+        "file_hash": "file_hash",
+    }
+)
 
 
 def upload_not_found(upload_id: str) -> NotFound:
@@ -161,18 +170,7 @@ class UploadService:
         bucket = await self._buckets.get(namespace, bucket_identifier)
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
-        resolve = {
-            **SORTABLE,
-            "upload_id": "_id",
-            "content_type": "content_type",
-            "blob_property": "blob_property",
-            "file_hash": "file_hash",
-        }
-        query = list_filter(
-            request,
-            lambda name: resolve.get(name) or (name if name.startswith("metadata.") else None),
-            ["filename", "search_text"],
-        )
+        query = list_filter(request, FILTERABLE, ["filename", "search_text"])
         found, total = await self._uploads.page(
             namespace.namespace_id, bucket.bucket_id, query=query, sort=sort, page=page
         )
