@@ -21,12 +21,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-protos: setup ## Regenerate the Python stubs in bucketd/ from protos/
+protos: setup ## Regenerate the Python stubs in bucketd/v1/ from protos/
 	$(PY) scripts/gen_protos.py
 
 protos-check: protos ## Fails when the committed stubs differ from a fresh regeneration
-	git diff --exit-code -- bucketd || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
-	test -z "$$(git status --porcelain -- bucketd)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
+	git diff --exit-code -- bucketd/v1 || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
+	test -z "$$(git status --porcelain -- bucketd/v1)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
 
 TS := clients/typescript
 

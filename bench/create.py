@@ -25,12 +25,12 @@ import aiohttp
 from grpc import aio
 from pymongo import AsyncMongoClient
 
+from bucketd.gateway.app import running_gateway
+from bucketd.server.app import running_server
+from bucketd.server.domain.models import Principal
+from bucketd.server.settings import Settings
+from bucketd.standins.launch import mongo_standin, s3_standin
 from bucketd.v1 import common_pb2, objects_pb2, objects_pb2_grpc
-from gateway.app import running_gateway
-from server.app import running_server
-from server.domain.models import Principal
-from server.settings import Settings
-from server.standins.launch import mongo_standin, s3_standin
 
 BLOB = base64.b64encode(os.urandom(4096)).decode()
 SCHEMA = {"properties": {"doc": {"type": "text"}}}

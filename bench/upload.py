@@ -28,12 +28,12 @@ from contextlib import contextmanager
 import aiohttp
 from grpc import aio
 
+from bucketd.server.domain import keys
+from bucketd.server.settings import Settings
+from bucketd.server.storage.s3 import ensure_bucket, open_s3
+from bucketd.standins.launch import s3_standin
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from server.domain import keys
-from server.settings import Settings
-from server.standins.launch import s3_standin
-from server.storage.s3 import ensure_bucket, open_s3
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(MIB)
@@ -162,7 +162,7 @@ def start_bucketd(endpoint: str, key: str) -> tuple[subprocess.Popen[str], str, 
     }
     env.pop("MONGODB_URI", None)  # bucketd starts its own MongoDB stand-in and bootstraps
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--grpc-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

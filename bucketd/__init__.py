@@ -1,1 +1,6 @@
-"""Generated from protos/ by `make protos`: do not edit."""
+"""bucketd: the one import package of the distribution.
+
+Its sub-packages are the project's top-level folders, linked here: `bucketd.server` (server/),
+`bucketd.gateway` (gateway/), `bucketd.standins` (standins/, development and tests only), next to
+`bucketd.v1`, the stubs generated from protos/. Import them only under these names.
+"""

@@ -13,13 +13,13 @@ from aiohttp import web
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway import streams
-from gateway.errors import envelope, from_rpc_error
-from gateway.marshal import MarshalError, parse_request, set_text_field, to_json
-from gateway.metadata import forwarded_metadata
-from gateway.openapi import openapi_document
-from gateway.routes import Route, routes_from
-from server.settings import Settings
+from bucketd.gateway import streams
+from bucketd.gateway.errors import envelope, from_rpc_error
+from bucketd.gateway.marshal import MarshalError, parse_request, set_text_field, to_json
+from bucketd.gateway.metadata import forwarded_metadata
+from bucketd.gateway.openapi import openapi_document
+from bucketd.gateway.routes import Route, routes_from
+from bucketd.server.settings import Settings
 
 log = logging.getLogger("bucketd.gateway")
 

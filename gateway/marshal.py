@@ -21,8 +21,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from bucketd.server.api.enums import json_values
 from bucketd.v1 import common_pb2
-from server.api.enums import json_values
 
 _INT64_TYPES = frozenset(
     {

@@ -7,9 +7,9 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from gateway.errors import ERROR_TYPE
-from gateway.marshal import accepted_enum_values, inline_field
-from gateway.routes import Route
+from bucketd.gateway.errors import ERROR_TYPE
+from bucketd.gateway.marshal import accepted_enum_values, inline_field
+from bucketd.gateway.routes import Route
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},

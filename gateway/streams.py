@@ -17,10 +17,10 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from grpc import aio
 
+from bucketd.gateway.errors import from_rpc_error
+from bucketd.gateway.marshal import MarshalError, parse_request, to_json
+from bucketd.gateway.metadata import forwarded_metadata
 from bucketd.v1 import objects_pb2 as pb
-from gateway.errors import from_rpc_error
-from gateway.marshal import MarshalError, parse_request, to_json
-from gateway.metadata import forwarded_metadata
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
 CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit

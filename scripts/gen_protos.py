@@ -1,4 +1,4 @@
-"""Regenerate the Python stubs of protos/ into the `bucketd` package (`make protos`).
+"""Regenerate the Python stubs of protos/ into `bucketd/v1` (`make protos`).
 
 grpcio-tools' protoc writes the modules; mypy-protobuf's plugins write the .pyi files of both
 the messages and the gRPC stubs/servicers, so that mypy --strict checks their callers.
@@ -20,7 +20,7 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 GOOGLEAPIS = ROOT / "build" / "googleapis"
-OUT = ROOT / "bucketd"
+OUT = ROOT / "bucketd" / "v1"  # protos/bucketd/v1/*.proto; nothing else under bucketd/ is generated
 GOOGLE_API_FILES = ("annotations.proto", "http.proto", "field_behavior.proto")
 PACKAGE_DOC = '"""Generated from protos/ by `make protos`: do not edit."""\n'
 
@@ -64,9 +64,8 @@ def generate() -> None:
     ]
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
-    for package in {OUT, *(p.parent for p in OUT.rglob("*_pb2.py"))}:
-        (package / "__init__.py").write_text(PACKAGE_DOC)
-        (package / "py.typed").write_text("")
+    (OUT / "__init__.py").write_text(PACKAGE_DOC)
+    (OUT / "py.typed").write_text("")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.api.auth import AuthInterceptor
-from server.api.observe import ObserveInterceptor
-from server.api.registry import add_bucketd_services
-from server.errors import BucketdError, StorageUnavailable
-from server.settings import Settings
-from server.storage.blobs import S3BlobStore
-from server.storage.fetch import Allowlist, UrlFetcher
-from server.storage.mongo import Document, open_database, ping
-from server.storage.s3 import S3Client, ensure_bucket, open_s3
-from server.wiring import Services, Stores
+from bucketd.server.api.auth import AuthInterceptor
+from bucketd.server.api.observe import ObserveInterceptor
+from bucketd.server.api.registry import add_bucketd_services
+from bucketd.server.errors import BucketdError, StorageUnavailable
+from bucketd.server.settings import Settings
+from bucketd.server.storage.blobs import S3BlobStore
+from bucketd.server.storage.fetch import Allowlist, UrlFetcher
+from bucketd.server.storage.mongo import Document, open_database, ping
+from bucketd.server.storage.s3 import S3Client, ensure_bucket, open_s3
+from bucketd.server.wiring import Services, Stores
 
 log = logging.getLogger("bucketd.server")
 

@@ -10,12 +10,12 @@ import logging
 import signal
 import sys
 
-from gateway.app import running_gateway
-from server import keys_cli
-from server.app import running_server
-from server.errors import BucketdError
-from server.services.bootstrap import DEV_NAMESPACE, bootstrap_dev, check_dev_key
-from server.settings import Settings, SettingsError
+from bucketd.gateway.app import running_gateway
+from bucketd.server import keys_cli
+from bucketd.server.app import running_server
+from bucketd.server.errors import BucketdError
+from bucketd.server.services.bootstrap import DEV_NAMESPACE, bootstrap_dev, check_dev_key
+from bucketd.server.settings import Settings, SettingsError
 
 log = logging.getLogger("bucketd")
 
@@ -58,7 +58,7 @@ def _with_standins(settings: Settings, stack: contextlib.ExitStack) -> Settings:
             f"bucketd: set MONGODB_URI and S3_ENDPOINT_URL, or install the stand-ins with "
             f"`pip install 'bucketd[standins]'` ({error})"
         ) from None
-    from server.standins.launch import mongo_standin, s3_standin  # noqa: PLC0415
+    from bucketd.standins.launch import mongo_standin, s3_standin  # noqa: PLC0415
 
     if not settings.mongodb_uri:
         uri = stack.enter_context(mongo_standin())

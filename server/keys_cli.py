@@ -8,12 +8,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from server.errors import BucketdError
-from server.services.api_keys import ApiKeyService
-from server.settings import Settings
-from server.storage.documents import now_ms
-from server.storage.mongo import open_database, ping
-from server.wiring import Stores
+from bucketd.server.errors import BucketdError
+from bucketd.server.services.api_keys import ApiKeyService
+from bucketd.server.settings import Settings
+from bucketd.server.storage.documents import now_ms
+from bucketd.server.storage.mongo import open_database, ping
+from bucketd.server.wiring import Stores
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

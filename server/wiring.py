@@ -7,28 +7,28 @@ from datetime import timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.object_plan import Limits
-from server.domain.streams import StreamLimits
-from server.services.api_keys import ApiKeyService, KeyCache
-from server.services.blob_ingest import BlobIngester
-from server.services.buckets import BucketService
-from server.services.namespaces import NamespaceService
-from server.services.object_queries import ObjectQueries
-from server.services.objects import ObjectService
-from server.services.ports import Fetcher
-from server.services.streaming import StreamUploads
-from server.services.upload_confirm import UploadConfirmations
-from server.services.uploads import UploadLimits, UploadService
-from server.settings import Settings
-from server.storage.api_keys import MongoApiKeys, MongoOrganizations
-from server.storage.blobs import S3BlobStore
-from server.storage.buckets import MongoBuckets
-from server.storage.documents import now_ms
-from server.storage.mongo import Document
-from server.storage.namespaces import MongoNamespaces
-from server.storage.objects import MongoObjects
-from server.storage.sessions import MongoSessions
-from server.storage.uploads import MongoUploads
+from bucketd.server.domain.object_plan import Limits
+from bucketd.server.domain.streams import StreamLimits
+from bucketd.server.services.api_keys import ApiKeyService, KeyCache
+from bucketd.server.services.blob_ingest import BlobIngester
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.object_queries import ObjectQueries
+from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.ports import Fetcher
+from bucketd.server.services.streaming import StreamUploads
+from bucketd.server.services.upload_confirm import UploadConfirmations
+from bucketd.server.services.uploads import UploadLimits, UploadService
+from bucketd.server.settings import Settings
+from bucketd.server.storage.api_keys import MongoApiKeys, MongoOrganizations
+from bucketd.server.storage.blobs import S3BlobStore
+from bucketd.server.storage.buckets import MongoBuckets
+from bucketd.server.storage.documents import now_ms
+from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.namespaces import MongoNamespaces
+from bucketd.server.storage.objects import MongoObjects
+from bucketd.server.storage.sessions import MongoSessions
+from bucketd.server.storage.uploads import MongoUploads
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.settings import Settings
-from server.standins.launch import mongo_standin, s3_standin
+from bucketd.server.settings import Settings
+from bucketd.standins.launch import mongo_standin, s3_standin
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
-from server.domain.models import Namespace, Principal
-from server.services.api_keys import ApiKeyService
-from server.services.namespaces import NamespaceService
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.domain.models import Namespace, Principal
+from bucketd.server.services.api_keys import ApiKeyService
+from bucketd.server.services.namespaces import NamespaceService
 
 PROTECTED_PREFIX = "/bucketd."  # health and reflection stay open, as load balancers expect
 

@@ -6,16 +6,16 @@ from typing import Any, override
 
 from grpc import aio
 
+from bucketd.server.api import convert
+from bucketd.server.api.auth import CallerNamespace
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.listing import pagination
+from bucketd.server.domain.models import Bucket, BucketChanges
+from bucketd.server.services.buckets import BucketService, NewBucket
+from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.object_queries import ObjectQueries
 from bucketd.v1 import buckets_pb2 as pb
 from bucketd.v1 import buckets_pb2_grpc
-from server.api import convert
-from server.api.auth import CallerNamespace
-from server.domain.ids import new_id
-from server.domain.listing import pagination
-from server.domain.models import Bucket, BucketChanges
-from server.services.buckets import BucketService, NewBucket
-from server.services.namespaces import NamespaceService
-from server.services.object_queries import ObjectQueries
 
 Context = aio.ServicerContext[Any, Any]
 

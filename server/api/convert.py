@@ -7,9 +7,9 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from bucketd.server.api import enums
+from bucketd.server.domain.listing import ListQuery
 from bucketd.v1 import buckets_pb2, common_pb2
-from server.api import enums
-from server.domain.listing import ListQuery
 
 
 def optional(message: Any, name: str) -> Any:

@@ -6,12 +6,12 @@ from typing import Any, override
 
 from grpc import aio
 
+from bucketd.server.api import convert
+from bucketd.server.api.auth import current_caller
+from bucketd.server.domain.listing import pagination
+from bucketd.server.services.namespaces import NamespaceService, NamespaceView
 from bucketd.v1 import namespaces_pb2 as pb
 from bucketd.v1 import namespaces_pb2_grpc
-from server.api import convert
-from server.api.auth import current_caller
-from server.domain.listing import pagination
-from server.services.namespaces import NamespaceService, NamespaceView
 
 Context = aio.ServicerContext[Any, Any]
 

@@ -7,19 +7,19 @@ from typing import Any, override
 
 from grpc import aio
 
+from bucketd.server.api import convert, enums
+from bucketd.server.api.auth import CallerNamespace
+from bucketd.server.api.streaming import header_of, messages_of
+from bucketd.server.domain.listing import pagination
+from bucketd.server.domain.models import ObjectRecord, StoredBlob
+from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.errors import BucketdError, PayloadTooLarge
+from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.object_queries import ObjectQueries
+from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.streaming import StreamUploads
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
-from server.api import convert, enums
-from server.api.auth import CallerNamespace
-from server.api.streaming import header_of, messages_of
-from server.domain.listing import pagination
-from server.domain.models import ObjectRecord, StoredBlob
-from server.domain.object_plan import BlobInput, ObjectInput
-from server.errors import BucketdError, PayloadTooLarge
-from server.services.namespaces import NamespaceService
-from server.services.object_queries import ObjectQueries
-from server.services.objects import ObjectService
-from server.services.streaming import StreamUploads
 
 Context = aio.ServicerContext[Any, Any]
 MAX_BATCH = 100

@@ -13,9 +13,9 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
-from server.api.status import to_rpc_status
-from server.errors import BucketdError
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.api.status import to_rpc_status
+from bucketd.server.errors import BucketdError
 
 log = logging.getLogger("bucketd.rpc")
 

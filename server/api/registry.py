@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from grpc import aio
 
+from bucketd.server.api.buckets import BucketServicer
+from bucketd.server.api.namespaces import NamespaceServicer
+from bucketd.server.api.objects import ObjectServicer
+from bucketd.server.api.uploads import UploadServicer
+from bucketd.server.settings import Settings
+from bucketd.server.wiring import Services
 from bucketd.v1 import (
     buckets_pb2,
     buckets_pb2_grpc,
@@ -18,12 +24,6 @@ from bucketd.v1 import (
     uploads_pb2,
     uploads_pb2_grpc,
 )
-from server.api.buckets import BucketServicer
-from server.api.namespaces import NamespaceServicer
-from server.api.objects import ObjectServicer
-from server.api.uploads import UploadServicer
-from server.settings import Settings
-from server.wiring import Services
 
 
 def add_bucketd_services(server: aio.Server, services: Services, settings: Settings) -> list[str]:

@@ -7,7 +7,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from server import errors
+from bucketd.server import errors
 
 ERROR_DOMAIN = "bucketd"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from bucketd.server.api import convert, enums
+from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
+from bucketd.server.errors import InvalidArgument
 from bucketd.v1 import objects_pb2 as pb
-from server.api import convert, enums
-from server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
-from server.errors import InvalidArgument
 
 
 def spec_of(blob: pb.UploadBlobHeader) -> StreamBlobSpec:

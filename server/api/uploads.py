@@ -6,17 +6,17 @@ from typing import Any, override
 
 from grpc import aio
 
+from bucketd.server.api import convert
+from bucketd.server.api.auth import CallerNamespace, current_caller
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.listing import pagination
+from bucketd.server.domain.uploads import UploadRecord, UploadRequest
+from bucketd.server.errors import BucketdError, InvalidArgument
+from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.upload_confirm import UploadConfirmations
+from bucketd.server.services.uploads import UploadService, UploadView
 from bucketd.v1 import uploads_pb2 as pb
 from bucketd.v1 import uploads_pb2_grpc
-from server.api import convert
-from server.api.auth import CallerNamespace, current_caller
-from server.domain.ids import new_id
-from server.domain.listing import pagination
-from server.domain.uploads import UploadRecord, UploadRequest
-from server.errors import BucketdError, InvalidArgument
-from server.services.namespaces import NamespaceService
-from server.services.upload_confirm import UploadConfirmations
-from server.services.uploads import UploadService, UploadView
 
 Context = aio.ServicerContext[Any, Any]
 MAX_BATCH = 100

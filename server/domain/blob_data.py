@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from server.domain.schema import FILE_TYPES
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain.schema import FILE_TYPES
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 

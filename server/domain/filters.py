@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from server.domain.listing import ListQuery
-from server.errors import InvalidArgument
+from bucketd.server.domain.listing import ListQuery
+from bucketd.server.errors import InvalidArgument
 
 Query = dict[str, Any]
 FieldResolver = Callable[[str], str | None]

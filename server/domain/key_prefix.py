@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument
 
 MAX_LENGTH = 512
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import mimetypes
 
 import puremagic
 
-from server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument
 
 OCTET_STREAM = "application/octet-stream"
 SNIFF_BYTES = 8192

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

@@ -10,17 +10,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.domain import key_prefix as prefixes
-from server.domain import mime
-from server.domain.blob_data import (
+from bucketd.server.domain import key_prefix as prefixes
+from bucketd.server.domain import mime
+from bucketd.server.domain.blob_data import (
     BlobData,
     InlineBytes,
     StoredContent,
     UploadRef,
     parse_blob_data,
 )
-from server.domain.models import Bucket
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain.models import Bucket
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 _UPLOAD_ID = re.compile(r"^upl_[a-zA-Z0-9_-]+$")
 

@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from server.domain.models import StoredBlob
-from server.errors import InvalidArgument
+from bucketd.server.domain.models import StoredBlob
+from bucketd.server.errors import InvalidArgument
 
 # bucketd has no processing pipeline: an object whose bytes are stored stays DRAFT, the status
 # the reference gives an ingested object until a batch processes it. Failures end FAILED.

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument
 
 METADATA_TYPES = frozenset(
     {"string", "number", "integer", "float", "boolean", "object", "array", "date", "datetime"}

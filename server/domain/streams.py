@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.domain import mime
-from server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
+from bucketd.server.domain import mime
+from bucketd.server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
-from server.domain import mime
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain import mime
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 EXPIRATION_SECONDS = (60, 86400)
 DEFAULT_EXPIRATION_SECONDS = 3600

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from server.domain import keys
-from server.domain.ids import new_id
-from server.domain.models import ApiKey, Principal
-from server.errors import InvalidArgument, NotFound, Unauthenticated
-from server.services.ports import ApiKeyStore, OrganizationStore
+from bucketd.server.domain import keys
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import ApiKey, Principal
+from bucketd.server.errors import InvalidArgument, NotFound, Unauthenticated
+from bucketd.server.services.ports import ApiKeyStore, OrganizationStore
 
 Clock = Callable[[], datetime]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain import mime
-from server.domain.blob_data import (
+from bucketd.server.domain import mime
+from bucketd.server.domain.blob_data import (
     InlineBytes,
     JsonValue,
     RemoteUrl,
@@ -13,11 +13,11 @@ from server.domain.blob_data import (
     StoredContent,
     UploadRef,
 )
-from server.domain.ids import new_id
-from server.domain.models import StoredBlob
-from server.domain.object_plan import PlannedBlob
-from server.domain.stored import StoredBytes
-from server.services.ports import BlobStore, Fetcher
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import StoredBlob
+from bucketd.server.domain.object_plan import PlannedBlob
+from bucketd.server.domain.stored import StoredBytes
+from bucketd.server.services.ports import BlobStore, Fetcher
 
 JSON_MIME = "application/json"
 

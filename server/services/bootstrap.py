@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 
-from server.domain import keys
-from server.domain.models import Principal
-from server.errors import AlreadyExists, InvalidArgument
-from server.services.api_keys import ApiKeyService
-from server.services.namespaces import NamespaceService
+from bucketd.server.domain import keys
+from bucketd.server.domain.models import Principal
+from bucketd.server.errors import AlreadyExists, InvalidArgument
+from bucketd.server.services.api_keys import ApiKeyService
+from bucketd.server.services.namespaces import NamespaceService
 
 DEV_ORGANIZATION = "default"
 DEV_NAMESPACE = "default"

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from server.domain import names
-from server.domain.filters import fields_or_metadata, list_filter
-from server.domain.ids import new_id
-from server.domain.listing import ListQuery, PageRequest, SortRequest
-from server.domain.models import Bucket, BucketChanges, Namespace
-from server.domain.schema import validate_schema, validate_unique_key
-from server.errors import NotFound
-from server.services.ports import BucketStore
+from bucketd.server.domain import names
+from bucketd.server.domain.filters import fields_or_metadata, list_filter
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
+from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
+from bucketd.server.domain.schema import validate_schema, validate_unique_key
+from bucketd.server.errors import NotFound
+from bucketd.server.services.ports import BucketStore
 
 Clock = Callable[[], datetime]
 

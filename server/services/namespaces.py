@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from server.domain import names
-from server.domain.filters import search_query
-from server.domain.ids import new_id
-from server.domain.listing import ListQuery, PageRequest, SortRequest
-from server.domain.models import Namespace, NamespaceCounts, Principal
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
-from server.services.ports import BucketStore, NamespaceStore
+from bucketd.server.domain import names
+from bucketd.server.domain.filters import search_query
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
+from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
+from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.ports import BucketStore, NamespaceStore
 
 Clock = Callable[[], datetime]
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
-from server.domain.models import Bucket, Namespace, ObjectRecord
-from server.domain.object_plan import ObjectPlan
-from server.domain.objects import WRITING_STATUS, unique_key_value
-from server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from server.services.ports import ObjectStore
+from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
+from bucketd.server.domain.object_plan import ObjectPlan
+from bucketd.server.domain.objects import WRITING_STATUS, unique_key_value
+from bucketd.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.ports import ObjectStore
 
 IDEMPOTENCY_WAIT_SECONDS = 10.0
 POLICIES = frozenset({"insert", "update", "upsert"})

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from server.domain.filters import all_of, list_filter
-from server.domain.listing import ListQuery, PageRequest, SortRequest
-from server.domain.models import Bucket, Namespace, ObjectRecord
-from server.errors import InvalidArgument
-from server.services.buckets import BucketService
-from server.services.objects import collect_unreferenced, object_not_found
-from server.services.ports import BlobStore, BucketStore, ObjectStore
+from bucketd.server.domain.filters import all_of, list_filter
+from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
+from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
+from bucketd.server.errors import InvalidArgument
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.objects import collect_unreferenced, object_not_found
+from bucketd.server.services.ports import BlobStore, BucketStore, ObjectStore
 
 Clock = Callable[[], datetime]
 LIST_LIMIT = (20, 1000)

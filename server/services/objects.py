@@ -11,21 +11,21 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from server.domain.ids import new_id
-from server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
-from server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
-from server.domain.objects import (
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
+from bucketd.server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
+from bucketd.server.domain.objects import (
     STORED_STATUS,
     WRITING_STATUS,
     content_hash,
 )
-from server.domain.uploads import UploadRecord
-from server.errors import BucketdError, FailedPrecondition, NotFound
-from server.services.blob_ingest import BlobIngester
-from server.services.buckets import BucketService
-from server.services.object_claims import ObjectClaims
-from server.services.ports import BlobStore, BucketStore, ObjectStore, UploadStore
-from server.services.upload_refs import resolve_uploads
+from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
+from bucketd.server.services.blob_ingest import BlobIngester
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.object_claims import ObjectClaims
+from bucketd.server.services.ports import BlobStore, BucketStore, ObjectStore, UploadStore
+from bucketd.server.services.upload_refs import resolve_uploads
 
 log = logging.getLogger("bucketd.objects")
 

@@ -11,8 +11,8 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from server.domain.listing import PageRequest, SortRequest
-from server.domain.models import (
+from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.models import (
     ApiKey,
     Bucket,
     BucketChanges,
@@ -21,8 +21,8 @@ from server.domain.models import (
     ObjectRecord,
     Organization,
 )
-from server.domain.stored import Fetched, Head, StoredBytes
-from server.domain.uploads import UploadRecord
+from bucketd.server.domain.stored import Fetched, Head, StoredBytes
+from bucketd.server.domain.uploads import UploadRecord
 
 Query = dict[str, Any]
 

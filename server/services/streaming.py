@@ -16,13 +16,13 @@ from typing import Any
 
 import google_crc32c
 
-from server.domain import mime
-from server.domain.blob_data import StoredContent
-from server.domain.ids import new_id
-from server.domain.models import Namespace, ObjectRecord
-from server.domain.object_plan import BlobInput, ObjectInput
-from server.domain.stored import StoredBytes
-from server.domain.streams import (
+from bucketd.server.domain import mime
+from bucketd.server.domain.blob_data import StoredContent
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import Namespace, ObjectRecord
+from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.domain.stored import StoredBytes
+from bucketd.server.domain.streams import (
     StreamBlobSpec,
     StreamChunk,
     StreamHeader,
@@ -31,12 +31,12 @@ from server.domain.streams import (
     check_header,
     typed_spec,
 )
-from server.errors import BucketdError, InvalidArgument, NotFound, PayloadTooLarge
-from server.services.buckets import BucketService
-from server.services.objects import ObjectService, collect_unreferenced
-from server.services.ports import ObjectStore
-from server.storage.blobs import MultipartWriter, S3BlobStore
-from server.storage.sessions import MongoSessions
+from bucketd.server.errors import BucketdError, InvalidArgument, NotFound, PayloadTooLarge
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.objects import ObjectService, collect_unreferenced
+from bucketd.server.services.ports import ObjectStore
+from bucketd.server.storage.blobs import MultipartWriter, S3BlobStore
+from bucketd.server.storage.sessions import MongoSessions
 
 Clock = Callable[[], datetime]
 Message = StreamHeader | StreamChunk | StreamBlobSpec

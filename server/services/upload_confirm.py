@@ -14,16 +14,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from server.domain.ids import new_id
-from server.domain.models import Namespace
-from server.domain.object_plan import BlobInput, ObjectInput
-from server.domain.stored import Head
-from server.domain.uploads import UploadRecord
-from server.errors import BucketdError, InvalidArgument, NotFound
-from server.services.buckets import BucketService
-from server.services.objects import ObjectService
-from server.services.ports import NamespaceStore, UploadBlobStore, UploadStore
-from server.services.uploads import UploadLimits, upload_not_found
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.domain.stored import Head
+from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.errors import BucketdError, InvalidArgument, NotFound
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.ports import NamespaceStore, UploadBlobStore, UploadStore
+from bucketd.server.services.uploads import UploadLimits, upload_not_found
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from server.domain import mime
-from server.domain.blob_data import StoredContent, UploadRef
-from server.domain.models import Bucket, Namespace
-from server.domain.object_plan import ObjectPlan
-from server.domain.uploads import UploadRecord
-from server.errors import InvalidArgument
-from server.services.ports import UploadStore
+from bucketd.server.domain import mime
+from bucketd.server.domain.blob_data import StoredContent, UploadRef
+from bucketd.server.domain.models import Bucket, Namespace
+from bucketd.server.domain.object_plan import ObjectPlan
+from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.errors import InvalidArgument
+from bucketd.server.services.ports import UploadStore
 
 
 async def resolve_uploads(

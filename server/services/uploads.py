@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.domain.filters import fields_or_metadata, list_filter
-from server.domain.ids import new_id
-from server.domain.listing import ListQuery, PageRequest, SortRequest
-from server.domain.models import Namespace
-from server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
-from server.errors import FailedPrecondition, InvalidArgument, NotFound
-from server.services.buckets import BucketService
-from server.services.ports import UploadBlobStore, UploadStore
+from bucketd.server.domain.filters import fields_or_metadata, list_filter
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
+from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
+from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.ports import UploadBlobStore, UploadStore
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]

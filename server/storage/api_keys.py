@@ -8,10 +8,10 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.ids import new_id
-from server.domain.models import ApiKey, Organization
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import ApiKey, Organization
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 
 def _organization(doc: Document) -> Organization:

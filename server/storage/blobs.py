@@ -14,9 +14,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from server.domain.stored import Head, StoredBytes
-from server.errors import InvalidArgument, StorageUnavailable
-from server.storage.s3 import S3Client
+from bucketd.server.domain.stored import Head, StoredBytes
+from bucketd.server.errors import InvalidArgument, StorageUnavailable
+from bucketd.server.storage.s3 import S3Client
 
 # S3 parts must be >= 5 MiB (but the last); 5 MiB parts keep 1,024 parts under 5 GiB blobs,
 # far from the 10,000-part cap, with the smallest buffer per blob.

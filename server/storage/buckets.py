@@ -9,10 +9,10 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.listing import PageRequest, SortRequest
-from server.domain.models import Bucket, BucketChanges, NamespaceCounts
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.models import Bucket, BucketChanges, NamespaceCounts
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 BUCKET_PREFIX = "bkt_"
 

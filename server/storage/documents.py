@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from server.errors import AlreadyExists, BucketdError, StorageUnavailable
+from bucketd.server.errors import AlreadyExists, BucketdError, StorageUnavailable
 
 
 def now_ms() -> datetime:

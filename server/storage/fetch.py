@@ -19,8 +19,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from server.domain.stored import Fetched
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain.stored import Fetched
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 1024 * 1024

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from server.errors import StorageUnavailable
+from bucketd.server.errors import StorageUnavailable
 
 Document = dict[str, Any]
 

@@ -8,10 +8,10 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.listing import PageRequest, SortRequest
-from server.domain.models import Namespace
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.models import Namespace
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 NAMESPACE_PREFIX = "ns_"
 

@@ -14,11 +14,11 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.listing import PageRequest, SortRequest
-from server.domain.models import ObjectRecord, SkippedBlob, StoredBlob
-from server.errors import AlreadyExists
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.models import ObjectRecord, SkippedBlob, StoredBlob
+from bucketd.server.errors import AlreadyExists
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 
 def _record(doc: Document) -> ObjectRecord:

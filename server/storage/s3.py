@@ -10,8 +10,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from server.errors import StorageUnavailable
-from server.settings import Settings
+from bucketd.server.errors import StorageUnavailable
+from bucketd.server.settings import Settings
 
 # aiobotocore's client classes are generated at run time; there is nothing precise to name.
 S3Client = Any

@@ -7,8 +7,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 
 class MongoSessions:

@@ -11,10 +11,10 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from server.domain.listing import PageRequest, SortRequest
-from server.domain.uploads import UploadRecord
-from server.storage.documents import translated
-from server.storage.mongo import Document
+from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.storage.documents import translated
+from bucketd.server.storage.mongo import Document
 
 _FIELDS = {f.name for f in fields(UploadRecord)}
 

@@ -11,11 +11,11 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.app import running_gateway
-from server.app import running_server
-from server.domain.models import Principal
-from server.settings import Settings
-from server.wiring import Services
+from bucketd.gateway.app import running_gateway
+from bucketd.server.app import running_server
+from bucketd.server.domain.models import Principal
+from bucketd.server.settings import Settings
+from bucketd.server.wiring import Services
 
 READY_TIMEOUT_SECONDS = 30
 

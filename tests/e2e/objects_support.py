@@ -11,8 +11,8 @@ from urllib.parse import urlparse
 
 from aiohttp import web
 
-from server.settings import Settings
-from server.storage.s3 import open_s3
+from bucketd.server.settings import Settings
+from bucketd.server.storage.s3 import open_s3
 from tests.e2e.conftest import Service, Tenant
 
 PNG = base64.b64decode(

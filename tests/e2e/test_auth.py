@@ -10,8 +10,8 @@ import grpc
 import pytest
 from grpc import aio
 
+from bucketd.server.settings import Settings
 from bucketd.v1 import buckets_pb2, buckets_pb2_grpc
-from server.settings import Settings
 from tests.e2e.conftest import Service, Tenant
 
 

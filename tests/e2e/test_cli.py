@@ -13,7 +13,7 @@ import time
 import urllib.request
 from urllib.parse import urlparse
 
-from server.domain import keys
+from bucketd.server.domain import keys
 
 SERVE_TIMEOUT_SECONDS = 60
 
@@ -35,7 +35,7 @@ def _healthz(url: str) -> int:
 
 def test_help_explains_the_commands() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "server", "serve", "--help"],
+        [sys.executable, "-m", "bucketd", "serve", "--help"],
         check=False,
         capture_output=True,
         text=True,
@@ -63,7 +63,7 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
     env["BUCKETD_DEV_API_KEY"] = dev_key
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--grpc-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -98,7 +98,7 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
 def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
     env = {**os.environ, "BUCKETD_DEV_API_KEY": "sk_live_nope"}
     result = subprocess.run(
-        [sys.executable, "-m", "server", "serve", "--grpc-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         check=False,
         capture_output=True,
         text=True,
@@ -112,7 +112,7 @@ def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
 def _keys(mongodb_uri: str, database: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database}
     return subprocess.run(
-        [sys.executable, "-m", "server", "keys", *args],
+        [sys.executable, "-m", "bucketd", "keys", *args],
         check=False,
         capture_output=True,
         text=True,
@@ -147,7 +147,7 @@ def test_keys_create_list_revoke(mongodb_uri: str, unique_name: str) -> None:
 def test_keys_without_mongodb_uri_explains() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
     result = subprocess.run(
-        [sys.executable, "-m", "server", "keys", "list"],
+        [sys.executable, "-m", "bucketd", "keys", "list"],
         check=False,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from server.settings import Settings
-from server.storage.s3 import open_s3
+from bucketd.server.settings import Settings
+from bucketd.server.storage.s3 import open_s3
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import (
     PDF,

@@ -8,10 +8,10 @@ import dataclasses
 import aiohttp
 from grpc import aio
 
-from gateway.app import running_gateway
-from server.app import running_server
-from server.settings import Settings
-from server.standins.launch import s3_standin
+from bucketd.gateway.app import running_gateway
+from bucketd.server.app import running_server
+from bucketd.server.settings import Settings
+from bucketd.standins.launch import s3_standin
 from tests.e2e.conftest import Service, wait_until_serving
 from tests.e2e.objects_support import PDF, PNG, b64, call, create, make_bucket
 

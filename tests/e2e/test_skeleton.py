@@ -7,8 +7,8 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from gateway.app import running_gateway
-from server.settings import Settings
+from bucketd.gateway.app import running_gateway
+from bucketd.server.settings import Settings
 from tests.e2e.conftest import Service
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 

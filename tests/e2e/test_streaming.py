@@ -14,11 +14,11 @@ import pytest
 from grpc import aio
 from pymongo import AsyncMongoClient
 
+from bucketd.server.settings import Settings
+from bucketd.server.storage.blobs import PART_BYTES
+from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from server.settings import Settings
-from server.storage.blobs import PART_BYTES
-from server.storage.s3 import open_s3
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import make_bucket, s3_bytes, s3_keys, sha256
 

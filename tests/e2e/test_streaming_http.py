@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from server.settings import Settings
+from bucketd.server.settings import Settings
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import PDF, PNG, make_bucket, s3_bytes, sha256
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from server.settings import Settings
+from bucketd.server.settings import Settings
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import PDF, PNG, call, create, make_bucket, s3_bytes, s3_keys, sha256
 

@@ -7,7 +7,7 @@ import dataclasses
 import aiohttp
 import pytest
 
-from server.settings import Settings
+from bucketd.server.settings import Settings
 from tests.e2e.conftest import Service, Tenant
 from tests.e2e.objects_support import PDF, call, make_bucket
 

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 from pymongo import MongoClient
 
-from server.standins.launch import mongo_standin, s3_standin
+from bucketd.standins.launch import mongo_standin, s3_standin
 
 
 def _listening(host: str, port: int) -> bool:

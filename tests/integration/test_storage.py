@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from server.errors import StorageUnavailable
-from server.settings import Settings
-from server.storage.mongo import open_database, ping
-from server.storage.s3 import ensure_bucket, open_s3
+from bucketd.server.errors import StorageUnavailable
+from bucketd.server.settings import Settings
+from bucketd.server.storage.mongo import open_database, ping
+from bucketd.server.storage.s3 import ensure_bucket, open_s3
 
 
 async def test_mongo_ping_and_round_trip(settings: Settings) -> None:

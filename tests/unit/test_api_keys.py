@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server.domain import keys
-from server.domain.models import ApiKey, Organization
-from server.errors import InvalidArgument, NotFound, Unauthenticated
-from server.services.api_keys import ApiKeyService, KeyCache
+from bucketd.server.domain import keys
+from bucketd.server.domain.models import ApiKey, Organization
+from bucketd.server.errors import InvalidArgument, NotFound, Unauthenticated
+from bucketd.server.services.api_keys import ApiKeyService, KeyCache
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,9 +6,9 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from gateway.errors import HTTP_STATUS
-from server import errors
-from server.api.status import status_code_of, to_rpc_status
+from bucketd.gateway.errors import HTTP_STATUS
+from bucketd.server import errors
+from bucketd.server.api.status import status_code_of, to_rpc_status
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.storage.fetch import Allowlist, is_public
+from bucketd.server.storage.fetch import Allowlist, is_public
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from server.domain.filters import search_query, to_query
-from server.domain.listing import PageRequest, pagination
-from server.errors import InvalidArgument
+from bucketd.server.domain.filters import search_query, to_query
+from bucketd.server.domain.listing import PageRequest, pagination
+from bucketd.server.errors import InvalidArgument
 
 
 def resolve(name: str) -> str | None:

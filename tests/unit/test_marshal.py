@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from google.protobuf import timestamp_pb2
 
+from bucketd.gateway.marshal import MarshalError, parse_request, set_text_field, to_json
 from bucketd.v1 import buckets_pb2, common_pb2, objects_pb2, uploads_pb2
-from gateway.marshal import MarshalError, parse_request, set_text_field, to_json
 
 
 def test_enum_values_are_accepted_in_any_case_and_by_proto_name() -> None:

@@ -10,12 +10,18 @@ from typing import Any
 
 import pytest
 
-from server.domain import key_prefix, mime
-from server.domain.blob_data import InlineBytes, JsonValue, RemoteUrl, S3Location, parse_blob_data
-from server.domain.models import Bucket, StoredBlob
-from server.domain.object_plan import BlobInput, Limits, ObjectInput, plan_object
-from server.domain.objects import content_hash, unique_key_value
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain import key_prefix, mime
+from bucketd.server.domain.blob_data import (
+    InlineBytes,
+    JsonValue,
+    RemoteUrl,
+    S3Location,
+    parse_blob_data,
+)
+from bucketd.server.domain.models import Bucket, StoredBlob
+from bucketd.server.domain.object_plan import BlobInput, Limits, ObjectInput, plan_object
+from bucketd.server.domain.objects import content_hash, unique_key_value
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.openapi import openapi_document
-from gateway.routes import routes_from
+from bucketd.gateway.openapi import openapi_document
+from bucketd.gateway.routes import routes_from
 
 
 def test_operations_reference_schemas_and_the_error_envelope() -> None:

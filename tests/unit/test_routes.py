@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.routes import routes_from
+from bucketd.gateway.routes import routes_from
 
 # Section 2-5 of ../shared/reference/mixpeek-api.md (aggregate excepted: not in scope).
 REFERENCE_ENDPOINTS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.settings import Settings, SettingsError
+from bucketd.server.settings import Settings, SettingsError
 
 
 def test_defaults() -> None:

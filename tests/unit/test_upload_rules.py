@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from server.domain.uploads import UploadRequest, check_request, derived_blob_type, s3_key
-from server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.domain.uploads import UploadRequest, check_request, derived_blob_type, s3_key
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 SCHEMA = {"properties": {"video": {"type": "video"}, "doc": {"type": "pdf"}}}
 

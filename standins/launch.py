@@ -53,7 +53,7 @@ def _failure(name: str, log: IO[bytes], reason: str) -> StandinError:
 @contextlib.contextmanager
 def mongo_standin() -> Iterator[str]:
     """Run mongoeco's wire-protocol server (in-memory) and yield its mongodb:// URI."""
-    args = [sys.executable, "-m", "server.standins.mongo_main", "--port", "0"]
+    args = [sys.executable, "-m", "bucketd.standins.mongo_main", "--port", "0"]
     with _child(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as (process, log):
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
