@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="

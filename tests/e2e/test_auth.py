@@ -12,7 +12,7 @@ from grpc import aio
 
 from bucketd.server.settings import Settings
 from bucketd.v1 import buckets_pb2, buckets_pb2_grpc
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from grpc import aio
 
 from bucketd.v1 import buckets_pb2 as pb
 from bucketd.v1 import buckets_pb2_grpc, common_pb2
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 
 PRODUCT_IMAGES = {
     "bucket_name": "product_images",

@@ -62,32 +62,32 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     dev_key = keys.generate_key(test=True)
     env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
     env["BUCKETD_DEV_API_KEY"] = dev_key
-    process = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(4)]
-        rest_url = lines[1].removeprefix("REST: ").strip()
-        assert lines[0].startswith("gRPC: ") and rest_url.startswith("http://"), lines
-        assert lines[2].strip() == f"API key: {dev_key}"
-        assert lines[3].strip() == "Namespace: default"
-        deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
-        while _healthz(rest_url) != 200:  # readiness probe loop
-            assert time.monotonic() < deadline, "bucketd never became healthy"
-            time.sleep(0.1)
-        assert _list_buckets(rest_url, dev_key) == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.stderr is not None
-    log = process.stderr.read()
+    ) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline() for _ in range(4)]
+            rest_url = lines[1].removeprefix("REST: ").strip()
+            assert lines[0].startswith("gRPC: ") and rest_url.startswith("http://"), lines
+            assert lines[2].strip() == f"API key: {dev_key}"
+            assert lines[3].strip() == "Namespace: default"
+            deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
+            while _healthz(rest_url) != 200:  # readiness probe loop
+                assert time.monotonic() < deadline, "bucketd never became healthy"
+                time.sleep(0.1)
+            assert _list_buckets(rest_url, dev_key) == 200
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.stderr is not None
+        log = process.stderr.read()
     standins = re.findall(r"stand-in \S+ \([^)]*\) at (\S+);", log)
     assert len(standins) == 2, log
     assert "shutting down" in log

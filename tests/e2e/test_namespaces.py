@@ -10,7 +10,7 @@ from grpc import aio
 
 from bucketd.v1 import namespaces_pb2 as pb
 from bucketd.v1 import namespaces_pb2_grpc
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 
 
 async def _call(

@@ -9,7 +9,7 @@ import pytest
 
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import (
     PDF,
     PNG,

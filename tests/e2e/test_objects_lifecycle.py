@@ -12,7 +12,7 @@ from grpc import aio
 from bucketd.server.settings import Settings
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import (
     PDF,
     PNG,

@@ -12,7 +12,7 @@ from bucketd.gateway.app import running_gateway
 from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import s3_standin
-from tests.e2e.conftest import Service, wait_until_serving
+from tests.e2e.harness import Service, wait_until_serving
 from tests.e2e.objects_support import PDF, PNG, b64, call, create, make_bucket
 
 

@@ -9,7 +9,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from bucketd.gateway.app import running_gateway
 from bucketd.server.settings import Settings
-from tests.e2e.conftest import Service
+from tests.e2e.harness import Service
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
 

@@ -19,7 +19,7 @@ from bucketd.server.storage.blobs import PART_BYTES
 from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import make_bucket, s3_bytes, s3_keys, sha256
 
 MIB = 1024 * 1024

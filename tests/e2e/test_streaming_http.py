@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from bucketd.server.settings import Settings
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PDF, PNG, make_bucket, s3_bytes, sha256
 
 MIB = 1024 * 1024

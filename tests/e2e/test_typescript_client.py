@@ -9,7 +9,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 
 PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 

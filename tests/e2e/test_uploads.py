@@ -10,7 +10,7 @@ import aiohttp
 from pymongo import AsyncMongoClient
 
 from bucketd.server.settings import Settings
-from tests.e2e.conftest import Service, Tenant
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PDF, PNG, call, create, make_bucket, s3_bytes, s3_keys, sha256
 
 BASE = "/v1/buckets/things/uploads"

@@ -1,0 +1,64 @@
+"""What end-to-end tests share: a tenant (an organization with a key), the running service."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bucketd.server.domain.models import Principal
+from bucketd.server.wiring import Services
+
+READY_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organization with an API key; `namespace` is created for it when asked."""
+
+    organization: str
+    api_key: str
+    namespace: str | None
+
+    def headers(self, namespace: str | None = None) -> dict[str, str]:
+        """REST headers: the key, and X-Namespace (this tenant's namespace by default)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        chosen = namespace or self.namespace
+        if chosen:
+            headers["X-Namespace"] = chosen
+        return headers
+
+    def metadata(self, namespace: str | None = None) -> tuple[tuple[str, str], ...]:
+        """The same as gRPC metadata."""
+        return tuple((name.lower(), value) for name, value in self.headers(namespace).items())
+
+
+@dataclass(frozen=True)
+class Service:
+    grpc_address: str
+    http_url: str
+    channel: aio.Channel
+    http: aiohttp.ClientSession
+    services: Services
+
+    async def tenant(self, organization: str, *, namespace: str | None = "default") -> Tenant:
+        """Issue a key for `organization` (as `bucketd keys create` does) and its namespace."""
+        issued = await self.services.api_keys.issue(organization, test=True)
+        if namespace is not None:
+            principal = Principal(
+                organization_id=issued.record.organization_id, key_id=issued.record.key_id
+            )
+            await self.services.namespaces.create(principal, name=namespace, description=None)
+        return Tenant(organization=organization, api_key=issued.plaintext, namespace=namespace)
+
+
+async def wait_until_serving(channel: aio.Channel) -> None:
+    """Follow the health Watch stream until SERVING: a health check, not a sleep."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+        async for reply in stub.Watch(health_pb2.HealthCheckRequest()):
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
