@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUF := node_modules/.bin/buf
 
-.PHONY: run test check lint protos protos-check setup clean
+.PHONY: run test check lint protos protos-check docs setup clean
 
 run: setup ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured
 	$(VENV)/bin/bucketd serve
@@ -27,6 +27,9 @@ protos: setup ## Regenerate the Python stubs in bucketd/v1/ from protos/
 protos-check: protos ## Fails when the committed stubs differ from a fresh regeneration
 	git diff --exit-code -- bucketd/v1 || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
 	test -z "$$(git status --porcelain -- bucketd/v1)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
+
+docs: setup ## Regenerate the README's configuration table from the settings declarations
+	$(PY) scripts/settings_table.py
 
 TS := clients/typescript
 

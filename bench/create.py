@@ -26,6 +26,7 @@ from grpc import aio
 from pymongo import AsyncMongoClient
 
 from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
@@ -68,7 +69,7 @@ async def _run(call: Callable[[], Awaitable[None]], requests: int, clients: int)
 async def bench(settings: Settings, requests: int, rounds: int) -> None:
     async with (
         running_server(settings) as server,
-        running_gateway(server.address, settings, host="127.0.0.1", port=0) as url,
+        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
         aio.insecure_channel(server.address) as channel,
         aiohttp.ClientSession(base_url=url) as http,
     ):

@@ -19,7 +19,7 @@ from bucketd.gateway.marshal import MarshalError, parse_request, set_text_field,
 from bucketd.gateway.metadata import forwarded_metadata
 from bucketd.gateway.openapi import openapi_document
 from bucketd.gateway.routes import Route, routes_from
-from bucketd.server.settings import Settings
+from bucketd.gateway.settings import GatewaySettings
 
 log = logging.getLogger("bucketd.gateway")
 
@@ -64,7 +64,7 @@ CLIENT_MAX_SIZE = web.AppKey("client_max_size", int)
 class RouteHandler:
     """Translates one HTTP binding to its gRPC call and back."""
 
-    def __init__(self, route: Route, channel: aio.Channel, settings: Settings) -> None:
+    def __init__(self, route: Route, channel: aio.Channel, settings: GatewaySettings) -> None:
         self._route = route
         self._settings = settings
         self._call = channel.unary_unary(
@@ -131,7 +131,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-def build_app(channel: aio.Channel, settings: Settings) -> web.Application:
+def build_app(channel: aio.Channel, settings: GatewaySettings) -> web.Application:
     """The gateway for the gRPC server behind `channel`."""
     app = web.Application(
         middlewares=[error_envelope], client_max_size=settings.http_max_body_bytes
@@ -171,15 +171,13 @@ def build_app(channel: aio.Channel, settings: Settings) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    grpc_target: str, settings: Settings, *, host: str, port: int
+    grpc_target: str, settings: GatewaySettings, *, host: str, port: int
 ) -> AsyncIterator[str]:
     """Serve the gateway on host:port (0 picks one) and yield its base URL."""
     channel = aio.insecure_channel(
         grpc_target,
-        options=[
-            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
-            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
-        ],
+        # The server enforces its own message limit, and answers when a request breaks it.
+        options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
     )
     runner = web.AppRunner(build_app(channel, settings), access_log=None)
     await runner.setup()

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server import keys_cli
 from bucketd.server.app import running_server
 from bucketd.server.errors import BucketdError
@@ -90,7 +91,13 @@ def _dial_host(host: str) -> str:
 
 
 async def _serve(
-    settings: Settings, *, host: str, grpc_port: int, http_port: int, bootstrap: bool
+    settings: Settings,
+    gateway: GatewaySettings,
+    *,
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    bootstrap: bool,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -98,7 +105,7 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     async with running_server(settings, host=host, port=grpc_port) as server:
         target = f"{_dial_host(host)}:{server.address.rsplit(':', 1)[1]}"
-        async with running_gateway(target, settings, host=host, port=http_port) as url:
+        async with running_gateway(target, gateway, host=host, port=http_port) as url:
             log.info("bucketd serving gRPC on %s and REST on %s", server.address, url)
             print(f"gRPC: {server.address}\nREST: {url}", flush=True)
             if bootstrap:
@@ -114,7 +121,7 @@ async def _serve(
             )
 
 
-def serve(args: argparse.Namespace, settings: Settings) -> int:
+def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings) -> int:
     try:
         check_dev_key(settings.dev_api_key)
     except BucketdError as error:
@@ -126,6 +133,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(
             _serve(
                 settings,
+                gateway,
                 host=args.host,
                 grpc_port=args.grpc_port,
                 http_port=args.http_port,
@@ -140,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        gateway = GatewaySettings.from_env()
     except SettingsError as error:
         print(f"bucketd: {error}", file=sys.stderr)
         return 2
     if args.command == "keys":
         return keys_cli.run(args, settings)
-    return serve(args, settings)
+    return serve(args, settings, gateway)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin, s3_standin
 
@@ -58,3 +59,8 @@ def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settin
         # Tests call the sweeps themselves; the server's own periodic one must not race them.
         upload_sweep_seconds=3600.0,
     )
+
+
+@pytest.fixture
+def gateway_settings() -> GatewaySettings:
+    return GatewaySettings()

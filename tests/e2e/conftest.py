@@ -9,16 +9,17 @@ import pytest
 from grpc import aio
 
 from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant, wait_until_serving
 
 
 @pytest.fixture
-async def service(settings: Settings) -> AsyncIterator[Service]:
+async def service(settings: Settings, gateway_settings: GatewaySettings) -> AsyncIterator[Service]:
     async with (
         running_server(settings) as server,
-        running_gateway(server.address, settings, host="127.0.0.1", port=0) as url,
+        running_gateway(server.address, gateway_settings, host="127.0.0.1", port=0) as url,
         aio.insecure_channel(server.address) as channel,
         aiohttp.ClientSession(base_url=url) as http,
     ):

@@ -9,6 +9,7 @@ import aiohttp
 from grpc import aio
 
 from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import s3_standin
@@ -22,7 +23,7 @@ async def test_s3_outage_leaves_failed_objects_only(settings: Settings) -> None:
         own = dataclasses.replace(settings, s3_endpoint_url=endpoint)
         async with (
             running_server(own) as server,
-            running_gateway(server.address, own, host="127.0.0.1", port=0) as url,
+            running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
             aio.insecure_channel(server.address) as channel,
             aiohttp.ClientSession(base_url=url) as http,
         ):

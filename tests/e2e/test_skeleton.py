@@ -8,7 +8,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from bucketd.gateway.app import running_gateway
-from bucketd.server.settings import Settings
+from bucketd.gateway.settings import GatewaySettings
 from tests.e2e.harness import Service
 from tests.unit.test_routes import REFERENCE_ENDPOINTS
 
@@ -39,14 +39,14 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
     }
 
 
-async def test_unimplemented_rpc_is_501_in_the_envelope(settings: Settings) -> None:
+async def test_unimplemented_rpc_is_501_in_the_envelope(gateway_settings: GatewaySettings) -> None:
     """A gRPC server that implements nothing: the gateway answers 501 in the envelope."""
     bare = aio.server()
     port = bare.add_insecure_port("127.0.0.1:0")
     await bare.start()
     try:
         async with (
-            running_gateway(f"127.0.0.1:{port}", settings, host="127.0.0.1", port=0) as url,
+            running_gateway(f"127.0.0.1:{port}", gateway_settings, host="127.0.0.1", port=0) as url,
             aiohttp.ClientSession(base_url=url) as http,
             http.post("/v1/buckets/bkt_1/uploads", json={"filename": "a.pdf"}) as response,
         ):

@@ -5,6 +5,7 @@ Built the way `pip install .` builds it (PEP 517, isolated), then read as a zip.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,6 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_wheel_claims_only_the_bucketd_name(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # setuptools builds in the tree it is given: not in ours
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(".*", "node_modules", "build", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -24,7 +32,7 @@ def test_wheel_claims_only_the_bucketd_name(tmp_path: Path) -> None:
             "--no-deps",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         timeout=300,

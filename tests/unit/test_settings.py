@@ -1,10 +1,14 @@
-"""Settings.from_env: defaults, parsing, and errors that name the variable."""
+"""Settings.from_env: defaults, parsing, bounds, and errors that name the variable."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.settings import Settings, SettingsError
+from scripts import settings_table
 
 
 def test_defaults() -> None:
@@ -31,11 +35,44 @@ def test_allowlist_is_split_and_trimmed() -> None:
 
 
 def test_bad_number_names_the_variable() -> None:
-    with pytest.raises(SettingsError, match="BUCKETD_HTTP_MAX_BODY_BYTES"):
-        Settings.from_env({"BUCKETD_HTTP_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(SettingsError, match="BUCKETD_HTTP_MAX_BODY_BYTES must be an integer"):
+        GatewaySettings.from_env({"BUCKETD_HTTP_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(SettingsError, match="BUCKETD_KEY_CACHE_SECONDS must be a finite"):
+        Settings.from_env({"BUCKETD_KEY_CACHE_SECONDS": "nan"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BUCKETD_MAX_STREAM_CHUNK_BYTES", "4194304", "at most 2097152"),
+        ("BUCKETD_MAX_BLOBS_PER_OBJECT", "0", "at least 1"),
+        ("BUCKETD_STREAM_IDLE_SECONDS", "-1", "at least 0.001"),
+    ],
+)
+def test_out_of_bounds_is_refused_not_corrected(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must be {message}, got {value}"):
+        Settings.from_env({name: value})
+
+
+def test_values_are_parsed_by_their_declared_type() -> None:
+    settings = Settings.from_env(
+        {"BUCKETD_MAX_INLINE_BYTES": " 2048 ", "BUCKETD_SHUTDOWN_GRACE_SECONDS": "2.5"}
+    )
+    assert settings.max_inline_bytes == 2048
+    assert settings.shutdown_grace_seconds == 2.5
+    gateway = GatewaySettings.from_env({"BUCKETD_GATEWAY_TIMEOUT_SECONDS": "7"})
+    assert gateway.gateway_timeout_seconds == 7.0
 
 
 def test_settings_are_frozen() -> None:
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.s3_bucket = "other"  # type: ignore[misc]
+
+
+def test_readme_configuration_table_is_generated_from_the_declarations() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text()
+    assert settings_table.with_table(text) == text, "run `make docs` and commit README.md"
+    for name in ("MONGODB_URI", "BUCKETD_HTTP_MAX_BODY_BYTES", "BUCKETD_MAX_STREAM_CHUNK_BYTES"):
+        assert f"| `{name}` |" in text

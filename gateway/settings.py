@@ -1,0 +1,35 @@
+"""The gateway's own settings (the server's are not its business)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bucketd import config
+from bucketd.config import setting
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySettings:
+    """The REST gateway's configuration; each field declares its variable."""
+
+    http_max_body_bytes: int = setting(
+        "BUCKETD_HTTP_MAX_BODY_BYTES",
+        32 * MIB,
+        "largest REST request body (413 above it); the streaming route has its own limits",
+        minimum=1024,
+    )
+    gateway_timeout_seconds: float = setting(
+        "BUCKETD_GATEWAY_TIMEOUT_SECONDS",
+        30.0,
+        "deadline of each gateway → gRPC call; a request may ask for less with "
+        "`X-Request-Timeout: <seconds>`",
+        minimum=0.001,
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        return config.from_env(cls, os.environ if env is None else env)
