@@ -15,7 +15,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bucketd.gateway import streams
 from bucketd.gateway.errors import envelope, from_rpc_error
-from bucketd.gateway.marshal import MarshalError, parse_request, set_text_field, to_json
+from bucketd.gateway.marshal import (
+    InvalidField,
+    MarshalError,
+    parse_request,
+    set_text_field,
+    to_json,
+)
 from bucketd.gateway.metadata import forwarded_metadata
 from bucketd.gateway.openapi import openapi_document
 from bucketd.gateway.routes import Route, routes_from
@@ -38,6 +44,8 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
         if error.status < 400:
             raise
         return _routing_error(request, error)
+    except InvalidField as error:
+        return envelope(422, str(error))
     except MarshalError as error:
         return envelope(400, str(error))
     except Exception:

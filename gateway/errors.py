@@ -13,7 +13,9 @@ from grpc_status import rpc_status
 # google.rpc.Code -> HTTP, as google.rpc.Code's documentation and grpc-gateway map them.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    # A request that fails validation; 400 is left to malformed JSON and to rules that depend on
+    # stored state (FAILED_PRECONDITION), as the reference's current docs split them.
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
     grpc.StatusCode.FAILED_PRECONDITION: 400,
     grpc.StatusCode.OUT_OF_RANGE: 400,
     grpc.StatusCode.UNAUTHENTICATED: 401,

@@ -21,7 +21,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from bucketd.server.api.enums import json_values
+from bucketd.spellings import json_values
 from bucketd.v1 import common_pb2
 
 _INT64_TYPES = frozenset(
@@ -44,7 +44,11 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOA
 
 
 class MarshalError(ValueError):
-    """The JSON does not fit the request message; the message names the field."""
+    """The request cannot be read at all (malformed JSON, a bad header): 400."""
+
+
+class InvalidField(MarshalError):
+    """Well-formed input that does not fit the request message (type, enum): 422, naming it."""
 
 
 def _is_well_known(descriptor: Descriptor) -> bool:
@@ -86,7 +90,7 @@ def _enum_in(enum: EnumDescriptor, value: Any, path: str) -> int:
     if isinstance(value, str) and value.lower() in _enum_lookup(enum):
         return _enum_lookup(enum)[value.lower()]
     allowed = ", ".join(accepted_enum_values(enum))
-    raise MarshalError(f"{path}: {value!r} is not one of {allowed}")
+    raise InvalidField(f"{path}: {value!r} is not one of {allowed}")
 
 
 def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
@@ -104,7 +108,7 @@ def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
         if field.type in _FLOAT_TYPES:
             return float(text)
     except ValueError:
-        raise MarshalError(f"{path}: {text!r} is not a valid {_type_name(field)}") from None
+        raise InvalidField(f"{path}: {text!r} is not a valid {_type_name(field)}") from None
     return text
 
 
@@ -196,7 +200,7 @@ def parse_request[M: Message](message_class: type[M], data: Mapping[str, Any]) -
             normalize_input(descriptor_of(message), data), message, ignore_unknown_fields=True
         )
     except json_format.ParseError as error:
-        raise MarshalError(str(error)) from None
+        raise InvalidField(str(error)) from None
     return message
 
 

@@ -18,7 +18,7 @@ from aiohttp import BodyPartReader, web
 from grpc import aio
 
 from bucketd.gateway.errors import from_rpc_error
-from bucketd.gateway.marshal import MarshalError, parse_request, to_json
+from bucketd.gateway.marshal import InvalidField, MarshalError, parse_request, to_json
 from bucketd.gateway.metadata import forwarded_metadata
 from bucketd.v1 import objects_pb2 as pb
 
@@ -100,7 +100,7 @@ class StreamUploadHandler:
         bucket = request.match_info["bucket_identifier"]
         form = request.content_type == "multipart/form-data"
         if not form and not request.query.get("property"):
-            raise MarshalError(
+            raise InvalidField(
                 "query parameter 'property' is required: the schema field of the file"
             )
         failures: list[Exception] = []

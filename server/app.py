@@ -18,12 +18,13 @@ from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
 from bucketd.server.errors import BucketdError, StorageUnavailable
+from bucketd.server.services.bundle import Services
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStore
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
 from bucketd.server.storage.mongo import Document, open_database, ping
 from bucketd.server.storage.s3 import S3Client, ensure_bucket, open_s3
-from bucketd.server.wiring import Services, Stores
+from bucketd.server.wiring import Stores, build_services
 
 log = logging.getLogger("bucketd.server")
 
@@ -118,7 +119,8 @@ async def running_server(
             )
         )
         stores = Stores.on(database)
-        services = stores.services(
+        services = build_services(
+            stores,
             settings,
             blobs=S3BlobStore(s3, settings.s3_bucket, presigner=presigner),
             fetcher=fetcher,

@@ -6,6 +6,7 @@ Services and domain code raise these; servicers never pick a status themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Self
 
 
 class BucketdError(Exception):
@@ -18,6 +19,12 @@ class BucketdError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, str] = dict(details or {})
+
+    def at(self, where: str) -> Self:
+        """The same error about an item of a batch: `uploads[3]: <message>`."""
+        located = type(self)(f"{where}: {self.message}", details=self.details)
+        located.__cause__ = self
+        return located
 
 
 class InvalidArgument(BucketdError):

@@ -13,7 +13,7 @@ from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.settings import Settings
 from bucketd.server.storage.documents import now_ms
 from bucketd.server.storage.mongo import open_database, ping
-from bucketd.server.wiring import Stores
+from bucketd.server.wiring import Stores, build_api_keys
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,7 +51,7 @@ async def _api_keys(settings: Settings) -> AsyncIterator[ApiKeyService]:
         await ping(database)
         stores = Stores.on(database)
         await stores.ensure_indexes()
-        yield stores.api_key_service(settings)
+        yield build_api_keys(stores, settings)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:

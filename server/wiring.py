@@ -12,8 +12,10 @@ from bucketd.server.domain.streams import StreamLimits
 from bucketd.server.services.api_keys import ApiKeyService, KeyCache
 from bucketd.server.services.blob_ingest import BlobIngester
 from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.bundle import Services
+from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService
-from bucketd.server.services.object_queries import ObjectQueries
+from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.ports import Fetcher
 from bucketd.server.services.streaming import StreamUploads
@@ -29,18 +31,6 @@ from bucketd.server.storage.namespaces import MongoNamespaces
 from bucketd.server.storage.objects import MongoObjects
 from bucketd.server.storage.sessions import MongoSessions
 from bucketd.server.storage.uploads import MongoUploads
-
-
-@dataclass(frozen=True)
-class Services:
-    api_keys: ApiKeyService
-    namespaces: NamespaceService
-    buckets: BucketService
-    objects: ObjectService
-    object_queries: ObjectQueries
-    uploads: UploadService
-    confirmations: UploadConfirmations
-    streams: StreamUploads
 
 
 @dataclass(frozen=True)
@@ -74,76 +64,97 @@ class Stores:
         await self.objects.ensure_indexes()
         await self.uploads.ensure_indexes()
 
-    def api_key_service(self, settings: Settings) -> ApiKeyService:
-        return ApiKeyService(
-            organizations=self.organizations,
-            api_keys=self.api_keys,
-            cache=KeyCache(settings.key_cache_seconds),
-            clock=now_ms,
-        )
 
-    def services(self, settings: Settings, *, blobs: S3BlobStore, fetcher: Fetcher) -> Services:
-        buckets = BucketService(buckets=self.buckets, clock=now_ms)
-        limits = Limits(
+def build_api_keys(stores: Stores, settings: Settings) -> ApiKeyService:
+    return ApiKeyService(
+        organizations=stores.organizations,
+        api_keys=stores.api_keys,
+        cache=KeyCache(settings.key_cache_seconds),
+        clock=now_ms,
+    )
+
+
+def _upload_limits(settings: Settings) -> UploadLimits:
+    return UploadLimits(
+        max_bytes=settings.max_upload_bytes,
+        async_threshold_bytes=settings.async_confirm_bytes,
+        lease=timedelta(seconds=settings.upload_lease_seconds),
+    )
+
+
+def _objects(
+    stores: Stores, settings: Settings, buckets: BucketService, blobs: S3BlobStore, fetcher: Fetcher
+) -> ObjectService:
+    return ObjectService(
+        objects=stores.objects,
+        buckets=buckets,
+        bucket_store=stores.buckets,
+        blobs=blobs,
+        uploads=stores.uploads,
+        ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
+        limits=Limits(
             max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
-        )
-        upload_limits = UploadLimits(
-            max_bytes=settings.max_upload_bytes,
-            async_threshold_bytes=settings.async_confirm_bytes,
-            lease=timedelta(seconds=settings.upload_lease_seconds),
-        )
-        objects = ObjectService(
-            objects=self.objects,
+        ),
+        clock=now_ms,
+    )
+
+
+def _streams(
+    stores: Stores,
+    settings: Settings,
+    objects: ObjectService,
+    buckets: BucketService,
+    blobs: S3BlobStore,
+) -> StreamUploads:
+    return StreamUploads(
+        objects=objects,
+        object_store=stores.objects,
+        buckets=buckets,
+        blobs=blobs,
+        sessions=stores.sessions,
+        limits=StreamLimits(
+            max_blob_bytes=settings.max_stream_blob_bytes,
+            max_chunk_bytes=settings.max_stream_chunk_bytes,
+        ),
+        max_blobs=settings.max_blobs_per_object,
+        session_ttl=timedelta(seconds=settings.stream_session_seconds),
+        clock=now_ms,
+    )
+
+
+def build_services(
+    stores: Stores, settings: Settings, *, blobs: S3BlobStore, fetcher: Fetcher
+) -> Services:
+    """Every use case, wired to the stores, the blob store and the URL fetcher."""
+    buckets = BucketService(buckets=stores.buckets, clock=now_ms)
+    objects = _objects(stores, settings, buckets, blobs, fetcher)
+    uploads = _upload_limits(settings)
+    return Services(
+        api_keys=build_api_keys(stores, settings),
+        namespaces=NamespaceService(
+            namespaces=stores.namespaces, buckets=stores.buckets, clock=now_ms
+        ),
+        buckets=buckets,
+        objects=objects,
+        object_reads=ObjectReads(objects=stores.objects, buckets=buckets, blobs=blobs),
+        deletions=Deletions(
+            objects=stores.objects,
             buckets=buckets,
-            bucket_store=self.buckets,
+            bucket_store=stores.buckets,
             blobs=blobs,
-            uploads=self.uploads,
-            ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
-            limits=limits,
             clock=now_ms,
-        )
-        return Services(
-            api_keys=self.api_key_service(settings),
-            namespaces=NamespaceService(
-                namespaces=self.namespaces, buckets=self.buckets, clock=now_ms
-            ),
+        ),
+        uploads=UploadService(
+            uploads=stores.uploads, blobs=blobs, buckets=buckets, limits=uploads, clock=now_ms
+        ),
+        confirmations=UploadConfirmations(
+            uploads=stores.uploads,
+            blobs=blobs,
             buckets=buckets,
+            namespaces=stores.namespaces,
             objects=objects,
-            object_queries=ObjectQueries(
-                objects=self.objects,
-                buckets=buckets,
-                bucket_store=self.buckets,
-                blobs=blobs,
-                clock=now_ms,
-            ),
-            uploads=UploadService(
-                uploads=self.uploads,
-                blobs=blobs,
-                buckets=buckets,
-                limits=upload_limits,
-                clock=now_ms,
-            ),
-            confirmations=UploadConfirmations(
-                uploads=self.uploads,
-                blobs=blobs,
-                buckets=buckets,
-                namespaces=self.namespaces,
-                objects=objects,
-                limits=upload_limits,
-                clock=now_ms,
-            ),
-            streams=StreamUploads(
-                objects=objects,
-                object_store=self.objects,
-                buckets=buckets,
-                blobs=blobs,
-                sessions=self.sessions,
-                limits=StreamLimits(
-                    max_blob_bytes=settings.max_stream_blob_bytes,
-                    max_chunk_bytes=settings.max_stream_chunk_bytes,
-                ),
-                max_blobs=settings.max_blobs_per_object,
-                session_ttl=timedelta(seconds=settings.stream_session_seconds),
-                clock=now_ms,
-            ),
-        )
+            limits=uploads,
+            clock=now_ms,
+        ),
+        streams=_streams(stores, settings, objects, buckets, blobs),
+    )

@@ -8,12 +8,11 @@ from grpc import aio
 
 from bucketd.server.api import convert
 from bucketd.server.api.auth import CallerNamespace
-from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.models import Bucket, BucketChanges
 from bucketd.server.services.buckets import BucketService, NewBucket
+from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService
-from bucketd.server.services.object_queries import ObjectQueries
 from bucketd.v1 import buckets_pb2 as pb
 from bucketd.v1 import buckets_pb2_grpc
 
@@ -25,7 +24,7 @@ def bucket_message(bucket: Bucket) -> pb.Bucket:
         bucket_id=bucket.bucket_id,
         bucket_name=bucket.bucket_name,
         description=bucket.description,
-        bucket_schema=convert.schema_from_dict(bucket.bucket_schema),
+        bucket_schema=convert.schema_from_dict(bucket.bucket_schema.to_dict()),
         metadata=convert.struct(bucket.metadata),
         object_count=bucket.object_count,
         total_size_bytes=bucket.total_size_bytes,
@@ -54,10 +53,10 @@ def _changes(request: pb.UpdateBucketRequest | pb.PatchBucketRequest) -> BucketC
 
 class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     def __init__(
-        self, buckets: BucketService, queries: ObjectQueries, namespaces: NamespaceService
+        self, buckets: BucketService, deletions: Deletions, namespaces: NamespaceService
     ) -> None:
         self._buckets = buckets
-        self._queries = queries
+        self._deletions = deletions
         self._namespace = CallerNamespace(namespaces)
 
     @override
@@ -94,7 +93,7 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
         return pb.ListBucketsResponse(
             results=[bucket_message(bucket) for bucket in page.results],
             total_count=page.total,
-            pagination=convert.pagination(pagination(page.page, page.total, count)),
+            pagination=convert.pagination(pagination(page.page, total=page.total, returned=count)),
             stats=pb.BucketListStats(
                 total_objects=page.total_objects,
                 total_size_bytes=page.total_size_bytes,
@@ -125,12 +124,13 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     async def DeleteBucket(
         self, request: pb.DeleteBucketRequest, context: Context
     ) -> pb.DeleteBucketResponse:
-        bucket = await self._queries.delete_bucket(
+        deletion = await self._deletions.delete_bucket(
             await self._namespace(), request.bucket_identifier
         )
+        bucket = deletion.bucket
         return pb.DeleteBucketResponse(
-            task_id=new_id("task_"),
-            status=convert.status("COMPLETED"),
+            task_id=deletion.task_id,
+            status=convert.status(deletion.status),
             bucket_id=bucket.bucket_id,
             bucket_name=bucket.bucket_name,
             object_count=bucket.object_count,

@@ -59,7 +59,9 @@ class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
         return pb.ListNamespacesResponse(
             results=[namespace_message(view) for view in page.results],
             total_count=page.total,
-            pagination=convert.pagination(pagination(page.page, page.total, len(page.results))),
+            pagination=convert.pagination(
+                pagination(page.page, total=page.total, returned=len(page.results))
+            ),
         )
 
     @override

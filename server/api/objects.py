@@ -9,26 +9,20 @@ from grpc import aio
 
 from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace
+from bucketd.server.api.status import error_type
 from bucketd.server.api.streaming import header_of, messages_of
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.models import ObjectRecord, StoredBlob
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
-from bucketd.server.errors import BucketdError, PayloadTooLarge
+from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService
-from bucketd.server.services.object_queries import ObjectQueries
+from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.streaming import StreamUploads
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 
 Context = aio.ServicerContext[Any, Any]
-MAX_BATCH = 100
-ERROR_TYPES = {
-    "INVALID_ARGUMENT": "ValidationError",
-    "NOT_FOUND": "NotFoundError",
-    "ALREADY_EXISTS": "AlreadyExistsError",
-    "PAYLOAD_TOO_LARGE": "PayloadTooLargeError",
-}
 
 
 def blob_message(blob: StoredBlob, presigned_url: str | None = None) -> pb.Blob:
@@ -116,14 +110,16 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     def __init__(
         self,
         objects: ObjectService,
-        queries: ObjectQueries,
+        reads: ObjectReads,
+        deletions: Deletions,
         streams: StreamUploads,
         namespaces: NamespaceService,
         *,
         idle_seconds: float,
     ) -> None:
         self._objects = objects
-        self._queries = queries
+        self._reads = reads
+        self._deletions = deletions
         self._streams = streams
         self._namespace = CallerNamespace(namespaces)
         self._idle_seconds = idle_seconds
@@ -141,39 +137,35 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def CreateObjectsBatch(
         self, request: pb.CreateObjectsBatchRequest, context: Context
     ) -> pb.CreateObjectsBatchResponse:
-        if len(request.objects) > MAX_BATCH:
-            raise PayloadTooLarge(
-                f"objects: at most {MAX_BATCH} per batch, got {len(request.objects)}"
-            )
-        namespace = await self._namespace()
-        reply = pb.CreateObjectsBatchResponse(total_requested=len(request.objects))
-        for index, item in enumerate(request.objects):
-            try:
-                record = await self._objects.create(
-                    namespace, request.bucket_identifier, object_input(item)
+        outcome = await self._objects.create_batch(
+            await self._namespace(),
+            request.bucket_identifier,
+            [object_input(item) for item in request.objects],
+        )
+        return pb.CreateObjectsBatchResponse(
+            succeeded=[object_message(record) for record in outcome.succeeded],
+            failed=[
+                pb.BatchFailure(
+                    object_index=failure.index,
+                    error=failure.error.message,
+                    error_type=error_type(failure.error),
                 )
-            except BucketdError as error:
-                reply.failed.append(
-                    pb.BatchFailure(
-                        object_index=index,
-                        error=error.message,
-                        error_type=ERROR_TYPES.get(error.reason, type(error).__name__),
-                    )
-                )
-                continue
-            reply.succeeded.append(object_message(record))
-        reply.succeeded_count, reply.failed_count = len(reply.succeeded), len(reply.failed)
-        return reply
+                for failure in outcome.failed
+            ],
+            total_requested=len(request.objects),
+            succeeded_count=len(outcome.succeeded),
+            failed_count=len(outcome.failed),
+        )
 
     @override
     async def GetObject(
         self, request: pb.GetObjectRequest, context: Context
     ) -> pb.GetObjectResponse:
-        record = await self._queries.get(
+        record = await self._reads.get(
             await self._namespace(), request.bucket_identifier, request.object_identifier
         )
         presigned = (
-            await self._queries.presigned_urls(record) if request.return_presigned_urls else None
+            await self._reads.presigned_urls(record) if request.return_presigned_urls else None
         )
         return pb.GetObjectResponse(object=object_message(record, presigned))
 
@@ -181,7 +173,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def ListObjects(
         self, request: pb.ListObjectsRequest, context: Context
     ) -> pb.ListObjectsResponse:
-        page = await self._queries.page(
+        page = await self._reads.page(
             await self._namespace(),
             request.bucket_identifier,
             convert.list_query(request),
@@ -189,17 +181,9 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             include_total=request.include_total,
         )
         results = [_select(object_message(r), request.select) for r in page.results]
-        paging = {
-            "limit": page.page.limit,
-            "offset": page.page.offset,
-            "has_more": page.next_cursor is not None,
-            "next_cursor": page.next_cursor,
-        }
-        if page.total is not None:
-            paging = {
-                **pagination(page.page, page.total, len(results)),
-                "next_cursor": page.next_cursor,
-            }
+        paging = pagination(
+            page.page, total=page.total, returned=len(results), next_cursor=page.next_cursor
+        )
         return pb.ListObjectsResponse(
             results=results,
             pagination=convert.pagination(paging),
@@ -284,7 +268,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def DeleteObject(
         self, request: pb.DeleteObjectRequest, context: Context
     ) -> pb.DeleteObjectResponse:
-        await self._queries.delete(
+        await self._deletions.delete_object(
             await self._namespace(),
             request.bucket_identifier,
             request.object_identifier,

@@ -12,8 +12,8 @@ from bucketd.server.api.buckets import BucketServicer
 from bucketd.server.api.namespaces import NamespaceServicer
 from bucketd.server.api.objects import ObjectServicer
 from bucketd.server.api.uploads import UploadServicer
+from bucketd.server.services.bundle import Services
 from bucketd.server.settings import Settings
-from bucketd.server.wiring import Services
 from bucketd.v1 import (
     buckets_pb2,
     buckets_pb2_grpc,
@@ -32,12 +32,13 @@ def add_bucketd_services(server: aio.Server, services: Services, settings: Setti
         NamespaceServicer(services.namespaces), server
     )
     buckets_pb2_grpc.add_BucketServiceServicer_to_server(
-        BucketServicer(services.buckets, services.object_queries, services.namespaces), server
+        BucketServicer(services.buckets, services.deletions, services.namespaces), server
     )
     objects_pb2_grpc.add_ObjectServiceServicer_to_server(
         ObjectServicer(
             services.objects,
-            services.object_queries,
+            services.object_reads,
+            services.deletions,
             services.streams,
             services.namespaces,
             idle_seconds=settings.stream_idle_seconds,

@@ -43,3 +43,28 @@ def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
     status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
     converted: grpc.Status = rpc_status.to_status(status)
     return converted
+
+
+# The reference's Error Guide names each failure (its `error.type`). A batch item's error_type
+# uses the same word as the envelope the gateway answers for the same error on its own
+# (tests/unit/test_errors.py holds the two tables to each other).
+ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.INVALID_ARGUMENT: "ValidationError",
+    grpc.StatusCode.FAILED_PRECONDITION: "BadRequestError",
+    grpc.StatusCode.OUT_OF_RANGE: "BadRequestError",
+    grpc.StatusCode.UNAUTHENTICATED: "UnauthorizedError",
+    grpc.StatusCode.PERMISSION_DENIED: "ForbiddenError",
+    grpc.StatusCode.NOT_FOUND: "NotFoundError",
+    grpc.StatusCode.ALREADY_EXISTS: "AlreadyExistsError",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "TooManyRequestsError",
+    grpc.StatusCode.UNAVAILABLE: "ServiceUnavailableError",
+    grpc.StatusCode.INTERNAL: "InternalServerError",
+}
+ERROR_TYPE_BY_REASON = {errors.PayloadTooLarge.reason: "PayloadTooLargeError"}
+
+
+def error_type(error: errors.BucketdError) -> str:
+    """The reference's name for this failure."""
+    if error.reason in ERROR_TYPE_BY_REASON:
+        return ERROR_TYPE_BY_REASON[error.reason]
+    return ERROR_TYPE_BY_CODE[status_code_of(error)]

@@ -8,18 +8,15 @@ from grpc import aio
 
 from bucketd.server.api import convert
 from bucketd.server.api.auth import CallerNamespace, current_caller
-from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest
-from bucketd.server.errors import BucketdError, InvalidArgument
 from bucketd.server.services.namespaces import NamespaceService
-from bucketd.server.services.upload_confirm import UploadConfirmations
+from bucketd.server.services.upload_confirm import Confirmation, UploadConfirmations
 from bucketd.server.services.uploads import UploadService, UploadView
 from bucketd.v1 import uploads_pb2 as pb
 from bucketd.v1 import uploads_pb2_grpc
 
 Context = aio.ServicerContext[Any, Any]
-MAX_BATCH = 100
 
 
 def upload_message(view: UploadView) -> pb.Upload:
@@ -70,11 +67,7 @@ def confirm_message(record: UploadRecord) -> pb.ConfirmUploadResponse:
     )
 
 
-def upload_request(
-    message: pb.CreateUploadRequest,
-    shared_metadata: dict[str, Any] | None = None,
-    shared_object_metadata: dict[str, Any] | None = None,
-) -> UploadRequest:
+def upload_request(message: pb.CreateUploadRequest) -> UploadRequest:
     create = convert.optional(message, "create_object_on_confirm")
     skip = convert.optional(message, "skip_duplicates")
     return UploadRequest(
@@ -82,12 +75,9 @@ def upload_request(
         content_type=message.content_type,
         file_size_bytes=convert.optional(message, "file_size_bytes"),
         presigned_url_expiration=convert.optional(message, "presigned_url_expiration"),
-        metadata={**(shared_metadata or {}), **convert.to_dict(message.metadata)},
+        metadata=convert.to_dict(message.metadata),
         create_object_on_confirm=True if create is None else create,
-        object_metadata={
-            **(shared_object_metadata or {}),
-            **convert.to_dict(message.object_metadata),
-        },
+        object_metadata=convert.to_dict(message.object_metadata),
         blob_property=convert.optional(message, "blob_property"),
         blob_type=convert.optional(message, "blob_type"),
         file_hash=convert.optional(message, "file_hash"),
@@ -122,25 +112,14 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     async def CreateUploadsBatch(
         self, request: pb.CreateUploadsBatchRequest, context: Context
     ) -> pb.CreateUploadsBatchResponse:
-        if not 1 <= len(request.uploads) <= MAX_BATCH:
-            raise InvalidArgument(f"uploads: give 1 to {MAX_BATCH}, got {len(request.uploads)}")
-        namespace = await self._namespace()
-        shared = convert.to_dict(request.shared_metadata)
-        shared_object = convert.to_dict(request.shared_object_metadata)
-        views = []
-        for index, item in enumerate(request.uploads):
-            try:
-                views.append(
-                    await self._uploads.create(
-                        namespace,
-                        current_caller().principal.organization_id,
-                        request.bucket_identifier,
-                        upload_request(item, shared, shared_object),
-                    )
-                )
-            except BucketdError as error:
-                error.message = f"uploads[{index}]: {error.message}"
-                raise
+        views = await self._uploads.create_batch(
+            await self._namespace(),
+            current_caller().principal.organization_id,
+            request.bucket_identifier,
+            [upload_request(item) for item in request.uploads],
+            shared_metadata=convert.to_dict(request.shared_metadata),
+            shared_object_metadata=convert.to_dict(request.shared_object_metadata),
+        )
         return pb.CreateUploadsBatchResponse(
             uploads=[upload_message(view) for view in views], total=len(views)
         )
@@ -161,15 +140,16 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     async def ListUploads(
         self, request: pb.ListUploadsRequest, context: Context
     ) -> pb.ListUploadsResponse:
-        found, total, page, stats = await self._uploads.page(
-            await self._namespace(),
-            request.bucket_identifier,
-            convert.list_query(request),
+        page = await self._uploads.page(
+            await self._namespace(), request.bucket_identifier, convert.list_query(request)
         )
+        returned = len(page.results)
         return pb.ListUploadsResponse(
-            results=[upload_message(UploadView(record)) for record in found],
-            pagination=convert.pagination(pagination(page, total, len(found))),
-            stats=pb.UploadListStats(**stats),
+            results=[upload_message(UploadView(record)) for record in page.results],
+            pagination=convert.pagination(
+                pagination(page.page, total=page.total, returned=returned)
+            ),
+            stats=pb.UploadListStats(**page.stats),
         )
 
     @override
@@ -203,28 +183,29 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     async def ConfirmUploadsBatch(
         self, request: pb.ConfirmUploadsBatchRequest, context: Context
     ) -> pb.ConfirmUploadsBatchResponse:
-        if not 1 <= len(request.confirmations) <= MAX_BATCH:
-            raise InvalidArgument(
-                f"confirmations: give 1 to {MAX_BATCH}, got {len(request.confirmations)}"
-            )
-        namespace = await self._namespace()
-        outcomes: dict[str, Any] = {}
-        for item in request.confirmations:
-            try:
-                record = await self._confirmations.confirm(
-                    namespace,
-                    request.bucket_identifier,
-                    item.upload_id,
+        batch = await self._confirmations.confirm_batch(
+            await self._namespace(),
+            request.bucket_identifier,
+            [
+                Confirmation(
+                    upload_id=item.upload_id,
                     etag=convert.optional(item, "etag"),
                     size=convert.optional(item, "file_size_bytes"),
-                    run_async=True,
                 )
-                outcomes[item.upload_id] = {"status": record.status, "task_id": record.task_id}
-            except BucketdError as error:
-                outcomes[item.upload_id] = {"status": "FAILED", "error": error.message}
+                for item in request.confirmations
+            ],
+        )
+        outcomes = {
+            outcome.upload_id: {
+                "status": outcome.status,
+                **({"task_id": outcome.task_id} if outcome.task_id else {}),
+                **({"error": outcome.error} if outcome.error else {}),
+            }
+            for outcome in batch.outcomes
+        }
         return pb.ConfirmUploadsBatchResponse(
-            task_id=new_id("task_"),
-            status=convert.status("PROCESSING"),
+            task_id=batch.task_id,
+            status=convert.status(batch.status),
             confirmations_count=len(request.confirmations),
             task=convert.struct({"uploads": outcomes}),
             message="Batch confirmation is being processed in the background.",

@@ -65,8 +65,20 @@ class ListQuery:
         return sort_of(self.sort_field, self.sort_direction, allowed=allowed, default=default)
 
 
-def pagination(page: PageRequest, total: int, returned: int) -> dict[str, Any]:
-    """The reference's PaginationResponse for an offset page."""
+def pagination(
+    page: PageRequest, *, total: int | None, returned: int, next_cursor: str | None = None
+) -> dict[str, Any]:
+    """The reference's PaginationResponse: an offset page, and the cursor of the next one.
+
+    Without a total (a cursor listing that did not ask for it) only what is known is said.
+    """
+    if total is None:
+        return {
+            "limit": page.limit,
+            "offset": page.offset,
+            "has_more": next_cursor is not None,
+            "next_cursor": next_cursor,
+        }
     page_number = page.offset // page.limit + 1
     total_pages = (total + page.limit - 1) // page.limit if total else 0
     has_more = page.offset + returned < total
@@ -80,4 +92,5 @@ def pagination(page: PageRequest, total: int, returned: int) -> dict[str, Any]:
         "has_more": has_more,
         "limit": page.limit,
         "offset": page.offset,
+        "next_cursor": next_cursor,
     }

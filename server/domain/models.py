@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.status import Status
+
 
 @dataclass(frozen=True, kw_only=True)
 class Organization:
@@ -63,18 +66,18 @@ class NamespaceCounts:
 
 @dataclass(frozen=True, kw_only=True)
 class Bucket:
-    """A bucket; bucket_schema and unique_key keep the reference's JSON shape, types lowercase."""
+    """A bucket; unique_key keeps the reference's JSON shape."""
 
     bucket_id: str
     namespace_id: str
     bucket_name: str
     description: str | None
-    bucket_schema: dict[str, Any]
+    bucket_schema: BucketSchema
     unique_key: dict[str, Any] | None
     metadata: dict[str, Any] = field(default_factory=dict)
     object_count: int = 0
     total_size_bytes: int = 0
-    status: str = "ACTIVE"
+    status: Status = Status.ACTIVE
     created_at: datetime
     updated_at: datetime
     last_upload_at: datetime | None = None
@@ -125,7 +128,7 @@ class ObjectRecord:
     metadata: dict[str, Any]
     # "nested" when the caller sent {"metadata": {...}}, "flat" for root-level user fields.
     metadata_layout: str
-    status: str
+    status: Status
     error: str | None
     content_hash: str | None
     skipped: list[SkippedBlob]

@@ -83,14 +83,7 @@ def _plan_blob(
     index: int, blob: BlobInput, bucket: Bucket, request: ObjectInput, limits: Limits
 ) -> PlannedBlob:
     where = f"blobs[{index}]"
-    schema = (bucket.bucket_schema.get("properties") or {}).get(blob.property)
-    if schema is None:
-        known = ", ".join(sorted(bucket.bucket_schema.get("properties") or {}))
-        raise InvalidArgument(
-            f"{where}.property: {blob.property!r} is not a field of the bucket schema ({known})",
-            details={"field": f"{where}.property"},
-        )
-    kind = schema["type"]
+    kind = bucket.bucket_schema.property(blob.property, where=f"{where}.property").type
     if blob.type is None:
         raise InvalidArgument(f"{where}.type is required", details={"field": f"{where}.type"})
     if blob.type != kind:

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from bucketd.server.domain.models import StoredBlob
+from bucketd.server.domain.status import Status
 from bucketd.server.errors import InvalidArgument
 
 # bucketd has no processing pipeline: an object whose bytes are stored stays DRAFT, the status
 # the reference gives an ingested object until a batch processes it. Failures end FAILED.
-STORED_STATUS = "DRAFT"
-WRITING_STATUS = "PROCESSING"
-FAILED_STATUS = "FAILED"
+STORED_STATUS = Status.DRAFT
+WRITING_STATUS = Status.PROCESSING
 
 
 def content_hash(blobs: list[StoredBlob]) -> str | None:

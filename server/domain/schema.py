@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.errors import InvalidArgument
@@ -53,31 +54,57 @@ def _check_properties(path: str, properties: Mapping[str, Any], depth: int) -> N
         _check_field(f"{path}.{name}", spec, depth)
 
 
-def validate_schema(schema: Mapping[str, Any]) -> None:
-    """Raise InvalidArgument, naming the field path, unless `schema` is a usable bucket schema."""
-    properties = schema.get("properties") or {}
-    if not properties:
-        raise _invalid("bucket_schema.properties", "define at least one field")
-    _check_properties("bucket_schema.properties", properties, depth=1)
+@dataclass(frozen=True)
+class SchemaField:
+    """One top-level field of a bucket schema."""
+
+    name: str
+    type: str
+    spec: Mapping[str, Any]
+
+    @property
+    def is_file(self) -> bool:
+        return self.type in FILE_TYPES
 
 
-def validate_unique_key(unique_key: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
-    """unique_key.fields name top-level scalar fields of the schema; the policy is known."""
-    fields = unique_key.get("fields") or []
-    if not fields:
-        raise _invalid("unique_key.fields", "name at least one schema field")
-    properties = schema.get("properties") or {}
-    for index, name in enumerate(fields):
-        spec = properties.get(name)
+@dataclass(frozen=True)
+class BucketSchema:
+    """A bucket's `bucket_schema` (the reference's JSON shape, types lowercase), checked once."""
+
+    properties: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> BucketSchema:
+        """A new bucket's schema: InvalidArgument, naming the field path, if it is unusable."""
+        properties = raw.get("properties") or {}
+        if not properties:
+            raise _invalid("bucket_schema.properties", "define at least one field")
+        _check_properties("bucket_schema.properties", properties, depth=1)
+        return cls(properties)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"properties": {name: dict(spec) for name, spec in self.properties.items()}}
+
+    def property(self, name: str, *, where: str) -> SchemaField:
+        """The field `name`; the one error for a name the schema lacks names `where`."""
+        spec = self.properties.get(name)
         if spec is None:
-            raise _invalid(
-                f"unique_key.fields[{index}]", f"{name!r} is not a field of bucket_schema"
-            )
-        if spec.get("type") not in SCALAR_TYPES:
-            raise _invalid(
-                f"unique_key.fields[{index}]",
-                f"{name!r} has type {spec.get('type')}; unique keys take scalar fields only",
-            )
-    policy = unique_key.get("default_policy")
-    if policy is not None and policy not in UNIQUE_KEY_POLICIES:
-        raise _invalid("unique_key.default_policy", "must be insert, update or upsert")
+            known = ", ".join(sorted(self.properties))
+            raise _invalid(where, f"{name!r} is not a field of the bucket schema ({known})")
+        return SchemaField(name=name, type=spec["type"], spec=spec)
+
+    def check_unique_key(self, unique_key: Mapping[str, Any]) -> None:
+        """unique_key.fields name top-level scalar fields; the policy is known."""
+        fields = unique_key.get("fields") or []
+        if not fields:
+            raise _invalid("unique_key.fields", "name at least one schema field")
+        for index, name in enumerate(fields):
+            field = self.property(name, where=f"unique_key.fields[{index}]")
+            if field.type not in SCALAR_TYPES:
+                raise _invalid(
+                    f"unique_key.fields[{index}]",
+                    f"{name!r} has type {field.type}; unique keys take scalar fields only",
+                )
+        policy = unique_key.get("default_policy")
+        if policy is not None and policy not in UNIQUE_KEY_POLICIES:
+            raise _invalid("unique_key.default_policy", "must be insert, update or upsert")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bucketd.server.domain import mime
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
@@ -88,15 +89,13 @@ def check_chunk(chunk: StreamChunk, *, blobs: int, written: int, limits: StreamL
         )
 
 
-def typed_spec(properties: dict[str, Any], index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
+def typed_spec(schema: BucketSchema, index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
     """The spec checked against the schema, with its type filled in from it."""
     where = f"header.blobs[{index}]"
-    schema = properties.get(spec.property)
-    if schema is None:
-        raise InvalidArgument(f"{where}.property: {spec.property!r} is not a field of the schema")
-    if spec.type is not None and spec.type != schema["type"]:
+    field_type = schema.property(spec.property, where=f"{where}.property").type
+    if spec.type is not None and spec.type != field_type:
         raise InvalidArgument(
-            f"{where}.type: {spec.type!r} does not match the schema type {schema['type']!r}"
+            f"{where}.type: {spec.type!r} does not match the schema type {field_type!r}"
         )
-    mime.check_fits(f"{where}.mime_type", schema["type"], spec.mime_type or mime.OCTET_STREAM)
-    return dataclasses.replace(spec, type=schema["type"])
+    mime.check_fits(f"{where}.mime_type", field_type, spec.mime_type or mime.OCTET_STREAM)
+    return dataclasses.replace(spec, type=field_type)

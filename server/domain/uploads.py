@@ -9,6 +9,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from bucketd.server.domain import mime
+from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.status import Status
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 EXPIRATION_SECONDS = (60, 86400)
@@ -30,7 +32,7 @@ class UploadRecord:
     file_size_bytes: int | None
     presigned_url_expiration: int
     s3_key: str
-    status: str
+    status: Status
     metadata: dict[str, Any] = field(default_factory=dict)
     object_metadata: dict[str, Any] = field(default_factory=dict)
     blob_property: str | None = None
@@ -87,9 +89,7 @@ def derived_blob_type(content_type: str) -> str | None:
     return _FAMILY_TYPES.get(family)
 
 
-def check_request(
-    request: UploadRequest, *, schema: dict[str, Any], max_bytes: int
-) -> UploadRequest:
+def check_request(request: UploadRequest, *, schema: BucketSchema, max_bytes: int) -> UploadRequest:
     """A validated request with defaults filled in; errors name the field."""
     check_filename(request.filename)
     if not _MIME.match(request.content_type):
@@ -114,13 +114,11 @@ def check_request(
     if request.create_object_on_confirm:
         if not _PROPERTY.match(prop):
             raise _invalid("blob_property", f"{prop!r} may use only letters, digits and '_'")
-        spec = (schema.get("properties") or {}).get(prop)
-        if spec is None:
-            raise _invalid("blob_property", f"{prop!r} is not a field of the bucket schema")
-        if not mime.fits(spec["type"], request.content_type):
+        field_type = schema.property(prop, where="blob_property").type
+        if not mime.fits(field_type, request.content_type):
             raise _invalid(
                 "content_type",
-                f"{request.content_type} does not fit the {spec['type']} property {prop!r}",
+                f"{request.content_type} does not fit the {field_type} property {prop!r}",
             )
     return UploadRequest(
         **{

@@ -12,7 +12,7 @@ from bucketd.server.domain.filters import fields_or_metadata, list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
-from bucketd.server.domain.schema import validate_schema, validate_unique_key
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.errors import NotFound
 from bucketd.server.services.ports import BucketStore
 
@@ -61,16 +61,16 @@ class BucketService:
         self._clock = clock
 
     async def create(self, namespace: Namespace, new: NewBucket) -> Bucket:
-        validate_schema(new.bucket_schema)
+        schema = BucketSchema.parse(new.bucket_schema)
         if new.unique_key is not None:
-            validate_unique_key(new.unique_key, new.bucket_schema)
+            schema.check_unique_key(new.unique_key)
         now = self._clock()
         bucket = Bucket(
             bucket_id=new_id("bkt_"),
             namespace_id=namespace.namespace_id,
             bucket_name=names.bucket_name(new.name),
             description=names.description(new.description),
-            bucket_schema=new.bucket_schema,
+            bucket_schema=schema,
             unique_key=new.unique_key,
             metadata=new.metadata,
             created_at=now,

@@ -11,7 +11,7 @@ import asyncio
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import ObjectPlan
 from bucketd.server.domain.objects import WRITING_STATUS, unique_key_value
-from bucketd.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.errors import AlreadyExists, FailedPrecondition, NotFound
 from bucketd.server.services.ports import ObjectStore
 
 IDEMPOTENCY_WAIT_SECONDS = 10.0
@@ -46,7 +46,7 @@ class ObjectClaims:
             return None
         chosen = policy or bucket.unique_key.get("default_policy")
         if chosen not in POLICIES:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 "policy: the bucket has a unique_key; pass ?policy=insert|update|upsert or give "
                 "the bucket a unique_key.default_policy",
                 details={"field": "policy"},

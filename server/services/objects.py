@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from bucketd.server.domain.batches import BatchFailure, BatchOutcome, check_batch_size
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord, SkippedBlob, StoredBlob
 from bucketd.server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
@@ -95,6 +96,19 @@ class ObjectService:
         if existing is not None:
             return await self._rewrite(namespace, bucket, existing, plan, request.skip_duplicates)
         return await self._write_new(namespace, bucket, object_id, plan, request.skip_duplicates)
+
+    async def create_batch(
+        self, namespace: Namespace, bucket_identifier: str, requests: list[ObjectInput]
+    ) -> BatchOutcome[ObjectRecord]:
+        """Each object created on its own: a failure is reported with its index, not raised."""
+        check_batch_size("objects", len(requests))
+        outcome: BatchOutcome[ObjectRecord] = BatchOutcome()
+        for index, request in enumerate(requests):
+            try:
+                outcome.succeeded.append(await self.create(namespace, bucket_identifier, request))
+            except BucketdError as error:
+                outcome.failed.append(BatchFailure(index, error))
+        return outcome
 
     async def _write_new(
         self,

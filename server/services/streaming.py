@@ -21,6 +21,7 @@ from bucketd.server.domain.blob_data import StoredContent
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.stored import StoredBytes
 from bucketd.server.domain.streams import (
     StreamBlobSpec,
@@ -85,16 +86,16 @@ class StreamUploads:
 
     async def _check(
         self, namespace: Namespace, header: StreamHeader
-    ) -> tuple[StreamHeader, dict[str, Any]]:
+    ) -> tuple[StreamHeader, BucketSchema]:
         """Refuse a header the object could never be made of, before any byte is stored.
 
         Returns it with each blob's type filled in from the schema, and the schema's fields.
         """
         check_header(header, self._limits, self._max_blobs)
         bucket = await self._buckets.get(namespace, header.bucket_identifier)
-        properties: dict[str, Any] = bucket.bucket_schema.get("properties") or {}
-        typed = [typed_spec(properties, index, spec) for index, spec in enumerate(header.blobs)]
-        return dataclasses.replace(header, blobs=typed), properties
+        schema = bucket.bucket_schema
+        typed = [typed_spec(schema, index, spec) for index, spec in enumerate(header.blobs)]
+        return dataclasses.replace(header, blobs=typed), schema
 
     async def start_session(
         self, namespace: Namespace, header: StreamHeader
@@ -159,7 +160,7 @@ class StreamUploads:
         if not isinstance(first, StreamHeader):
             raise InvalidArgument("the first message of an UploadObject stream must be the header")
         session_id = first.session_id
-        properties: dict[str, Any] = {}
+        schema = BucketSchema({})  # a session's blobs were checked when it started
         if session_id:
             session = await self._live_session(namespace, session_id)
             header = _header_of(session["header"])
@@ -168,16 +169,14 @@ class StreamUploads:
                 for b in session["blobs"]
             ]
         else:
-            (header, properties), blobs = await self._check(namespace, first), []
+            (header, schema), blobs = await self._check(namespace, first), []
             for spec in header.blobs:
                 blobs.append(_Blob(await self._start(namespace, spec)))
         stored: list[StoredBytes] = []
         receiving = True
         specs = list(header.blobs)
         try:
-            await self._receive(
-                messages, blobs, session_id, announce=(namespace, properties, specs)
-            )
+            await self._receive(messages, blobs, session_id, announce=(namespace, schema, specs))
             receiving = False
             header = dataclasses.replace(header, blobs=specs)
             stored = await self._commit(header, blobs, namespace.namespace_id)
@@ -206,7 +205,7 @@ class StreamUploads:
         blobs: list[_Blob],
         session_id: str | None,
         *,
-        announce: tuple[Namespace, dict[str, Any], list[StreamBlobSpec]],
+        announce: tuple[Namespace, BucketSchema, list[StreamBlobSpec]],
     ) -> None:
         async for message in messages:
             if isinstance(message, StreamHeader):
@@ -234,7 +233,7 @@ class StreamUploads:
         spec: StreamBlobSpec,
         session_id: str | None,
         namespace: Namespace,
-        properties: dict[str, Any],
+        schema: BucketSchema,
         specs: list[StreamBlobSpec],
     ) -> _Blob:
         """A blob announced mid-stream: checked like the header's, then its upload starts."""
@@ -242,7 +241,7 @@ class StreamUploads:
             raise InvalidArgument("a session announces all its blobs in its header")
         if len(specs) >= self._max_blobs:
             raise PayloadTooLarge(f"at most {self._max_blobs} blobs per object")
-        specs.append(typed_spec(properties, len(specs), spec))
+        specs.append(typed_spec(schema, len(specs), spec))
         return _Blob(await self._start(namespace, spec))
 
     async def _start(self, namespace: Namespace, spec: StreamBlobSpec) -> MultipartWriter:

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bucketd.server.domain.batches import check_batch_size
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.uploads import UploadRecord
-from bucketd.server.errors import BucketdError, InvalidArgument, NotFound
+from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.ports import NamespaceStore, UploadBlobStore, UploadStore
@@ -27,6 +29,30 @@ from bucketd.server.services.uploads import UploadLimits, upload_not_found
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]
+
+
+@dataclasses.dataclass(frozen=True)
+class Confirmation:
+    """One item of a batch confirm."""
+
+    upload_id: str
+    etag: str | None = None
+    size: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfirmOutcome:
+    upload_id: str
+    status: Status
+    task_id: str | None
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchConfirmation:
+    task_id: str
+    status: Status
+    outcomes: list[ConfirmOutcome]
 
 
 class UploadConfirmations:
@@ -65,16 +91,16 @@ class UploadConfirmations:
         record = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
         if record is None:
             raise upload_not_found(upload_id)
-        if record.status in {"COMPLETED", "PROCESSING"}:
+        if record.status in {Status.COMPLETED, Status.PROCESSING}:
             return record  # confirming again answers the same result
         head = await self._verify(record, etag=etag, size=size)
         task_id = new_id("task_")
         now = self._clock()
         claimed = await self._uploads.transition(
             upload_id,
-            when={"status": "PENDING"},
+            when={"status": Status.PENDING},
             changes={
-                "status": "PROCESSING",
+                "status": Status.PROCESSING,
                 "task_id": task_id,
                 "lease_until": now + self._limits.lease,
                 "verified_at": now,
@@ -90,26 +116,49 @@ class UploadConfirmations:
             return claimed
         return await self.finish(claimed, raise_errors=True)
 
+    async def confirm_batch(
+        self, namespace: Namespace, bucket_identifier: str, items: list[Confirmation]
+    ) -> BatchConfirmation:
+        """Always in the background; an upload that cannot start is reported, not raised."""
+        check_batch_size("confirmations", len(items))
+        outcomes = []
+        for item in items:
+            try:
+                record = await self.confirm(
+                    namespace,
+                    bucket_identifier,
+                    item.upload_id,
+                    etag=item.etag,
+                    size=item.size,
+                    run_async=True,
+                )
+                outcomes.append(ConfirmOutcome(item.upload_id, record.status, record.task_id))
+            except BucketdError as error:
+                outcomes.append(ConfirmOutcome(item.upload_id, Status.FAILED, None, error.message))
+        return BatchConfirmation(
+            task_id=new_id("task_"), status=Status.PROCESSING, outcomes=outcomes
+        )
+
     async def _verify(self, record: UploadRecord, *, etag: str | None, size: int | None) -> Head:
         """The checks that keep an upload PENDING when they fail; each says what is wrong."""
-        if record.status != "PENDING":
-            raise InvalidArgument(
+        if record.status != Status.PENDING:
+            raise FailedPrecondition(
                 f"Upload '{record.upload_id}' is {record.status}: it cannot be confirmed",
                 details={"field": "upload_id"},
             )
         if self._clock() >= record.expires_at:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 f"Upload '{record.upload_id}' expired at {record.expires_at:%Y-%m-%dT%H:%M:%SZ}",
                 details={"field": "upload_id"},
             )
         head = await self._blobs.head(record.s3_key)
         if head is None:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 "Nothing was uploaded: PUT the file to the presigned_url first",
                 details={"field": "upload_id"},
             )
         if etag is not None and etag.strip('"') != head.etag:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 f"etag {etag!r} does not match the uploaded file's ETag {head.etag!r}",
                 details={"field": "etag"},
             )
@@ -118,12 +167,12 @@ class UploadConfirmations:
             ("file_size_bytes", record.file_size_bytes),
         ):
             if expected is not None and expected != head.size_bytes:
-                raise InvalidArgument(
+                raise FailedPrecondition(
                     f"{name} {expected} does not match the uploaded size {head.size_bytes}",
                     details={"field": name},
                 )
         if head.content_type and head.content_type.split(";")[0] != record.content_type:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 f"the file was uploaded as {head.content_type}, "
                 f"not as the signed {record.content_type}",
                 details={"field": "content_type"},
@@ -152,8 +201,8 @@ class UploadConfirmations:
         except BucketdError as error:
             failed = await self._uploads.transition(
                 record.upload_id,
-                when={"status": "PROCESSING"},
-                changes={"status": "FAILED", "message": error.message, "lease_until": None},
+                when={"status": Status.PROCESSING},
+                changes={"status": Status.FAILED, "message": error.message, "lease_until": None},
             )
             log.warning("upload %s failed: %s", record.upload_id, error.message)
             if failed is None or raise_errors:
@@ -162,10 +211,10 @@ class UploadConfirmations:
         now = self._clock()
         done = await self._uploads.transition(
             record.upload_id,
-            when={"status": "PROCESSING"},
+            when={"status": Status.PROCESSING},
             changes={
                 **changes,
-                "status": "COMPLETED",
+                "status": Status.COMPLETED,
                 "object_id": object_id,
                 "completed_at": now,
                 "lease_until": None,
@@ -182,7 +231,7 @@ class UploadConfirmations:
             raise NotFound(f"Namespace '{upload.namespace_id}' no longer exists")
         bucket = await self._buckets.get(namespace, upload.bucket_id)
         prop = upload.blob_property or ""
-        kind = (bucket.bucket_schema.get("properties") or {}).get(prop, {}).get("type")
+        kind = bucket.bucket_schema.property(prop, where="blob_property").type
         request = ObjectInput(
             idempotency_key=f"upload:{upload.upload_id}",  # a resumed finish finds its object
             metadata=upload.object_metadata,
@@ -204,8 +253,8 @@ class UploadConfirmations:
         for upload_id in expired_ids:
             record = await self._uploads.transition(
                 upload_id,
-                when={"status": "PENDING", "expires_at": {"$lt": now}},
-                changes={"status": "FAILED", "message": "expired before it was confirmed"},
+                when={"status": Status.PENDING, "expires_at": {"$lt": now}},
+                changes={"status": Status.FAILED, "message": "expired before it was confirmed"},
             )
             if record is not None:
                 await self._blobs.delete(record.s3_key)
@@ -214,7 +263,7 @@ class UploadConfirmations:
         for upload_id in stalled_ids:
             record = await self._uploads.transition(
                 upload_id,
-                when={"status": "PROCESSING", "lease_until": {"$lt": now}},
+                when={"status": Status.PROCESSING, "lease_until": {"$lt": now}},
                 changes={"lease_until": now + self._limits.lease},
             )
             if record is not None:

@@ -8,8 +8,9 @@ from bucketd.server.domain import mime
 from bucketd.server.domain.blob_data import StoredContent, UploadRef
 from bucketd.server.domain.models import Bucket, Namespace
 from bucketd.server.domain.object_plan import ObjectPlan
+from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord
-from bucketd.server.errors import InvalidArgument
+from bucketd.server.errors import FailedPrecondition
 from bucketd.server.services.ports import UploadStore
 
 
@@ -62,11 +63,11 @@ async def _completed_upload(
     where = f"blobs[{index}].upload_id"
     record = await uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
     if record is None:
-        raise InvalidArgument(
+        raise FailedPrecondition(
             f"{where}: upload {upload_id!r} not found in this bucket", details={"field": where}
         )
-    if record.status != "COMPLETED":
-        raise InvalidArgument(
+    if record.status != Status.COMPLETED:
+        raise FailedPrecondition(
             f"{where}: upload {upload_id!r} is {record.status}; only a confirmed "
             "(COMPLETED) upload can be used",
             details={"field": where},

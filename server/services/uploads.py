@@ -9,19 +9,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bucketd.server.domain.batches import check_batch_size
 from bucketd.server.domain.filters import fields_or_metadata, list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
-from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.ports import UploadBlobStore, UploadStore
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]
 
-CANCELLABLE = ("PENDING", "IN_PROGRESS", "FAILED")
+CANCELLABLE = (Status.PENDING, Status.IN_PROGRESS, Status.FAILED)
 LIST_LIMIT = (20, 100)
 SORTABLE = {
     "created_at": "created_at",
@@ -53,6 +55,14 @@ class UploadLimits:
     max_bytes: int
     async_threshold_bytes: int
     lease: timedelta
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadPage:
+    results: list[UploadRecord]
+    total: int
+    page: PageRequest
+    stats: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +118,7 @@ class UploadService:
             file_size_bytes=checked.file_size_bytes,
             presigned_url_expiration=expiration,
             s3_key=s3_key(organization_id, namespace.namespace_id, upload_id, checked.filename),
-            status="PENDING",
+            status=Status.PENDING,
             metadata=checked.metadata,
             object_metadata=checked.object_metadata,
             blob_property=checked.blob_property,
@@ -124,6 +134,33 @@ class UploadService:
             record.s3_key, content_type=record.content_type, expires_seconds=expiration
         )
         return UploadView(record, presigned_url=url)
+
+    async def create_batch(
+        self,
+        namespace: Namespace,
+        organization_id: str,
+        bucket_identifier: str,
+        requests: list[UploadRequest],
+        *,
+        shared_metadata: dict[str, Any],
+        shared_object_metadata: dict[str, Any],
+    ) -> list[UploadView]:
+        """All or the first error, naming its item; shared metadata under each item's own."""
+        check_batch_size("uploads", len(requests))
+        views = []
+        for index, request in enumerate(requests):
+            merged = dataclasses.replace(
+                request,
+                metadata={**shared_metadata, **request.metadata},
+                object_metadata={**shared_object_metadata, **request.object_metadata},
+            )
+            try:
+                views.append(
+                    await self.create(namespace, organization_id, bucket_identifier, merged)
+                )
+            except BucketdError as error:
+                raise error.at(f"uploads[{index}]") from error
+        return views
 
     async def _duplicate(
         self, namespace: Namespace, bucket_id: str, digest: str
@@ -147,7 +184,7 @@ class UploadService:
         bucket = await self._buckets.get(namespace, bucket_identifier)
         record = await self._find(namespace, bucket.bucket_id, upload_id)
         url = None
-        if presign and record.status == "PENDING":
+        if presign and record.status == Status.PENDING:
             remaining = int((record.expires_at - self._clock()).total_seconds())
             if remaining > 0:
                 url = await self._blobs.presigned_put(
@@ -166,7 +203,7 @@ class UploadService:
         namespace: Namespace,
         bucket_identifier: str,
         request: ListQuery,
-    ) -> tuple[list[UploadRecord], int, PageRequest, dict[str, Any]]:
+    ) -> UploadPage:
         bucket = await self._buckets.get(namespace, bucket_identifier)
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
@@ -175,7 +212,7 @@ class UploadService:
             namespace.namespace_id, bucket.bucket_id, query=query, sort=sort, page=page
         )
         stats = await self._uploads.stats(namespace.namespace_id, bucket.bucket_id, query)
-        return found, total, page, stats
+        return UploadPage(found, total, page, stats)
 
     async def cancel(
         self, namespace: Namespace, bucket_identifier: str, upload_id: str, *, delete_bytes: bool
@@ -183,14 +220,14 @@ class UploadService:
         bucket = await self._buckets.get(namespace, bucket_identifier)
         record = await self._find(namespace, bucket.bucket_id, upload_id)
         if record.status not in CANCELLABLE:
-            raise InvalidArgument(
+            raise FailedPrecondition(
                 f"Upload '{upload_id}' is {record.status} and cannot be cancelled",
                 details={"field": "upload_id"},
             )
         cancelled = await self._uploads.transition(
             upload_id,
             when={"status": {"$in": list(CANCELLABLE)}},
-            changes={"status": "CANCELED", "message": "cancelled by the client"},
+            changes={"status": Status.CANCELED, "message": "cancelled by the client"},
         )
         if cancelled is None:
             raise FailedPrecondition(f"Upload '{upload_id}' changed meanwhile; look at it again")

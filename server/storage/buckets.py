@@ -11,6 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges, NamespaceCounts
+from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.status import Status
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 
@@ -23,12 +25,12 @@ def _bucket(doc: Document) -> Bucket:
         namespace_id=doc["namespace_id"],
         bucket_name=doc["bucket_name"],
         description=doc.get("description"),
-        bucket_schema=doc.get("bucket_schema") or {},
+        bucket_schema=BucketSchema((doc.get("bucket_schema") or {}).get("properties") or {}),
         unique_key=doc.get("unique_key"),
         metadata=doc.get("metadata") or {},
         object_count=doc.get("object_count", 0),
         total_size_bytes=doc.get("total_size_bytes", 0),
-        status=doc.get("status", "ACTIVE"),
+        status=Status(doc.get("status", Status.ACTIVE)),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
         last_upload_at=doc.get("last_upload_at"),

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import ObjectRecord, SkippedBlob, StoredBlob
+from bucketd.server.domain.status import Status
 from bucketd.server.errors import AlreadyExists
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
@@ -30,7 +31,7 @@ def _record(doc: Document) -> ObjectRecord:
         blobs=[StoredBlob(**blob) for blob in doc.get("blobs", [])],
         metadata=doc.get("metadata") or {},
         metadata_layout=doc.get("metadata_layout", "nested"),
-        status=doc["status"],
+        status=Status(doc["status"]),
         error=doc.get("error"),
         content_hash=doc.get("content_hash"),
         skipped=[SkippedBlob(**skipped) for skipped in doc.get("skipped", [])],
@@ -98,7 +99,7 @@ class MongoObjects:
         with translated():
             await self._objects.update_one(
                 {"namespace_id": namespace_id, "_id": object_id},
-                {"$set": {"status": "FAILED", "error": error, "updated_at": now}},
+                {"$set": {"status": Status.FAILED, "error": error, "updated_at": now}},
             )
 
     async def delete(self, namespace_id: str, bucket_id: str, object_id: str) -> bool:
@@ -134,7 +135,7 @@ class MongoObjects:
                     "namespace_id": namespace_id,
                     "bucket_id": bucket_id,
                     "blobs.hash": digest,
-                    "status": {"$ne": "FAILED"},
+                    "status": {"$ne": Status.FAILED},
                 },
                 {"_id": 1},
             )

@@ -12,6 +12,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
@@ -22,6 +23,7 @@ _FIELDS = {f.name for f in fields(UploadRecord)}
 def _record(doc: Document) -> UploadRecord:
     values = {k: v for k, v in doc.items() if k in _FIELDS}
     values["upload_id"] = doc["_id"]
+    values["status"] = Status(doc["status"])
     return UploadRecord(**values)
 
 
@@ -71,7 +73,7 @@ class MongoUploads:
                     "namespace_id": namespace_id,
                     "bucket_id": bucket_id,
                     "file_hash": file_hash,
-                    "status": "COMPLETED",
+                    "status": Status.COMPLETED,
                 }
             )
         return _record(doc) if doc else None
@@ -124,14 +126,14 @@ class MongoUploads:
         with translated():
             expired = (
                 await self._uploads.find(
-                    {"status": "PENDING", "expires_at": {"$lt": now}}, {"_id": 1}
+                    {"status": Status.PENDING, "expires_at": {"$lt": now}}, {"_id": 1}
                 )
                 .limit(limit)
                 .to_list()
             )
             stalled = (
                 await self._uploads.find(
-                    {"status": "PROCESSING", "lease_until": {"$lt": now}}, {"_id": 1}
+                    {"status": Status.PROCESSING, "lease_until": {"$lt": now}}, {"_id": 1}
                 )
                 .limit(limit)
                 .to_list()

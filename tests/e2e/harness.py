@@ -10,7 +10,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bucketd.server.domain.models import Principal
-from bucketd.server.wiring import Services
+from bucketd.server.services.bundle import Services
 
 READY_TIMEOUT_SECONDS = 30
 

@@ -160,13 +160,13 @@ async def test_duplicate_name_is_409(service: Service, acme: Tenant) -> None:
         ),
     ],
 )
-async def test_invalid_buckets_are_400_naming_the_field(
+async def test_invalid_buckets_are_422_naming_the_field(
     service: Service, acme: Tenant, body: dict[str, Any], fragment: str
 ) -> None:
     status, reply = await _call(service, "POST", "/v1/buckets", acme, body)
-    assert status == 400, reply
+    assert status == 422, reply
     assert fragment in reply["error"]["message"]
-    assert reply["error"]["type"] == "BadRequestError"
+    assert reply["error"]["type"] == "ValidationError"
 
 
 async def test_update_and_patch(service: Service, acme: Tenant) -> None:
@@ -187,7 +187,7 @@ async def test_update_and_patch(service: Service, acme: Tenant) -> None:
     status, clash = await _call(service, "PATCH", "/v1/buckets/new", acme, {"bucket_name": "taken"})
     assert status == 409, clash
     status, bad = await _call(service, "PATCH", "/v1/buckets/new", acme, {"bucket_name": "a b"})
-    assert status == 400 and "bucket_name" in bad["error"]["message"]
+    assert status == 422 and "bucket_name" in bad["error"]["message"]
 
 
 async def test_delete_answers_the_task_then_404(service: Service, acme: Tenant) -> None:
@@ -274,7 +274,7 @@ async def test_list_refuses_bad_queries(
     service: Service, acme: Tenant, body: dict[str, Any], fragment: str
 ) -> None:
     status, reply = await _call(service, "POST", "/v1/buckets/list", acme, body)
-    assert status == 400
+    assert status == 422
     assert fragment in reply["error"]["message"]
 
 

@@ -87,11 +87,11 @@ async def test_rename_onto_an_existing_name_is_409(service: Service, acme: Tenan
         ({}, "namespace_name must be 3 to 64 characters"),
     ],
 )
-async def test_invalid_names_are_400(
+async def test_invalid_names_are_422(
     service: Service, acme: Tenant, body: dict[str, str], fragment: str
 ) -> None:
     status, reply = await _call(service, "POST", "/v1/namespaces", acme, body)
-    assert status == 400
+    assert status == 422
     assert fragment in reply["error"]["message"]
 
 
@@ -123,9 +123,9 @@ async def test_list_search_and_paging(service: Service, acme: Tenant, globex: Te
     assert names == {"default", "alpha-one", "alpha-two", "beta"}  # nothing of globex
 
 
-async def test_limit_out_of_range_is_400(service: Service, acme: Tenant) -> None:
+async def test_limit_out_of_range_is_422(service: Service, acme: Tenant) -> None:
     status, body = await _call(service, "POST", "/v1/namespaces/list", acme, {"limit": 0})
-    assert status == 400
+    assert status == 422
     assert "limit must be between 1 and 1000" in body["error"]["message"]
 
 

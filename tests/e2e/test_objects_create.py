@@ -172,41 +172,41 @@ def _blob(**fields: Any) -> dict[str, Any]:
     [
         (
             {"blobs": [_blob(data={"base64": "!!not base64!!"})]},
-            400,
+            422,
             "blobs[0].data.base64: is not valid base64",
         ),
         (
             {"blobs": [_blob(property="nope", data="x")]},
-            400,
+            422,
             "blobs[0].property: 'nope' is not a field",
         ),
         (
             {"blobs": [_blob(type="video", data={"base64": b64(PNG)})]},
-            400,
+            422,
             "blobs[0].type: 'video' does not match",
         ),
         (
             {"blobs": [_blob(data={"base64": b64(PNG)}, upload_id="upl_1")]},
-            400,
+            422,
             "blobs[0]: give either data or upload_id",
         ),
         ({"blobs": [_blob(upload_id="upl_1")]}, 400, "blobs[0].upload_id"),
-        ({"blobs": [_blob()]}, 400, "blobs[0]: give data or upload_id"),
-        ({"blobs": [_blob(data="just words")]}, 400, "a image property takes a URL"),
+        ({"blobs": [_blob()]}, 422, "blobs[0]: give data or upload_id"),
+        ({"blobs": [_blob(data="just words")]}, 422, "a image property takes a URL"),
         (
             {"blobs": [_blob(property="doc", type="pdf", data={"base64": b64(PNG)})]},
-            400,
+            422,
             "content of type image/png does not fit a pdf property",
         ),
-        ({"key_prefix": "/a/../b", "blobs": []}, 400, "key_prefix '/a/../b' has an empty"),
-        ({"key_prefix": "a//b", "blobs": []}, 400, "empty, '.' or '..' segment"),
+        ({"key_prefix": "/a/../b", "blobs": []}, 422, "key_prefix '/a/../b' has an empty"),
+        ({"key_prefix": "a//b", "blobs": []}, 422, "empty, '.' or '..' segment"),
         (
             {"blobs": [_blob(data={"base64": b64(b"x" * (64 * 1024 + 1))})]},
             413,
             "exceeds the limit of 65536 bytes",
         ),
         ({"blobs": [_blob(data={"base64": b64(PNG)})] * 9}, 413, "at most 8 blobs per object"),
-        ({"blobs": [_blob(data="data:image/png,notbase64")]}, 400, "data URIs must look like"),
+        ({"blobs": [_blob(data="data:image/png,notbase64")]}, 422, "data URIs must look like"),
     ],
 )
 async def test_bad_requests_name_the_field(
@@ -233,7 +233,7 @@ async def test_private_urls_are_refused_without_the_allowlist(
     async with file_server({"a.png": PNG}) as base:
         for url in (f"{base}/a.png", "http://169.254.169.254/latest/meta-data/"):
             status, reply = await create(service, acme, {"blobs": [_blob(data=url)]})
-            assert status == 400, reply
+            assert status == 422, reply
             assert "private, loopback or link-local" in reply["error"]["message"]
     _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
     assert [o["status"] for o in listed["results"]] == ["FAILED", "FAILED"]

@@ -69,7 +69,7 @@ async def test_missing_and_oversized_urls_fail_clearly(service: Service, acme: T
             acme,
             {"blobs": [{"property": "doc", "type": "pdf", "data": f"{base}/none.pdf"}]},
         )
-        assert status == 400 and "answered HTTP 404" in missing["error"]["message"]
+        assert status == 422 and "answered HTTP 404" in missing["error"]["message"]
         status, big = await create(
             service,
             acme,
@@ -87,5 +87,5 @@ async def test_fetched_type_must_fit_the_property(service: Service, acme: Tenant
             acme,
             {"blobs": [{"property": "doc", "type": "pdf", "data": f"{base}/red.png"}]},
         )
-    assert status == 400
+    assert status == 422
     assert "image/png does not fit a pdf property" in reply["error"]["message"]

@@ -71,7 +71,7 @@ async def test_unique_key_policies(service: Service, acme: Tenant) -> None:
     status, empty = await create(
         service, acme, {"metadata": {}, "blobs": []}, query="?policy=upsert"
     )
-    assert status == 400 and "unique key field 'title'" in empty["error"]["message"]
+    assert status == 422 and "unique key field 'title'" in empty["error"]["message"]
 
 
 async def test_list_paging_visits_every_object_once(service: Service, acme: Tenant) -> None:
@@ -175,7 +175,7 @@ async def test_batch_is_partial_success(service: Service, acme: Tenant) -> None:
         acme,
         {"objects": [{"blobs": []}] * 101},
     )
-    assert status == 413 and "at most 100" in too_many["error"]["message"]
+    assert status == 422 and "give 1 to 100 items" in too_many["error"]["message"]
 
 
 async def test_deleting_a_bucket_removes_its_objects_and_bytes(

@@ -99,10 +99,10 @@ async def test_non_object_json_is_400(service: Service) -> None:
         assert (await response.json())["error"]["message"] == "The JSON body must be an object"
 
 
-async def test_bad_enum_is_400_naming_the_field(service: Service) -> None:
+async def test_bad_enum_is_422_naming_the_field(service: Service) -> None:
     body = {"bucket_name": "b", "bucket_schema": {"properties": {"a": {"type": "gif"}}}}
     async with service.http.post("/v1/buckets", json=body) as response:
-        assert response.status == 400
+        assert response.status == 422
         message = (await response.json())["error"]["message"]
     assert "bucket_schema.properties.a.type" in message
 

@@ -77,9 +77,9 @@ async def test_multipart_form_with_fields_and_two_files(service: Service, acme: 
 async def test_route_errors_are_clear(service: Service, acme: Tenant) -> None:
     await make_bucket(service, acme)
     cases = [
-        ("", b"x", "text/plain", 400, "'property' is required"),
-        ("?property=nope", b"x", "text/plain", 400, "'nope' is not a field"),
-        ("?property=doc", PNG, "image/png", 400, "image/png does not fit a pdf property"),
+        ("", b"x", "text/plain", 422, "'property' is required"),
+        ("?property=nope", b"x", "text/plain", 422, "'nope' is not a field"),
+        ("?property=doc", PNG, "image/png", 422, "image/png does not fit a pdf property"),
     ]
     for query, data, content_type, status, fragment in cases:
         async with service.http.post(

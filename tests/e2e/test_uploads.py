@@ -237,7 +237,7 @@ async def test_create_validation(service: Service, acme: Tenant) -> None:
     ]
     for fields, fragment in cases:
         status, reply = await _create(service, acme, **fields)
-        assert status == 400, (fields, reply)
+        assert status == 422, (fields, reply)
         assert fragment in reply["error"]["message"], reply
     status, big = await _create(service, acme, file_size_bytes=6 * 1024**3)
     assert status == 413 and "exceeds the upload limit" in big["error"]["message"]

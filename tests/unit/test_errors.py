@@ -6,9 +6,9 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from bucketd.gateway.errors import HTTP_STATUS
+from bucketd.gateway.errors import ERROR_TYPE, HTTP_STATUS, HTTP_STATUS_BY_REASON
 from bucketd.server import errors
-from bucketd.server.api.status import status_code_of, to_rpc_status
+from bucketd.server.api.status import error_type, status_code_of, to_rpc_status
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_rpc_status_carries_error_info() -> None:
 @pytest.mark.parametrize(
     ("code", "http"),
     [
-        (grpc.StatusCode.INVALID_ARGUMENT, 400),
+        (grpc.StatusCode.INVALID_ARGUMENT, 422),
         (grpc.StatusCode.FAILED_PRECONDITION, 400),
         (grpc.StatusCode.OUT_OF_RANGE, 400),
         (grpc.StatusCode.UNAUTHENTICATED, 401),
@@ -69,3 +69,31 @@ def test_grpc_status_to_http(code: grpc.StatusCode, http: int) -> None:
 def test_unlisted_codes_are_500() -> None:
     assert grpc.StatusCode.INTERNAL not in HTTP_STATUS
     assert grpc.StatusCode.DATA_LOSS not in HTTP_STATUS
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.InvalidArgument("x"),
+        errors.OutOfRange("x"),
+        errors.PayloadTooLarge("x"),
+        errors.Unauthenticated("x"),
+        errors.PermissionDenied("x"),
+        errors.NotFound("x"),
+        errors.AlreadyExists("x"),
+        errors.FailedPrecondition("x"),
+        errors.StorageUnavailable("x"),
+        errors.BucketdError("x"),
+    ],
+)
+def test_batch_error_type_is_the_envelope_type_of_the_same_error(
+    error: errors.BucketdError,
+) -> None:
+    """One vocabulary: a failed batch item says what the envelope would say for it alone."""
+    http = HTTP_STATUS_BY_REASON.get(error.reason, HTTP_STATUS.get(status_code_of(error), 500))
+    assert error_type(error) == ERROR_TYPE[http]
+
+
+def test_validation_failures_are_422_validation_errors() -> None:
+    assert error_type(errors.InvalidArgument("x")) == "ValidationError"
+    assert HTTP_STATUS[grpc.StatusCode.INVALID_ARGUMENT] == 422

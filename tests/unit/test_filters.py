@@ -78,6 +78,7 @@ def test_search_escapes_the_text() -> None:
 
 def test_pagination_numbers() -> None:
     assert pagination(PageRequest(limit=10, offset=20), total=25, returned=5) == {
+        "next_cursor": None,
         "total": 25,
         "page": 3,
         "page_size": 10,

@@ -21,6 +21,7 @@ from bucketd.server.domain.blob_data import (
 from bucketd.server.domain.models import Bucket, StoredBlob
 from bucketd.server.domain.object_plan import BlobInput, Limits, ObjectInput, plan_object
 from bucketd.server.domain.objects import content_hash, unique_key_value
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 
@@ -140,7 +141,9 @@ def _bucket() -> Bucket:
         namespace_id="ns_1",
         bucket_name="b",
         description=None,
-        bucket_schema={"properties": {"image": {"type": "image"}, "t": {"type": "string"}}},
+        bucket_schema=BucketSchema.parse(
+            {"properties": {"image": {"type": "image"}, "t": {"type": "string"}}}
+        ),
         unique_key=None,
         created_at=now,
         updated_at=now,

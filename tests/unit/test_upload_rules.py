@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.uploads import UploadRequest, check_request, derived_blob_type, s3_key
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
-SCHEMA = {"properties": {"video": {"type": "video"}, "doc": {"type": "pdf"}}}
+SCHEMA = BucketSchema.parse({"properties": {"video": {"type": "video"}, "doc": {"type": "pdf"}}})
 
 
 def _check(**fields: Any) -> UploadRequest:

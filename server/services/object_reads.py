@@ -1,4 +1,4 @@
-"""Reading, listing and deleting objects."""
+"""Reading and listing objects."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
-from bucketd.server.services.objects import collect_unreferenced, object_not_found
-from bucketd.server.services.ports import BlobStore, BucketStore, ObjectStore
+from bucketd.server.services.objects import object_not_found
+from bucketd.server.services.ports import BlobStore, ObjectStore
 
 Clock = Callable[[], datetime]
 LIST_LIMIT = (20, 1000)
@@ -72,20 +72,16 @@ def _cursor_query(cursor: str) -> dict[str, Any]:
     }
 
 
-class ObjectQueries:
+class ObjectReads:
     def __init__(
         self,
         *,
         objects: ObjectStore,
         buckets: BucketService,
-        bucket_store: BucketStore,
         blobs: BlobStore,
-        clock: Clock,
     ) -> None:
-        self._clock = clock
         self._objects = objects
         self._buckets = buckets
-        self._bucket_store = bucket_store
         self._blobs = blobs
 
     async def get(
@@ -137,33 +133,3 @@ class ObjectQueries:
         )
         full_page = len(found) == page.limit and sort == DEFAULT_SORT
         return ObjectPage(found, total, page, _encode_cursor(found[-1]) if full_page else None)
-
-    async def delete(
-        self, namespace: Namespace, bucket_identifier: str, object_identifier: str
-    ) -> None:
-        """Remove the record, its claims and the S3 bytes no other object references."""
-        bucket = await self._buckets.get(namespace, bucket_identifier)
-        record = await self._get(namespace, bucket, object_identifier)
-        if not await self._objects.delete(
-            namespace.namespace_id, bucket.bucket_id, record.object_id
-        ):
-            raise object_not_found(object_identifier)
-        await self._objects.release(namespace.namespace_id, record.object_id)
-        if record.status not in {"FAILED", "PROCESSING"}:
-            await self._bucket_store.add_usage(
-                namespace.namespace_id,
-                bucket.bucket_id,
-                objects=-1,
-                size_bytes=-record.size_bytes,
-                now=self._clock(),
-            )
-        keys = {blob.storage_key for blob in record.blobs if blob.storage_key}
-        await collect_unreferenced(self._objects, self._blobs, namespace.namespace_id, keys)
-
-    async def delete_bucket(self, namespace: Namespace, bucket_identifier: str) -> Bucket:
-        """Delete the bucket, then its objects and the bytes only they referenced."""
-        bucket = await self._buckets.delete(namespace, bucket_identifier)
-        keys = await self._objects.bucket_storage_keys(namespace.namespace_id, bucket.bucket_id)
-        await self._objects.delete_bucket(namespace.namespace_id, bucket.bucket_id)
-        await collect_unreferenced(self._objects, self._blobs, namespace.namespace_id, keys)
-        return bucket

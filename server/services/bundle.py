@@ -1,0 +1,28 @@
+"""The use cases the API serves, as one value (built by server/wiring.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bucketd.server.services.api_keys import ApiKeyService
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.deletions import Deletions
+from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.object_reads import ObjectReads
+from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.streaming import StreamUploads
+from bucketd.server.services.upload_confirm import UploadConfirmations
+from bucketd.server.services.uploads import UploadService
+
+
+@dataclass(frozen=True)
+class Services:
+    api_keys: ApiKeyService
+    namespaces: NamespaceService
+    buckets: BucketService
+    objects: ObjectService
+    object_reads: ObjectReads
+    deletions: Deletions
+    uploads: UploadService
+    confirmations: UploadConfirmations
+    streams: StreamUploads
