@@ -17,10 +17,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
-from bucketd.server.errors import BucketdError, StorageUnavailable
+from bucketd.server.errors import StorageUnavailable
 from bucketd.server.services.bundle import Services
+from bucketd.server.services.janitor import sweep_safely
 from bucketd.server.settings import Settings
-from bucketd.server.storage.blobs import S3BlobStore
+from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
 from bucketd.server.storage.mongo import Document, open_database, ping
 from bucketd.server.storage.s3 import S3Client, ensure_bucket, open_s3
@@ -66,27 +67,14 @@ async def _become_ready(
         return
 
 
-async def _sweep_uploads(
-    services: Services, readiness: asyncio.Task[None], settings: Settings
-) -> None:
-    """Periodically expire stale uploads and upload sessions, resume abandoned confirms."""
+async def _sweep(services: Services, readiness: asyncio.Task[None], settings: Settings) -> None:
+    """Run the janitor every BUCKETD_SWEEP_SECONDS, once MongoDB and S3 answer."""
     await asyncio.shield(readiness)
     while True:
-        try:
-            expired, resumed = await services.confirmations.sweep()
-            sessions = await services.streams.expire_sessions()
-            if expired or resumed or sessions:
-                log.info(
-                    "swept: %d uploads expired, %d confirms resumed, %d upload sessions expired",
-                    expired,
-                    resumed,
-                    sessions,
-                )
-        except BucketdError as error:
-            log.warning("sweep failed: %s", error.message)
-        except Exception:
-            log.exception("sweep failed")  # the loop must outlive one bad round
-        await asyncio.sleep(settings.upload_sweep_seconds)
+        report = await sweep_safely(services.janitor)
+        if report:
+            log.info("swept: %s", ", ".join(f"{k}={v}" for k, v in vars(report).items() if v))
+        await asyncio.sleep(settings.sweep_seconds)
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +110,7 @@ async def running_server(
         services = build_services(
             stores,
             settings,
-            blobs=S3BlobStore(s3, settings.s3_bucket, presigner=presigner),
+            storage=S3BlobStorage(s3, settings.s3_bucket, presigner=presigner),
             fetcher=fetcher,
         )
         server = aio.server(
@@ -148,7 +136,7 @@ async def running_server(
         bound = server.add_insecure_port(f"{host}:{port}")
         await server.start()
         readiness = asyncio.create_task(_become_ready(health, database, stores, s3, settings))
-        sweeper = asyncio.create_task(_sweep_uploads(services, readiness, settings))
+        sweeper = asyncio.create_task(_sweep(services, readiness, settings))
         # Run on exit in the reverse order: NOT_SERVING, stop taking calls and let in-flight ones
         # finish, stop background confirms (a later sweep resumes them), stop the loops.
         stack.callback(readiness.cancel)

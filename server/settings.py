@@ -117,11 +117,32 @@ class Settings:
         "how long a background confirm holds its lease before another instance may take it over",
         minimum=0.001,
     )
-    upload_sweep_seconds: float = setting(
-        "BUCKETD_UPLOAD_SWEEP_SECONDS",
-        30.0,
-        "how often each server expires stale uploads and resumes abandoned confirms",
+    sweep_seconds: float = setting(
+        "BUCKETD_SWEEP_SECONDS",
+        60.0,
+        "how often each instance's janitor runs: reclaims dead writes, deletes unheld bytes, "
+        "expires stale uploads, resumes abandoned confirms",
         minimum=0.001,
+    )
+    write_lease_seconds: float = setting(
+        "BUCKETD_WRITE_LEASE_SECONDS",
+        900.0,
+        "how long a write in flight may go without renewing its lease (a live one renews it "
+        "every third of this) before a janitor reclaims it and marks its object FAILED",
+        minimum=0.01,
+    )
+    blob_grace_seconds: float = setting(
+        "BUCKETD_BLOB_GRACE_SECONDS",
+        3600.0,
+        "how long bytes nobody holds any more are kept before the janitor deletes them",
+        minimum=0,
+    )
+    namespace_cache_seconds: float = setting(
+        "BUCKETD_NAMESPACE_CACHE_SECONDS",
+        30.0,
+        "how long an X-Namespace lookup is trusted without a MongoDB read (a rename or deletion "
+        "made on another instance is seen within that time)",
+        minimum=0,
     )
     max_stream_blob_bytes: int = setting(
         "BUCKETD_MAX_STREAM_BLOB_BYTES", 5 * 1024 * MIB, "largest streamed blob", minimum=1

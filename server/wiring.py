@@ -10,27 +10,33 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.server.domain.object_plan import Limits
 from bucketd.server.domain.streams import StreamLimits
 from bucketd.server.services.api_keys import ApiKeyService, KeyCache
-from bucketd.server.services.blob_ingest import BlobIngester
+from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.bundle import Services
+from bucketd.server.services.cache import TtlCache
+from bucketd.server.services.contents import Contents
 from bucketd.server.services.deletions import Deletions
+from bucketd.server.services.drafts import Drafts
+from bucketd.server.services.janitor import Janitor
 from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
-from bucketd.server.services.ports import Fetcher
-from bucketd.server.services.streaming import StreamUploads
+from bucketd.server.services.ports import BlobStorage, Fetcher
+from bucketd.server.services.streams import StreamUploads
 from bucketd.server.services.upload_confirm import UploadConfirmations
 from bucketd.server.services.uploads import UploadLimits, UploadService
 from bucketd.server.settings import Settings
 from bucketd.server.storage.api_keys import MongoApiKeys, MongoOrganizations
-from bucketd.server.storage.blobs import S3BlobStore
 from bucketd.server.storage.buckets import MongoBuckets
+from bucketd.server.storage.claims import MongoClaims
+from bucketd.server.storage.contents import MongoContents
 from bucketd.server.storage.documents import now_ms
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.namespaces import MongoNamespaces
 from bucketd.server.storage.objects import MongoObjects
-from bucketd.server.storage.sessions import MongoSessions
 from bucketd.server.storage.uploads import MongoUploads
+from bucketd.server.storage.writes import MongoWrites
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,10 @@ class Stores:
     namespaces: MongoNamespaces
     buckets: MongoBuckets
     objects: MongoObjects
+    writes: MongoWrites
+    claims: MongoClaims
+    contents: MongoContents
     uploads: MongoUploads
-    sessions: MongoSessions
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -51,8 +59,10 @@ class Stores:
             namespaces=MongoNamespaces(database),
             buckets=MongoBuckets(database),
             objects=MongoObjects(database),
+            writes=MongoWrites(database),
+            claims=MongoClaims(database),
+            contents=MongoContents(database),
             uploads=MongoUploads(database),
-            sessions=MongoSessions(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -62,6 +72,7 @@ class Stores:
         await self.namespaces.ensure_indexes()
         await self.buckets.ensure_indexes()
         await self.objects.ensure_indexes()
+        await self.contents.ensure_indexes()
         await self.uploads.ensure_indexes()
 
 
@@ -74,6 +85,91 @@ def build_api_keys(stores: Stores, settings: Settings) -> ApiKeyService:
     )
 
 
+@dataclass(frozen=True)
+class _Ingest:
+    """The pieces every way into bucketd writes through."""
+
+    contents: Contents
+    drafts: Drafts
+    sources: BlobSources
+    objects: ObjectService
+
+
+def _ingest(
+    stores: Stores,
+    settings: Settings,
+    buckets: BucketService,
+    storage: BlobStorage,
+    fetcher: Fetcher,
+) -> _Ingest:
+    contents = Contents(registry=stores.contents, storage=storage, clock=now_ms)
+    drafts = Drafts(
+        objects=stores.objects,
+        writes=stores.writes,
+        claims=ObjectClaims(stores.claims, stores.objects),
+        registry=stores.contents,
+        storage=storage,
+        lease=timedelta(seconds=settings.write_lease_seconds),
+        clock=now_ms,
+    )
+    sources = BlobSources(
+        contents=contents,
+        registry=stores.contents,
+        fetcher=fetcher,
+        uploads=stores.uploads,
+        objects=stores.objects,
+    )
+    objects = ObjectService(
+        objects=stores.objects,
+        buckets=buckets,
+        drafts=drafts,
+        sources=sources,
+        limits=Limits(
+            max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
+        ),
+        clock=now_ms,
+    )
+    return _Ingest(contents, drafts, sources, objects)
+
+
+def _streams(
+    stores: Stores, settings: Settings, ingest: _Ingest, buckets: BucketService
+) -> StreamUploads:
+    return StreamUploads(
+        objects=ingest.objects,
+        buckets=buckets,
+        drafts=ingest.drafts,
+        contents=ingest.contents,
+        sources=ingest.sources,
+        writes=stores.writes,
+        limits=StreamLimits(
+            max_blob_bytes=settings.max_stream_blob_bytes,
+            max_chunk_bytes=settings.max_stream_chunk_bytes,
+        ),
+        session_ttl=timedelta(seconds=settings.stream_session_seconds),
+        clock=now_ms,
+    )
+
+
+def _confirmations(
+    stores: Stores,
+    settings: Settings,
+    ingest: _Ingest,
+    buckets: BucketService,
+    storage: BlobStorage,
+) -> UploadConfirmations:
+    return UploadConfirmations(
+        uploads=stores.uploads,
+        storage=storage,
+        contents=ingest.contents,
+        buckets=buckets,
+        namespaces=stores.namespaces,
+        objects=ingest.objects,
+        limits=_upload_limits(settings),
+        clock=now_ms,
+    )
+
+
 def _upload_limits(settings: Settings) -> UploadLimits:
     return UploadLimits(
         max_bytes=settings.max_upload_bytes,
@@ -82,79 +178,48 @@ def _upload_limits(settings: Settings) -> UploadLimits:
     )
 
 
-def _objects(
-    stores: Stores, settings: Settings, buckets: BucketService, blobs: S3BlobStore, fetcher: Fetcher
-) -> ObjectService:
-    return ObjectService(
-        objects=stores.objects,
-        buckets=buckets,
-        bucket_store=stores.buckets,
-        blobs=blobs,
-        uploads=stores.uploads,
-        ingester=BlobIngester(blobs=blobs, fetcher=fetcher),
-        limits=Limits(
-            max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
-        ),
-        clock=now_ms,
-    )
-
-
-def _streams(
-    stores: Stores,
-    settings: Settings,
-    objects: ObjectService,
-    buckets: BucketService,
-    blobs: S3BlobStore,
-) -> StreamUploads:
-    return StreamUploads(
-        objects=objects,
-        object_store=stores.objects,
-        buckets=buckets,
-        blobs=blobs,
-        sessions=stores.sessions,
-        limits=StreamLimits(
-            max_blob_bytes=settings.max_stream_blob_bytes,
-            max_chunk_bytes=settings.max_stream_chunk_bytes,
-        ),
-        max_blobs=settings.max_blobs_per_object,
-        session_ttl=timedelta(seconds=settings.stream_session_seconds),
-        clock=now_ms,
-    )
-
-
 def build_services(
-    stores: Stores, settings: Settings, *, blobs: S3BlobStore, fetcher: Fetcher
+    stores: Stores, settings: Settings, *, storage: BlobStorage, fetcher: Fetcher
 ) -> Services:
-    """Every use case, wired to the stores, the blob store and the URL fetcher."""
-    buckets = BucketService(buckets=stores.buckets, clock=now_ms)
-    objects = _objects(stores, settings, buckets, blobs, fetcher)
-    uploads = _upload_limits(settings)
+    """Every use case, wired to the stores, the blob storage and the URL fetcher."""
+    buckets = BucketService(buckets=stores.buckets, objects=stores.objects, clock=now_ms)
+    ingest = _ingest(stores, settings, buckets, storage, fetcher)
+    confirmations = _confirmations(stores, settings, ingest, buckets, storage)
     return Services(
         api_keys=build_api_keys(stores, settings),
         namespaces=NamespaceService(
-            namespaces=stores.namespaces, buckets=stores.buckets, clock=now_ms
+            namespaces=stores.namespaces,
+            buckets=stores.buckets,
+            objects=stores.objects,
+            cache=TtlCache(settings.namespace_cache_seconds),
+            clock=now_ms,
         ),
         buckets=buckets,
-        objects=objects,
-        object_reads=ObjectReads(objects=stores.objects, buckets=buckets, blobs=blobs),
+        objects=ingest.objects,
+        object_reads=ObjectReads(objects=stores.objects, buckets=buckets, storage=storage),
         deletions=Deletions(
             objects=stores.objects,
+            claims=stores.claims,
+            registry=stores.contents,
             buckets=buckets,
-            bucket_store=stores.buckets,
-            blobs=blobs,
             clock=now_ms,
         ),
         uploads=UploadService(
-            uploads=stores.uploads, blobs=blobs, buckets=buckets, limits=uploads, clock=now_ms
-        ),
-        confirmations=UploadConfirmations(
             uploads=stores.uploads,
-            blobs=blobs,
+            storage=storage,
             buckets=buckets,
-            namespaces=stores.namespaces,
-            objects=objects,
-            limits=uploads,
+            limits=_upload_limits(settings),
             clock=now_ms,
         ),
-        streams=_streams(stores, settings, objects, buckets, blobs),
+        confirmations=confirmations,
+        streams=_streams(stores, settings, ingest, buckets),
+        janitor=Janitor(
+            writes=stores.writes,
+            registry=stores.contents,
+            storage=storage,
+            confirmations=confirmations,
+            lease=timedelta(seconds=settings.write_lease_seconds),
+            grace=timedelta(seconds=settings.blob_grace_seconds),
+            clock=now_ms,
+        ),
     )

@@ -56,8 +56,10 @@ def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settin
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
         aws_region=os.environ.get("AWS_REGION", "us-east-1"),
         shutdown_grace_seconds=2.0,
-        # Tests call the sweeps themselves; the server's own periodic one must not race them.
-        upload_sweep_seconds=3600.0,
+        # Tests call the janitor themselves; the server's own periodic sweep must not race them.
+        sweep_seconds=3600.0,
+        # Unheld bytes go at the next sweep the tests run (test_janitor.py tests the grace).
+        blob_grace_seconds=0.0,
     )
 
 

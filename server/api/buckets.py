@@ -81,7 +81,7 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
     async def GetBucket(
         self, request: pb.GetBucketRequest, context: Context
     ) -> pb.GetBucketResponse:
-        bucket = await self._buckets.get(await self._namespace(), request.bucket_identifier)
+        bucket = await self._buckets.view(await self._namespace(), request.bucket_identifier)
         return pb.GetBucketResponse(bucket=bucket_message(bucket))
 
     @override
@@ -133,5 +133,5 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
             status=convert.status(deletion.status),
             bucket_id=bucket.bucket_id,
             bucket_name=bucket.bucket_name,
-            object_count=bucket.object_count,
+            object_count=deletion.object_count,
         )

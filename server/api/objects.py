@@ -10,22 +10,22 @@ from grpc import aio
 from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace
 from bucketd.server.api.status import error_type
-from bucketd.server.api.streaming import header_of, messages_of
+from bucketd.server.api.streams import header_of, messages_of
 from bucketd.server.domain.listing import pagination
-from bucketd.server.domain.models import ObjectRecord, StoredBlob
+from bucketd.server.domain.models import Blob, ObjectRecord
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
-from bucketd.server.services.streaming import StreamUploads
+from bucketd.server.services.streams import StreamUploads
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 
 Context = aio.ServicerContext[Any, Any]
 
 
-def blob_message(blob: StoredBlob, presigned_url: str | None = None) -> pb.Blob:
+def blob_message(blob: Blob, presigned_url: str | None = None) -> pb.Blob:
     properties: dict[str, Any] = {"url": blob.url, **blob.metadata}
     if blob.data is not None:
         properties["data"] = blob.data
@@ -41,7 +41,7 @@ def blob_message(blob: StoredBlob, presigned_url: str | None = None) -> pb.Blob:
             filename=blob.filename or "",
             size_bytes=blob.size_bytes or 0,
             mime_type=blob.mime_type or "",
-            hash=blob.hash or "",
+            hash=blob.sha256 or "",
         ),
     )
 
@@ -62,7 +62,7 @@ def object_message(record: ObjectRecord, presigned: dict[str, str] | None = None
             pb.SkippedBlob(
                 blob_index=s.blob_index,
                 property=s.property,
-                hash=s.hash,
+                hash=s.sha256,
                 existing_object_id=s.existing_object_id,
             )
             for s in record.skipped
@@ -236,7 +236,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     ) -> pb.UploadObjectResponse:
         record = await self._streams.upload(
             await self._namespace(),
-            messages_of(request_iterator, idle_seconds=self._idle_seconds),
+            messages_of(request_iterator, context, idle_seconds=self._idle_seconds),
         )
         return pb.UploadObjectResponse(object=object_message(record))
 

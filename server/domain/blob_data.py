@@ -58,23 +58,32 @@ class JsonValue:
 
 @dataclass(frozen=True)
 class UploadRef:
-    """A presigned upload of the same bucket; resolved to StoredContent once checked."""
+    """A confirmed presigned upload of the same bucket: the new blob holds its content."""
 
     upload_id: str
 
 
 @dataclass(frozen=True)
-class StoredContent:
-    """Bytes already at their content address (streamed by UploadObject)."""
+class UploadedFile:
+    """A presigned upload's file being confirmed: it becomes the content where it was put."""
 
     storage_key: str
-    sha256: str
-    size_bytes: int
     mime_type: str
-    filename: str | None
+    filename: str
 
 
-BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef | StoredContent
+@dataclass(frozen=True, kw_only=True)
+class Streamed:
+    """Bytes that arrive in an UploadObject stream, after the header that announced them."""
+
+    filename: str | None = None
+    mime_type: str | None = None
+    expected_size: int | None = None
+    expected_sha256: str | None = None
+    expected_crc32c: int | None = None
+
+
+BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef | UploadedFile | Streamed
 
 
 def _invalid(where: str, message: str) -> InvalidArgument:

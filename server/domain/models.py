@@ -8,6 +8,7 @@ from typing import Any
 
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.writes import WriteLease
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,19 +94,20 @@ class BucketChanges:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StoredBlob:
-    """A blob of an object: where its bytes are and what they are."""
+class Blob:
+    """A blob of an object: the content it holds (or the URL it references) and what it is."""
 
     blob_id: str
     property: str
     type: str
     key_prefix: str | None
     url: str
-    storage_key: str | None  # our S3 key, None for a URL referenced as it is
+    content_id: str | None  # the content held; None for a URL referenced as it is
+    storage_key: str | None  # the content's S3 key
     filename: str | None
     size_bytes: int | None
     mime_type: str | None
-    hash: str | None
+    sha256: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
     data: Any = None  # the JSON value of a metadata-typed blob
 
@@ -114,7 +116,7 @@ class StoredBlob:
 class SkippedBlob:
     blob_index: int
     property: str
-    hash: str
+    sha256: str
     existing_object_id: str
 
 
@@ -124,7 +126,7 @@ class ObjectRecord:
     namespace_id: str
     bucket_id: str
     key_prefix: str | None
-    blobs: list[StoredBlob]
+    blobs: list[Blob]
     metadata: dict[str, Any]
     # "nested" when the caller sent {"metadata": {...}}, "flat" for root-level user fields.
     metadata_layout: str
@@ -134,6 +136,11 @@ class ObjectRecord:
     skipped: list[SkippedBlob]
     created_at: datetime
     updated_at: datetime
+    # The write in flight (PROCESSING objects, rewrites, sessions), and the last one committed.
+    write: WriteLease | None = None
+    write_id: str | None = None
+    # Holder references of replaced blobs, released once the new ones are committed.
+    releases: list[str] = field(default_factory=list)
 
     @property
     def size_bytes(self) -> int:

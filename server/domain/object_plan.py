@@ -1,6 +1,9 @@
-"""Validating a CreateObject request against its bucket, before anything is written.
+"""Validating an object against its bucket, once, before anything is written.
 
-Every refusal names the blob index and the field, so that a bad request loses nothing.
+Every entry point (CreateObject's JSON, an UploadObject header, a presigned confirm) describes
+its blobs as BlobInputs; the plan checks them against the schema and gives each the id it will
+have, so that a write can name its holder references before its first byte. Every refusal names
+the blob index and the field, so that a bad request loses nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from bucketd.server.domain import mime
 from bucketd.server.domain.blob_data import (
     BlobData,
     InlineBytes,
-    StoredContent,
+    Streamed,
+    UploadedFile,
     UploadRef,
     parse_blob_data,
 )
+from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
@@ -27,17 +32,18 @@ _UPLOAD_ID = re.compile(r"^upl_[a-zA-Z0-9_-]+$")
 
 @dataclass(frozen=True, kw_only=True)
 class BlobInput:
-    """A blob as the API received it; `data` is the JSON value (None when not given)."""
+    """A blob as an entry point received it: `data` is CreateObject's JSON value; `source` is
+    what a stream header or a confirm already knows the bytes to be."""
 
     property: str
     type: str | None
     key_prefix: str | None = None
     data: Any = None
     upload_id: str | None = None
+    source: Streamed | UploadedFile | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     canonicalize_source: bool | None = None
     force_remirror: bool | None = None
-    content: StoredContent | None = None  # bytes streamed and stored already
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +62,7 @@ class ObjectInput:
 @dataclass(frozen=True, kw_only=True)
 class PlannedBlob:
     index: int
+    blob_id: str
     property: str
     type: str
     key_prefix: str | None
@@ -64,6 +71,10 @@ class PlannedBlob:
     canonicalize: bool
     force: bool
 
+    def where(self) -> str:
+        """How errors name the blob: blobs[index]."""
+        return f"blobs[{self.index}]"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectPlan:
@@ -71,6 +82,9 @@ class ObjectPlan:
     blobs: list[PlannedBlob]
     metadata: dict[str, Any]
     metadata_layout: str
+    skip_duplicates: bool = False
+    idempotency_key: str | None = None
+    policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,51 +93,65 @@ class Limits:
     max_blobs: int
 
 
-def _plan_blob(
+def _upload_ref(where: str, blob: BlobInput) -> UploadRef:
+    if blob.data is not None:
+        raise InvalidArgument(
+            f"{where}: give either data or upload_id, not both", details={"field": where}
+        )
+    assert blob.upload_id is not None
+    if not _UPLOAD_ID.match(blob.upload_id):
+        raise InvalidArgument(
+            f"{where}.upload_id: {blob.upload_id!r} is not an upload id (upl_...)",
+            details={"field": f"{where}.upload_id"},
+        )
+    return UploadRef(blob.upload_id)
+
+
+def _data(where: str, blob: BlobInput, field_type: str, limits: Limits) -> BlobData:
+    """The blob's data, classified; MIME types known now are checked against the field."""
+    if isinstance(blob.source, Streamed):
+        mime.check_fits(
+            f"{where}.mime_type", field_type, blob.source.mime_type or mime.OCTET_STREAM
+        )
+        return blob.source
+    if isinstance(blob.source, UploadedFile):
+        mime.check_fits(f"{where}.mime_type", field_type, blob.source.mime_type)
+        return blob.source
+    if blob.upload_id is not None:
+        return _upload_ref(where, blob)
+    if blob.data is None:
+        raise InvalidArgument(f"{where}: give data or upload_id", details={"field": where})
+    data = parse_blob_data(
+        f"{where}.data", blob.data, kind=field_type, inline_limit=limits.max_inline_bytes
+    )
+    if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
+        sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
+        mime.check_fits(f"{where}.data", field_type, sniffed)
+        data = dataclasses.replace(data, mime_type=sniffed)
+    return data
+
+
+def plan_blob(
     index: int, blob: BlobInput, bucket: Bucket, request: ObjectInput, limits: Limits
 ) -> PlannedBlob:
+    """One blob checked against the bucket schema, with the id it will have."""
     where = f"blobs[{index}]"
-    kind = bucket.bucket_schema.property(blob.property, where=f"{where}.property").type
+    field_type = bucket.bucket_schema.property(blob.property, where=f"{where}.property").type
     if blob.type is None:
         raise InvalidArgument(f"{where}.type is required", details={"field": f"{where}.type"})
-    if blob.type != kind:
+    if blob.type != field_type:
         raise InvalidArgument(
-            f"{where}.type: {blob.type!r} does not match the schema type {kind!r} of "
+            f"{where}.type: {blob.type!r} does not match the schema type {field_type!r} of "
             f"{blob.property!r}",
             details={"field": f"{where}.type"},
         )
-    data: BlobData
-    if blob.content is not None:
-        mime.check_fits(f"{where}.mime_type", kind, blob.content.mime_type)
-        data = blob.content
-    elif blob.upload_id is not None:
-        if blob.data is not None:
-            raise InvalidArgument(
-                f"{where}: give either data or upload_id, not both",
-                details={"field": where},
-            )
-        if not _UPLOAD_ID.match(blob.upload_id):
-            raise InvalidArgument(
-                f"{where}.upload_id: {blob.upload_id!r} is not an upload id (upl_...)",
-                details={"field": f"{where}.upload_id"},
-            )
-        data = UploadRef(blob.upload_id)
-    elif blob.data is None:
-        raise InvalidArgument(f"{where}: give data or upload_id", details={"field": where})
-    else:
-        data = parse_blob_data(
-            f"{where}.data", blob.data, kind=kind, inline_limit=limits.max_inline_bytes
-        )
-    if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
-        sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
-        mime.check_fits(f"{where}.data", kind, sniffed)
-        data = dataclasses.replace(data, mime_type=sniffed)
     return PlannedBlob(
         index=index,
+        blob_id=new_id("blob_"),
         property=blob.property,
-        type=kind,
+        type=field_type,
         key_prefix=prefixes.normalize(blob.key_prefix, field=f"{where}.key_prefix"),
-        data=data,
+        data=_data(where, blob, field_type, limits),
         metadata=blob.metadata,
         canonicalize=(
             request.canonicalize_source
@@ -134,21 +162,28 @@ def _plan_blob(
     )
 
 
-def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectPlan:
-    """The validated object, or the first problem as InvalidArgument / PayloadTooLarge."""
-    if len(request.blobs) > limits.max_blobs:
+def check_blob_count(count: int, limits: Limits) -> None:
+    if count > limits.max_blobs:
         raise PayloadTooLarge(
-            f"blobs: at most {limits.max_blobs} blobs per object, got {len(request.blobs)}",
+            f"blobs: at most {limits.max_blobs} blobs per object, got {count}",
             details={"field": "blobs", "limit": str(limits.max_blobs)},
         )
+
+
+def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectPlan:
+    """The validated object, or the first problem as InvalidArgument / PayloadTooLarge."""
+    check_blob_count(len(request.blobs), limits)
     layout = "flat" if request.metadata is None and request.user_fields else "nested"
     metadata = {**(request.user_fields or {}), **(request.metadata or {})}
     return ObjectPlan(
         key_prefix=prefixes.normalize(request.key_prefix),
         blobs=[
-            _plan_blob(index, blob, bucket, request, limits)
+            plan_blob(index, blob, bucket, request, limits)
             for index, blob in enumerate(request.blobs)
         ],
         metadata=metadata,
         metadata_layout=layout,
+        skip_duplicates=request.skip_duplicates,
+        idempotency_key=request.idempotency_key,
+        policy=request.policy,
     )

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from bucketd.server.domain.models import StoredBlob
+from bucketd.server.domain.models import Blob
 from bucketd.server.domain.status import Status
 from bucketd.server.errors import InvalidArgument
 
@@ -17,9 +17,9 @@ STORED_STATUS = Status.DRAFT
 WRITING_STATUS = Status.PROCESSING
 
 
-def content_hash(blobs: list[StoredBlob]) -> str | None:
+def content_hash(blobs: list[Blob]) -> str | None:
     """SHA-256 hex over the blobs' SHA-256 hex digests, concatenated in blob order."""
-    digests = [blob.hash for blob in blobs if blob.hash]
+    digests = [blob.sha256 for blob in blobs if blob.sha256]
     if not digests:
         return None
     return hashlib.sha256("".join(digests).encode()).hexdigest()

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class StoredBytes:
-    """Bytes at their content address."""
-
-    storage_key: str
-    sha256: str
-    size_bytes: int
-    head: bytes  # the first bytes, for MIME sniffing
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -32,3 +23,12 @@ class Fetched:
     chunks: AsyncIterator[bytes]
     content_type: str | None
     filename: str | None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a bucket holds, computed from its objects when read (never a drifting counter)."""
+
+    object_count: int = 0
+    total_size_bytes: int = 0
+    last_upload_at: datetime | None = None

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from bucketd.server.domain import mime
-from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.blob_data import Streamed
 from bucketd.server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
@@ -51,9 +49,7 @@ class StreamLimits:
     max_chunk_bytes: int
 
 
-def check_header(header: StreamHeader, limits: StreamLimits, max_blobs: int) -> None:
-    if len(header.blobs) > max_blobs:
-        raise PayloadTooLarge(f"header.blobs: at most {max_blobs} blobs per object")
+def check_header(header: StreamHeader, limits: StreamLimits) -> None:
     for index, spec in enumerate(header.blobs):
         where = f"header.blobs[{index}]"
         if spec.expected_sha256 is not None and not _SHA256.match(spec.expected_sha256):
@@ -89,13 +85,30 @@ def check_chunk(chunk: StreamChunk, *, blobs: int, written: int, limits: StreamL
         )
 
 
-def typed_spec(schema: BucketSchema, index: int, spec: StreamBlobSpec) -> StreamBlobSpec:
-    """The spec checked against the schema, with its type filled in from it."""
-    where = f"header.blobs[{index}]"
-    field_type = schema.property(spec.property, where=f"{where}.property").type
-    if spec.type is not None and spec.type != field_type:
+class WrittenBytes(Protocol):
+    """What a content writer saw (services/content_writer.Written)."""
+
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str | None: ...
+    @property
+    def crc32c(self) -> int | None: ...
+
+
+def check_written(where: str, spec: Streamed, written: WrittenBytes) -> None:
+    """The bytes received match what the header announced; else nothing of them is kept.
+    Checksums are checked when this stream saw every byte (a resumed session: the SHA-256 is
+    checked once the bytes are read back, the CRC32C not at all)."""
+    if spec.expected_size is not None and written.size_bytes != spec.expected_size:
         raise InvalidArgument(
-            f"{where}.type: {spec.type!r} does not match the schema type {field_type!r}"
+            f"{where}: received {written.size_bytes} bytes, expected_size_bytes says "
+            f"{spec.expected_size}; nothing was stored"
         )
-    mime.check_fits(f"{where}.mime_type", field_type, spec.mime_type or mime.OCTET_STREAM)
-    return dataclasses.replace(spec, type=field_type)
+    crc32c = written.crc32c
+    if spec.expected_crc32c is not None and crc32c is not None and crc32c != spec.expected_crc32c:
+        raise InvalidArgument(f"{where}: CRC32C {crc32c} != expected {spec.expected_crc32c}")
+    if spec.expected_sha256 and written.sha256 and written.sha256 != spec.expected_sha256:
+        raise InvalidArgument(
+            f"{where}: SHA-256 {written.sha256} != expected_sha256; nothing was stored"
+        )

@@ -48,7 +48,7 @@ class UploadRecord:
     object_id: str | None = None
     task_id: str | None = None
     message: str | None = None
-    storage_key: str | None = None  # content-addressed copy, once COMPLETED
+    content_id: str | None = None  # the content its file became, once COMPLETED
     lease_until: datetime | None = None
 
 

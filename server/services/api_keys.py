@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ from bucketd.server.domain import keys
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import ApiKey, Principal
 from bucketd.server.errors import InvalidArgument, NotFound, Unauthenticated
+from bucketd.server.services.cache import TtlCache
 from bucketd.server.services.ports import ApiKeyStore, OrganizationStore
 
 Clock = Callable[[], datetime]
@@ -26,34 +26,7 @@ class IssuedKey:
     plaintext: str
 
 
-class KeyCache:
-    """Valid keys by digest for `ttl` seconds, so that a call need not read MongoDB.
-
-    A revoked key therefore keeps working for at most `ttl` seconds on servers that cached it.
-    Unknown keys are not cached: a key created a moment ago must work at once.
-    """
-
-    def __init__(
-        self, ttl: float, *, max_entries: int = 10_000, now: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._now = now
-        self._entries: dict[str, tuple[float, ApiKey]] = {}
-
-    def get(self, digest: str) -> ApiKey | None:
-        entry = self._entries.get(digest)
-        if entry is None or entry[0] <= self._now():
-            self._entries.pop(digest, None)
-            return None
-        return entry[1]
-
-    def put(self, key: ApiKey) -> None:
-        if self._ttl <= 0:
-            return
-        if len(self._entries) >= self._max_entries:
-            self._entries.clear()
-        self._entries[key.digest] = (self._now() + self._ttl, key)
+KeyCache = TtlCache[str, ApiKey]  # valid keys by digest; a revoked key works up to `ttl` more
 
 
 class ApiKeyService:
@@ -137,7 +110,7 @@ class ApiKeyService:
         if record is None:
             record = await self._keys.find_by_digest(digest)
             if record is not None:
-                self._cache.put(record)
+                self._cache.put(digest, record)
         if record is None or not record.usable_at(self._clock()):
             raise Unauthenticated(INVALID_KEY)
         return Principal(organization_id=record.organization_id, key_id=record.key_id)

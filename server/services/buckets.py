@@ -1,7 +1,12 @@
-"""Buckets: schema'd containers of objects within a namespace."""
+"""Buckets: schema'd containers of objects within a namespace.
+
+A bucket's object_count, total_size_bytes and last_upload_at are computed from its objects when
+it is read (one aggregation): exact, never a counter that drifts, and free for the writes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +18,9 @@ from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
 from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.stored import Usage
 from bucketd.server.errors import NotFound
-from bucketd.server.services.ports import BucketStore
+from bucketd.server.services.ports import BucketStore, ObjectStore
 
 Clock = Callable[[], datetime]
 
@@ -26,7 +32,7 @@ FILTERABLE = {
     "created_at": "created_at",
     "updated_at": "updated_at",
 }
-SORTABLE = {**FILTERABLE, "object_count": "object_count", "total_size_bytes": "total_size_bytes"}
+SORTABLE = dict(FILTERABLE)  # usage is computed on read, so it sorts nothing
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 LIST_LIMIT = (10, 1000)
 
@@ -56,8 +62,9 @@ class NewBucket:
 
 
 class BucketService:
-    def __init__(self, *, buckets: BucketStore, clock: Clock) -> None:
+    def __init__(self, *, buckets: BucketStore, objects: ObjectStore, clock: Clock) -> None:
         self._buckets = buckets
+        self._objects = objects
         self._clock = clock
 
     async def create(self, namespace: Namespace, new: NewBucket) -> Bucket:
@@ -94,8 +101,32 @@ class BucketService:
         found, total = await self._buckets.page(
             namespace.namespace_id, query=query, sort=sort, page=page
         )
-        objects, size = await self._buckets.totals(namespace.namespace_id, query)
-        return BucketPage(found, total, page, objects, size)
+        everything = await self._objects.usage(
+            namespace.namespace_id, await self._buckets.ids(namespace.namespace_id, query)
+        )
+        objects = sum(usage.object_count for usage in everything.values())
+        size = sum(usage.total_size_bytes for usage in everything.values())
+        return BucketPage(await self.with_usage(namespace, found), total, page, objects, size)
+
+    async def usage(self, namespace: Namespace, buckets: list[Bucket]) -> dict[str, Usage]:
+        return await self._objects.usage(namespace.namespace_id, [b.bucket_id for b in buckets])
+
+    async def with_usage(self, namespace: Namespace, buckets: list[Bucket]) -> list[Bucket]:
+        """The buckets with what they hold (object_count, total_size_bytes, last_upload_at)."""
+        usage = await self.usage(namespace, buckets)
+        return [
+            dataclasses.replace(
+                bucket,
+                object_count=usage.get(bucket.bucket_id, Usage()).object_count,
+                total_size_bytes=usage.get(bucket.bucket_id, Usage()).total_size_bytes,
+                last_upload_at=usage.get(bucket.bucket_id, Usage()).last_upload_at,
+            )
+            for bucket in buckets
+        ]
+
+    async def view(self, namespace: Namespace, identifier: str) -> Bucket:
+        """The bucket as the API shows it, usage included."""
+        return (await self.with_usage(namespace, [await self.get(namespace, identifier)]))[0]
 
     async def update(self, namespace: Namespace, identifier: str, changes: BucketChanges) -> Bucket:
         bucket = await self.get(namespace, identifier)
@@ -109,11 +140,9 @@ class BucketService:
         )
         if updated is None:
             raise not_found(identifier)
-        return updated
+        return (await self.with_usage(namespace, [updated]))[0]
 
-    async def delete(self, namespace: Namespace, identifier: str) -> Bucket:
-        """Removes the bucket record; returns it as it was (for the deletion response)."""
-        bucket = await self.get(namespace, identifier)
+    async def delete(self, namespace: Namespace, bucket: Bucket) -> None:
+        """Removes the bucket record (services/deletions.py removes what it held)."""
         if not await self._buckets.delete(namespace.namespace_id, bucket.bucket_id):
-            raise not_found(identifier)
-        return bucket
+            raise not_found(bucket.bucket_id)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.deletions import Deletions
+from bucketd.server.services.janitor import Janitor
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
-from bucketd.server.services.streaming import StreamUploads
+from bucketd.server.services.streams import StreamUploads
 from bucketd.server.services.upload_confirm import UploadConfirmations
 from bucketd.server.services.uploads import UploadService
 
@@ -26,3 +27,4 @@ class Services:
     uploads: UploadService
     confirmations: UploadConfirmations
     streams: StreamUploads
+    janitor: Janitor

@@ -1,4 +1,8 @@
-"""Namespaces: the isolation boundary. Every lookup is scoped to the caller's organization."""
+"""Namespaces: the isolation boundary. Every lookup is scoped to the caller's organization.
+
+X-Namespace lookups are cached for BUCKETD_NAMESPACE_CACHE_SECONDS (they sit on every bucket,
+object and upload call): a rename or a deletion made on another instance is seen within that time.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
 from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
-from bucketd.server.services.ports import BucketStore, NamespaceStore
+from bucketd.server.services.cache import TtlCache
+from bucketd.server.services.ports import BucketStore, NamespaceStore, ObjectStore
 
 Clock = Callable[[], datetime]
 
@@ -49,9 +54,19 @@ class NamespacePage:
 
 
 class NamespaceService:
-    def __init__(self, *, namespaces: NamespaceStore, buckets: BucketStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        namespaces: NamespaceStore,
+        buckets: BucketStore,
+        objects: ObjectStore,
+        cache: TtlCache[tuple[str, str], Namespace],
+        clock: Clock,
+    ) -> None:
         self._namespaces = namespaces
         self._buckets = buckets
+        self._objects = objects
+        self._cache = cache
         self._clock = clock
 
     async def resolve(self, principal: Principal, header: str | None) -> Namespace:
@@ -61,9 +76,13 @@ class NamespaceService:
                 "Missing X-Namespace header: send the namespace name or its ns_ id",
                 details={"header": "X-Namespace"},
             )
-        namespace = await self._namespaces.find(principal.organization_id, header.strip())
+        key = (principal.organization_id, header.strip())
+        namespace = self._cache.get(key)
         if namespace is None:
-            raise not_found(header.strip())
+            namespace = await self._namespaces.find(*key)
+            if namespace is None:
+                raise not_found(key[1])
+            self._cache.put(key, namespace)
         return namespace
 
     async def create(
@@ -108,20 +127,22 @@ class NamespaceService:
         )
         if updated is None:
             raise not_found(identifier)
+        self._forget(namespace)
         return (await self._with_counts([updated]))[0]
 
     async def delete(self, principal: Principal, identifier: str) -> None:
         """Refuses while the namespace holds buckets: deleting data takes explicit steps."""
         namespace = await self._find(principal, identifier)
-        counts = (await self._buckets.counts([namespace.namespace_id])).get(namespace.namespace_id)
-        if counts and counts.bucket_count:
+        buckets = (await self._buckets.counts([namespace.namespace_id])).get(namespace.namespace_id)
+        if buckets:
             raise FailedPrecondition(
-                f"Namespace '{namespace.namespace_name}' still holds {counts.bucket_count} "
+                f"Namespace '{namespace.namespace_name}' still holds {buckets} "
                 "bucket(s): delete them first",
                 details={"resource": "namespace", "id": namespace.namespace_id},
             )
         if not await self._namespaces.delete(principal.organization_id, namespace.namespace_id):
             raise not_found(identifier)
+        self._forget(namespace)
 
     async def _find(self, principal: Principal, identifier: str) -> Namespace:
         namespace = await self._namespaces.find(principal.organization_id, identifier)
@@ -129,6 +150,19 @@ class NamespaceService:
             raise not_found(identifier)
         return namespace
 
+    def _forget(self, namespace: Namespace) -> None:
+        self._cache.drop_where(lambda cached: cached.namespace_id == namespace.namespace_id)
+
     async def _with_counts(self, found: list[Namespace]) -> list[NamespaceView]:
-        counts = await self._buckets.counts([n.namespace_id for n in found])
-        return [NamespaceView(n, counts.get(n.namespace_id, NamespaceCounts())) for n in found]
+        ids = [n.namespace_id for n in found]
+        buckets, objects = await self._buckets.counts(ids), await self._objects.counts(ids)
+        return [
+            NamespaceView(
+                n,
+                NamespaceCounts(
+                    bucket_count=buckets.get(n.namespace_id, 0),
+                    object_count=objects.get(n.namespace_id, 0),
+                ),
+            )
+            for n in found
+        ]

@@ -1,7 +1,7 @@
 """Claims that keep objects unique: idempotency keys and the bucket's unique key.
 
 A claim is a document whose `_id` is what is claimed; MongoDB's `_id` uniqueness makes the first
-writer win (see storage/objects.py).
+writer win (see storage/claims.py).
 """
 
 from __future__ import annotations
@@ -12,21 +12,22 @@ from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import ObjectPlan
 from bucketd.server.domain.objects import WRITING_STATUS, unique_key_value
 from bucketd.server.errors import AlreadyExists, FailedPrecondition, NotFound
-from bucketd.server.services.ports import ObjectStore
+from bucketd.server.services.ports import ClaimStore, ObjectStore
 
 IDEMPOTENCY_WAIT_SECONDS = 10.0
 POLICIES = frozenset({"insert", "update", "upsert"})
 
 
 class ObjectClaims:
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, claims: ClaimStore, objects: ObjectStore) -> None:
+        self._claims = claims
         self._objects = objects
 
     async def idempotency_holder(
         self, namespace: Namespace, bucket: Bucket, key: str, object_id: str
     ) -> str | None:
         """None when `object_id` now holds the idempotency key; else the object that does."""
-        return await self._objects.claim(
+        return await self._claims.claim(
             f"idem:{bucket.bucket_id}:{key}",
             namespace_id=namespace.namespace_id,
             bucket_id=bucket.bucket_id,
@@ -53,14 +54,14 @@ class ObjectClaims:
             )
         claim = f"ukey:{bucket.bucket_id}:{unique_key_value(bucket.unique_key, plan.metadata)}"
         holder = (
-            await self._objects.claim(
+            await self._claims.claim(
                 claim,
                 namespace_id=namespace.namespace_id,
                 bucket_id=bucket.bucket_id,
                 object_id=object_id,
             )
             if chosen != "update"
-            else await self._objects.find_claim(claim)
+            else await self._claims.find_claim(claim)
         )
         if holder is None:
             if chosen == "update":

@@ -16,7 +16,7 @@ from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.objects import object_not_found
-from bucketd.server.services.ports import BlobStore, ObjectStore
+from bucketd.server.services.ports import BlobStorage, ObjectStore
 
 Clock = Callable[[], datetime]
 LIST_LIMIT = (20, 1000)
@@ -29,7 +29,7 @@ TOP_LEVEL = {
     "content_hash": "content_hash",
     "blobs.property": "blobs.property",
     "blobs.type": "blobs.type",
-    "blobs.details.hash": "blobs.hash",
+    "blobs.details.hash": "blobs.sha256",
     "blobs.details.mime_type": "blobs.mime_type",
 }
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
@@ -78,11 +78,11 @@ class ObjectReads:
         *,
         objects: ObjectStore,
         buckets: BucketService,
-        blobs: BlobStore,
+        storage: BlobStorage,
     ) -> None:
         self._objects = objects
         self._buckets = buckets
-        self._blobs = blobs
+        self._storage = storage
 
     async def get(
         self, namespace: Namespace, bucket_identifier: str, object_identifier: str
@@ -99,7 +99,7 @@ class ObjectReads:
     async def presigned_urls(self, record: ObjectRecord) -> dict[str, str]:
         """blob_id -> a time-limited download URL (1 hour), for blobs whose bytes are ours."""
         return {
-            blob.blob_id: await self._blobs.presigned_get(blob.storage_key)
+            blob.blob_id: await self._storage.presigned_get(blob.storage_key)
             for blob in record.blobs
             if blob.storage_key
         }

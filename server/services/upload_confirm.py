@@ -1,8 +1,11 @@
-"""Confirming presigned uploads: verify the file, hash and adopt its bytes, create the object.
+"""Confirming presigned uploads: verify the file, then make it a content where it lies.
 
-Large files and `async=true` finish in the background under a lease kept in MongoDB, so that
-another server instance's sweep finishes the work if this one dies; the same sweep expires
-uploads never confirmed. Every state change is a conditional single-document update.
+The file is read once (hashed and sniffed) and becomes the content of the new object's blob —
+or, with create_object_on_confirm false, a content the upload itself holds for a later upload_id.
+Nothing is copied: if its bytes were registered already, the registered content is held and the
+file is deleted once the upload is COMPLETED. Large files and `async=true` finish in the
+background under the upload's lease in MongoDB, so that another instance's janitor finishes the
+work if this one dies. Every state change is a conditional single-document update.
 """
 
 from __future__ import annotations
@@ -12,19 +15,22 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from bucketd.server.domain.batches import check_batch_size
+from bucketd.server.domain.blob_data import UploadedFile
+from bucketd.server.domain.contents import Content, new_content_id, upload_ref
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.domain.writes import PendingContent, WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.contents import Contents
 from bucketd.server.services.objects import ObjectService
-from bucketd.server.services.ports import NamespaceStore, UploadBlobStore, UploadStore
+from bucketd.server.services.ports import BlobStorage, NamespaceStore, UploadStore
 from bucketd.server.services.uploads import UploadLimits, upload_not_found
 
 log = logging.getLogger("bucketd.uploads")
@@ -55,12 +61,19 @@ class BatchConfirmation:
     outcomes: list[ConfirmOutcome]
 
 
+@dataclasses.dataclass(frozen=True)
+class _Adopted:
+    content: Content
+    object_id: str | None
+
+
 class UploadConfirmations:
     def __init__(
         self,
         *,
         uploads: UploadStore,
-        blobs: UploadBlobStore,
+        storage: BlobStorage,
+        contents: Contents,
         buckets: BucketService,
         namespaces: NamespaceStore,
         objects: ObjectService,
@@ -68,7 +81,8 @@ class UploadConfirmations:
         clock: Clock,
     ) -> None:
         self._uploads = uploads
-        self._blobs = blobs
+        self._storage = storage
+        self._contents = contents
         self._buckets = buckets
         self._namespaces = namespaces
         self._objects = objects
@@ -94,14 +108,13 @@ class UploadConfirmations:
         if record.status in {Status.COMPLETED, Status.PROCESSING}:
             return record  # confirming again answers the same result
         head = await self._verify(record, etag=etag, size=size)
-        task_id = new_id("task_")
         now = self._clock()
         claimed = await self._uploads.transition(
             upload_id,
-            when={"status": Status.PENDING},
+            statuses=(Status.PENDING,),
             changes={
                 "status": Status.PROCESSING,
-                "task_id": task_id,
+                "task_id": new_id("task_"),
                 "lease_until": now + self._limits.lease,
                 "verified_at": now,
                 "etag": head.etag,
@@ -135,9 +148,7 @@ class UploadConfirmations:
                 outcomes.append(ConfirmOutcome(item.upload_id, record.status, record.task_id))
             except BucketdError as error:
                 outcomes.append(ConfirmOutcome(item.upload_id, Status.FAILED, None, error.message))
-        return BatchConfirmation(
-            task_id=new_id("task_"), status=Status.PROCESSING, outcomes=outcomes
-        )
+        return BatchConfirmation(new_id("task_"), Status.PROCESSING, outcomes)
 
     async def _verify(self, record: UploadRecord, *, etag: str | None, size: int | None) -> Head:
         """The checks that keep an upload PENDING when they fail; each says what is wrong."""
@@ -151,7 +162,7 @@ class UploadConfirmations:
                 f"Upload '{record.upload_id}' expired at {record.expires_at:%Y-%m-%dT%H:%M:%SZ}",
                 details={"field": "upload_id"},
             )
-        head = await self._blobs.head(record.s3_key)
+        head = await self._storage.head(record.s3_key)
         if head is None:
             raise FailedPrecondition(
                 "Nothing was uploaded: PUT the file to the presigned_url first",
@@ -162,14 +173,12 @@ class UploadConfirmations:
                 f"etag {etag!r} does not match the uploaded file's ETag {head.etag!r}",
                 details={"field": "etag"},
             )
-        for name, expected in (
-            ("file_size_bytes", size),
-            ("file_size_bytes", record.file_size_bytes),
-        ):
+        for expected in (size, record.file_size_bytes):
             if expected is not None and expected != head.size_bytes:
                 raise FailedPrecondition(
-                    f"{name} {expected} does not match the uploaded size {head.size_bytes}",
-                    details={"field": name},
+                    f"file_size_bytes {expected} does not match the uploaded size "
+                    f"{head.size_bytes}",
+                    details={"field": "file_size_bytes"},
                 )
         if head.content_type and head.content_type.split(";")[0] != record.content_type:
             raise FailedPrecondition(
@@ -180,65 +189,81 @@ class UploadConfirmations:
         return head
 
     async def finish(self, record: UploadRecord, *, raise_errors: bool = False) -> UploadRecord:
-        """Hash and adopt the bytes, create the object, COMPLETED (or FAILED with a message).
+        """The file becomes a content (and the object made of it); COMPLETED, else FAILED.
 
-        Safe to run again after a crash (the sweep does): the object is created under an
-        idempotency key derived from the upload, and the uploaded file is removed last.
+        Safe to run again after a crash (the janitor does): the object is created under an
+        idempotency key derived from the upload, and a duplicate file is deleted last.
         """
         try:
-            stored = await self._blobs.adopt(
-                record.s3_key, namespace_id=record.namespace_id, force=False
-            )
-            object_id = None
-            changes: dict[str, Any] = {
-                "file_hash": stored.sha256,
-                "storage_key": stored.storage_key,
-                "file_size_bytes": stored.size_bytes,
-            }
-            completed = dataclasses.replace(record, **changes)
-            if record.create_object_on_confirm:
-                object_id = await self._create_object(completed)
+            adopted = await self._adopt(record)
         except BucketdError as error:
             failed = await self._uploads.transition(
                 record.upload_id,
-                when={"status": Status.PROCESSING},
+                statuses=(Status.PROCESSING,),
                 changes={"status": Status.FAILED, "message": error.message, "lease_until": None},
             )
             log.warning("upload %s failed: %s", record.upload_id, error.message)
             if failed is None or raise_errors:
                 raise
             return failed
-        now = self._clock()
+        content = adopted.content
         done = await self._uploads.transition(
             record.upload_id,
-            when={"status": Status.PROCESSING},
+            statuses=(Status.PROCESSING,),
             changes={
-                **changes,
                 "status": Status.COMPLETED,
-                "object_id": object_id,
-                "completed_at": now,
+                "file_hash": content.sha256,
+                "file_size_bytes": content.size_bytes,
+                "content_id": content.content_id,
+                "object_id": adopted.object_id,
+                "completed_at": self._clock(),
                 "lease_until": None,
                 "message": None,
             },
         )
-        await self._blobs.delete(record.s3_key)  # the content-addressed copy is what stays
+        if content.storage_key != record.s3_key:  # its bytes were registered already
+            await self._storage.delete(record.s3_key)
         return done or record
 
-    async def _create_object(self, upload: UploadRecord) -> str:
-        """The object of create_object_on_confirm: one blob, the upload's bytes."""
+    async def _adopt(self, upload: UploadRecord) -> _Adopted:
         namespace = await self._namespaces.find(upload.organization_id, upload.namespace_id)
         if namespace is None:
             raise NotFound(f"Namespace '{upload.namespace_id}' no longer exists")
+        if not upload.create_object_on_confirm:
+            pending = PendingContent(
+                content_id=new_content_id(), storage_key=upload.s3_key, owned=False
+            )
+            content, _ = await self._contents.adopt(
+                upload.namespace_id,
+                pending,
+                mime_type=upload.content_type,
+                ref=upload_ref(upload.upload_id),
+            )
+            return _Adopted(content, None)
         bucket = await self._buckets.get(namespace, upload.bucket_id)
         prop = upload.blob_property or ""
-        kind = bucket.bucket_schema.property(prop, where="blob_property").type
+        field_type = bucket.bucket_schema.property(prop, where="blob_property").type
+        source = UploadedFile(upload.s3_key, upload.content_type, upload.filename)
         request = ObjectInput(
             idempotency_key=f"upload:{upload.upload_id}",  # a resumed finish finds its object
             metadata=upload.object_metadata,
-            blobs=[BlobInput(property=prop, type=kind, upload_id=upload.upload_id)],
+            blobs=[BlobInput(property=prop, type=field_type, source=source)],
         )
-        record = await self._objects.create(namespace, upload.bucket_id, request, confirming=upload)
-        return record.object_id
+        made = await self._objects.create(
+            namespace, upload.bucket_id, request, kind=WriteKind.CONFIRM
+        )
+        if made.status is Status.FAILED or not made.blobs or made.blobs[0].content_id is None:
+            raise FailedPrecondition(made.error or f"object {made.object_id} has no content")
+        blob = made.blobs[0]
+        content = Content(
+            content_id=blob.content_id or "",
+            namespace_id=made.namespace_id,
+            sha256=blob.sha256 or "",
+            storage_key=blob.storage_key or "",
+            size_bytes=blob.size_bytes or 0,
+            mime_type=blob.mime_type or upload.content_type,
+        )
+        return _Adopted(content, made.object_id)
 
     def _spawn(self, record: UploadRecord) -> None:
         task = asyncio.create_task(self.finish(record))
@@ -246,24 +271,26 @@ class UploadConfirmations:
         task.add_done_callback(self._tasks.discard)
 
     async def sweep(self) -> tuple[int, int]:
-        """Expire stale PENDING uploads (FAILED, bytes removed) and resume abandoned confirms."""
+        """Expire stale PENDING uploads (FAILED, file removed) and resume abandoned confirms."""
         now = self._clock()
         expired_ids, stalled_ids = await self._uploads.due(now=now)
         expired = 0
         for upload_id in expired_ids:
             record = await self._uploads.transition(
                 upload_id,
-                when={"status": Status.PENDING, "expires_at": {"$lt": now}},
+                statuses=(Status.PENDING,),
+                expired_before=now,
                 changes={"status": Status.FAILED, "message": "expired before it was confirmed"},
             )
             if record is not None:
-                await self._blobs.delete(record.s3_key)
+                await self._storage.delete(record.s3_key)
                 expired += 1
         resumed = 0
         for upload_id in stalled_ids:
             record = await self._uploads.transition(
                 upload_id,
-                when={"status": Status.PROCESSING, "lease_until": {"$lt": now}},
+                statuses=(Status.PROCESSING,),
+                lease_ran_out_before=now,
                 changes={"lease_until": now + self._limits.lease},
             )
             if record is not None:
@@ -276,7 +303,7 @@ class UploadConfirmations:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        """Let background confirms finish (or be resumed by a later sweep, under their lease)."""
+        """Stop background confirms (a janitor resumes them once their lease runs out)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -18,7 +18,7 @@ from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
-from bucketd.server.services.ports import UploadBlobStore, UploadStore
+from bucketd.server.services.ports import BlobStorage, UploadStore
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]
@@ -79,13 +79,13 @@ class UploadService:
         self,
         *,
         uploads: UploadStore,
-        blobs: UploadBlobStore,
+        storage: BlobStorage,
         buckets: BucketService,
         limits: UploadLimits,
         clock: Clock,
     ) -> None:
         self._uploads = uploads
-        self._blobs = blobs
+        self._storage = storage
         self._buckets = buckets
         self._limits = limits
         self._clock = clock
@@ -130,7 +130,7 @@ class UploadService:
             expires_at=now + timedelta(seconds=expiration),
         )
         await self._uploads.insert(record)
-        url = await self._blobs.presigned_put(
+        url = await self._storage.presigned_put(
             record.s3_key, content_type=record.content_type, expires_seconds=expiration
         )
         return UploadView(record, presigned_url=url)
@@ -166,7 +166,7 @@ class UploadService:
         self, namespace: Namespace, bucket_id: str, digest: str
     ) -> UploadView | None:
         """A COMPLETED upload of the same bytes in this bucket, answered instead of a new URL."""
-        existing = await self._uploads.completed_with_hash(
+        existing = await self._uploads.completed_with_sha256(
             namespace.namespace_id, bucket_id, digest
         )
         if existing is None:
@@ -187,7 +187,7 @@ class UploadService:
         if presign and record.status == Status.PENDING:
             remaining = int((record.expires_at - self._clock()).total_seconds())
             if remaining > 0:
-                url = await self._blobs.presigned_put(
+                url = await self._storage.presigned_put(
                     record.s3_key, content_type=record.content_type, expires_seconds=remaining
                 )
         return UploadView(record, presigned_url=url)
@@ -226,10 +226,10 @@ class UploadService:
             )
         cancelled = await self._uploads.transition(
             upload_id,
-            when={"status": {"$in": list(CANCELLABLE)}},
+            statuses=CANCELLABLE,
             changes={"status": Status.CANCELED, "message": "cancelled by the client"},
         )
         if cancelled is None:
             raise FailedPrecondition(f"Upload '{upload_id}' changed meanwhile; look at it again")
         if delete_bytes:
-            await self._blobs.delete(record.s3_key)
+            await self._storage.delete(record.s3_key)

@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import Bucket, BucketChanges, NamespaceCounts
+from bucketd.server.domain.models import Bucket, BucketChanges
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
 from bucketd.server.storage.documents import translated
@@ -54,6 +54,8 @@ class MongoBuckets:
     async def insert(self, bucket: Bucket) -> None:
         doc = asdict(bucket)
         doc["_id"] = doc.pop("bucket_id")
+        for computed in ("object_count", "total_size_bytes", "last_upload_at"):
+            del doc[computed]  # what it holds is computed from its objects when read
         with translated(duplicate=_duplicate(bucket.bucket_name)):
             await self._buckets.insert_one(doc)
 
@@ -79,40 +81,23 @@ class MongoBuckets:
             docs = await cursor.skip(page.offset).limit(page.limit).to_list()
         return [_bucket(doc) for doc in docs], total
 
-    async def counts(self, namespace_ids: list[str]) -> dict[str, NamespaceCounts]:
-        """Buckets and objects per namespace, for the namespaces' bucket_count/object_count."""
+    async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
+        """Buckets per namespace."""
         pipeline: list[dict[str, Any]] = [
             {"$match": {"namespace_id": {"$in": namespace_ids}}},
-            {
-                "$group": {
-                    "_id": "$namespace_id",
-                    "buckets": {"$sum": 1},
-                    "objects": {"$sum": "$object_count"},
-                }
-            },
+            {"$group": {"_id": "$namespace_id", "buckets": {"$sum": 1}}},
         ]
         with translated():
             rows = await (await self._buckets.aggregate(pipeline)).to_list()
-        return {
-            row["_id"]: NamespaceCounts(bucket_count=row["buckets"], object_count=row["objects"])
-            for row in rows
-        }
+        return {row["_id"]: row["buckets"] for row in rows}
 
-    async def totals(self, namespace_id: str, query: dict[str, Any]) -> tuple[int, int]:
-        """(objects, bytes) summed over the namespace's buckets that match `query`."""
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"$and": [{"namespace_id": namespace_id}, query]}},
-            {
-                "$group": {
-                    "_id": None,
-                    "objects": {"$sum": "$object_count"},
-                    "bytes": {"$sum": "$total_size_bytes"},
-                }
-            },
-        ]
+    async def ids(self, namespace_id: str, query: dict[str, Any]) -> list[str]:
+        """Every bucket of the namespace that matches `query` (for list stats)."""
         with translated():
-            rows = await (await self._buckets.aggregate(pipeline)).to_list()
-        return (rows[0]["objects"], rows[0]["bytes"]) if rows else (0, 0)
+            docs = await self._buckets.find(
+                {"$and": [{"namespace_id": namespace_id}, query]}, {"_id": 1}
+            ).to_list()
+        return [doc["_id"] for doc in docs]
 
     async def update(
         self, namespace_id: str, bucket_id: str, changes: BucketChanges, *, now: datetime
@@ -125,16 +110,6 @@ class MongoBuckets:
                 return_document=ReturnDocument.AFTER,
             )
         return _bucket(doc) if doc else None
-
-    async def add_usage(
-        self, namespace_id: str, bucket_id: str, *, objects: int, size_bytes: int, now: datetime
-    ) -> None:
-        """Keep object_count and total_size_bytes true, atomically ($inc)."""
-        update: dict[str, Any] = {"$inc": {"object_count": objects, "total_size_bytes": size_bytes}}
-        if objects > 0:
-            update["$set"] = {"last_upload_at": now}
-        with translated():
-            await self._buckets.update_one({"namespace_id": namespace_id, "_id": bucket_id}, update)
 
     async def delete(self, namespace_id: str, bucket_id: str) -> bool:
         with translated():

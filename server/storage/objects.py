@@ -1,64 +1,28 @@
-"""Objects and claims in MongoDB. Every query carries namespace_id (and bucket_id).
-
-Claims are single documents whose `_id` is the claimed thing (an idempotency key or a unique-key
-value within a bucket): MongoDB's `_id` uniqueness makes the first writer win, atomically, on a
-single server or a sharded cluster, without transactions.
-"""
+"""Object records in MongoDB. Every query carries namespace_id (and bucket_id)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import ObjectRecord, SkippedBlob, StoredBlob
+from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
-from bucketd.server.errors import AlreadyExists
+from bucketd.server.domain.stored import Usage
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.object_documents import object_document, object_record
 
-
-def _record(doc: Document) -> ObjectRecord:
-    return ObjectRecord(
-        object_id=doc["_id"],
-        namespace_id=doc["namespace_id"],
-        bucket_id=doc["bucket_id"],
-        key_prefix=doc.get("key_prefix"),
-        blobs=[StoredBlob(**blob) for blob in doc.get("blobs", [])],
-        metadata=doc.get("metadata") or {},
-        metadata_layout=doc.get("metadata_layout", "nested"),
-        status=Status(doc["status"]),
-        error=doc.get("error"),
-        content_hash=doc.get("content_hash"),
-        skipped=[SkippedBlob(**skipped) for skipped in doc.get("skipped", [])],
-        created_at=doc["created_at"],
-        updated_at=doc["updated_at"],
-    )
-
-
-def _words(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [word for item in value.values() for word in _words(item)]
-    if isinstance(value, list):
-        return [word for item in value for word in _words(item)]
-    return [] if value is None else [str(value)]
-
-
-def _document(record: ObjectRecord) -> Document:
-    doc = asdict(record)
-    doc["_id"] = doc.pop("object_id")
-    doc["search_text"] = " ".join(_words(record.metadata))  # what `search` matches, with key_prefix
-    return doc
+# Objects that count in a bucket's usage: stored, not failed and not still being written.
+_COUNTED = {"status": {"$nin": [Status.FAILED, Status.PROCESSING]}}
 
 
 class MongoObjects:
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self._objects = database["objects"]
-        self._claims = database["claims"]
 
     async def ensure_indexes(self) -> None:
         with translated():
@@ -66,41 +30,32 @@ class MongoObjects:
                 [("namespace_id", ASCENDING), ("bucket_id", ASCENDING), ("created_at", ASCENDING)]
             )
             await self._objects.create_index(
-                [("namespace_id", ASCENDING), ("blobs.storage_key", ASCENDING)]
+                [("namespace_id", ASCENDING), ("bucket_id", ASCENDING), ("blobs.sha256", ASCENDING)]
             )
+            await self._objects.create_index([("write.write_id", ASCENDING)])
+            await self._objects.create_index([("write.lease_until", ASCENDING)])
 
     async def insert(self, record: ObjectRecord) -> None:
         with translated():
-            await self._objects.insert_one(_document(record))
+            await self._objects.insert_one(object_document(record))
 
     async def get(self, namespace_id: str, bucket_id: str, object_id: str) -> ObjectRecord | None:
         with translated():
             doc = await self._objects.find_one(
                 {"namespace_id": namespace_id, "bucket_id": bucket_id, "_id": object_id}
             )
-        return _record(doc) if doc else None
+        return object_record(doc) if doc else None
 
-    async def replace(self, record: ObjectRecord) -> None:
-        """Write the whole record (same namespace, bucket and id)."""
-        doc = _document(record)
+    async def update_fields(self, record: ObjectRecord) -> bool:
+        """Key prefix and metadata of an object no write is changing (PATCH, metadata-only PUT)."""
+        doc = object_document(record)
+        fields = ("key_prefix", "metadata", "search_text", "updated_at")
         with translated():
-            await self._objects.replace_one(
-                {
-                    "namespace_id": record.namespace_id,
-                    "bucket_id": record.bucket_id,
-                    "_id": record.object_id,
-                },
-                doc,
+            result = await self._objects.update_one(
+                {"_id": record.object_id, "write": {"$exists": False}},
+                {"$set": {name: doc[name] for name in fields}},
             )
-
-    async def set_failed(
-        self, namespace_id: str, object_id: str, error: str, *, now: datetime
-    ) -> None:
-        with translated():
-            await self._objects.update_one(
-                {"namespace_id": namespace_id, "_id": object_id},
-                {"$set": {"status": Status.FAILED, "error": error, "updated_at": now}},
-            )
+        return result.matched_count == 1
 
     async def delete(self, namespace_id: str, bucket_id: str, object_id: str) -> bool:
         with translated():
@@ -125,69 +80,71 @@ class MongoObjects:
             total = await self._objects.count_documents(scoped) if count else None
             cursor = self._objects.find(scoped).sort([(sort.field, direction), ("_id", direction)])
             docs = await cursor.skip(page.offset).limit(page.limit).to_list()
-        return [_record(doc) for doc in docs], total
+        return [object_record(doc) for doc in docs], total
 
-    async def holder_of_hash(self, namespace_id: str, bucket_id: str, digest: str) -> str | None:
+    async def holder_of_sha256(self, namespace_id: str, bucket_id: str, sha256: str) -> str | None:
         """An object of the bucket that already holds bytes with this SHA-256."""
         with translated():
             doc = await self._objects.find_one(
                 {
                     "namespace_id": namespace_id,
                     "bucket_id": bucket_id,
-                    "blobs.hash": digest,
+                    "blobs.sha256": sha256,
                     "status": {"$ne": Status.FAILED},
                 },
                 {"_id": 1},
             )
         return doc["_id"] if doc else None
 
-    async def references(self, namespace_id: str, storage_key: str) -> int:
+    async def usage(self, namespace_id: str, bucket_ids: list[str]) -> dict[str, Usage]:
+        """Objects, bytes and the latest creation per bucket: one aggregation, exact."""
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "namespace_id": namespace_id,
+                    "bucket_id": {"$in": bucket_ids},
+                    **_COUNTED,
+                }
+            },
+            {
+                "$group": {
+                    "_id": "$bucket_id",
+                    "objects": {"$sum": 1},
+                    "bytes": {"$sum": "$size_bytes"},
+                    "last": {"$max": "$created_at"},
+                }
+            },
+        ]
         with translated():
-            return await self._objects.count_documents(
-                {"namespace_id": namespace_id, "blobs.storage_key": storage_key}
-            )
+            rows = await (await self._objects.aggregate(pipeline)).to_list()
+        return {row["_id"]: Usage(row["objects"], row["bytes"], row["last"]) for row in rows}
 
-    async def bucket_storage_keys(self, namespace_id: str, bucket_id: str) -> set[str]:
+    async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
+        """Objects per namespace."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"namespace_id": {"$in": namespace_ids}, **_COUNTED}},
+            {"$group": {"_id": "$namespace_id", "objects": {"$sum": 1}}},
+        ]
+        with translated():
+            rows = await (await self._objects.aggregate(pipeline)).to_list()
+        return {row["_id"]: row["objects"] for row in rows}
+
+    async def bucket_refs(self, namespace_id: str, bucket_id: str) -> list[str]:
+        """The holder references of every blob (and write in flight) of the bucket's objects."""
         with translated():
             docs = await self._objects.find(
                 {"namespace_id": namespace_id, "bucket_id": bucket_id},
-                {"blobs.storage_key": 1},
+                {"blobs.blob_id": 1, "write.refs": 1, "releases": 1},
             ).to_list()
-        return {b["storage_key"] for d in docs for b in d.get("blobs", []) if b.get("storage_key")}
+        refs: list[str] = []
+        for doc in docs:
+            refs += [holder_ref(doc["_id"], blob["blob_id"]) for blob in doc.get("blobs", [])]
+            refs += (doc.get("write") or {}).get("refs", []) + doc.get("releases", [])
+        return refs
 
     async def delete_bucket(self, namespace_id: str, bucket_id: str) -> int:
         with translated():
             result = await self._objects.delete_many(
                 {"namespace_id": namespace_id, "bucket_id": bucket_id}
             )
-            await self._claims.delete_many({"namespace_id": namespace_id, "bucket_id": bucket_id})
         return result.deleted_count
-
-    async def claim(
-        self, claim_id: str, *, namespace_id: str, bucket_id: str, object_id: str
-    ) -> str | None:
-        """Claim `claim_id` for `object_id`; None when won, else the object that holds it."""
-        doc = {
-            "_id": claim_id,
-            "namespace_id": namespace_id,
-            "bucket_id": bucket_id,
-            "object_id": object_id,
-        }
-        try:
-            with translated(duplicate="claimed"):
-                await self._claims.insert_one(doc)
-            return None
-        except AlreadyExists:
-            pass  # somebody claimed it first: answer what they claimed it for
-        with translated():
-            existing = await self._claims.find_one({"_id": claim_id})
-        return existing["object_id"] if existing else None
-
-    async def find_claim(self, claim_id: str) -> str | None:
-        with translated():
-            existing = await self._claims.find_one({"_id": claim_id})
-        return existing["object_id"] if existing else None
-
-    async def release(self, namespace_id: str, object_id: str) -> None:
-        with translated():
-            await self._claims.delete_many({"namespace_id": namespace_id, "object_id": object_id})

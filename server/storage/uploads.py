@@ -53,26 +53,39 @@ class MongoUploads:
         return _record(doc) if doc else None
 
     async def transition(
-        self, upload_id: str, *, when: dict[str, Any], changes: dict[str, Any]
+        self,
+        upload_id: str,
+        *,
+        statuses: tuple[Status, ...],
+        changes: dict[str, Any],
+        expired_before: datetime | None = None,
+        lease_ran_out_before: datetime | None = None,
     ) -> UploadRecord | None:
-        """Apply `changes` only if the upload still matches `when`; the updated record or None."""
+        """Apply `changes` (fields of UploadRecord) only if the upload is still in one of
+        `statuses` (and expired, or its lease ran out, before the given times); the updated
+        record, or None when another request or instance changed it first."""
+        when: dict[str, Any] = {"_id": upload_id, "status": {"$in": list(statuses)}}
+        if expired_before is not None:
+            when["expires_at"] = {"$lt": expired_before}
+        if lease_ran_out_before is not None:
+            when["lease_until"] = {"$lt": lease_ran_out_before}
         with translated():
             doc = await self._uploads.find_one_and_update(
-                {"_id": upload_id, **when},
+                when,
                 {"$set": changes},
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc) if doc else None
 
-    async def completed_with_hash(
-        self, namespace_id: str, bucket_id: str, file_hash: str
+    async def completed_with_sha256(
+        self, namespace_id: str, bucket_id: str, sha256: str
     ) -> UploadRecord | None:
         with translated():
             doc = await self._uploads.find_one(
                 {
                     "namespace_id": namespace_id,
                     "bucket_id": bucket_id,
-                    "file_hash": file_hash,
+                    "file_hash": sha256,
                     "status": Status.COMPLETED,
                 }
             )

@@ -127,7 +127,7 @@ async def test_identical_bytes_are_stored_once(
     second = (await create(service, acme, {"blobs": [blob]}))[1]
     assert first["object_id"] != second["object_id"]
     assert first["blobs"][0]["properties"]["url"] == second["blobs"][0]["properties"]["url"]
-    assert len([k for k in await s3_keys(settings) if "/blobs/" in k]) == 1
+    assert len([k for k in await s3_keys(settings) if "/contents/" in k]) == 1
 
 
 async def test_skip_duplicates_says_which_blob_was_skipped(service: Service, acme: Tenant) -> None:

@@ -20,6 +20,7 @@ from tests.e2e.objects_support import (
     call,
     create,
     make_bucket,
+    s3_bytes,
     s3_keys,
     sha256,
 )
@@ -148,14 +149,20 @@ async def test_update_patch_and_delete(service: Service, acme: Tenant, settings:
     assert status == 200, put
     assert put["metadata"] == {"a": 1, "b": 2, "c": 3}
     assert [b["details"]["hash"] for b in put["blobs"]] == [sha256(PDF)]
-    blobs = [k for k in await s3_keys(settings) if "/blobs/" in k]
-    assert {k.rsplit("/", 1)[1] for k in blobs} == {sha256(PNG), sha256(PDF)}  # twin keeps PNG
+    await service.services.janitor.sweep()
+    contents = {k for k in await s3_keys(settings) if "/contents/" in k}
+    assert {await s3_bytes(settings, f"s3://{settings.s3_bucket}/{k}") for k in contents} == {
+        PNG,  # the twin still holds it
+        PDF,
+    }
     status, _ = await call(service, "DELETE", path, acme)
     assert status == 204
     assert (await call(service, "GET", path, acme))[0] == 404
     assert (await call(service, "DELETE", path, acme))[0] == 404
     await call(service, "DELETE", f"/v1/buckets/things/objects/{twin['object_id']}", acme)
-    assert [k for k in await s3_keys(settings) if "/blobs/" in k] == []
+    assert len([k for k in await s3_keys(settings) if "/contents/" in k]) == 2  # the grace
+    await service.services.janitor.sweep()
+    assert [k for k in await s3_keys(settings) if "/contents/" in k] == []
 
 
 async def test_batch_is_partial_success(service: Service, acme: Tenant) -> None:
@@ -185,7 +192,8 @@ async def test_deleting_a_bucket_removes_its_objects_and_bytes(
     await create(service, acme, {"blobs": [png_blob()]})
     status, task = await call(service, "DELETE", "/v1/buckets/things", acme)
     assert status == 200 and task["object_count"] == 1
-    assert [k for k in await s3_keys(settings) if "/blobs/" in k] == []
+    await service.services.janitor.sweep()
+    assert [k for k in await s3_keys(settings) if "/contents/" in k] == []
     await make_bucket(service, acme)
     _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
     assert listed["results"] == []

@@ -82,7 +82,9 @@ async def test_create_put_confirm_creates_the_object(
     blob = obj["blobs"][0]
     assert blob["property"] == "doc" and blob["details"]["hash"] == sha256(PDF)
     assert await s3_bytes(settings, blob["properties"]["url"]) == PDF
-    assert not [k for k in await s3_keys(settings) if "api_buckets_uploads_create" in k]
+    # the uploaded file became the blob where it was put: one object in S3, nothing copied
+    assert await s3_keys(settings) == [upload["s3_key"]]
+    assert blob["properties"]["url"].endswith(upload["s3_key"])
     status, again = await _confirm(service, acme, upload["upload_id"])
     assert status == 200 and again == confirmed  # confirming again answers the same result
 

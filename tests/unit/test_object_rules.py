@@ -18,7 +18,7 @@ from bucketd.server.domain.blob_data import (
     S3Location,
     parse_blob_data,
 )
-from bucketd.server.domain.models import Bucket, StoredBlob
+from bucketd.server.domain.models import Blob, Bucket
 from bucketd.server.domain.object_plan import BlobInput, Limits, ObjectInput, plan_object
 from bucketd.server.domain.objects import content_hash, unique_key_value
 from bucketd.server.domain.schema import BucketSchema
@@ -102,18 +102,19 @@ def test_sniffing() -> None:
     assert mime.sniff(b"\x00\x81\xfe\xff") == mime.OCTET_STREAM
 
 
-def _blob(digest: str | None) -> StoredBlob:
-    return StoredBlob(
+def _blob(digest: str | None) -> Blob:
+    return Blob(
         blob_id="b",
         property="p",
         type="image",
         key_prefix=None,
         url="u",
+        content_id=None,
         storage_key=None,
         filename=None,
         size_bytes=1,
         mime_type=None,
-        hash=digest,
+        sha256=digest,
     )
 
 

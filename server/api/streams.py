@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
+
+from grpc import aio
 
 from bucketd.server.api import convert, enums
 from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
@@ -38,15 +41,24 @@ def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
 
 
 async def messages_of(
-    requests: AsyncIterator[pb.UploadObjectRequest], *, idle_seconds: float
+    requests: AsyncIterator[pb.UploadObjectRequest],
+    context: aio.ServicerContext[Any, Any],
+    *,
+    idle_seconds: float,
 ) -> AsyncIterator[StreamHeader | StreamChunk | StreamBlobSpec]:
-    """The stream's messages, failing when none arrives for `idle_seconds`."""
+    """The stream's messages, failing when none arrives for `idle_seconds`. The end of the
+    messages is a half-close only if the call was not cancelled: a client that went away must
+    never have its partial stream committed."""
     iterator = aiter(requests)
     while True:
         try:
             async with asyncio.timeout(idle_seconds):
                 request = await anext(iterator)
         except StopAsyncIteration:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            if context.cancelled() or context.done():
+                raise asyncio.CancelledError("the client cancelled the stream") from None
             return
         except TimeoutError:
             raise InvalidArgument(

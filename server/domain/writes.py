@@ -1,0 +1,70 @@
+"""Write leases: every object write in flight is recorded, in its object's record, before its
+first byte — so that a janitor on any instance can reclaim what a dead writer left.
+
+A live writer renews its lease; once the lease has run out, the janitor aborts the multipart
+uploads of its pending contents, deletes bytes that were never registered, releases the holder
+references the write may have taken, and marks a new object FAILED. A resumable upload session
+is a write whose lease is the session's expiry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bucketd.server.domain.ids import new_id
+
+
+class WriteKind(StrEnum):
+    CREATE = "create"  # inline data, URL and S3 sources, upload_id references
+    STREAM = "stream"  # UploadObject without a session
+    SESSION = "session"  # a resumable upload session (its id is the session id)
+    CONFIRM = "confirm"  # a presigned upload becoming an object
+
+
+@dataclass(frozen=True)
+class Part:
+    """An uploaded part of a multipart upload."""
+
+    number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PendingContent:
+    """Bytes being written for a blob, registered once complete; reclaimed if the write dies."""
+
+    content_id: str
+    storage_key: str
+    multipart_id: str | None = None
+    parts: list[Part] = field(default_factory=list)
+    # False for a presigned upload's file: the upload owns it, the janitor must not delete it.
+    owned: bool = True
+
+    @property
+    def persisted(self) -> int:
+        return sum(part.size for part in self.parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteLease:
+    write_id: str
+    kind: WriteKind
+    lease_until: datetime
+    new_object: bool
+    # Holder references this write may take; all are released if it dies (a release of a
+    # reference never taken does nothing).
+    refs: list[str] = field(default_factory=list)
+    pending: list[PendingContent] = field(default_factory=list)
+    # A session's stream header (StreamHeader as a dict): what a resumed stream continues.
+    header: dict[str, Any] | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.lease_until <= now
+
+
+def new_write_id(kind: WriteKind) -> str:
+    return new_id("ses_" if kind is WriteKind.SESSION else "wrt_")

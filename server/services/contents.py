@@ -1,0 +1,177 @@
+"""Storing a blob's bytes as a content: once, at its final key, deduplicated by the registry.
+
+- Bytes whose SHA-256 is known first (inline data, JSON values) are not written at all when the
+  registry holds them already: the blob just holds that content (no S3 request).
+- Streamed bytes go to a multipart upload at a new key; once their hash is known, a registered
+  content of the same hash is held instead and the new parts are aborted, never completed.
+- A presigned upload's file is read once, to hash and sniff it, and becomes the content where it
+  was put; nothing is copied.
+- With `force` (force_remirror) the bytes are written again and registered as a copy of their
+  own, which later bytes never deduplicate against.
+Whoever loses a race to register the same new bytes holds the winner and drops its own copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from bucketd.server.domain.contents import Content, content_key, new_content_id
+from bucketd.server.domain.mime import SNIFF_BYTES
+from bucketd.server.domain.writes import PendingContent
+from bucketd.server.errors import FailedPrecondition
+from bucketd.server.services.content_writer import ContentWriter, PartsSaved, Written
+from bucketd.server.services.ports import BlobStorage, ContentRegistry
+
+Clock = Callable[[], datetime]
+
+
+class Contents:
+    def __init__(self, *, registry: ContentRegistry, storage: BlobStorage, clock: Clock) -> None:
+        self._registry = registry
+        self._storage = storage
+        self._clock = clock
+
+    @property
+    def storage(self) -> BlobStorage:
+        return self._storage
+
+    async def hold_existing(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
+        return await self._registry.hold(namespace_id, sha256, ref)
+
+    async def store_bytes(
+        self,
+        namespace_id: str,
+        data: bytes,
+        *,
+        mime_type: str,
+        ref: str,
+        pending: PendingContent,
+        force: bool,
+    ) -> Content:
+        """Bytes in memory (inline, JSON): held if registered, else one PUT and registered."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not force:
+            held = await self._registry.hold(namespace_id, sha256, ref)
+            if held is not None:
+                return held
+        await self._storage.put(pending.storage_key, data, mime_type=mime_type)
+        content = Content(
+            content_id=pending.content_id,
+            namespace_id=namespace_id,
+            sha256=sha256,
+            storage_key=pending.storage_key,
+            size_bytes=len(data),
+            mime_type=mime_type,
+        )
+        return await self._register(content, ref, canonical=not force)
+
+    async def open_writer(
+        self, pending: PendingContent, *, mime_type: str, on_parts: PartsSaved | None = None
+    ) -> ContentWriter:
+        """A writer at the pending content's key (its multipart upload started unless resumed)."""
+        if pending.multipart_id is None:
+            multipart_id = await self._storage.start_multipart(
+                pending.storage_key, mime_type=mime_type
+            )
+            pending = PendingContent(
+                content_id=pending.content_id,
+                storage_key=pending.storage_key,
+                multipart_id=multipart_id,
+                owned=pending.owned,
+            )
+        return ContentWriter(self._storage, pending, on_parts=on_parts)
+
+    async def write_stream(self, writer: ContentWriter, chunks: AsyncIterator[bytes]) -> Written:
+        """Every chunk into the writer; its multipart upload is aborted if anything fails."""
+        try:
+            async for chunk in chunks:
+                await writer.write(chunk)
+            return await writer.finish()
+        except BaseException:
+            await writer.abort()
+            raise
+
+    async def commit_writer(
+        self,
+        namespace_id: str,
+        writer: ContentWriter,
+        written: Written,
+        *,
+        mime_type: str,
+        ref: str,
+        force: bool,
+    ) -> Content:
+        """The writer's bytes as a content: a registered one of the same hash is held instead
+        (the new parts are aborted), else the multipart upload completes and is registered."""
+        sha256 = written.sha256
+        if sha256 is not None and not force:
+            held = await self._registry.hold(namespace_id, sha256, ref)
+            if held is not None:
+                await writer.abort()
+                return held
+        try:
+            await writer.complete()
+        except BaseException:
+            await writer.abort()
+            raise
+        if sha256 is None:  # a resumed session: earlier streams' bytes were never hashed here
+            sha256, _ = await self.hash_stored(writer.key)
+        content = Content(
+            content_id=writer.pending.content_id,
+            namespace_id=namespace_id,
+            sha256=sha256,
+            storage_key=writer.key,
+            size_bytes=written.size_bytes,
+            mime_type=mime_type,
+        )
+        return await self._register(content, ref, canonical=not force)
+
+    async def adopt(
+        self, namespace_id: str, pending: PendingContent, *, mime_type: str, ref: str
+    ) -> tuple[Content, bytes]:
+        """A presigned upload's file as a content, read once: (the content, its first bytes).
+        When the bytes were registered already, that content is held and returned: the caller
+        deletes the file once it no longer needs it."""
+        head = await self._storage.head(pending.storage_key)
+        if head is None:
+            raise FailedPrecondition(f"the uploaded file {pending.storage_key!r} is gone")
+        sha256, first = await self.hash_stored(pending.storage_key)
+        held = await self._registry.hold(namespace_id, sha256, ref)
+        if held is not None:
+            return held, first
+        content = Content(
+            content_id=pending.content_id,
+            namespace_id=namespace_id,
+            sha256=sha256,
+            storage_key=pending.storage_key,
+            size_bytes=head.size_bytes,
+            mime_type=mime_type,
+        )
+        return await self._registry.register(content, ref, canonical=True, now=self._clock()), first
+
+    async def hash_stored(self, key: str) -> tuple[str, bytes]:
+        """SHA-256 and first bytes of stored bytes, streamed."""
+        hasher, head = hashlib.sha256(), bytearray()
+        async for chunk in self._storage.read(key):
+            hasher.update(chunk)
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+        return hasher.hexdigest(), bytes(head)
+
+    async def _register(self, content: Content, ref: str, *, canonical: bool) -> Content:
+        registered = await self._registry.register(
+            content, ref, canonical=canonical, now=self._clock()
+        )
+        if registered.content_id != content.content_id:  # lost a race to the same bytes
+            await self._storage.delete(content.storage_key)
+        return registered
+
+    @staticmethod
+    def new_pending(namespace_id: str) -> PendingContent:
+        """Where a blob's new bytes will go, chosen before the first byte."""
+        content_id = new_content_id()
+        return PendingContent(
+            content_id=content_id, storage_key=content_key(namespace_id, content_id)
+        )

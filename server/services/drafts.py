@@ -1,0 +1,349 @@
+"""An object while it is written: the record first, the bytes second, the final status last.
+
+`Drafts.begin` settles the claims (idempotency, unique key), then writes the record — PROCESSING
+for a new object — with the lease of this write inside it, naming the holder references the
+write may take and the keys where its new bytes will go. Only then does a byte move. A live draft
+renews its lease; `commit` writes the final record only if the lease is still its own. Any
+failure (or a janitor, once the lease has run out) aborts the pending multipart uploads, deletes
+bytes that were never registered, releases the references, and marks a new object FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from bucketd.server.domain.contents import Content, holder_ref
+from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord, SkippedBlob
+from bucketd.server.domain.object_plan import ObjectPlan, PlannedBlob
+from bucketd.server.domain.objects import STORED_STATUS, content_hash
+from bucketd.server.domain.status import Status
+from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, new_write_id
+from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
+from bucketd.server.services.object_claims import ObjectClaims
+from bucketd.server.services.ports import (
+    BlobStorage,
+    ContentRegistry,
+    ObjectStore,
+    WriteStore,
+)
+
+log = logging.getLogger("bucketd.writes")
+Clock = Callable[[], datetime]
+
+LEASE_LOST = (
+    "the write's lease ran out before it finished (BUCKETD_WRITE_LEASE_SECONDS): "
+    "nothing of it was kept; retry"
+)
+
+
+async def drop_pending(
+    storage: BlobStorage, registry: ContentRegistry, pending: list[PendingContent]
+) -> int:
+    """Abort the multipart uploads of never-registered contents and delete their bytes (never
+    a presigned upload's file). Returns how many multipart uploads were aborted."""
+    aborted = 0
+    for item in pending:
+        if await registry.find(item.content_id) is not None:
+            continue  # registered: it is somebody's now, the release decides its fate
+        if item.multipart_id is not None:
+            await storage.abort_multipart(item.storage_key, item.multipart_id)
+            aborted += 1
+        if item.owned:
+            aborted += await storage.abort_all(item.storage_key)
+            await storage.delete(item.storage_key)
+    return aborted
+
+
+class Drafts:
+    def __init__(
+        self,
+        *,
+        objects: ObjectStore,
+        writes: WriteStore,
+        claims: ObjectClaims,
+        registry: ContentRegistry,
+        storage: BlobStorage,
+        lease: timedelta,
+        clock: Clock,
+    ) -> None:
+        self.objects = objects
+        self.writes = writes
+        self.claims = claims
+        self.registry = registry
+        self.storage = storage
+        self.lease = lease
+        self.clock = clock
+
+    async def begin(
+        self,
+        namespace: Namespace,
+        bucket: Bucket,
+        plan: ObjectPlan,
+        *,
+        kind: WriteKind,
+        pending: list[PendingContent],
+        lease: timedelta | None = None,
+        header: dict[str, Any] | None = None,
+        target: ObjectRecord | None = None,
+    ) -> Draft | ObjectRecord:
+        """A draft of the planned object — a new one, the holder of its unique key, or `target`
+        (PUT) — or the object an idempotent retry asked for again."""
+        object_id = new_id("obj_")
+        existing = target
+        if existing is None:
+            if plan.idempotency_key:
+                holder = await self.claims.idempotency_holder(
+                    namespace, bucket, plan.idempotency_key, object_id
+                )
+                if holder is not None:
+                    return await self.claims.wait_for(namespace, bucket, holder)
+            existing = await self.claims.unique_key_holder(
+                namespace, bucket, plan, plan.policy, object_id
+            )
+        target_id = existing.object_id if existing else object_id
+        now = self.clock()
+        write = WriteLease(
+            write_id=new_write_id(kind),
+            kind=kind,
+            lease_until=now + (lease or self.lease),
+            new_object=existing is None,
+            refs=[holder_ref(target_id, blob.blob_id) for blob in plan.blobs],
+            pending=pending,
+            header=header,
+        )
+        if existing is None:
+            record = _new_record(object_id, namespace, bucket, plan, write, now=now)
+            await self.objects.insert(record)
+        elif await self.writes.start_write(existing, write):
+            record = dataclasses.replace(existing, write=write)
+        else:
+            raise FailedPrecondition(
+                f"Object {target_id} is being written by another request; retry"
+            )
+        return Draft(self, plan, record)
+
+    def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
+        """The draft of a session's object, for a stream that continues it."""
+        return Draft(self, plan, record)
+
+
+def _new_record(
+    object_id: str,
+    namespace: Namespace,
+    bucket: Bucket,
+    plan: ObjectPlan,
+    write: WriteLease,
+    *,
+    now: datetime,
+) -> ObjectRecord:
+    return ObjectRecord(
+        object_id=object_id,
+        namespace_id=namespace.namespace_id,
+        bucket_id=bucket.bucket_id,
+        key_prefix=plan.key_prefix,
+        blobs=[],
+        metadata=plan.metadata,
+        metadata_layout=plan.metadata_layout,
+        status=Status.PROCESSING,
+        error=None,
+        content_hash=None,
+        skipped=[],
+        created_at=now,
+        updated_at=now,
+        write=write,
+    )
+
+
+class Draft:
+    """The object while its write is in flight; use it as an async context manager."""
+
+    def __init__(self, drafts: Drafts, plan: ObjectPlan, record: ObjectRecord) -> None:
+        assert record.write is not None
+        self._drafts = drafts
+        self.plan = plan
+        self.record = record
+        self.write: WriteLease = record.write
+        self._blobs: dict[int, Blob] = {}
+        self._skipped: list[SkippedBlob] = []
+        self._renewal: asyncio.Task[None] | None = None
+        self._done = False
+        # A session outlives a broken stream: its parts stay for the next one.
+        self.keep_on_error = False
+
+    @property
+    def object_id(self) -> str:
+        return self.record.object_id
+
+    @property
+    def namespace_id(self) -> str:
+        return self.record.namespace_id
+
+    def ref(self, planned: PlannedBlob) -> str:
+        return holder_ref(self.object_id, planned.blob_id)
+
+    async def __aenter__(self) -> Self:
+        if self.write.kind is not WriteKind.SESSION:  # a session's lease is its expiry
+            self._renewal = asyncio.create_task(self._renew())
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
+            await asyncio.wait([self._renewal])
+        if error is not None and not self._done and not self.keep_on_error:
+            await self.fail(error)
+
+    async def _renew(self) -> None:
+        lease = self._drafts.lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            try:
+                until = self._drafts.clock() + lease
+                if not await self._drafts.writes.renew(self.object_id, self.write.write_id, until):
+                    log.warning(
+                        "write %s of %s lost its lease", self.write.write_id, self.object_id
+                    )
+                    return
+            except BucketdError as error:  # MongoDB away for a moment: try again next round
+                log.warning("could not renew write %s: %s", self.write.write_id, error.message)
+
+    async def announce(self, planned: PlannedBlob, pending: PendingContent) -> None:
+        """One more blob, announced mid-stream: its reference and key recorded before its bytes."""
+        self.plan = dataclasses.replace(self.plan, blobs=[*self.plan.blobs, planned])
+        ref = self.ref(planned)
+        await self._drafts.writes.add_pending(self.object_id, self.write.write_id, pending, ref)
+        self.write = dataclasses.replace(
+            self.write, refs=[*self.write.refs, ref], pending=[*self.write.pending, pending]
+        )
+
+    async def record_multipart(self, index: int, multipart_id: str) -> None:
+        """The multipart upload of blob `index`, recorded so that a janitor can abort it."""
+        await self._drafts.writes.set_multipart(
+            self.object_id, self.write.write_id, index, multipart_id
+        )
+        pending = list(self.write.pending)
+        pending[index] = dataclasses.replace(pending[index], multipart_id=multipart_id)
+        self.write = dataclasses.replace(self.write, pending=pending)
+
+    def add(
+        self,
+        planned: PlannedBlob,
+        content: Content,
+        *,
+        mime_type: str,
+        filename: str | None,
+        data: Any = None,
+    ) -> Blob:
+        blob = Blob(
+            blob_id=planned.blob_id,
+            property=planned.property,
+            type=planned.type,
+            key_prefix=planned.key_prefix,
+            url=self._drafts.storage.url(content.storage_key),
+            content_id=content.content_id,
+            storage_key=content.storage_key,
+            filename=filename,
+            size_bytes=content.size_bytes,
+            mime_type=mime_type,
+            sha256=content.sha256,
+            metadata=planned.metadata,
+            data=data,
+        )
+        self._blobs[planned.index] = blob
+        return blob
+
+    def blob(self, index: int) -> Blob | None:
+        """The blob added at `index` (None when skipped)."""
+        return self._blobs.get(index)
+
+    def add_reference(self, planned: PlannedBlob, url: str) -> None:
+        """canonicalize_source: false — the URL is referenced as it is, nothing is copied."""
+        self._blobs[planned.index] = Blob(
+            blob_id=planned.blob_id,
+            property=planned.property,
+            type=planned.type,
+            key_prefix=planned.key_prefix,
+            url=url,
+            content_id=None,
+            storage_key=None,
+            filename=url.rsplit("/", 1)[-1] or None,
+            size_bytes=None,
+            mime_type=None,
+            sha256=None,
+            metadata=planned.metadata,
+        )
+
+    def skip(self, planned: PlannedBlob, sha256: str, holder: str) -> None:
+        self._skipped.append(
+            SkippedBlob(
+                blob_index=planned.index,
+                property=planned.property,
+                sha256=sha256,
+                existing_object_id=holder,
+            )
+        )
+
+    async def commit(self) -> ObjectRecord:
+        """The final record, if this write still holds its lease; then the replaced blobs go."""
+        old = self.record
+        blobs = [self._blobs[index] for index in sorted(self._blobs)]
+        releases = [holder_ref(old.object_id, blob.blob_id) for blob in old.blobs]
+        final = dataclasses.replace(
+            old,
+            blobs=blobs,
+            skipped=self._skipped,
+            status=STORED_STATUS,
+            error=None,
+            content_hash=content_hash(blobs),
+            key_prefix=self.plan.key_prefix,
+            metadata=self.plan.metadata,
+            metadata_layout=self.plan.metadata_layout,
+            updated_at=self._drafts.clock(),
+            write=None,
+            write_id=self.write.write_id,
+            releases=releases,
+        )
+        if not await self._drafts.writes.commit(final, self.write.write_id):
+            raise StorageUnavailable(LEASE_LOST)
+        self._done = True
+        if releases:
+            await self._drafts.registry.release(
+                self.namespace_id, releases, now=self._drafts.clock()
+            )
+            await self._drafts.writes.clear_releases(self.object_id, releases)
+        return dataclasses.replace(final, releases=[])
+
+    async def fail(self, error: BaseException) -> None:
+        """Undo what this write did; a new object ends FAILED with the reason."""
+        self._done = True
+        message = error.message if isinstance(error, BucketdError) else "internal error"
+        if isinstance(error, asyncio.CancelledError):
+            message = "the call was cancelled before the object was stored"
+        drafts, write_id = self._drafts, self.write.write_id
+        try:
+            if self.write.new_object:
+                await drafts.writes.fail(self.object_id, write_id, message, now=drafts.clock())
+            await drafts.registry.release(self.namespace_id, self.write.refs, now=drafts.clock())
+            try:
+                await drop_pending(drafts.storage, drafts.registry, self.write.pending)
+            except BucketdError as cleanup:  # S3 away: the next sweep does it
+                log.warning(
+                    "cleanup of %s left to the janitor: %s", self.object_id, cleanup.message
+                )
+                await drafts.writes.expire(self.object_id, write_id, now=drafts.clock())
+                return
+            await drafts.writes.end_write(self.object_id, write_id)
+        except BucketdError as cleanup:  # MongoDB away: the janitor does it once the lease ends
+            log.warning("cleanup of %s left to the janitor: %s", self.object_id, cleanup.message)

@@ -1,0 +1,346 @@
+"""Streamed uploads (ObjectService.UploadObject): the header plans the object and its record is
+written first; each blob's bytes then flow into a multipart upload at its final key, hashed on
+the way; the half-close checks sizes and checksums and commits the object.
+
+Without a session, any failure, cancel, deadline or shutdown aborts the stream's multipart
+uploads and leaves the object FAILED. A session (StartUploadSession) is a write whose lease is
+its expiry: its uploaded parts survive a broken stream, GetUploadSession says how far each blob
+got, and a new stream naming the session continues from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bucketd.server.domain import mime
+from bucketd.server.domain.blob_data import Streamed
+from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
+from bucketd.server.domain.object_plan import (
+    BlobInput,
+    ObjectInput,
+    ObjectPlan,
+    check_blob_count,
+    plan_blob,
+    plan_object,
+)
+from bucketd.server.domain.streams import (
+    StreamBlobSpec,
+    StreamChunk,
+    StreamHeader,
+    StreamLimits,
+    check_chunk,
+    check_header,
+    check_written,
+)
+from bucketd.server.domain.writes import WriteKind
+from bucketd.server.errors import BucketdError, FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.blob_sources import BlobSources
+from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.content_writer import ContentWriter
+from bucketd.server.services.contents import Contents
+from bucketd.server.services.drafts import Draft, Drafts
+from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.ports import WriteStore
+
+Clock = Callable[[], datetime]
+Message = StreamHeader | StreamChunk | StreamBlobSpec
+
+
+def session_not_found(session_id: str) -> NotFound:
+    return NotFound(
+        f"Upload session '{session_id}' not found or expired",
+        details={"resource": "upload_session", "id": session_id},
+    )
+
+
+def _blob_input(bucket: Bucket, index: int, spec: StreamBlobSpec) -> BlobInput:
+    field_type = (
+        spec.type
+        or bucket.bucket_schema.property(spec.property, where=f"blobs[{index}].property").type
+    )
+    return BlobInput(
+        property=spec.property,
+        type=field_type,
+        metadata=spec.metadata,
+        source=Streamed(
+            filename=spec.filename,
+            mime_type=spec.mime_type,
+            expected_size=spec.expected_size,
+            expected_sha256=spec.expected_sha256,
+            expected_crc32c=spec.expected_crc32c,
+        ),
+    )
+
+
+def _object_input(bucket: Bucket, header: StreamHeader) -> ObjectInput:
+    return ObjectInput(
+        key_prefix=header.key_prefix,
+        blobs=[_blob_input(bucket, index, spec) for index, spec in enumerate(header.blobs)],
+        metadata=header.metadata,
+        skip_duplicates=header.skip_duplicates,
+        force_remirror=header.force_remirror,
+        idempotency_key=header.idempotency_key,
+    )
+
+
+class _Stream:
+    """One stream's receiving end: the draft and a writer per announced blob."""
+
+    def __init__(self, draft: Draft, bucket: Bucket, request: ObjectInput) -> None:
+        self.draft = draft
+        self.bucket = bucket
+        self.request = request
+        self.writers: list[ContentWriter] = []
+
+
+class StreamUploads:
+    def __init__(
+        self,
+        *,
+        objects: ObjectService,
+        buckets: BucketService,
+        drafts: Drafts,
+        contents: Contents,
+        sources: BlobSources,
+        writes: WriteStore,
+        limits: StreamLimits,
+        session_ttl: timedelta,
+        clock: Clock,
+    ) -> None:
+        self._objects = objects
+        self._buckets = buckets
+        self._drafts = drafts
+        self._contents = contents
+        self._sources = sources
+        self._writes = writes
+        self._limits = limits
+        self._session_ttl = session_ttl
+        self._clock = clock
+
+    async def _plan(
+        self, namespace: Namespace, header: StreamHeader
+    ) -> tuple[Bucket, ObjectInput, ObjectPlan]:
+        """Refuse a header the object could never be made of, before anything is written."""
+        check_header(header, self._limits)
+        bucket = await self._buckets.get(namespace, header.bucket_identifier)
+        request = _object_input(bucket, header)
+        return bucket, request, plan_object(bucket, request, self._objects.limits)
+
+    async def start_session(
+        self, namespace: Namespace, header: StreamHeader
+    ) -> tuple[str, datetime]:
+        bucket, _, plan = await self._plan(namespace, header)
+        if not plan.blobs:
+            raise InvalidArgument("header.blobs: a session announces its blobs in the header")
+        pending = [self._contents.new_pending(namespace.namespace_id) for _ in plan.blobs]
+        saved = {"stream": dataclasses.asdict(header), "blob_ids": [b.blob_id for b in plan.blobs]}
+        started = await self._drafts.begin(
+            namespace,
+            bucket,
+            plan,
+            kind=WriteKind.SESSION,
+            pending=pending,
+            lease=self._session_ttl,
+            header=saved,
+        )
+        if isinstance(started, ObjectRecord):
+            raise FailedPrecondition(
+                f"idempotency_key: object {started.object_id} was made with it already"
+            )
+        try:
+            for planned, item in zip(plan.blobs, pending, strict=True):
+                spec = planned.data
+                assert isinstance(spec, Streamed)
+                await self._sources.open_writer(started, planned, item, spec.mime_type)
+        except BaseException as error:
+            await started.fail(error)
+            raise
+        return started.write.write_id, started.write.lease_until
+
+    async def _live_session(self, namespace: Namespace, session_id: str) -> ObjectRecord:
+        record = await self._writes.by_write(namespace.namespace_id, session_id)
+        write = record.write if record else None
+        if record is None or write is None or write.kind is not WriteKind.SESSION:
+            raise session_not_found(session_id)
+        if write.expired(self._clock()):
+            raise session_not_found(session_id)
+        return record
+
+    async def session_status(
+        self, namespace: Namespace, session_id: str
+    ) -> tuple[list[int], datetime]:
+        write = (await self._live_session(namespace, session_id)).write
+        assert write is not None
+        return [item.persisted for item in write.pending], write.lease_until
+
+    async def upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
+        """The object the stream makes. A refused stream is read to its end (bounded) before the
+        error is answered: a client still sending when the status arrives would otherwise see
+        gRPC's "Internal error from Core" instead of it."""
+        try:
+            return await self._upload(namespace, messages)
+        except BucketdError:
+            await self._drain(messages)
+            raise
+
+    async def _drain(self, messages: AsyncIterator[Message]) -> None:
+        received = 0
+        with contextlib.suppress(BucketdError):
+            async for message in messages:
+                if isinstance(message, StreamChunk):
+                    received += len(message.data)
+                    if received > self._limits.max_blob_bytes:
+                        return
+
+    async def _upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
+        first = await anext(messages, None)
+        if not isinstance(first, StreamHeader):
+            raise InvalidArgument("the first message of an UploadObject stream must be the header")
+        if first.session_id:
+            stream = await self._resume(namespace, first.session_id)
+        else:
+            started = await self._start(namespace, first)
+            if isinstance(started, ObjectRecord):
+                await self._drain(messages)  # an idempotent retry: the object made before
+                return started
+            stream = started
+        async with stream.draft as draft:
+            session = draft.write.kind is WriteKind.SESSION
+            draft.keep_on_error = session  # a broken session stream keeps its parts
+            try:
+                await self._receive(messages, stream)
+                _check_received(stream)  # a session keeps its parts if this fails
+            except BaseException:
+                for writer in stream.writers:
+                    await (writer.stop() if session else writer.abort())
+                raise
+            draft.keep_on_error = False
+            await self._finish(stream)
+            return await draft.commit()
+
+    async def _start(self, namespace: Namespace, header: StreamHeader) -> _Stream | ObjectRecord:
+        bucket, request, plan = await self._plan(namespace, header)
+        pending = [self._contents.new_pending(namespace.namespace_id) for _ in plan.blobs]
+        started = await self._drafts.begin(
+            namespace, bucket, plan, kind=WriteKind.STREAM, pending=pending
+        )
+        if isinstance(started, ObjectRecord):
+            return started
+        stream = _Stream(started, bucket, request)
+        try:
+            for planned, item in zip(plan.blobs, pending, strict=True):
+                spec = planned.data
+                assert isinstance(spec, Streamed)
+                writer = await self._sources.open_writer(started, planned, item, spec.mime_type)
+                stream.writers.append(writer)
+        except BaseException as error:
+            for writer in stream.writers:
+                await writer.abort()
+            await started.fail(error)
+            raise
+        return stream
+
+    async def _resume(self, namespace: Namespace, session_id: str) -> _Stream:
+        record = await self._live_session(namespace, session_id)
+        write = record.write
+        assert write is not None and write.header is not None
+        header = _header_of(write.header["stream"])
+        bucket = await self._buckets.get(namespace, record.bucket_id)
+        request = _object_input(bucket, header)
+        plan = plan_object(bucket, request, self._objects.limits)
+        blob_ids = write.header["blob_ids"]
+        plan = dataclasses.replace(
+            plan,
+            blobs=[
+                dataclasses.replace(b, blob_id=i) for b, i in zip(plan.blobs, blob_ids, strict=True)
+            ],
+        )
+        stream = _Stream(self._drafts.resume(plan, record), bucket, request)
+        for index, item in enumerate(write.pending):
+            writer = await self._contents.open_writer(
+                item, mime_type=mime.OCTET_STREAM, on_parts=self._parts_saver(record, index)
+            )
+            stream.writers.append(writer)
+        return stream
+
+    def _parts_saver(self, record: ObjectRecord, index: int) -> Any:
+        assert record.write is not None
+        write_id = record.write.write_id
+
+        async def save(parts: list[Any]) -> None:
+            await self._writes.save_parts(record.object_id, write_id, index, parts)
+
+        return save
+
+    async def _receive(self, messages: AsyncIterator[Message], stream: _Stream) -> None:
+        writers = stream.writers
+        async for message in messages:
+            if isinstance(message, StreamHeader):
+                raise InvalidArgument("only the first message of the stream may be a header")
+            if isinstance(message, StreamBlobSpec):
+                writers.append(await self._announce(stream, message))
+                continue
+            index = message.blob_index
+            writer = writers[index] if 0 <= index < len(writers) else None
+            check_chunk(
+                message,
+                blobs=len(writers),
+                written=writer.size if writer else 0,
+                limits=self._limits,
+            )
+            assert writer is not None
+            await writer.write(message.data)
+
+    async def _announce(self, stream: _Stream, spec: StreamBlobSpec) -> ContentWriter:
+        """A blob announced mid-stream: planned like the header's, recorded, then opened."""
+        draft = stream.draft
+        if draft.write.kind is WriteKind.SESSION:
+            raise InvalidArgument("a session announces all its blobs in its header")
+        index = len(draft.plan.blobs)
+        check_blob_count(index + 1, self._objects.limits)
+        planned = plan_blob(
+            index,
+            _blob_input(stream.bucket, index, spec),
+            stream.bucket,
+            stream.request,
+            self._objects.limits,
+        )
+        pending = self._contents.new_pending(draft.namespace_id)
+        await draft.announce(planned, pending)
+        return await self._sources.open_writer(draft, planned, pending, spec.mime_type)
+
+    async def _finish(self, stream: _Stream) -> None:
+        """Every blob received: check sizes and checksums, then commit each one's bytes."""
+        draft = stream.draft
+        for planned, writer in zip(draft.plan.blobs, stream.writers, strict=True):
+            spec = planned.data
+            assert isinstance(spec, Streamed)
+            written = await writer.finish()
+            mime_type = spec.mime_type or mime.sniff(written.head, filename=spec.filename)
+            await self._sources.finish_streamed(
+                draft, planned, writer, written, mime_type=mime_type, filename=spec.filename
+            )
+            blob = draft.blob(planned.index)
+            if blob and spec.expected_sha256 and blob.sha256 != spec.expected_sha256:
+                raise InvalidArgument(
+                    f"{planned.where()}: SHA-256 {blob.sha256} != expected_sha256; nothing was kept"
+                )
+
+
+def _check_received(stream: _Stream) -> None:
+    """Sizes and checksums of what arrived, before anything is completed."""
+    draft = stream.draft
+    if not draft.plan.blobs:
+        raise InvalidArgument("the stream announced no blob")
+    for planned, writer in zip(draft.plan.blobs, stream.writers, strict=True):
+        spec = planned.data
+        assert isinstance(spec, Streamed)
+        check_written(planned.where(), spec, writer.seen())
+
+
+def _header_of(raw: dict[str, Any]) -> StreamHeader:
+    return StreamHeader(**{**raw, "blobs": [StreamBlobSpec(**b) for b in raw["blobs"]]})

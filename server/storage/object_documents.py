@@ -1,0 +1,73 @@
+"""Object records <-> MongoDB documents (shared by the object, write and claim stores)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from bucketd.server.domain.models import Blob, ObjectRecord, SkippedBlob
+from bucketd.server.domain.status import Status
+from bucketd.server.domain.writes import Part, PendingContent, WriteKind, WriteLease
+from bucketd.server.storage.mongo import Document
+
+
+def _pending(doc: Document) -> PendingContent:
+    return PendingContent(
+        content_id=doc["content_id"],
+        storage_key=doc["storage_key"],
+        multipart_id=doc.get("multipart_id"),
+        parts=[Part(**part) for part in doc.get("parts", [])],
+        owned=doc.get("owned", True),
+    )
+
+
+def write_lease(doc: Document) -> WriteLease:
+    return WriteLease(
+        write_id=doc["write_id"],
+        kind=WriteKind(doc["kind"]),
+        lease_until=doc["lease_until"],
+        new_object=doc["new_object"],
+        refs=list(doc.get("refs", [])),
+        pending=[_pending(item) for item in doc.get("pending", [])],
+        header=doc.get("header"),
+    )
+
+
+def object_record(doc: Document) -> ObjectRecord:
+    write = doc.get("write")
+    return ObjectRecord(
+        object_id=doc["_id"],
+        namespace_id=doc["namespace_id"],
+        bucket_id=doc["bucket_id"],
+        key_prefix=doc.get("key_prefix"),
+        blobs=[Blob(**blob) for blob in doc.get("blobs", [])],
+        metadata=doc.get("metadata") or {},
+        metadata_layout=doc.get("metadata_layout", "nested"),
+        status=Status(doc["status"]),
+        error=doc.get("error"),
+        content_hash=doc.get("content_hash"),
+        skipped=[SkippedBlob(**skipped) for skipped in doc.get("skipped", [])],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        write=write_lease(write) if write else None,
+        write_id=doc.get("write_id"),
+        releases=list(doc.get("releases", [])),
+    )
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [word for item in value.values() for word in _words(item)]
+    if isinstance(value, list):
+        return [word for item in value for word in _words(item)]
+    return [] if value is None else [str(value)]
+
+
+def object_document(record: ObjectRecord) -> Document:
+    doc = asdict(record)
+    doc["_id"] = doc.pop("object_id")
+    if doc["write"] is None:
+        del doc["write"]
+    doc["size_bytes"] = record.size_bytes  # what bucket usage sums
+    doc["search_text"] = " ".join(_words(record.metadata))  # what `search` matches, with key_prefix
+    return doc
