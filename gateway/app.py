@@ -187,7 +187,8 @@ async def running_gateway(
         # The server enforces its own message limit, and answers when a request breaks it.
         options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
     )
-    runner = web.AppRunner(build_app(channel, settings), access_log=None)
+    # A client that disconnects cancels its handler, and so its gRPC call: work stops at once.
+    runner = web.AppRunner(build_app(channel, settings), access_log=None, handler_cancellation=True)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

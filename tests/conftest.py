@@ -1,4 +1,4 @@
-"""Test harness: real MongoDB-wire and S3 servers over sockets.
+"""Test harness: real MongoDB-wire and S3 servers over sockets, and bucketd on top of them.
 
 The stand-ins (mongoeco's wire server, moto's S3 server) start once per session in their own
 processes, unless MONGODB_URI / S3_ENDPOINT_URL point at servers to use instead. Every test gets
@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
+from grpc import aio
 
+from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin, s3_standin
+from tests.e2e.harness import Service, Tenant, wait_until_serving
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +71,33 @@ def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settin
 @pytest.fixture
 def gateway_settings() -> GatewaySettings:
     return GatewaySettings()
+
+
+@pytest.fixture
+async def service(settings: Settings, gateway_settings: GatewaySettings) -> AsyncIterator[Service]:
+    async with (
+        running_server(settings) as server,
+        running_gateway(server.address, gateway_settings, host="127.0.0.1", port=0) as url,
+        aio.insecure_channel(server.address) as channel,
+        aiohttp.ClientSession(base_url=url) as http,
+    ):
+        await wait_until_serving(channel)
+        yield Service(
+            grpc_address=server.address,
+            http_url=url,
+            channel=channel,
+            http=http,
+            services=server.services,
+        )
+
+
+@pytest.fixture
+async def acme(service: Service) -> Tenant:
+    """Organization A, with namespace `default`."""
+    return await service.tenant("acme")
+
+
+@pytest.fixture
+async def globex(service: Service) -> Tenant:
+    """Organization B, with its own namespace `default`: same name, another organization."""
+    return await service.tenant("globex")

@@ -173,6 +173,8 @@ class Draft:
         self._blobs: dict[int, Blob] = {}
         self._skipped: list[SkippedBlob] = []
         self._renewal: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[Any] | None = None
+        self._lost = False
         self._done = False
         # A session outlives a broken stream: its parts stay for the next one.
         self.keep_on_error = False
@@ -190,6 +192,7 @@ class Draft:
 
     async def __aenter__(self) -> Self:
         if self.write.kind is not WriteKind.SESSION:  # a session's lease is its expiry
+            self._writer = asyncio.current_task()
             self._renewal = asyncio.create_task(self._renew())
         return self
 
@@ -202,6 +205,11 @@ class Draft:
         if self._renewal is not None:
             self._renewal.cancel()
             await asyncio.wait([self._renewal])
+        if self._lost and isinstance(error, asyncio.CancelledError) and self._writer:
+            self._writer.uncancel()  # our own cancel: answer why instead
+            lost = StorageUnavailable(LEASE_LOST)
+            await self.fail(lost)
+            raise lost from None
         if error is not None and not self._done and not self.keep_on_error:
             await self.fail(error)
 
@@ -213,8 +221,13 @@ class Draft:
                 until = self._drafts.clock() + lease
                 if not await self._drafts.writes.renew(self.object_id, self.write.write_id, until):
                     log.warning(
-                        "write %s of %s lost its lease", self.write.write_id, self.object_id
+                        "write %s of %s lost its lease: stopping it",
+                        self.write.write_id,
+                        self.object_id,
                     )
+                    self._lost = True
+                    if self._writer is not None:
+                        self._writer.cancel()  # a janitor took it: its work is wasted now
                     return
             except BucketdError as error:  # MongoDB away for a moment: try again next round
                 log.warning("could not renew write %s: %s", self.write.write_id, error.message)

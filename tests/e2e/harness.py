@@ -45,14 +45,20 @@ class Service:
     services: Services
 
     async def tenant(self, organization: str, *, namespace: str | None = "default") -> Tenant:
-        """Issue a key for `organization` (as `bucketd keys create` does) and its namespace."""
-        issued = await self.services.api_keys.issue(organization, test=True)
-        if namespace is not None:
-            principal = Principal(
-                organization_id=issued.record.organization_id, key_id=issued.record.key_id
-            )
-            await self.services.namespaces.create(principal, name=namespace, description=None)
-        return Tenant(organization=organization, api_key=issued.plaintext, namespace=namespace)
+        return await make_tenant(self.services, organization, namespace=namespace)
+
+
+async def make_tenant(
+    services: Services, organization: str, *, namespace: str | None = "default"
+) -> Tenant:
+    """Issue a key for `organization` (as `bucketd keys create` does) and its namespace."""
+    issued = await services.api_keys.issue(organization, test=True)
+    if namespace is not None:
+        principal = Principal(
+            organization_id=issued.record.organization_id, key_id=issued.record.key_id
+        )
+        await services.namespaces.create(principal, name=namespace, description=None)
+    return Tenant(organization=organization, api_key=issued.plaintext, namespace=namespace)
 
 
 async def wait_until_serving(channel: aio.Channel) -> None:
