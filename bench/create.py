@@ -4,7 +4,8 @@ Starts the stand-ins (unless MONGODB_URI / S3_ENDPOINT_URL are set), one bucketd
 gateway), then, for 1 and 16 concurrent clients, alternates rounds of gRPC and gateway calls so
 that both see the same database size (mongoeco's inserts slow down as collections grow; the
 objects are deleted between rounds). Prints requests/s, p50 and p99 latency, and the
-gateway/gRPC ratios measured in this run. Not a test: numbers, not assertions.
+gateway/gRPC ratios measured in this run, and what one CreateObject costs in MongoDB commands and
+S3 requests (new bytes, and bytes registered already). Not a test: numbers, not assertions.
 
     .venv/bin/python bench/create.py [--requests 200] [--rounds 4]
 """
@@ -18,12 +19,15 @@ import contextlib
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from aiobotocore.endpoint import AioEndpoint
 from grpc import aio
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
@@ -64,6 +68,58 @@ async def _run(call: Callable[[], Awaitable[None]], requests: int, clients: int)
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return Result(latencies, time.perf_counter() - started)
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the MongoDB commands bucketd sends (a listener on every client made after it)."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name not in {"hello", "ismaster", "ping", "endSessions"}:
+            self.commands[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+MONGO = CommandCounter()
+S3: Counter[str] = Counter()
+
+
+def _count_s3_requests() -> None:
+    """Count every S3 request any aiobotocore client sends, by operation (a bench-only hook)."""
+    original = AioEndpoint._send_request
+
+    async def counted(self: AioEndpoint, request_dict: Any, operation_model: Any) -> Any:
+        S3[operation_model.name] += 1
+        return await original(self, request_dict, operation_model)
+
+    AioEndpoint._send_request = counted
+
+
+async def _count_one_create(
+    stub: objects_pb2_grpc.ObjectServiceAsyncStub,
+    request: objects_pb2.CreateObjectRequest,
+    metadata: tuple[tuple[str, str], ...],
+) -> None:
+    """What one CreateObject (4 KiB inline) costs: new bytes, then bytes registered already."""
+    fresh = objects_pb2.CreateObjectRequest()
+    fresh.CopyFrom(request)
+    fresh.blobs[0].data.struct_value.update({"base64": base64.b64encode(os.urandom(4096)).decode()})
+    await stub.CreateObject(request, metadata=metadata)  # warm: namespace cached, bytes known
+    for label, call in (("new bytes", fresh), ("bytes registered already", request)):
+        MONGO.commands.clear()
+        S3.clear()
+        await stub.CreateObject(call, metadata=metadata)
+        print(
+            f"one CreateObject, {label}: {sum(MONGO.commands.values())} MongoDB commands "
+            f"({dict(MONGO.commands)}), {sum(S3.values())} S3 requests ({dict(S3)})"
+        )
 
 
 async def bench(settings: Settings, requests: int, rounds: int) -> None:
@@ -107,15 +163,18 @@ async def bench(settings: Settings, requests: int, rounds: int) -> None:
                 if reply.status != 200:
                     raise RuntimeError(await reply.text())
 
+        await _count_one_create(stub, request, metadata)
         assert settings.mongodb_uri
         mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(settings.mongodb_uri)
         objects = mongo[settings.mongodb_database]["objects"]
+        contents = mongo[settings.mongodb_database]["contents"]
         print(f"{'path':<8} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
         for clients in (1, 16):
             merged: dict[str, Result] = {}
             for _ in range(rounds):
                 for name, call in (("grpc", via_grpc), ("gateway", via_gateway)):
                     await objects.delete_many({})
+                    await contents.delete_many({})  # not held any more: start each round afresh
                     result = await _run(call, requests // rounds, clients)
                     seen = merged.setdefault(name, Result([], 0.0))
                     seen.latencies += result.latencies
@@ -139,6 +198,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="per path and concurrency")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per setting")
     args = parser.parse_args()
+    monitoring.register(MONGO)
+    _count_s3_requests()
     base = Settings.from_env()
     with contextlib.ExitStack() as stack:
         mongo = base.mongodb_uri or stack.enter_context(mongo_standin())

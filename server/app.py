@@ -119,6 +119,9 @@ async def running_server(
             options=[
                 ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
                 ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+                # No BDP probing: it grows each stream's flow-control window to megabytes that
+                # the server then buffers; a slow S3 should slow the client down instead.
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
         health = health_aio.HealthServicer()

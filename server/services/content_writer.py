@@ -1,9 +1,11 @@
 """Writing one content's bytes into a multipart upload at its final key, hashed on the way.
 
-Bytes are buffered into parts of PART_BYTES; a full part is uploaded while the next one fills
-(at most one part in flight), so that receiving and uploading overlap and memory stays at about
-two parts per blob. `persisted` counts the bytes of acknowledged parts: what a resumed session
-continues from. A writer resumed after earlier parts cannot know the hash of their bytes.
+Bytes are buffered into parts of PART_BYTES; full parts are uploaded while the next ones fill,
+up to PARTS_IN_FLIGHT at once (S3 servers answer parallel parts faster, as boto3's managed
+transfer knows), so memory stays at a few parts per blob. Parts may finish out of order:
+`persisted` counts only the contiguous run of acknowledged parts from the first one — what a
+resumed session may safely continue from. A writer resumed after earlier parts cannot know the
+hash of their bytes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bucketd.server.services.ports import BlobStorage
 
 # S3 parts are >= 5 MiB but the last; 8 MiB keeps 5 GiB under 640 parts (of 10,000).
 PART_BYTES = 8 * 1024 * 1024
+PARTS_IN_FLIGHT = 3
 
 PartsSaved = Callable[[list[Part]], Awaitable[None]]
 
@@ -37,6 +40,16 @@ class Written:
     crc32c: int | None
 
 
+def contiguous(parts: list[Part]) -> list[Part]:
+    """The parts numbered 1, 2, 3, … without a gap: what a resumed upload continues after."""
+    run: list[Part] = []
+    for part in sorted(parts, key=lambda p: p.number):
+        if part.number != len(run) + 1:
+            break
+        run.append(part)
+    return run
+
+
 class ContentWriter:
     def __init__(
         self,
@@ -44,6 +57,7 @@ class ContentWriter:
         pending: PendingContent,
         *,
         part_bytes: int = PART_BYTES,
+        parts_in_flight: int = PARTS_IN_FLIGHT,
         on_parts: PartsSaved | None = None,
     ) -> None:
         assert pending.multipart_id is not None, "start the multipart upload first"
@@ -51,15 +65,19 @@ class ContentWriter:
         self.pending = pending
         self._multipart_id = pending.multipart_id
         self._part_bytes = part_bytes
+        self._parts_in_flight = parts_in_flight
         self._on_parts = on_parts
-        self.parts: list[Part] = list(pending.parts)
-        self.size = pending.persisted
-        fresh = not self.parts
+        resumed = contiguous(pending.parts)
+        self._done: dict[int, Part] = {part.number: part for part in resumed}
+        self._next_number = len(resumed) + 1
+        self.size = sum(part.size for part in resumed)
+        fresh = not resumed
         self._sha256 = hashlib.sha256() if fresh else None
         self._crc32c: Any = google_crc32c.Checksum() if fresh else None  # type: ignore[no-untyped-call]
         self._head = bytearray()
         self._buffer = bytearray()
-        self._in_flight: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._saving = asyncio.Lock()  # parts land out of order: save the latest list last
 
     @property
     def key(self) -> str:
@@ -68,6 +86,10 @@ class ContentWriter:
     @property
     def multipart_id(self) -> str:
         return self._multipart_id
+
+    @property
+    def parts(self) -> list[Part]:
+        return contiguous(list(self._done.values()))
 
     @property
     def persisted(self) -> int:
@@ -80,31 +102,34 @@ class ContentWriter:
         if len(self._head) < SNIFF_BYTES:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
         self.size += len(chunk)
-        self._buffer += chunk
-        if len(self._buffer) >= self._part_bytes:
-            await self._send(last=False)
+        view = memoryview(chunk)
+        while view:  # parts are exactly part_bytes long, whatever the chunks' sizes
+            room = self._part_bytes - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self._part_bytes:
+                await self._send()
 
-    async def _send(self, *, last: bool) -> None:
-        """Hand the buffer over as the next part; wait for the previous one first."""
-        await self._settle()
+    async def _send(self) -> None:
+        """Hand the buffer over as the next part; wait while too many parts are in flight."""
         data, self._buffer = self._buffer, bytearray()  # handed over, not copied
-        number = len(self.parts) + 1
-        task = asyncio.create_task(self._upload(number, data))
-        if last:
-            await task
-        else:
-            self._in_flight = task
+        number, self._next_number = self._next_number, self._next_number + 1
+        self._in_flight.add(asyncio.create_task(self._upload(number, data)))
+        while len(self._in_flight) >= self._parts_in_flight:
+            await self._land(asyncio.FIRST_COMPLETED)
+
+    async def _land(self, when: str) -> None:
+        """Wait for parts in flight; the first failure among those that finished is raised."""
+        finished, self._in_flight = await asyncio.wait(self._in_flight, return_when=when)
+        for task in finished:
+            task.result()
 
     async def _upload(self, number: int, data: bytearray) -> None:
         part = await self._storage.upload_part(self.key, self._multipart_id, number, data)
-        self.parts.append(part)
+        self._done[number] = part
         if self._on_parts is not None:
-            await self._on_parts(list(self.parts))
-
-    async def _settle(self) -> None:
-        task, self._in_flight = self._in_flight, None
-        if task is not None:
-            await task
+            async with self._saving:
+                await self._on_parts(self.parts)
 
     def seen(self) -> Written:
         """What has arrived so far (buffered bytes included), before the last part is sent."""
@@ -117,9 +142,10 @@ class ContentWriter:
 
     async def finish(self) -> Written:
         """Upload what is buffered as the last part (one empty part for an empty content)."""
-        if self._buffer or not self.parts:
-            await self._send(last=True)
-        await self._settle()
+        if self._buffer or self._next_number == 1:
+            await self._send()
+        if self._in_flight:
+            await self._land(asyncio.ALL_COMPLETED)
         return self.seen()
 
     async def complete(self) -> None:
@@ -127,14 +153,16 @@ class ContentWriter:
 
     async def abort(self) -> None:
         """Drop every part (best effort: the janitor aborts what a failure here leaves)."""
-        task, self._in_flight = self._in_flight, None
-        if task is not None:
+        for task in self._in_flight:
             task.cancel()
-            await asyncio.wait([task])
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+        self._in_flight = set()
         with contextlib.suppress(Exception):
             await self._storage.abort_multipart(self.key, self._multipart_id)
 
     async def stop(self) -> None:
-        """A broken session stream: let the part in flight land (it is persisted), keep the rest."""
-        with contextlib.suppress(Exception):
-            await self._settle()
+        """A broken session stream: let the parts in flight land (they persist), keep the rest."""
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+        self._in_flight = set()

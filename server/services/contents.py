@@ -13,6 +13,7 @@ Whoever loses a race to register the same new bytes holds the winner and drops i
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -20,7 +21,7 @@ from datetime import datetime
 from bucketd.server.domain.contents import Content, content_key, new_content_id
 from bucketd.server.domain.mime import SNIFF_BYTES
 from bucketd.server.domain.writes import PendingContent
-from bucketd.server.errors import FailedPrecondition
+from bucketd.server.errors import FailedPrecondition, InvalidArgument
 from bucketd.server.services.content_writer import ContentWriter, PartsSaved, Written
 from bucketd.server.services.ports import BlobStorage, ContentRegistry
 
@@ -117,7 +118,7 @@ class Contents:
             await writer.abort()
             raise
         if sha256 is None:  # a resumed session: earlier streams' bytes were never hashed here
-            sha256, _ = await self.hash_stored(writer.key)
+            sha256, _, _ = await self.hash_stored(writer.key)
         content = Content(
             content_id=writer.pending.content_id,
             namespace_id=namespace_id,
@@ -134,10 +135,10 @@ class Contents:
         """A presigned upload's file as a content, read once: (the content, its first bytes).
         When the bytes were registered already, that content is held and returned: the caller
         deletes the file once it no longer needs it."""
-        head = await self._storage.head(pending.storage_key)
-        if head is None:
-            raise FailedPrecondition(f"the uploaded file {pending.storage_key!r} is gone")
-        sha256, first = await self.hash_stored(pending.storage_key)
+        try:
+            sha256, first, size = await self.hash_stored(pending.storage_key)
+        except InvalidArgument as error:
+            raise FailedPrecondition(f"the uploaded file is gone: {error.message}") from error
         held = await self._registry.hold(namespace_id, sha256, ref)
         if held is not None:
             return held, first
@@ -146,19 +147,26 @@ class Contents:
             namespace_id=namespace_id,
             sha256=sha256,
             storage_key=pending.storage_key,
-            size_bytes=head.size_bytes,
+            size_bytes=size,
             mime_type=mime_type,
         )
         return await self._registry.register(content, ref, canonical=True, now=self._clock()), first
 
-    async def hash_stored(self, key: str) -> tuple[str, bytes]:
-        """SHA-256 and first bytes of stored bytes, streamed."""
-        hasher, head = hashlib.sha256(), bytearray()
+    async def hash_stored(self, key: str) -> tuple[str, bytes, int]:
+        """SHA-256, first bytes and size of stored bytes, read once. Each chunk is hashed in a
+        worker thread (hashlib lets go of the GIL) while the next one is read."""
+        hasher, head, size = hashlib.sha256(), bytearray(), 0
+        hashing: asyncio.Future[None] | None = None
         async for chunk in self._storage.read(key):
-            hasher.update(chunk)
+            if hashing is not None:
+                await hashing
+            hashing = asyncio.ensure_future(asyncio.to_thread(hasher.update, chunk))
+            size += len(chunk)
             if len(head) < SNIFF_BYTES:
                 head += chunk[: SNIFF_BYTES - len(head)]
-        return hasher.hexdigest(), bytes(head)
+        if hashing is not None:
+            await hashing
+        return hasher.hexdigest(), bytes(head), size
 
     async def _register(self, content: Content, ref: str, *, canonical: bool) -> Content:
         registered = await self._registry.register(

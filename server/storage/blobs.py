@@ -17,7 +17,7 @@ from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, StorageUnavailable
 from bucketd.server.storage.s3 import S3Client
 
-READ_CHUNK_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 

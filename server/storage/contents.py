@@ -26,6 +26,9 @@ from bucketd.server.storage.mongo import Document
 STORED = "stored"
 DELETING = "deleting"
 REGISTER_ATTEMPTS = 3
+# Holder references kept in one content's record (~50 bytes each, well under MongoDB's 16 MiB).
+# A content held this many times is retired as a dedup target: the next bytes start a new one.
+MAX_HOLDERS = 100_000
 
 
 def _content(doc: Document) -> Content:
@@ -44,8 +47,11 @@ def _held(ref: str) -> dict[str, Any]:
 
 
 class MongoContents:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], *, max_holders: int = MAX_HOLDERS
+    ) -> None:
         self._contents = database["contents"]
+        self._max_holders = max_holders
 
     async def ensure_indexes(self) -> None:
         with translated():
@@ -56,13 +62,19 @@ class MongoContents:
             await self._contents.create_index([("state", ASCENDING), ("released_at", ASCENDING)])
 
     async def hold(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
-        """The stored content of this SHA-256, now held by `ref`; None when there is none."""
+        """The stored content of this SHA-256, now held by `ref`; None when there is none (or it
+        is held MAX_HOLDERS times: it is then retired, and the caller's bytes start a new one)."""
+        canonical = {"namespace_id": namespace_id, "dedup_key": sha256, "state": STORED}
+        room = {f"holders.{self._max_holders - 1}": {"$exists": False}}
         with translated():
             doc = await self._contents.find_one_and_update(
-                {"namespace_id": namespace_id, "dedup_key": sha256, "state": STORED},
-                _held(ref),
-                return_document=ReturnDocument.AFTER,
+                {**canonical, **room}, _held(ref), return_document=ReturnDocument.AFTER
             )
+            if doc is None and (full := await self._contents.find_one(canonical, {"_id": 1})):
+                await self._contents.update_one(
+                    {"_id": full["_id"], "dedup_key": sha256},
+                    {"$set": {"dedup_key": dedup_key(sha256, full["_id"], canonical=False)}},
+                )
         return _content(doc) if doc else None
 
     async def hold_id(self, namespace_id: str, content_id: str, ref: str) -> Content | None:
