@@ -109,7 +109,7 @@ def _decode(where: str, text: str, limit: int) -> bytes:
     return content
 
 
-def _from_string(where: str, text: str, kind: str, limit: int) -> BlobData:
+def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData:
     lowered = text[:16].lower()
     if lowered.startswith(("http://", "https://")):
         if not urlparse(text).hostname:
@@ -127,18 +127,20 @@ def _from_string(where: str, text: str, kind: str, limit: int) -> BlobData:
         return InlineBytes(content, match.group("mime"), None)
     if text.lower().startswith("data:"):
         raise _invalid(where, "data URIs must look like data:<mime>;base64,<data>")
-    if kind in FILE_TYPES:
+    if field_type in FILE_TYPES:
         raise _invalid(
             where,
-            f"a {kind} property takes a URL, a data URI or {{'base64': ...}}, not a plain string",
+            f"a {field_type} property takes a URL, a data URI or {{'base64': ...}}, "
+            "not a plain string",
         )
     return JsonValue(text)
 
 
-def parse_blob_data(where: str, data: Any, *, kind: str, inline_limit: int) -> BlobData:
-    """Classify `data` of a blob of schema type `kind`; errors name `where` (e.g. blobs[0].data)."""
+def parse_blob_data(where: str, data: Any, *, field_type: str, inline_limit: int) -> BlobData:
+    """Classify `data` of a blob of schema type `field_type`; errors name `where`
+    (e.g. blobs[0].data)."""
     if isinstance(data, str):
-        return _from_string(where, data, kind, inline_limit)
+        return _from_string(where, data, field_type, inline_limit)
     if isinstance(data, dict) and "base64" in data:
         encoded = data["base64"]
         if not isinstance(encoded, str):
@@ -152,7 +154,9 @@ def parse_blob_data(where: str, data: Any, *, kind: str, inline_limit: int) -> B
     if isinstance(data, dict) and "url" in data and isinstance(data["url"], str):
         if not data["url"][:8].lower().startswith(("http://", "https://", "s3://")):
             raise _invalid(f"{where}.url", "must be an http(s):// or s3:// URL")
-        return _from_string(f"{where}.url", data["url"], kind, inline_limit)
-    if kind in FILE_TYPES:
-        raise _invalid(where, f"a {kind} property takes a URL, a data URI or {{'base64': ...}}")
+        return _from_string(f"{where}.url", data["url"], field_type, inline_limit)
+    if field_type in FILE_TYPES:
+        raise _invalid(
+            where, f"a {field_type} property takes a URL, a data URI or {{'base64': ...}}"
+        )
     return JsonValue(data)

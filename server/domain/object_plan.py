@@ -122,7 +122,7 @@ def _data(where: str, blob: BlobInput, field_type: str, limits: Limits) -> BlobD
     if blob.data is None:
         raise InvalidArgument(f"{where}: give data or upload_id", details={"field": where})
     data = parse_blob_data(
-        f"{where}.data", blob.data, kind=field_type, inline_limit=limits.max_inline_bytes
+        f"{where}.data", blob.data, field_type=field_type, inline_limit=limits.max_inline_bytes
     )
     if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
         sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)

@@ -27,15 +27,15 @@ def _invalid(path: str, message: str) -> InvalidArgument:
 
 
 def _check_field(path: str, spec: Mapping[str, Any], depth: int) -> None:
-    kind = spec.get("type")
-    if kind not in FIELD_TYPES:
+    field_type = spec.get("type")
+    if field_type not in FIELD_TYPES:
         allowed = ", ".join(sorted(FIELD_TYPES))
-        raise _invalid(f"{path}.type", f"must be one of {allowed}, got {kind!r}")
+        raise _invalid(f"{path}.type", f"must be one of {allowed}, got {field_type!r}")
     if depth > MAX_DEPTH:
         raise _invalid(path, f"schemas nest at most {MAX_DEPTH} levels deep")
-    if spec.get("items") and kind != "array":
+    if spec.get("items") and field_type != "array":
         raise _invalid(f"{path}.items", "is allowed only on fields of type array")
-    if spec.get("properties") and kind != "object":
+    if spec.get("properties") and field_type != "object":
         raise _invalid(f"{path}.properties", "is allowed only on fields of type object")
     if spec.get("items"):
         _check_field(f"{path}.items", spec["items"], depth + 1)

@@ -163,11 +163,11 @@ class UploadService:
         return views
 
     async def _duplicate(
-        self, namespace: Namespace, bucket_id: str, digest: str
+        self, namespace: Namespace, bucket_id: str, sha256: str
     ) -> UploadView | None:
         """A COMPLETED upload of the same bytes in this bucket, answered instead of a new URL."""
         existing = await self._uploads.completed_with_sha256(
-            namespace.namespace_id, bucket_id, digest
+            namespace.namespace_id, bucket_id, sha256
         )
         if existing is None:
             return None

@@ -46,7 +46,7 @@ def test_key_prefix_refusals(raw: str) -> None:
 
 
 def _parse(data: Any, kind: str = "image", limit: int = 1024) -> Any:
-    return parse_blob_data("blobs[0].data", data, kind=kind, inline_limit=limit)
+    return parse_blob_data("blobs[0].data", data, field_type=kind, inline_limit=limit)
 
 
 def test_data_forms_are_told_apart() -> None:
