@@ -99,7 +99,14 @@ async def file_server(files: dict[str, bytes]) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/redirect/{name}", redirect)
     app.router.add_get("/{name}", serve)
-    runner = web.AppRunner(app, access_log=None)
+    async with serving(app) as base:
+        yield base
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """`app` on a free loopback port; yields its base URL."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

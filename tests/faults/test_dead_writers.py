@@ -28,7 +28,16 @@ from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 from tests.e2e.harness import Service, Tenant, make_tenant, wait_until_serving
-from tests.e2e.objects_support import PNG, b64, call, create, make_bucket, s3_bytes, sha256
+from tests.e2e.objects_support import (
+    PNG,
+    b64,
+    call,
+    create,
+    make_bucket,
+    s3_bytes,
+    serving,
+    sha256,
+)
 from tests.faults.processes import bucketd, environment, issue_key, rest
 
 MIB = 1024 * 1024
@@ -129,15 +138,8 @@ async def _trickling_source() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/slow.txt", trickle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/slow.txt"
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base:
+        yield f"{base}/slow.txt"
 
 
 @pytest.mark.timeout(180)
