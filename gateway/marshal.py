@@ -46,9 +46,13 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOA
 class MarshalError(ValueError):
     """The request cannot be read at all (malformed JSON, a bad header): 400."""
 
+    status = 400
+
 
 class InvalidField(MarshalError):
     """Well-formed input that does not fit the request message (type, enum): 422, naming it."""
+
+    status = 422
 
 
 def _is_well_known(descriptor: Descriptor) -> bool:

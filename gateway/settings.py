@@ -22,6 +22,26 @@ class GatewaySettings:
         "largest REST request body (413 above it); the streaming route has its own limits",
         minimum=1024,
     )
+    http_idle_seconds: float = setting(
+        "BUCKETD_HTTP_IDLE_SECONDS",
+        15.0,
+        "how long a connection may take to send a request's headers, or stay idle between "
+        "requests, before it is closed (slow clients)",
+        minimum=0.1,
+    )
+    http_body_idle_seconds: float = setting(
+        "BUCKETD_HTTP_BODY_IDLE_SECONDS",
+        30.0,
+        "how long a request body may go without sending a byte (408 after that)",
+        minimum=0.1,
+    )
+    http_max_header_bytes: int = setting(
+        "BUCKETD_HTTP_MAX_HEADER_BYTES",
+        8190,
+        "longest request line or header field (431 above it)",
+        minimum=1024,
+        maximum=65536,
+    )
     gateway_timeout_seconds: float = setting(
         "BUCKETD_GATEWAY_TIMEOUT_SECONDS",
         30.0,

@@ -18,8 +18,8 @@ from aiohttp import BodyPartReader, web
 from grpc import aio
 
 from bucketd.gateway.errors import from_rpc_error
+from bucketd.gateway.inputs import forwarded_metadata
 from bucketd.gateway.marshal import InvalidField, MarshalError, parse_request, to_json
-from bucketd.gateway.metadata import forwarded_metadata
 from bucketd.v1 import objects_pb2 as pb
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"

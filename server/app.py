@@ -104,6 +104,7 @@ async def running_server(
                 max_bytes=settings.max_fetch_bytes,
                 connect_timeout=settings.fetch_connect_timeout_seconds,
                 read_timeout=settings.fetch_read_timeout_seconds,
+                total_timeout=settings.fetch_timeout_seconds,
             )
         )
         stores = Stores.on(database)

@@ -75,6 +75,12 @@ class FailedPrecondition(BucketdError):
     reason = "FAILED_PRECONDITION"
 
 
+class SourceTooSlow(BucketdError):
+    """A URL source did not deliver its bytes within the fetch's deadline."""
+
+    reason = "SOURCE_TOO_SLOW"
+
+
 class StorageUnavailable(BucketdError):
     """MongoDB or S3 could not be reached; the call may succeed if retried."""
 

@@ -59,6 +59,27 @@ class Settings:
         (),
         "comma-separated hosts or CIDRs that URL mirroring may reach despite the SSRF guard",
     )
+    s3_source_buckets: tuple[str, ...] = setting(
+        "BUCKETD_S3_SOURCE_BUCKETS",
+        (),
+        "comma-separated S3 buckets (of `S3_ENDPOINT_URL`) that `s3://` blob sources may read; "
+        "empty: none. bucketd's own `S3_BUCKET` is never readable this way",
+    )
+    fetch_timeout_seconds: float = setting(
+        "BUCKETD_FETCH_TIMEOUT_SECONDS",
+        300.0,
+        "URL fetch: the longest a whole fetch may take (also bounded by the call's deadline); "
+        "a source slower than this fails its object",
+        minimum=0.001,
+    )
+    max_metadata_bytes: int = setting(
+        "BUCKETD_MAX_METADATA_BYTES",
+        1024 * 1024,
+        "largest JSON a caller stores in one place (an object's metadata, a blob's metadata or "
+        "JSON value, a bucket's or an upload's metadata), encoded",
+        minimum=1024,
+        maximum=8 * 1024 * 1024,
+    )
     grpc_max_message_bytes: int = setting(
         "BUCKETD_GRPC_MAX_MESSAGE_BYTES",
         32 * MIB,

@@ -125,7 +125,10 @@ def _ingest(
         drafts=drafts,
         sources=sources,
         limits=Limits(
-            max_inline_bytes=settings.max_inline_bytes, max_blobs=settings.max_blobs_per_object
+            max_inline_bytes=settings.max_inline_bytes,
+            max_blobs=settings.max_blobs_per_object,
+            max_metadata_bytes=settings.max_metadata_bytes,
+            s3_source_buckets=frozenset(settings.s3_source_buckets) - {settings.s3_bucket},
         ),
         clock=now_ms,
     )
@@ -175,6 +178,7 @@ def _upload_limits(settings: Settings) -> UploadLimits:
         max_bytes=settings.max_upload_bytes,
         async_threshold_bytes=settings.async_confirm_bytes,
         lease=timedelta(seconds=settings.upload_lease_seconds),
+        max_metadata_bytes=settings.max_metadata_bytes,
     )
 
 
@@ -182,7 +186,12 @@ def build_services(
     stores: Stores, settings: Settings, *, storage: BlobStorage, fetcher: Fetcher
 ) -> Services:
     """Every use case, wired to the stores, the blob storage and the URL fetcher."""
-    buckets = BucketService(buckets=stores.buckets, objects=stores.objects, clock=now_ms)
+    buckets = BucketService(
+        buckets=stores.buckets,
+        objects=stores.objects,
+        clock=now_ms,
+        max_metadata_bytes=settings.max_metadata_bytes,
+    )
     ingest = _ingest(stores, settings, buckets, storage, fetcher)
     confirmations = _confirmations(stores, settings, ingest, buckets, storage)
     return Services(

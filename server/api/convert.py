@@ -61,6 +61,7 @@ def list_query(request: Any) -> ListQuery:
         case_sensitive=bool(getattr(request, "case_sensitive", False)),
         limit=optional(request, "limit"),
         offset=optional(request, "offset"),
+        select=tuple(getattr(request, "select", ())),
     )
 
 

@@ -15,6 +15,7 @@ from grpc import aio
 
 from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from bucketd.server.api.status import to_rpc_status
+from bucketd.server.domain.deadlines import set_call_deadline
 from bucketd.server.errors import BucketdError
 
 log = logging.getLogger("bucketd.rpc")
@@ -28,6 +29,7 @@ def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
 def _observe(method: str, behavior: Behavior) -> Behavior:
     async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
+        set_call_deadline(context.time_remaining())
         code = grpc.StatusCode.UNKNOWN
         try:
             response = await behavior(request, context)

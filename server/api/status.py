@@ -21,6 +21,7 @@ STATUS_BY_ERROR: dict[type[errors.BucketdError], grpc.StatusCode] = {
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.SourceTooSlow: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -58,6 +59,7 @@ ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.ALREADY_EXISTS: "AlreadyExistsError",
     grpc.StatusCode.RESOURCE_EXHAUSTED: "TooManyRequestsError",
     grpc.StatusCode.UNAVAILABLE: "ServiceUnavailableError",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "GatewayTimeoutError",
     grpc.StatusCode.INTERNAL: "InternalServerError",
 }
 ERROR_TYPE_BY_REASON = {errors.PayloadTooLarge.reason: "PayloadTooLargeError"}

@@ -86,6 +86,16 @@ class Streamed:
 BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef | UploadedFile | Streamed
 
 
+def unreadable_source(where: str, source: S3Location) -> InvalidArgument:
+    """The one answer for an s3:// source that may not or cannot be read: it says nothing of
+    whether the bucket or the key exists."""
+    return InvalidArgument(
+        f"{where}: {source.url} cannot be read: s3:// sources are read only from the buckets "
+        "named in BUCKETD_S3_SOURCE_BUCKETS, and only keys that exist there",
+        details={"field": where},
+    )
+
+
 def _invalid(where: str, message: str) -> InvalidArgument:
     return InvalidArgument(f"{where}: {message}", details={"field": where})
 

@@ -46,10 +46,19 @@ def _regex(pattern: str, case_sensitive: bool) -> dict[str, Any]:
     return {"$regex": pattern} if case_sensitive else {"$regex": pattern, "$options": "i"}
 
 
+def _scalar(value: Any, operator: str) -> Any:
+    """A JSON scalar: objects never reach MongoDB, where they would be read as operators."""
+    if isinstance(value, (dict, list)):
+        raise InvalidArgument(
+            f"filters: operator {operator} needs a string, number, boolean or null value"
+        )
+    return value
+
+
 def _list(value: Any, operator: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidArgument(f"filters: operator {operator} needs a list value")
-    return value
+    return [_scalar(item, operator) for item in value]
 
 
 def _operator_query(operator: str, value: Any, case_sensitive: bool) -> Any:  # noqa: PLR0911
@@ -57,9 +66,9 @@ def _operator_query(operator: str, value: Any, case_sensitive: bool) -> Any:  # 
     if operator == "eq":
         if isinstance(value, str) and not case_sensitive:
             return _regex(f"^{re.escape(value)}$", case_sensitive)
-        return value
+        return _scalar(value, operator)
     if operator in comparisons:
-        return {comparisons[operator]: value}
+        return {comparisons[operator]: _scalar(value, operator)}
     if operator in {"in", "nin"}:
         return {f"${operator}": _list(value, operator)}
     if operator in {"contains", "text"}:
@@ -126,10 +135,41 @@ def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: 
     return {"$and": parts} if len(parts) > 1 else (parts[0] if parts else {})
 
 
+def refuse_operators(where: str, value: Any) -> None:
+    """No key starting with `$`, anywhere: a caller's JSON never reaches MongoDB as an operator."""
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, Mapping):
+            for key, inner in item.items():
+                if isinstance(key, str) and key.startswith("$"):
+                    raise InvalidArgument(
+                        f"{path}: {key!r} is not allowed: keys may not start with '$'",
+                        details={"field": f"{path}.{key}"},
+                    )
+                stack.append((f"{path}.{key}", inner))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", inner) for i, inner in enumerate(item))
+        elif isinstance(item, str) and path.endswith(".field"):
+            refuse_operator_fields(path, [item])
+
+
+def refuse_operator_fields(where: str, names: list[str]) -> None:
+    """Field names (a sort, a select, a condition's field) may not start with `$` either."""
+    for index, name in enumerate(names):
+        if name.startswith("$") or ".$" in name:
+            path = where if len(names) == 1 else f"{where}[{index}]"
+            raise InvalidArgument(
+                f"{path}: {name!r} is not allowed: field names may not start with '$'",
+                details={"field": path},
+            )
+
+
 def to_query(filters: Mapping[str, Any] | None, resolve: FieldResolver) -> Query:
     """The MongoDB query for `filters` (empty for none); InvalidArgument says what is wrong."""
     if not filters:
         return {}
+    refuse_operators("filters", filters)
     return _node(filters, resolve, _Budget(), depth=1, case=False)
 
 

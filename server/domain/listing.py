@@ -57,6 +57,7 @@ class ListQuery:
     case_sensitive: bool = False
     limit: int | None = None
     offset: int | None = None
+    select: tuple[str, ...] = ()
 
     def page(self, *, default: int, maximum: int) -> PageRequest:
         return PageRequest.of(self.limit, self.offset, default=default, maximum=maximum)

@@ -18,13 +18,17 @@ from bucketd.server.domain import mime
 from bucketd.server.domain.blob_data import (
     BlobData,
     InlineBytes,
+    JsonValue,
+    S3Location,
     Streamed,
     UploadedFile,
     UploadRef,
     parse_blob_data,
+    unreadable_source,
 )
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket
+from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 _UPLOAD_ID = re.compile(r"^upl_[a-zA-Z0-9_-]+$")
@@ -91,6 +95,9 @@ class ObjectPlan:
 class Limits:
     max_inline_bytes: int
     max_blobs: int
+    max_metadata_bytes: int = 1024 * 1024
+    # Buckets whose s3:// sources may be read (never bucketd's own storage bucket).
+    s3_source_buckets: frozenset[str] = frozenset()
 
 
 def _upload_ref(where: str, blob: BlobInput) -> UploadRef:
@@ -124,6 +131,10 @@ def _data(where: str, blob: BlobInput, field_type: str, limits: Limits) -> BlobD
     data = parse_blob_data(
         f"{where}.data", blob.data, field_type=field_type, inline_limit=limits.max_inline_bytes
     )
+    if isinstance(data, JsonValue):
+        check_user_json(f"{where}.data", data.value, max_bytes=limits.max_metadata_bytes)
+    if isinstance(data, S3Location) and data.bucket not in limits.s3_source_buckets:
+        raise unreadable_source(f"{where}.data", data)
     if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
         sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
         mime.check_fits(f"{where}.data", field_type, sniffed)
@@ -145,6 +156,7 @@ def plan_blob(
             f"{blob.property!r}",
             details={"field": f"{where}.type"},
         )
+    check_user_json(f"{where}.metadata", blob.metadata, max_bytes=limits.max_metadata_bytes)
     return PlannedBlob(
         index=index,
         blob_id=new_id("blob_"),
@@ -173,6 +185,8 @@ def check_blob_count(count: int, limits: Limits) -> None:
 def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectPlan:
     """The validated object, or the first problem as InvalidArgument / PayloadTooLarge."""
     check_blob_count(len(request.blobs), limits)
+    for where, fields in (("metadata", request.metadata), ("metadata", request.user_fields)):
+        check_user_json(where, fields or {}, max_bytes=limits.max_metadata_bytes)
     layout = "flat" if request.metadata is None and request.user_fields else "nested"
     metadata = {**(request.user_fields or {}), **(request.metadata or {})}
     return ObjectPlan(

@@ -20,12 +20,13 @@ from bucketd.server.domain.blob_data import (
     Streamed,
     UploadedFile,
     UploadRef,
+    unreadable_source,
 )
 from bucketd.server.domain.object_plan import ObjectPlan, PlannedBlob
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.domain.writes import PendingContent
-from bucketd.server.errors import FailedPrecondition
+from bucketd.server.errors import FailedPrecondition, InvalidArgument
 from bucketd.server.services.content_writer import ContentWriter, Written
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.drafts import Draft
@@ -88,12 +89,20 @@ class BlobSources:
         elif not planned.canonicalize:
             draft.add_reference(planned, data.url)
         elif isinstance(data, S3Location):
-            chunks = self._contents.storage.read_source(data.bucket, data.key)
+            chunks = self._s3_source(planned, data)
             await self._streamed(
                 draft, planned, pending, chunks, declared=None, filename=data.key.rsplit("/")[-1]
             )
         else:
             await self._fetched(draft, planned, pending, data)
+
+    async def _s3_source(self, planned: PlannedBlob, source: S3Location) -> AsyncIterator[bytes]:
+        """An allowed s3:// source; a missing key answers like a refused bucket."""
+        try:
+            async for chunk in self._contents.storage.read_source(source.bucket, source.key):
+                yield chunk
+        except InvalidArgument:
+            raise unreadable_source(f"{planned.where()}.data", source) from None
 
     async def _in_hand(
         self,

@@ -19,6 +19,7 @@ from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.stored import Usage
+from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import NotFound
 from bucketd.server.services.ports import BucketStore, ObjectStore
 
@@ -62,13 +63,22 @@ class NewBucket:
 
 
 class BucketService:
-    def __init__(self, *, buckets: BucketStore, objects: ObjectStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        buckets: BucketStore,
+        objects: ObjectStore,
+        clock: Clock,
+        max_metadata_bytes: int = 1024 * 1024,
+    ) -> None:
         self._buckets = buckets
         self._objects = objects
+        self._max_metadata_bytes = max_metadata_bytes
         self._clock = clock
 
     async def create(self, namespace: Namespace, new: NewBucket) -> Bucket:
         schema = BucketSchema.parse(new.bucket_schema)
+        check_user_json("metadata", new.metadata, max_bytes=self._max_metadata_bytes)
         if new.unique_key is not None:
             schema.check_unique_key(new.unique_key)
         now = self._clock()
@@ -130,6 +140,7 @@ class BucketService:
 
     async def update(self, namespace: Namespace, identifier: str, changes: BucketChanges) -> Bucket:
         bucket = await self.get(namespace, identifier)
+        check_user_json("metadata", changes.metadata or {}, max_bytes=self._max_metadata_bytes)
         checked = BucketChanges(
             bucket_name=names.bucket_name(changes.bucket_name) if changes.bucket_name else None,
             description=names.description(changes.description),

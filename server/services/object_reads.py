@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bucketd.server.domain.filters import all_of, list_filter
+from bucketd.server.domain.filters import all_of, list_filter, refuse_operator_fields
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.errors import InvalidArgument
@@ -113,6 +113,8 @@ class ObjectReads:
         cursor: str | None,
         include_total: bool,
     ) -> ObjectPage:
+        refuse_operator_fields("select", list(request.select))
+        refuse_operator_fields("sort.field", [request.sort_field or ""])
         bucket = await self._buckets.get(namespace, bucket_identifier)
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         names = [*TOP_LEVEL, request.sort_field or ""]

@@ -16,6 +16,7 @@ from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
+from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.ports import BlobStorage, UploadStore
@@ -55,6 +56,7 @@ class UploadLimits:
     max_bytes: int
     async_threshold_bytes: int
     lease: timedelta
+    max_metadata_bytes: int = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +103,11 @@ class UploadService:
         checked = check_request(
             request, schema=bucket.bucket_schema, max_bytes=self._limits.max_bytes
         )
+        for where, value in (
+            ("metadata", checked.metadata),
+            ("object_metadata", checked.object_metadata),
+        ):
+            check_user_json(where, value, max_bytes=self._limits.max_metadata_bytes)
         if checked.file_hash and checked.skip_duplicates:
             duplicate = await self._duplicate(namespace, bucket.bucket_id, checked.file_hash)
             if duplicate is not None:

@@ -126,7 +126,7 @@ class S3BlobStorage:
         except ClientError as error:
             code = _code(error)
             if code in {*_MISSING, "NoSuchBucket", "AccessDenied", "403"}:
-                raise InvalidArgument(f"s3://{bucket}/{key} cannot be read ({code})") from error
+                raise InvalidArgument(f"s3://{bucket}/{key} cannot be read") from error
             raise StorageUnavailable(f"S3 GET failed: {error}") from error
         except BotoCoreError as error:
             raise StorageUnavailable(f"S3 GET failed: {error}") from error

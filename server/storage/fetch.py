@@ -1,16 +1,21 @@
-"""Fetching URL sources for mirroring: streamed, size-capped, timed out, and SSRF-guarded.
+"""Fetching URL sources for mirroring: streamed, size-capped, deadlined, and SSRF-guarded.
 
 Every address a connection may use comes from GuardedResolver, which refuses non-public
 addresses (private, loopback, link-local and so cloud metadata, multicast, reserved) after DNS
-resolution, unless BUCKETD_FETCH_ALLOWLIST names the host or a CIDR that holds the address.
-Redirects are followed by hand, each hop checked the same way.
+resolution, unless BUCKETD_FETCH_ALLOWLIST names the host or a CIDR that holds the address. An
+IPv6 address that embeds an IPv4 one (mapped, compatible, 6to4, Teredo, NAT64) is judged by the
+IPv4 address. IP literals, which never reach a resolver, are judged before connecting; redirects
+are followed by hand, each hop judged the same way; and the address actually connected to is
+checked once more. A whole fetch has one deadline (BUCKETD_FETCH_TIMEOUT_SECONDS, and the call's).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlparse
@@ -19,12 +24,15 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from bucketd.server.domain.deadlines import seconds_left
 from bucketd.server.domain.stored import Fetched
-from bucketd.server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge, SourceTooSlow
 
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 1024 * 1024
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
 class FetchRefused(InvalidArgument):
@@ -47,7 +55,7 @@ class Allowlist:
         return cls(frozenset(hosts), tuple(networks))
 
     def allows(self, host: str, address: str) -> bool:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
         return host.lower() in self.hosts or any(ip in network for network in self.networks)
 
     def permits(self, host: str, address: str) -> bool:
@@ -64,15 +72,34 @@ def refused_address(host: str) -> FetchRefused:
 
 def _ip_literal(host: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
     except ValueError:
         return None
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, if any (mapped, compatible, 6to4, Teredo,
+    NAT64): what a connection to it would reach."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    value = int(ip)
+    if value >> 32 == 0 and value > 1:  # ::a.b.c.d, the deprecated IPv4-compatible form
+        return ipaddress.IPv4Address(value)
+    if any(ip in network for network in _NAT64):
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    ip: IpAddress = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            ip = inner
     return ip.is_global and not ip.is_multicast
 
 
@@ -89,7 +116,7 @@ class GuardedResolver(AbstractResolver):
         try:
             results = await self._resolver.resolve(host, port, family)
         except OSError as error:
-            raise FetchRefused(f"cannot resolve host {host!r}: {error}") from error
+            raise FetchRefused(f"cannot resolve host {host!r}: {error.strerror or error}") from None
         allowed = [r for r in results if self._allowlist.permits(host, r["host"])]
         if not allowed:
             raise refused_address(host)
@@ -97,6 +124,15 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._resolver.close()
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, in words (never an exception class name)."""
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect ({error.os_error.strerror or 'refused'})"
+    return str(error) or "the connection failed"
 
 
 class UrlFetcher:
@@ -107,9 +143,11 @@ class UrlFetcher:
         max_bytes: int,
         connect_timeout: float,
         read_timeout: float,
+        total_timeout: float,
     ) -> None:
         self._allowlist = allowlist
         self._max_bytes = max_bytes
+        self._total = total_timeout
         self._timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -126,36 +164,54 @@ class UrlFetcher:
     async def open(self, url: str) -> AsyncIterator[Fetched]:
         """Stream the body of `url`, redirects followed; errors say why it cannot be fetched."""
         assert self._session is not None, "use the fetcher inside `async with`"
-        response = await self._follow(url)
+        budget = seconds_left(self._total)
+        deadline = time.monotonic() + budget
+        try:
+            async with asyncio.timeout(budget):
+                response = await self._follow(url)
+        except TimeoutError:
+            raise self._too_slow(url, budget) from None
         try:
             declared = response.content_length
             if declared is not None and declared > self._max_bytes:
                 raise self._too_large(url)
             yield Fetched(
-                chunks=self._limited(url, response),
+                chunks=self._limited(url, response, deadline, budget),
                 content_type=response.headers.get("Content-Type"),
                 filename=urlparse(str(response.url)).path.rsplit("/", 1)[-1] or None,
             )
         finally:
             response.release()
 
+    def _check_literal(self, url: str) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme.lower() not in {"http", "https"} or not parsed.hostname:
+            raise FetchRefused(f"{url!r}: only http and https URLs with a host are fetched")
+        literal = _ip_literal(parsed.hostname)  # aiohttp connects to IP literals unresolved
+        if literal is not None and not self._allowlist.permits(parsed.hostname, literal):
+            raise refused_address(parsed.hostname)
+
+    def _check_peer(self, url: str, response: aiohttp.ClientResponse) -> None:
+        """The address actually connected to, judged once more."""
+        connection = response.connection
+        transport = connection.transport if connection else None
+        peer = transport.get_extra_info("peername") if transport else None
+        host = urlparse(url).hostname or ""
+        if peer and not self._allowlist.permits(host, str(peer[0])):
+            response.release()
+            raise refused_address(host)
+
     async def _follow(self, url: str) -> aiohttp.ClientResponse:
         assert self._session is not None
         for _ in range(MAX_REDIRECTS + 1):
-            parsed = urlparse(url)
-            if parsed.scheme.lower() not in {"http", "https"} or not parsed.hostname:
-                raise FetchRefused(f"{url!r}: only http and https URLs with a host are fetched")
-            literal = _ip_literal(parsed.hostname)  # aiohttp connects to IP literals unresolved
-            if literal is not None and not self._allowlist.permits(parsed.hostname, literal):
-                raise refused_address(parsed.hostname)
+            self._check_literal(url)
             try:
                 response = await self._session.get(url, allow_redirects=False)
             except FetchRefused:
                 raise
-            except (aiohttp.ClientError, TimeoutError) as error:
-                raise FetchRefused(
-                    f"cannot fetch {url!r}: {error or type(error).__name__}"
-                ) from error
+            except (aiohttp.ClientError, OSError) as error:
+                raise FetchRefused(f"cannot fetch {url!r}: {_reason(error)}") from None
+            self._check_peer(url, response)
             if response.status in {301, 302, 303, 307, 308} and "Location" in response.headers:
                 url = urljoin(url, response.headers["Location"])
                 response.release()
@@ -166,21 +222,35 @@ class UrlFetcher:
             return response
         raise FetchRefused(f"{url!r}: more than {MAX_REDIRECTS} redirects")
 
-    async def _limited(self, url: str, response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _limited(
+        self, url: str, response: aiohttp.ClientResponse, deadline: float, budget: float
+    ) -> AsyncIterator[bytes]:
         received = 0
-        try:
-            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-                received += len(chunk)
-                if received > self._max_bytes:
-                    raise self._too_large(url)
-                yield chunk
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise FetchRefused(
-                f"reading {url!r} failed: {error or type(error).__name__}"
-            ) from error
+        chunks = response.content.iter_chunked(CHUNK_BYTES)
+        while True:
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise self._too_slow(url, budget) from None
+            except (aiohttp.ClientError, OSError) as error:
+                raise FetchRefused(f"reading {url!r} failed: {_reason(error)}") from None
+            received += len(chunk)
+            if received > self._max_bytes:
+                raise self._too_large(url)
+            yield chunk
 
     def _too_large(self, url: str) -> PayloadTooLarge:
         return PayloadTooLarge(
             f"{url!r} is larger than the fetch limit of {self._max_bytes} bytes",
             details={"limit_bytes": str(self._max_bytes)},
+        )
+
+    def _too_slow(self, url: str, budget: float) -> SourceTooSlow:
+        return SourceTooSlow(
+            f"{url!r} was too slow: it did not finish within {budget:.1f} s "
+            "(BUCKETD_FETCH_TIMEOUT_SECONDS, or the call's own deadline)",
+            details={"limit_seconds": f"{budget:.1f}"},
         )

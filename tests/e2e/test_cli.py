@@ -27,7 +27,7 @@ def _listening(url: str) -> bool:
 
 def _healthz(url: str) -> int:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
             return int(response.status)
     except OSError:
         return 0

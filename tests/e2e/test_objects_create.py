@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bucketd.server.settings import Settings
-from bucketd.server.storage.s3 import open_s3
+from bucketd.server.storage.s3 import ensure_bucket, open_s3
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import (
     PDF,
@@ -26,8 +26,13 @@ from tests.e2e.objects_support import (
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Small limits, so that the limit tests send little."""
-    return dataclasses.replace(settings, max_inline_bytes=64 * 1024, max_blobs_per_object=8)
+    """Small limits, so that the limit tests send little; one bucket readable by s3:// sources."""
+    return dataclasses.replace(
+        settings,
+        max_inline_bytes=64 * 1024,
+        max_blobs_per_object=8,
+        s3_source_buckets=(f"{settings.s3_bucket}-src",),
+    )
 
 
 async def test_inline_forms_land_in_s3_with_their_hash(
@@ -105,9 +110,11 @@ async def test_s3_source_is_copied_into_storage(
     service: Service, acme: Tenant, settings: Settings
 ) -> None:
     await make_bucket(service, acme)
+    (sources,) = settings.s3_source_buckets
     async with open_s3(settings) as s3:
-        await s3.put_object(Bucket=settings.s3_bucket, Key="incoming/photo.png", Body=PNG)
-    source = f"s3://{settings.s3_bucket}/incoming/photo.png"
+        await ensure_bucket(s3, sources, region=settings.aws_region)
+        await s3.put_object(Bucket=sources, Key="incoming/photo.png", Body=PNG)
+    source = f"s3://{sources}/incoming/photo.png"
     status, created = await create(
         service, acme, {"blobs": [{"property": "image", "type": "image", "data": source}]}
     )

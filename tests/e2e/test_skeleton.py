@@ -18,8 +18,11 @@ async def test_grpc_health_is_serving(service: Service) -> None:
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-async def test_healthz_is_200(service: Service) -> None:
+async def test_healthz_is_liveness_and_readyz_readiness(service: Service) -> None:
     async with service.http.get("/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ALIVE", "serving": "SERVING"}
+    async with service.http.get("/readyz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "SERVING"}
 

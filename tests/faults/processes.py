@@ -47,7 +47,7 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
 
 def _healthy(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as reply:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as reply:
             return bool(reply.status == 200)
     except (urllib.error.URLError, OSError):
         return False

@@ -22,6 +22,15 @@ from bucketd.server.storage.fetch import Allowlist, is_public
         ("fe80::1", False),
         ("fd00:ec2::254", False),
         ("::ffff:127.0.0.1", False),
+        ("::127.0.0.1", False),  # IPv4-compatible: reaches 127.0.0.1
+        ("::169.254.169.254", False),
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", False),  # Teredo, client 127.0.0.1
+        ("fe80::1%eth0", False),
+        ("::ffff:93.184.216.34", True),
+        ("::", False),
         ("224.0.0.1", False),
         ("2606:4700:4700::1111", True),
     ],

@@ -1,0 +1,49 @@
+"""Liveness and readiness, for load balancers and orchestrators.
+
+`/healthz` is liveness: the process answers and its gRPC server is reachable — restart it if
+not. `/readyz` is readiness: the gRPC health service says SERVING, which it does only while
+MongoDB and S3 answer — send it traffic only then. Neither needs a key.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bucketd.gateway.errors import envelope
+
+CHECK_TIMEOUT_SECONDS = 5
+
+
+class Health:
+    def __init__(self, channel: aio.Channel) -> None:
+        self._stub = health_pb2_grpc.HealthStub(channel)
+
+    async def _status(self) -> str | None:
+        """The server's serving status; None when it cannot be reached."""
+        try:
+            reply = await self._stub.Check(
+                health_pb2.HealthCheckRequest(), timeout=CHECK_TIMEOUT_SECONDS
+            )
+        except aio.AioRpcError:
+            return None
+        name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return name
+
+    async def live(self, _: web.Request) -> web.Response:
+        status = await self._status()
+        if status is None:
+            return envelope(503, "the gRPC server does not answer")
+        return web.json_response({"status": "ALIVE", "serving": status})
+
+    async def ready(self, _: web.Request) -> web.Response:
+        status = await self._status()
+        if status != "SERVING":
+            return envelope(
+                503,
+                f"not ready: the gRPC server is {status or 'unreachable'} "
+                "(MongoDB or S3 does not answer, or it is shutting down)",
+                details={"serving": status},
+            )
+        return web.json_response({"status": "SERVING"})

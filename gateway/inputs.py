@@ -1,0 +1,135 @@
+"""What a request carries, read defensively: its JSON body, its forwarded headers, its timeout.
+
+- The body: a declared Content-Length above the limit is refused before a byte is read; the
+  bytes must keep arriving (BUCKETD_HTTP_BODY_IDLE_SECONDS); the JSON may not hold NaN or
+  Infinity, integers beyond 64 bits, or nest deeper than MAX_JSON_DEPTH.
+- Forwarded headers must be printable ASCII and short: gRPC metadata is ASCII, and an over-long
+  value would otherwise meet gRPC's metadata limit as an unrelated error.
+- X-Request-Timeout must be a finite, positive number of seconds.
+Each refusal is an error in the envelope that says what to change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+
+from aiohttp import web
+
+from bucketd.gateway.marshal import InvalidField, MarshalError
+
+TIMEOUT_HEADER = "X-Request-Timeout"
+# Header -> longest value forwarded (API keys are 40 characters, namespace names 64).
+FORWARDED_HEADERS = {"authorization": 512, "x-namespace": 256}
+_INT64 = 2**63
+MAX_JSON_DEPTH = 32  # the server refuses deeper JSON from gRPC callers too
+
+
+class BodyTooLarge(MarshalError):
+    """The declared or received body exceeds the route's limit."""
+
+    status = 413
+
+
+class BodyTooSlow(MarshalError):
+    """The body stopped arriving."""
+
+    status = 408
+
+
+def _no_constants(name: str) -> None:
+    raise InvalidField(f"the JSON body holds {name}: NaN and Infinity are not JSON numbers")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or abs(value := int(text)) >= _INT64:
+        raise InvalidField(f"the JSON body holds the integer {text[:24]}…: integers are 64-bit")
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidField(f"the JSON body nests more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidField("the JSON body holds a number too large for a 64-bit float")
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    """A JSON object from the body; 400 for what is not JSON, 422 for JSON we cannot take."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw, parse_constant=_no_constants, parse_int=_bounded_int)
+    except RecursionError:
+        raise InvalidField(f"the JSON body nests more than {MAX_JSON_DEPTH} levels deep") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise MarshalError(f"Malformed JSON body: {error}") from None
+    if not isinstance(data, dict):
+        raise MarshalError("The JSON body must be an object")
+    _check_depth(data)
+    return data
+
+
+def check_declared_size(request: web.Request, limit: int) -> None:
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(
+            f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes"
+        )
+
+
+async def read_json(request: web.Request, *, limit: int, idle_seconds: float) -> dict[str, Any]:
+    check_declared_size(request, limit)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            async with asyncio.timeout(idle_seconds):
+                chunk = await request.content.readany()
+        except TimeoutError:
+            raise BodyTooSlow(
+                f"the request body stopped arriving: nothing for {idle_seconds:g} s"
+            ) from None
+        if not chunk:
+            return parse_json(b"".join(chunks))
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+
+
+def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    """The allow-listed headers as gRPC metadata, checked: never the whole request."""
+    forwarded = []
+    for name, longest in FORWARDED_HEADERS.items():
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if not value.isascii() or not value.isprintable():
+            raise MarshalError(f"the {name.title()} header must be printable ASCII")
+        if len(value) > longest:
+            raise MarshalError(f"the {name.title()} header is at most {longest} characters")
+        forwarded.append((name, value))
+    return tuple(forwarded)
+
+
+def request_timeout(request: web.Request, limit: float) -> float:
+    """The gRPC deadline: X-Request-Timeout, capped by BUCKETD_GATEWAY_TIMEOUT_SECONDS."""
+    raw = request.headers.get(TIMEOUT_HEADER)
+    if raw is None:
+        return limit
+    try:
+        requested = float(raw)
+    except ValueError:
+        raise MarshalError(f"{TIMEOUT_HEADER} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(requested) or requested <= 0:
+        raise MarshalError(f"{TIMEOUT_HEADER} must be a positive number of seconds, got {raw}")
+    return min(requested, limit)
