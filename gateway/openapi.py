@@ -43,6 +43,19 @@ _ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, or null."""
+    kind = schema.get("type")
+    if isinstance(kind, str) and "$ref" not in schema:
+        nullable = {**schema, "type": [kind, "null"]}
+        if "enum" in schema:
+            nullable["enum"] = [*schema["enum"], None]
+        return nullable
+    if not schema:  # any value: null included
+        return schema
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 class _Schemas:
     """Collects one component schema per message reachable from the routes."""
 
@@ -67,6 +80,8 @@ class _Schemas:
                 continue
             behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
             schema = self.field(field)
+            if field.has_presence or field.enum_type is not None:  # null when unset (marshal)
+                schema = _nullable(schema)
             if field_behavior_pb2.OUTPUT_ONLY in behaviors:
                 schema = {**schema, "readOnly": True}
             if field_behavior_pb2.REQUIRED in behaviors:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from grpc import aio
 
 from bucketd.gateway.errors import from_rpc_error
@@ -125,6 +126,9 @@ async def _recording(
             yield message
     except (MarshalError, ValueError) as error:
         failures.append(MarshalError(str(error)))
+        raise
+    except HttpProcessingError as error:  # a malformed multipart body (its part headers)
+        failures.append(MarshalError(f"malformed multipart/form-data body: {error.message}"))
         raise
 
 

@@ -9,6 +9,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from bucketd.server.api import enums
 from bucketd.server.domain.listing import ListQuery
+from bucketd.server.errors import InvalidArgument
 from bucketd.v1 import buckets_pb2, common_pb2
 
 
@@ -32,13 +33,22 @@ def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
     return message
 
 
+def _json_of(message: struct_pb2.Struct | struct_pb2.Value) -> Any:
+    try:
+        return json_format.MessageToDict(message)
+    except ValueError:  # protobuf refuses to turn NaN and Infinity into JSON
+        raise InvalidArgument(
+            "NaN and Infinity are not JSON numbers: send finite numbers"
+        ) from None
+
+
 def to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    converted: dict[str, Any] = json_format.MessageToDict(message)
+    converted: dict[str, Any] = _json_of(message)
     return converted
 
 
 def value_of(message: struct_pb2.Value) -> Any:
-    return json_format.MessageToDict(message)
+    return _json_of(message)
 
 
 def status(value: str) -> common_pb2.TaskStatus.ValueType:

@@ -47,9 +47,9 @@ def _observe(method: str, behavior: Behavior) -> Behavior:
             code = grpc.StatusCode.UNIMPLEMENTED
             await context.abort(code, f"{method.lstrip('/')} is not implemented yet")
         except Exception:
-            log.exception("unhandled error in %s", method)
-            code = grpc.StatusCode.UNKNOWN
-            raise
+            log.exception("unhandled error in %s", method)  # the details go to the log only
+            code = grpc.StatusCode.INTERNAL
+            await context.abort(code, "internal error: the server logged what went wrong")
         finally:
             _log_call(method, code, started)
 
