@@ -12,24 +12,21 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
 from grpc_reflection.v1alpha import reflection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
-from bucketd.server.errors import StorageUnavailable
+from bucketd.server.readiness import Readiness
 from bucketd.server.services.bundle import Services
 from bucketd.server.services.janitor import sweep_safely
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
-from bucketd.server.storage.mongo import Document, open_database, ping
-from bucketd.server.storage.s3 import S3Client, ensure_bucket, open_s3
+from bucketd.server.storage.mongo import open_database
+from bucketd.server.storage.s3 import open_s3
 from bucketd.server.wiring import Stores, build_services
 
 log = logging.getLogger("bucketd.server")
-
-READINESS_RETRY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -38,38 +35,16 @@ class RunningServer:
 
     address: str
     services: Services
-    readiness: asyncio.Task[None]
+    readiness: Readiness
 
     async def wait_ready(self) -> None:
-        """Return once MongoDB and S3 answer and the indexes exist (health says SERVING)."""
-        await asyncio.shield(self.readiness)
+        """Return once MongoDB and S3 answer and the indexes exist (health said SERVING)."""
+        await self.readiness.first_ready.wait()
 
 
-async def _become_ready(
-    health: health_aio.HealthServicer,
-    database: AsyncDatabase[Document],
-    stores: Stores,
-    s3: S3Client,
-    settings: Settings,
-) -> None:
-    """Report SERVING once MongoDB and S3 both answer; retry until they do."""
-    while True:
-        try:
-            await ping(database)
-            await stores.ensure_indexes()
-            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
-        except StorageUnavailable as error:
-            log.warning("not ready yet: %s", error.message)
-            await asyncio.sleep(READINESS_RETRY_SECONDS)
-            continue
-        await health.set("", health_pb2.HealthCheckResponse.SERVING)
-        log.info("ready: MongoDB and S3 answer")
-        return
-
-
-async def _sweep(services: Services, readiness: asyncio.Task[None], settings: Settings) -> None:
-    """Run the janitor every BUCKETD_SWEEP_SECONDS, once MongoDB and S3 answer."""
-    await asyncio.shield(readiness)
+async def _sweep(services: Services, readiness: Readiness, settings: Settings) -> None:
+    """Run the janitor every BUCKETD_SWEEP_SECONDS, once MongoDB and S3 have answered."""
+    await readiness.first_ready.wait()
     while True:
         report = await sweep_safely(services.janitor)
         if report:
@@ -90,7 +65,11 @@ async def running_server(
         raise ValueError("MONGODB_URI is required to run the server")
     async with contextlib.AsyncExitStack() as stack:
         database = await stack.enter_async_context(
-            open_database(settings.mongodb_uri, settings.mongodb_database)
+            open_database(
+                settings.mongodb_uri,
+                settings.mongodb_database,
+                timeout_seconds=settings.mongodb_timeout_seconds,
+            )
         )
         s3 = await stack.enter_async_context(open_s3(settings))
         presigner = s3
@@ -139,13 +118,14 @@ async def running_server(
         )
         bound = server.add_insecure_port(f"{host}:{port}")
         await server.start()
-        readiness = asyncio.create_task(_become_ready(health, database, stores, s3, settings))
+        readiness = Readiness(health, database, stores, s3, settings)
+        watcher = asyncio.create_task(readiness.run())
         sweeper = asyncio.create_task(_sweep(services, readiness, settings))
-        # Run on exit in the reverse order: NOT_SERVING, stop taking calls and let in-flight ones
-        # finish, stop background confirms (a later sweep resumes them), stop the loops.
-        stack.callback(readiness.cancel)
+        # Run on exit in the reverse order: stop watching, NOT_SERVING, stop taking calls and let
+        # in-flight ones finish, stop background confirms (a janitor resumes them), stop sweeping.
         stack.callback(sweeper.cancel)
         stack.push_async_callback(services.confirmations.close)
         stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         stack.push_async_callback(health.enter_graceful_shutdown)
+        stack.callback(watcher.cancel)
         yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)

@@ -80,6 +80,18 @@ class Settings:
         minimum=1024,
         maximum=8 * 1024 * 1024,
     )
+    readiness_seconds: float = setting(
+        "BUCKETD_READINESS_SECONDS",
+        5.0,
+        "how often MongoDB and S3 are checked for readiness (gRPC health, `/readyz`)",
+        minimum=0.05,
+    )
+    mongodb_timeout_seconds: float = setting(
+        "BUCKETD_MONGODB_TIMEOUT_SECONDS",
+        30.0,
+        "the longest a MongoDB operation may wait for an answer (503 after that)",
+        minimum=0.1,
+    )
     grpc_max_message_bytes: int = setting(
         "BUCKETD_GRPC_MAX_MESSAGE_BYTES",
         32 * MIB,

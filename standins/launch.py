@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO
 
 START_TIMEOUT_SECONDS = 60.0
@@ -30,10 +31,18 @@ def _failure(name: str, log: IO[bytes], reason: str) -> StandinError:
     return StandinError(f"{name} stand-in {reason}.\n{output[-4000:]}")
 
 
+@dataclass(frozen=True)
+class Standin:
+    """A running stand-in: the address it announced, and its process (to stop it in tests)."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def _announced(name: str, module: str) -> Iterator[str]:
-    """Run `python -m module --port 0` and yield the address it announces."""
-    args = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"]
+def _announced(name: str, module: str, port: int) -> Iterator[Standin]:
+    """Run `python -m module --port <port>` (0: the OS picks) and yield what it announces."""
+    args = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)]
     with (
         tempfile.TemporaryFile() as log,
         subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log) as child,
@@ -44,7 +53,7 @@ def _announced(name: str, module: str) -> Iterator[str]:
             line = child.stdout.readline().decode().strip() if ready else ""
             if not line.startswith("READY "):
                 raise _failure(name, log, "did not report READY")
-            yield line.removeprefix("READY ")
+            yield Standin(line.removeprefix("READY "), child)
         finally:
             child.stdin.close()  # the child's cue to stop
             try:
@@ -53,15 +62,25 @@ def _announced(name: str, module: str) -> Iterator[str]:
                 child.kill()
 
 
+def mongo_server(port: int = 0) -> contextlib.AbstractContextManager[Standin]:
+    """mongoeco's wire-protocol server (in-memory engine) on loopback."""
+    return _announced("MongoDB", "bucketd.standins.mongo_main", port)
+
+
+def s3_server(port: int = 0) -> contextlib.AbstractContextManager[Standin]:
+    """moto's S3 server on loopback."""
+    return _announced("S3", "bucketd.standins.s3_main", port)
+
+
 @contextlib.contextmanager
 def mongo_standin() -> Iterator[str]:
     """Run mongoeco's wire-protocol server (in-memory) and yield its mongodb:// URI."""
-    with _announced("MongoDB", "bucketd.standins.mongo_main") as uri:
-        yield uri
+    with mongo_server() as server:
+        yield server.url
 
 
 @contextlib.contextmanager
 def s3_standin() -> Iterator[str]:
     """Run moto's S3 server on loopback and yield its endpoint URL."""
-    with _announced("S3", "bucketd.standins.s3_main") as endpoint:
-        yield endpoint
+    with s3_server() as server:
+        yield server.url

@@ -16,10 +16,18 @@ Document = dict[str, Any]
 
 
 @contextlib.asynccontextmanager
-async def open_database(uri: str, name: str) -> AsyncIterator[AsyncDatabase[Document]]:
-    """Yield the database `name` of the server at `uri`; the client closes on exit."""
+async def open_database(
+    uri: str, name: str, *, timeout_seconds: float = 30.0
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """Yield the database `name` of the server at `uri`; the client closes on exit. An operation
+    that gets no answer in `timeout_seconds` fails (StorageUnavailable), never hangs."""
+    timeout_ms = int(timeout_seconds * 1000)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=5000, tz_aware=True
+        uri,
+        serverSelectionTimeoutMS=min(5000, timeout_ms),
+        socketTimeoutMS=timeout_ms,
+        connectTimeoutMS=min(10000, timeout_ms),
+        tz_aware=True,
     )
     try:
         yield client[name]
