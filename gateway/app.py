@@ -11,7 +11,7 @@ from aiohttp import web
 from grpc import aio
 
 from bucketd.gateway import streams
-from bucketd.gateway.errors import envelope
+from bucketd.gateway.errors import envelope, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
 from bucketd.gateway.marshal import MarshalError
@@ -51,7 +51,9 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         return _routing_error(request, error)
     except MarshalError as error:
-        return envelope(error.status, str(error))
+        problems = [validation_error(p.field, p.message, p.kind) for p in error.problems]
+        details = {"validation_errors": problems} if problems else None
+        return envelope(error.status, str(error), details=details)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelope(500, "Internal server error")

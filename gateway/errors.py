@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 import grpc
@@ -75,24 +76,43 @@ def envelope(
     return web.json_response(body, status=status, headers=headers)
 
 
-def _error_info(error: aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def location(field: str) -> list[str | int]:
+    """`objects[2].blobs[0].data` -> ["body", "objects", 2, "blobs", 0, "data"] (FastAPI's form)."""
+    parts: list[str | int] = ["body"]
+    for name, index in _PATH_PART.findall(field):
+        parts.append(int(index) if index else name)
+    return parts
+
+
+def validation_error(field: str, message: str, kind: str) -> dict[str, Any]:
+    """One item of details.validation_errors, as the Error Guide shows them."""
+    return {"type": kind, "location": location(field), "message": message}
+
+
+def _status_details(error: aio.AioRpcError) -> list[Any]:
     try:
         status = rpc_status.from_call(cast(grpc.Call, error))
     except ValueError:  # inconsistent status details: ignore them, keep code and message
-        return None
-    for detail in status.details if status else ():
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            return info
-    return None
+        return []
+    return list(status.details) if status else []
 
 
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:
-    """The envelope for a failed call: status from the table, details from ErrorInfo."""
-    info = _error_info(error)
+    """The envelope for a failed call: status from the table, details from ErrorInfo, and
+    validation_errors from BadRequest's field violations."""
     status = HTTP_STATUS.get(error.code(), 500)
-    details: dict[str, Any] | None = None
-    if info is not None:
-        status = HTTP_STATUS_BY_REASON.get(info.reason, status)
-        details = {"reason": info.reason, **dict(info.metadata)}
-    return envelope(status, error.details() or error.code().name, details=details)
+    details: dict[str, Any] = {}
+    for packed in _status_details(error):
+        info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+        if packed.Unpack(info):
+            status = HTTP_STATUS_BY_REASON.get(info.reason, status)
+            details = {"reason": info.reason, **dict(info.metadata), **details}
+        elif packed.Unpack(bad_request):
+            details["validation_errors"] = [
+                validation_error(v.field, v.description, v.reason or "value_error")
+                for v in bad_request.field_violations
+            ]
+    return envelope(status, error.details() or error.code().name, details=details or None)

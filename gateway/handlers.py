@@ -27,13 +27,15 @@ class RouteHandler:
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        message = parse_request(self._route.request_class, await self._request_data(request))
+        metadata = forwarded_metadata(request)  # the headers first: they are cheaper to check
+        timeout = request_timeout(request, self._settings.gateway_timeout_seconds)
+        message = parse_request(
+            self._route.request_class,
+            await self._request_data(request),
+            bound=tuple(self._route.path_variables),
+        )
         try:
-            response = await self._call(
-                message,
-                metadata=forwarded_metadata(request),
-                timeout=request_timeout(request, self._settings.gateway_timeout_seconds),
-            )
+            response = await self._call(message, metadata=metadata, timeout=timeout)
         except aio.AioRpcError as error:
             return from_rpc_error(error)
         return self._render(response)

@@ -6,21 +6,25 @@ protobuf's json_format does the work; this module only bends it to the reference
   accepted case-insensitively on input, as are the proto names ("FIELD_TYPE_PDF");
 - 64-bit integers as JSON numbers (proto3 JSON would quote them);
 - every field of a response present, `null` when unset (as the reference's Pydantic models do);
-- `null` on input means "not set"; unknown input fields are ignored, unless the message has a
-  `(bucketd.v1.json_inline)` Struct field: then they go into it, and on output its keys are
-  written at the root (the reference's flat user fields).
+- `null` on input means "not set"; an undeclared key is refused (422 naming it and the accepted
+  keys, as the public docs do since 2026-11-02), unless the message has a
+  `(bucketd.v1.json_inline)` Struct field: then it goes there (the object bodies' user fields),
+  and on output that field's keys are written at the root.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
+from google.api import field_behavior_pb2
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from bucketd.json_numbers import whole_numbers
 from bucketd.spellings import json_values
 from bucketd.v1 import common_pb2
 
@@ -43,16 +47,34 @@ _INTEGER_TYPES = _INT64_TYPES | {
 _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
 
 
+@dataclass(frozen=True)
+class FieldProblem:
+    """One item of the 422 envelope's details.validation_errors."""
+
+    field: str
+    message: str
+    kind: str
+
+
 class MarshalError(ValueError):
     """The request cannot be read at all (malformed JSON, a bad header): 400."""
 
     status = 400
 
+    def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
 
 class InvalidField(MarshalError):
-    """Well-formed input that does not fit the request message (type, enum): 422, naming it."""
+    """Well-formed input that does not fit the request message (type, enum, an undeclared
+    key): 422, naming the field(s)."""
 
     status = 422
+
+    @classmethod
+    def at(cls, field: str, message: str, kind: str) -> InvalidField:
+        return cls(f"{field}: {message}", [FieldProblem(field, message, kind)])
 
 
 def _is_well_known(descriptor: Descriptor) -> bool:
@@ -94,7 +116,7 @@ def _enum_in(enum: EnumDescriptor, value: Any, path: str) -> int:
     if isinstance(value, str) and value.lower() in _enum_lookup(enum):
         return _enum_lookup(enum)[value.lower()]
     allowed = ", ".join(accepted_enum_values(enum))
-    raise InvalidField(f"{path}: {value!r} is not one of {allowed}")
+    raise InvalidField.at(path, f"{value!r} is not one of {allowed}", "enum")
 
 
 def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
@@ -112,7 +134,8 @@ def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
         if field.type in _FLOAT_TYPES:
             return float(text)
     except ValueError:
-        raise InvalidField(f"{path}: {text!r} is not a valid {_type_name(field)}") from None
+        kind = "bool_parsing" if field.type == FieldDescriptor.TYPE_BOOL else "number_parsing"
+        raise InvalidField.at(path, f"{text!r} is not a valid {_type_name(field)}", kind) from None
     return text
 
 
@@ -138,40 +161,89 @@ def inline_field(descriptor: Descriptor) -> FieldDescriptor | None:
     return None
 
 
-def _normalize_value(field: FieldDescriptor, value: Any, path: str) -> Any:
+def _normalize_value(
+    field: FieldDescriptor,
+    value: Any,
+    path: str,
+    problems: list[FieldProblem],
+    bound: tuple[str, ...],
+) -> Any:
     if field.enum_type is not None:
         return _enum_in(field.enum_type, value, path)
     message = field.message_type
     if message is None or _is_well_known(message) or not isinstance(value, Mapping):
         return value
-    return normalize_input(message, value, path)
+    return _normalize(message, value, path, problems, bound)
 
 
-def normalize_input(
-    descriptor: Descriptor, data: Mapping[str, Any], path: str = ""
+def _required(field: FieldDescriptor) -> bool:
+    behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
+    return field_behavior_pb2.REQUIRED in behaviors
+
+
+def accepted_keys(descriptor: Descriptor, bound: tuple[str, ...] = ()) -> list[str]:
+    """The keys a JSON body of this message may hold (`bound`: those the URL path sets)."""
+    inline = inline_field(descriptor)
+    return [f.name for f in descriptor.fields if f.name not in bound and f is not inline]
+
+
+def _normalize(
+    descriptor: Descriptor,
+    data: Mapping[str, Any],
+    path: str,
+    problems: list[FieldProblem],
+    bound: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Drop nulls and unknown keys, resolve enum spellings; keys become proto field names."""
     normalized: dict[str, Any] = {}
     inline = inline_field(descriptor)
     for key, value in data.items():
         field = _field(descriptor, key)
+        here = f"{path}.{key}" if path else key
         if field is None and inline is not None:
             normalized.setdefault(inline.name, {})[key] = value
+        elif field is None:
+            accepted = ", ".join(accepted_keys(descriptor, bound))
+            message = f"{key!r} is not a field here; accepted: {accepted}"
+            problems.append(FieldProblem(here, message, "extra_forbidden"))
+        elif value is None:
             continue
-        if field is None or value is None:
-            continue
-        here = f"{path}.{key}" if path else key
-        if _is_map(field) and isinstance(value, Mapping):
+        elif _is_map(field) and isinstance(value, Mapping):
             value_field = _map_value_field(field)
             normalized[field.name] = {
-                k: _normalize_value(value_field, v, f"{here}.{k}") for k, v in value.items()
+                k: _normalize_value(value_field, v, f"{here}.{k}", problems, bound)
+                for k, v in value.items()
             }
         elif field.is_repeated and isinstance(value, list):
             normalized[field.name] = [
-                _normalize_value(field, item, f"{here}[{i}]") for i, item in enumerate(value)
+                _normalize_value(field, item, f"{here}[{i}]", problems, bound)
+                for i, item in enumerate(value)
             ]
         else:
-            normalized[field.name] = _normalize_value(field, value, here)
+            normalized[field.name] = _normalize_value(field, value, here, problems, bound)
+    for field in descriptor.fields:
+        if _required(field) and field.name not in normalized and field.name not in bound:
+            here = f"{path}.{field.name}" if path else field.name
+            problems.append(FieldProblem(here, "field required", "missing"))
+    return normalized
+
+
+def normalize_input(
+    descriptor: Descriptor,
+    data: Mapping[str, Any],
+    bound: tuple[str, ...] = (),
+    *,
+    complete: bool = True,
+) -> dict[str, Any]:
+    """Drop nulls and resolve enum spellings (keys become proto field names); refuse, with one
+    422 naming every field at fault, undeclared keys (listing the accepted ones) and missing
+    required fields (`bound`: the fields the URL path sets)."""
+    problems: list[FieldProblem] = []
+    normalized = _normalize(descriptor, data, "", problems, bound)
+    if not complete:
+        problems = [p for p in problems if p.kind != "missing"]
+    if problems:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidField(f"Invalid request body: {summary}", problems)
     return normalized
 
 
@@ -196,15 +268,22 @@ def set_text_field(
         target[field.name] = _scalar_from_text(field, values[-1], dotted)
 
 
-def parse_request[M: Message](message_class: type[M], data: Mapping[str, Any]) -> M:
-    """Build a request message from JSON-shaped data; MarshalError names what does not fit."""
+def parse_request[M: Message](
+    message_class: type[M],
+    data: Mapping[str, Any],
+    *,
+    bound: tuple[str, ...] = (),
+    complete: bool = True,
+) -> M:
+    """Build a request message from JSON-shaped data; MarshalError names what does not fit.
+    `bound`: the fields the URL path sets (not body keys, at any depth: a batch's items name
+    no bucket); `complete=False` for a message still being assembled (no required check)."""
     message = message_class()
+    normalized = normalize_input(descriptor_of(message), data, bound, complete=complete)
     try:
-        json_format.ParseDict(
-            normalize_input(descriptor_of(message), data), message, ignore_unknown_fields=True
-        )
+        json_format.ParseDict(normalized, message)
     except json_format.ParseError as error:
-        raise InvalidField(str(error)) from None
+        raise InvalidField(str(error), [FieldProblem("", str(error), "type_error")]) from None
     return message
 
 
@@ -239,22 +318,11 @@ def _output_value(field: FieldDescriptor, value: Any) -> Any:
     return value
 
 
-def _whole_numbers(value: Any) -> Any:
-    """7.0 -> 7: Struct numbers are doubles, but a client sent (and expects back) an integer."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
-    return value
-
-
 def to_json(message: Message) -> dict[str, Any]:
     """The reference's JSON for a response message."""
     data: dict[str, Any] = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     _denormalize(descriptor_of(message), data)
-    converted: dict[str, Any] = _whole_numbers(data)
+    converted: dict[str, Any] = whole_numbers(data)
     return converted

@@ -29,7 +29,7 @@ RPC = "/bucketd.v1.ObjectService/UploadObject"
 
 
 def _blob(fields: dict[str, Any]) -> pb.UploadBlobHeader:
-    return parse_request(pb.UploadBlobHeader, fields)
+    return parse_request(pb.UploadBlobHeader, fields, complete=False)
 
 
 def _chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
@@ -68,7 +68,7 @@ async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObj
             if header_sent:
                 raise MarshalError("the JSON part must come before the file parts")
             fields = json.loads(await part.read(decode=True) or b"{}")
-            header = parse_request(pb.UploadObjectHeader, {**fields, "blobs": []})
+            header = parse_request(pb.UploadObjectHeader, {**fields, "blobs": []}, complete=False)
             header.bucket_identifier = bucket
             header_sent = True
             yield pb.UploadObjectRequest(header=header)

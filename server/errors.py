@@ -5,8 +5,23 @@ Services and domain code raise these; servicers never pick a status themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Self
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One field that fails validation (google.rpc.BadRequest.FieldViolation): `field` is a
+    path like `objects[2].blobs[0].data`, `kind` a Pydantic-style type (missing, extra_forbidden,
+    value_error) for the REST envelope's validation_errors."""
+
+    field: str
+    message: str
+    kind: str = "value_error"
+
+    def under(self, where: str) -> Violation:
+        return Violation(f"{where}.{self.field}", self.message, self.kind)
 
 
 class BucketdError(Exception):
@@ -15,14 +30,32 @@ class BucketdError(Exception):
     #: A stable, machine-readable reason (google.rpc.ErrorInfo.reason).
     reason = "BUCKETD_ERROR"
 
-    def __init__(self, message: str, *, details: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Mapping[str, str] | None = None,
+        violations: Sequence[Violation] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details: dict[str, str] = dict(details or {})
+        self._violations = tuple(violations)
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        """The fields at fault: those given, else the one `details["field"]` names."""
+        if self._violations or "field" not in self.details:
+            return self._violations
+        return (Violation(self.details["field"], self.message),)
 
     def at(self, where: str) -> Self:
         """The same error about an item of a batch: `uploads[3]: <message>`."""
-        located = type(self)(f"{where}: {self.message}", details=self.details)
+        located = type(self)(
+            f"{where}: {self.message}",
+            details=self.details,
+            violations=[violation.under(where) for violation in self.violations],
+        )
         located.__cause__ = self
         return located
 

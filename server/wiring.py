@@ -216,6 +216,7 @@ def build_services(
         uploads=UploadService(
             uploads=stores.uploads,
             storage=storage,
+            registry=stores.contents,
             buckets=buckets,
             limits=_upload_limits(settings),
             clock=now_ms,

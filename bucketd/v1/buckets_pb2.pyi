@@ -421,12 +421,25 @@ class ListBucketsRequest(_message.Message):
     CASE_SENSITIVE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
     search: _builtins.str
     """Wildcard match over id, name and description."""
     case_sensitive: _builtins.bool
     limit: _builtins.int
-    """1..1000, default 10."""
+    """limit: 1..1000, default 10."""
     offset: _builtins.int
+    page_size: _builtins.int
+    """See ListObjectsRequest."""
+    page: _builtins.int
+    cursor: _builtins.str
+    next_cursor: _builtins.str
+    after: _builtins.str
+    include_total: _builtins.bool
     @_builtins.property
     def filters(self) -> _struct_pb2.Struct:
         """Shorthand or AND/OR/NOT filters over bucket_id and bucket_name."""
@@ -442,19 +455,45 @@ class ListBucketsRequest(_message.Message):
         case_sensitive: _builtins.bool = ...,
         limit: _builtins.int | None = ...,
         offset: _builtins.int | None = ...,
+        page_size: _builtins.int | None = ...,
+        page: _builtins.int | None = ...,
+        cursor: _builtins.str | None = ...,
+        next_cursor: _builtins.str | None = ...,
+        after: _builtins.str | None = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "filters", b"filters", "limit", b"limit", "offset", b"offset", "sort", b"sort"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "case_sensitive", b"case_sensitive", "filters", b"filters", "limit", b"limit", "offset", b"offset", "search", b"search", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
+    _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
+    _WhichOneofReturnType__cursor: _TypeAlias = _typing.Literal["cursor"]  # noqa: Y015
+    _WhichOneofArgType__cursor: _TypeAlias = _typing.Literal["_cursor", b"_cursor"]  # noqa: Y015
     _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
     _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
+    _WhichOneofReturnType__next_cursor: _TypeAlias = _typing.Literal["next_cursor"]  # noqa: Y015
+    _WhichOneofArgType__next_cursor: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor"]  # noqa: Y015
     _WhichOneofReturnType__offset: _TypeAlias = _typing.Literal["offset"]  # noqa: Y015
     _WhichOneofArgType__offset: _TypeAlias = _typing.Literal["_offset", b"_offset"]  # noqa: Y015
+    _WhichOneofReturnType__page: _TypeAlias = _typing.Literal["page"]  # noqa: Y015
+    _WhichOneofArgType__page: _TypeAlias = _typing.Literal["_page", b"_page"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__after) -> _WhichOneofReturnType__after | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cursor) -> _WhichOneofReturnType__cursor | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_cursor) -> _WhichOneofReturnType__next_cursor | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__offset) -> _WhichOneofReturnType__offset | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page) -> _WhichOneofReturnType__page | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___ListBucketsRequest: _TypeAlias = ListBucketsRequest  # noqa: Y015
 

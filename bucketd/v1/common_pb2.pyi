@@ -147,7 +147,9 @@ Global___SortOption: _TypeAlias = SortOption  # noqa: Y015
 
 @_typing.final
 class Pagination(_message.Message):
-    """PaginationResponse of the reference (section 1.5); every field may be absent."""
+    """PaginationResponse of the reference (section 1.5); every field may be absent. total and
+    total_pages are only counted when the request asks for include_total.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -165,9 +167,11 @@ class Pagination(_message.Message):
     page: _builtins.int
     page_size: _builtins.int
     total_pages: _builtins.int
-    next_page: _builtins.int
-    previous_page: _builtins.int
+    next_page: _builtins.str
+    """The next page's number as a string ("3"): send it back as `page`. Null on the last page."""
+    previous_page: _builtins.str
     next_cursor: _builtins.str
+    """Send it back as `cursor` for the next page."""
     has_more: _builtins.bool
     limit: _builtins.int
     offset: _builtins.int
@@ -178,8 +182,8 @@ class Pagination(_message.Message):
         page: _builtins.int | None = ...,
         page_size: _builtins.int | None = ...,
         total_pages: _builtins.int | None = ...,
-        next_page: _builtins.int | None = ...,
-        previous_page: _builtins.int | None = ...,
+        next_page: _builtins.str | None = ...,
+        previous_page: _builtins.str | None = ...,
         next_cursor: _builtins.str | None = ...,
         has_more: _builtins.bool | None = ...,
         limit: _builtins.int | None = ...,

@@ -7,6 +7,7 @@ from bucketd.v1 import common_pb2 as _common_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
@@ -67,21 +68,41 @@ class CreateNamespaceRequest(_message.Message):
 
     NAMESPACE_NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    FEATURE_EXTRACTORS_FIELD_NUMBER: _builtins.int
+    PAYLOAD_INDEXES_FIELD_NUMBER: _builtins.int
+    AUTO_CREATE_INDEXES_FIELD_NUMBER: _builtins.int
     namespace_name: _builtins.str
     """3 to 64 characters, unique within the organization."""
     description: _builtins.str
+    auto_create_indexes: _builtins.bool
+    @_builtins.property
+    def feature_extractors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """Declared by the public docs' request model, accepted and not used: bucketd runs no
+        feature extractors and keeps no vector indexes.
+        """
+
+    @_builtins.property
+    def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
     def __init__(
         self,
         *,
         namespace_name: _builtins.str = ...,
         description: _builtins.str | None = ...,
+        feature_extractors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        payload_indexes: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        auto_create_indexes: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "auto_create_indexes", b"auto_create_indexes", "description", b"description"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "description", b"description", "namespace_name", b"namespace_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "auto_create_indexes", b"auto_create_indexes", "description", b"description", "feature_extractors", b"feature_extractors", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__auto_create_indexes: _TypeAlias = _typing.Literal["auto_create_indexes"]  # noqa: Y015
+    _WhichOneofArgType__auto_create_indexes: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes"]  # noqa: Y015
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__auto_create_indexes) -> _WhichOneofReturnType__auto_create_indexes | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
 
 Global___CreateNamespaceRequest: _TypeAlias = CreateNamespaceRequest  # noqa: Y015
@@ -152,35 +173,83 @@ class ListNamespacesRequest(_message.Message):
 
     SEARCH_FIELD_NUMBER: _builtins.int
     SORT_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    CASE_SENSITIVE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    CURSOR_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
     search: _builtins.str
     """Matches names and descriptions (case-insensitive substring)."""
+    case_sensitive: _builtins.bool
     limit: _builtins.int
-    """1..1000, default 10."""
+    """limit: 1..1000, default 10."""
     offset: _builtins.int
+    page_size: _builtins.int
+    """See ListObjectsRequest."""
+    page: _builtins.int
+    cursor: _builtins.str
+    next_cursor: _builtins.str
+    after: _builtins.str
+    include_total: _builtins.bool
     @_builtins.property
     def sort(self) -> _common_pb2.SortOption: ...
+    @_builtins.property
+    def filters(self) -> _struct_pb2.Struct:
+        """Shorthand or AND/OR/NOT filters over namespace_id and namespace_name."""
+
     def __init__(
         self,
         *,
         search: _builtins.str = ...,
         sort: _common_pb2.SortOption | None = ...,
+        filters: _struct_pb2.Struct | None = ...,
+        case_sensitive: _builtins.bool = ...,
         limit: _builtins.int | None = ...,
         offset: _builtins.int | None = ...,
+        page_size: _builtins.int | None = ...,
+        page: _builtins.int | None = ...,
+        cursor: _builtins.str | None = ...,
+        next_cursor: _builtins.str | None = ...,
+        after: _builtins.str | None = ...,
+        include_total: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "limit", b"limit", "offset", b"offset", "sort", b"sort"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_offset", b"_offset", "limit", b"limit", "offset", b"offset", "search", b"search", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
+    _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
+    _WhichOneofReturnType__cursor: _TypeAlias = _typing.Literal["cursor"]  # noqa: Y015
+    _WhichOneofArgType__cursor: _TypeAlias = _typing.Literal["_cursor", b"_cursor"]  # noqa: Y015
     _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
     _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
+    _WhichOneofReturnType__next_cursor: _TypeAlias = _typing.Literal["next_cursor"]  # noqa: Y015
+    _WhichOneofArgType__next_cursor: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor"]  # noqa: Y015
     _WhichOneofReturnType__offset: _TypeAlias = _typing.Literal["offset"]  # noqa: Y015
     _WhichOneofArgType__offset: _TypeAlias = _typing.Literal["_offset", b"_offset"]  # noqa: Y015
+    _WhichOneofReturnType__page: _TypeAlias = _typing.Literal["page"]  # noqa: Y015
+    _WhichOneofArgType__page: _TypeAlias = _typing.Literal["_page", b"_page"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__after) -> _WhichOneofReturnType__after | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cursor) -> _WhichOneofReturnType__cursor | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_cursor) -> _WhichOneofReturnType__next_cursor | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__offset) -> _WhichOneofReturnType__offset | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page) -> _WhichOneofReturnType__page | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___ListNamespacesRequest: _TypeAlias = ListNamespacesRequest  # noqa: Y015
 
@@ -218,19 +287,29 @@ class UpdateNamespaceRequest(_message.Message):
     NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
     NAMESPACE_NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
+    FEATURE_EXTRACTORS_FIELD_NUMBER: _builtins.int
+    PAYLOAD_INDEXES_FIELD_NUMBER: _builtins.int
     namespace_identifier: _builtins.str
     namespace_name: _builtins.str
     description: _builtins.str
+    @_builtins.property
+    def feature_extractors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """Accepted and not used (see CreateNamespaceRequest)."""
+
+    @_builtins.property
+    def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
     def __init__(
         self,
         *,
         namespace_identifier: _builtins.str = ...,
         namespace_name: _builtins.str | None = ...,
         description: _builtins.str | None = ...,
+        feature_extractors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        payload_indexes: _abc.Iterable[_struct_pb2.Struct] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_namespace_name", b"_namespace_name", "description", b"description", "namespace_name", b"namespace_name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_namespace_name", b"_namespace_name", "description", b"description", "namespace_identifier", b"namespace_identifier", "namespace_name", b"namespace_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_namespace_name", b"_namespace_name", "description", b"description", "feature_extractors", b"feature_extractors", "namespace_identifier", b"namespace_identifier", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015

@@ -24,7 +24,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class BlobDetails(_message.Message):
-    """BlobDetails of the reference; hash is the SHA-256 of the bytes, in hex."""
+    """BlobDetails of the reference; hash is the SHA-256 of the bytes, as "sha256:<hex>"."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -64,10 +64,13 @@ class Blob(_message.Message):
     KEY_PREFIX_FIELD_NUMBER: _builtins.int
     PROPERTIES_FIELD_NUMBER: _builtins.int
     DETAILS_FIELD_NUMBER: _builtins.int
+    PRESIGNED_URL_FIELD_NUMBER: _builtins.int
     blob_id: _builtins.str
     property: _builtins.str
     type: _common_pb2.FieldType.ValueType
     key_prefix: _builtins.str
+    presigned_url: _builtins.str
+    """With return_presigned_urls: a download URL valid for an hour (also in properties)."""
     @_builtins.property
     def properties(self) -> _struct_pb2.Struct:
         """The blob's data and metadata merged; url is the internal s3:// location."""
@@ -83,14 +86,20 @@ class Blob(_message.Message):
         key_prefix: _builtins.str | None = ...,
         properties: _struct_pb2.Struct | None = ...,
         details: Global___BlobDetails | None = ...,
+        presigned_url: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "details", b"details", "key_prefix", b"key_prefix", "properties", b"properties"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_presigned_url", b"_presigned_url", "details", b"details", "key_prefix", b"key_prefix", "presigned_url", b"presigned_url", "properties", b"properties"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "blob_id", b"blob_id", "details", b"details", "key_prefix", b"key_prefix", "properties", b"properties", "property", b"property", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_presigned_url", b"_presigned_url", "blob_id", b"blob_id", "details", b"details", "key_prefix", b"key_prefix", "presigned_url", b"presigned_url", "properties", b"properties", "property", b"property", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__key_prefix: _TypeAlias = _typing.Literal["key_prefix"]  # noqa: Y015
     _WhichOneofArgType__key_prefix: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix"]  # noqa: Y015
+    _WhichOneofReturnType__presigned_url: _TypeAlias = _typing.Literal["presigned_url"]  # noqa: Y015
+    _WhichOneofArgType__presigned_url: _TypeAlias = _typing.Literal["_presigned_url", b"_presigned_url"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__key_prefix) -> _WhichOneofReturnType__key_prefix | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__presigned_url) -> _WhichOneofReturnType__presigned_url | None: ...
 
 Global___Blob: _TypeAlias = Blob  # noqa: Y015
 
@@ -183,6 +192,7 @@ class SkippedBlob(_message.Message):
     blob_index: _builtins.int
     property: _builtins.str
     hash: _builtins.str
+    """"sha256:<hex>", like BlobDetails.hash."""
     existing_object_id: _builtins.str
     """The object that already holds the same bytes."""
     def __init__(
@@ -215,12 +225,15 @@ class CreateBlobRequest(_message.Message):
     METADATA_FIELD_NUMBER: _builtins.int
     CANONICALIZE_SOURCE_FIELD_NUMBER: _builtins.int
     FORCE_REMIRROR_FIELD_NUMBER: _builtins.int
+    CHECKSUM_FIELD_NUMBER: _builtins.int
     property: _builtins.str
     type: _common_pb2.FieldType.ValueType
     key_prefix: _builtins.str
     upload_id: _builtins.str
     canonicalize_source: _builtins.bool
     force_remirror: _builtins.bool
+    checksum: _builtins.str
+    """"sha256:<hex>" (or the bare hex): the bytes must hash to it, else the object is refused."""
     @_builtins.property
     def data(self) -> _struct_pb2.Value:
         """A URL, a data URI, {"base64": ...}, {"url": ...} or a plain JSON value."""
@@ -238,13 +251,16 @@ class CreateBlobRequest(_message.Message):
         metadata: _struct_pb2.Struct | None = ...,
         canonicalize_source: _builtins.bool | None = ...,
         force_remirror: _builtins.bool | None = ...,
+        checksum: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_key_prefix", b"_key_prefix", "_upload_id", b"_upload_id", "canonicalize_source", b"canonicalize_source", "data", b"data", "force_remirror", b"force_remirror", "key_prefix", b"key_prefix", "metadata", b"metadata", "upload_id", b"upload_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_checksum", b"_checksum", "_force_remirror", b"_force_remirror", "_key_prefix", b"_key_prefix", "_upload_id", b"_upload_id", "canonicalize_source", b"canonicalize_source", "checksum", b"checksum", "data", b"data", "force_remirror", b"force_remirror", "key_prefix", b"key_prefix", "metadata", b"metadata", "upload_id", b"upload_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_key_prefix", b"_key_prefix", "_upload_id", b"_upload_id", "canonicalize_source", b"canonicalize_source", "data", b"data", "force_remirror", b"force_remirror", "key_prefix", b"key_prefix", "metadata", b"metadata", "property", b"property", "type", b"type", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_checksum", b"_checksum", "_force_remirror", b"_force_remirror", "_key_prefix", b"_key_prefix", "_upload_id", b"_upload_id", "canonicalize_source", b"canonicalize_source", "checksum", b"checksum", "data", b"data", "force_remirror", b"force_remirror", "key_prefix", b"key_prefix", "metadata", b"metadata", "property", b"property", "type", b"type", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__canonicalize_source: _TypeAlias = _typing.Literal["canonicalize_source"]  # noqa: Y015
     _WhichOneofArgType__canonicalize_source: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source"]  # noqa: Y015
+    _WhichOneofReturnType__checksum: _TypeAlias = _typing.Literal["checksum"]  # noqa: Y015
+    _WhichOneofArgType__checksum: _TypeAlias = _typing.Literal["_checksum", b"_checksum"]  # noqa: Y015
     _WhichOneofReturnType__force_remirror: _TypeAlias = _typing.Literal["force_remirror"]  # noqa: Y015
     _WhichOneofArgType__force_remirror: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror"]  # noqa: Y015
     _WhichOneofReturnType__key_prefix: _TypeAlias = _typing.Literal["key_prefix"]  # noqa: Y015
@@ -253,6 +269,8 @@ class CreateBlobRequest(_message.Message):
     _WhichOneofArgType__upload_id: _TypeAlias = _typing.Literal["_upload_id", b"_upload_id"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__canonicalize_source) -> _WhichOneofReturnType__canonicalize_source | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__checksum) -> _WhichOneofReturnType__checksum | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__force_remirror) -> _WhichOneofReturnType__force_remirror | None: ...
     @_typing.overload
@@ -277,6 +295,7 @@ class CreateObjectRequest(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
     AUTO_PROCESS_FIELD_NUMBER: _builtins.int
+    AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
     USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     key_prefix: _builtins.str
@@ -290,6 +309,8 @@ class CreateObjectRequest(_message.Message):
     """Query parameter: overrides the bucket's unique_key.default_policy."""
     auto_process: _builtins.bool
     """Query parameter of the reference; accepted, no processing pipeline exists."""
+    auto_submit_batch: _builtins.bool
+    """Declared by the public docs; accepted, no processing batch exists to submit."""
     @_builtins.property
     def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]: ...
     @_builtins.property
@@ -312,11 +333,12 @@ class CreateObjectRequest(_message.Message):
         idempotency_key: _builtins.str | None = ...,
         policy: _buckets_pb2.UniqueKeyPolicy.ValueType = ...,
         auto_process: _builtins.bool = ...,
+        auto_submit_batch: _builtins.bool = ...,
         user_fields: _struct_pb2.Struct | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "auto_submit_batch", b"auto_submit_batch", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__canonicalize_source: _TypeAlias = _typing.Literal["canonicalize_source"]  # noqa: Y015
     _WhichOneofArgType__canonicalize_source: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source"]  # noqa: Y015
@@ -372,8 +394,10 @@ class CreateObjectsBatchRequest(_message.Message):
     BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     OBJECTS_FIELD_NUMBER: _builtins.int
     AUTO_PROCESS_FIELD_NUMBER: _builtins.int
+    AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     auto_process: _builtins.bool
+    auto_submit_batch: _builtins.bool
     @_builtins.property
     def objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateObjectRequest]:
         """At most 100; bucket_identifier inside each item is ignored."""
@@ -384,10 +408,11 @@ class CreateObjectsBatchRequest(_message.Message):
         bucket_identifier: _builtins.str = ...,
         objects: _abc.Iterable[Global___CreateObjectRequest] | None = ...,
         auto_process: _builtins.bool = ...,
+        auto_submit_batch: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_process", b"auto_process", "bucket_identifier", b"bucket_identifier", "objects", b"objects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_process", b"auto_process", "auto_submit_batch", b"auto_submit_batch", "bucket_identifier", b"bucket_identifier", "objects", b"objects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -509,13 +534,27 @@ class ListObjectsRequest(_message.Message):
     OFFSET_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
     INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    RETURN_PRESIGNED_URLS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     search: _builtins.str
     limit: _builtins.int
-    """Query parameters of the reference."""
+    """Paging, from the body or the query string: limit (or page_size) items per page, starting
+    at offset, or at page (numbered from 1), or after a cursor (next_cursor and after are its
+    other names). include_total counts the matches into pagination.total.
+    """
     offset: _builtins.int
     cursor: _builtins.str
     include_total: _builtins.bool
+    page_size: _builtins.int
+    page: _builtins.int
+    next_cursor: _builtins.str
+    after: _builtins.str
+    return_presigned_urls: _builtins.bool
+    """Each blob of the results gets a presigned_url (a download URL valid for an hour)."""
     @_builtins.property
     def filters(self) -> _struct_pb2.Struct:
         """LogicalOperator (AND/OR/NOT) or the shorthand form."""
@@ -536,23 +575,44 @@ class ListObjectsRequest(_message.Message):
         offset: _builtins.int | None = ...,
         cursor: _builtins.str | None = ...,
         include_total: _builtins.bool = ...,
+        page_size: _builtins.int | None = ...,
+        page: _builtins.int | None = ...,
+        next_cursor: _builtins.str | None = ...,
+        after: _builtins.str | None = ...,
+        return_presigned_urls: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_cursor", b"_cursor", "_limit", b"_limit", "_offset", b"_offset", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "offset", b"offset", "sort", b"sort"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_cursor", b"_cursor", "_limit", b"_limit", "_offset", b"_offset", "bucket_identifier", b"bucket_identifier", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "offset", b"offset", "search", b"search", "select", b"select", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "bucket_identifier", b"bucket_identifier", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "return_presigned_urls", b"return_presigned_urls", "search", b"search", "select", b"select", "sort", b"sort"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
+    _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
     _WhichOneofReturnType__cursor: _TypeAlias = _typing.Literal["cursor"]  # noqa: Y015
     _WhichOneofArgType__cursor: _TypeAlias = _typing.Literal["_cursor", b"_cursor"]  # noqa: Y015
     _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
     _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
+    _WhichOneofReturnType__next_cursor: _TypeAlias = _typing.Literal["next_cursor"]  # noqa: Y015
+    _WhichOneofArgType__next_cursor: _TypeAlias = _typing.Literal["_next_cursor", b"_next_cursor"]  # noqa: Y015
     _WhichOneofReturnType__offset: _TypeAlias = _typing.Literal["offset"]  # noqa: Y015
     _WhichOneofArgType__offset: _TypeAlias = _typing.Literal["_offset", b"_offset"]  # noqa: Y015
+    _WhichOneofReturnType__page: _TypeAlias = _typing.Literal["page"]  # noqa: Y015
+    _WhichOneofArgType__page: _TypeAlias = _typing.Literal["_page", b"_page"]  # noqa: Y015
+    _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
+    _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__after) -> _WhichOneofReturnType__after | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__cursor) -> _WhichOneofReturnType__cursor | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_cursor) -> _WhichOneofReturnType__next_cursor | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__offset) -> _WhichOneofReturnType__offset | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page) -> _WhichOneofReturnType__page | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
 
 Global___ListObjectsRequest: _TypeAlias = ListObjectsRequest  # noqa: Y015
 

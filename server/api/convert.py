@@ -7,6 +7,7 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from bucketd.json_numbers import whole_numbers
 from bucketd.server.api import enums
 from bucketd.server.domain.listing import ListQuery
 from bucketd.server.errors import InvalidArgument
@@ -35,7 +36,7 @@ def struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
 
 def _json_of(message: struct_pb2.Struct | struct_pb2.Value) -> Any:
     try:
-        return json_format.MessageToDict(message)
+        return whole_numbers(json_format.MessageToDict(message))
     except ValueError:  # protobuf refuses to turn NaN and Infinity into JSON
         raise InvalidArgument(
             "NaN and Infinity are not JSON numbers: send finite numbers"
@@ -69,10 +70,18 @@ def list_query(request: Any) -> ListQuery:
         sort_field=request.sort.field or None,
         sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
         case_sensitive=bool(getattr(request, "case_sensitive", False)),
-        limit=optional(request, "limit"),
+        limit=_first_set(request, "limit", "page_size"),
         offset=optional(request, "offset"),
+        page_number=optional(request, "page"),
+        cursor=_first_set(request, "cursor", "next_cursor", "after") or None,
+        include_total=request.include_total,
         select=tuple(getattr(request, "select", ())),
     )
+
+
+def _first_set(request: Any, *names: str) -> Any:
+    """The first of a field's synonyms that is set (limit/page_size, cursor/next_cursor/after)."""
+    return next((optional(request, n) for n in names if request.HasField(n)), None)
 
 
 def pagination(values: dict[str, Any]) -> common_pb2.Pagination:

@@ -11,6 +11,7 @@ from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace
 from bucketd.server.api.status import error_type
 from bucketd.server.api.streams import header_of, messages_of
+from bucketd.server.domain import checksums
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.models import Blob, ObjectRecord
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
@@ -32,6 +33,7 @@ def blob_message(blob: Blob, presigned_url: str | None = None) -> pb.Blob:
     if presigned_url:
         properties["presigned_url"] = presigned_url
     return pb.Blob(
+        presigned_url=presigned_url,
         blob_id=blob.blob_id,
         property=blob.property,
         type=convert.field_type(blob.type),
@@ -41,7 +43,7 @@ def blob_message(blob: Blob, presigned_url: str | None = None) -> pb.Blob:
             filename=blob.filename or "",
             size_bytes=blob.size_bytes or 0,
             mime_type=blob.mime_type or "",
-            hash=blob.sha256 or "",
+            hash=checksums.labelled(blob.sha256),
         ),
     )
 
@@ -62,14 +64,14 @@ def object_message(record: ObjectRecord, presigned: dict[str, str] | None = None
             pb.SkippedBlob(
                 blob_index=s.blob_index,
                 property=s.property,
-                hash=s.sha256,
+                hash=checksums.labelled(s.sha256),
                 existing_object_id=s.existing_object_id,
             )
             for s in record.skipped
         ],
     )
-    layout_field = message.user_fields if record.metadata_layout == "flat" else message.metadata
-    layout_field.CopyFrom(convert.struct(record.metadata))
+    message.user_fields.CopyFrom(convert.struct(record.metadata))
+    message.metadata.CopyFrom(message.user_fields)
     return message
 
 
@@ -83,6 +85,7 @@ def blob_input(blob: pb.CreateBlobRequest) -> BlobInput:
         metadata=convert.to_dict(blob.metadata),
         canonicalize_source=convert.optional(blob, "canonicalize_source"),
         force_remirror=convert.optional(blob, "force_remirror"),
+        checksum=convert.optional(blob, "checksum"),
     )
 
 
@@ -174,22 +177,34 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         self, request: pb.ListObjectsRequest, context: Context
     ) -> pb.ListObjectsResponse:
         page = await self._reads.page(
-            await self._namespace(),
-            request.bucket_identifier,
-            convert.list_query(request),
-            cursor=convert.optional(request, "cursor") or None,
-            include_total=request.include_total,
+            await self._namespace(), request.bucket_identifier, convert.list_query(request)
         )
-        results = [_select(object_message(r), request.select) for r in page.results]
+        results = [
+            _select(
+                object_message(
+                    record,
+                    await self._reads.presigned_urls(record)
+                    if request.return_presigned_urls
+                    else None,
+                ),
+                request.select,
+            )
+            for record in page.results
+        ]
         paging = pagination(
-            page.page, total=page.total, returned=len(results), next_cursor=page.next_cursor
+            page.page,
+            total=page.stats.total_objects,
+            returned=len(results),
+            next_cursor=page.next_cursor,
         )
         return pb.ListObjectsResponse(
             results=results,
             pagination=convert.pagination(paging),
             stats=pb.ObjectListStats(
-                total_objects=page.total if page.total is not None else len(results),
-                total_blobs=sum(len(r.blobs) for r in results),
+                total_objects=page.stats.total_objects,
+                total_blobs=page.stats.total_blobs,
+                avg_blobs_per_object=page.stats.avg_blobs_per_object,
+                objects_by_status=page.stats.objects_by_status,
             ),
         )
 

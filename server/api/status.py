@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -33,15 +34,32 @@ def status_code_of(error: errors.BucketdError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
-    """A gRPC status whose details carry ErrorInfo(reason, domain, metadata=error.details)."""
-    code = status_code_of(error)
-    info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details
-    )
+def _packed(message: Message) -> any_pb2.Any:
     detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=[detail])
+    detail.Pack(message)
+    return detail
+
+
+def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
+    """A gRPC status whose details carry ErrorInfo(reason, domain, metadata=error.details),
+    and BadRequest with a FieldViolation per field at fault."""
+    code = status_code_of(error)
+    details = [
+        _packed(
+            error_details_pb2.ErrorInfo(
+                reason=error.reason, domain=ERROR_DOMAIN, metadata=error.details
+            )
+        )
+    ]
+    if error.violations:
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(
+                field=v.field, description=v.message, reason=v.kind
+            )
+            for v in error.violations
+        ]
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
     converted: grpc.Status = rpc_status.to_status(status)
     return converted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bucketd.server.errors import BucketdError, InvalidArgument
+from bucketd.server.errors import BucketdError, InvalidArgument, StorageUnavailable, Violation
 
 MAX_BATCH_ITEMS = 100
 
@@ -30,3 +30,23 @@ class BatchOutcome[T]:
 
     succeeded: list[T] = field(default_factory=list)
     failed: list[BatchFailure] = field(default_factory=list)
+
+
+def all_failed(field_name: str, failures: list[BatchFailure]) -> BucketdError:
+    """The error of a batch whose every item failed (the public docs answer 422): each item's
+    fields at fault, under `field_name[index]`. A storage outage stays itself (retryable)."""
+    for failure in failures:
+        if isinstance(failure.error, StorageUnavailable):
+            return failure.error
+    violations: list[Violation] = []
+    for failure in failures:
+        where = f"{field_name}[{failure.index}]"
+        located = failure.error.at(where)
+        violations += located.violations or [Violation(where, failure.error.message)]
+    first = failures[0]
+    return InvalidArgument(
+        f"none of the {len(failures)} item(s) succeeded; {field_name}[{first.index}]: "
+        f"{first.error.message}",
+        details={"failed_count": str(len(failures))},
+        violations=violations,
+    )

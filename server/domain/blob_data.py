@@ -1,7 +1,8 @@
-"""What a blob's `data` is: the forms of the reference (section 3.2), told apart and checked.
+"""What a blob's `data` is: the forms of the public docs, told apart and checked.
 
-URL strings (`https://`, `http://`, `s3://`), data URIs, `{"base64": …}`, `{"url": …}`, and
-plain JSON values for non-file properties. Base64 is decoded here, under a size cap.
+URL strings (`https://`, `http://`, `s3://`; `file://` is refused), data URIs, `{"base64": …}`,
+`{"url": …}`; for a text property the text itself or `{"text": …}`; and a JSON value, for any
+property, stored as that JSON. Base64 is decoded here, under a size cap.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from bucketd.server.domain.schema import FILE_TYPES
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
+_BARE_BASE64 = re.compile(r"^[A-Za-z0-9+/]{8,}={0,2}$")
+TEXT_MIME = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,43 @@ def _decode(where: str, text: str, limit: int) -> bytes:
     return content
 
 
+def _looks_like_encoded_text(text: str) -> bool:
+    """A bare base64 string that decodes to readable text: almost surely sent encoded by
+    mistake, and storing the encoding as the text would be silently wrong."""
+    if len(text) % 4 or not _BARE_BASE64.match(text):
+        return False
+    try:
+        decoded = base64.b64decode(text, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return all(char.isprintable() or char in "\t\r\n" for char in decoded)
+
+
+def _text(where: str, text: str, limit: int) -> InlineBytes:
+    if _looks_like_encoded_text(text):
+        raise _invalid(
+            where,
+            "looks like base64-encoded text; send the text itself, or encoded as "
+            "data:text/plain;base64,... or {'base64': ..., 'mime_type': 'text/plain'}",
+        )
+    content = text.encode()
+    if len(content) > limit:
+        raise PayloadTooLarge(
+            f"{where}: inline text exceeds the limit of {limit} bytes; "
+            "use a URL or a presigned upload for large files",
+            details={"field": where, "limit_bytes": str(limit)},
+        )
+    return InlineBytes(content, TEXT_MIME, None)
+
+
 def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData:
     lowered = text[:16].lower()
+    if lowered.startswith("file://"):
+        raise _invalid(
+            where,
+            "file:// URLs name a file on your machine, which bucketd cannot read: send its "
+            "bytes (base64 or a presigned upload) or an http(s):// or s3:// URL",
+        )
     if lowered.startswith(("http://", "https://")):
         if not urlparse(text).hostname:
             raise _invalid(where, f"URL {text!r} has no host")
@@ -137,11 +175,13 @@ def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData
         return InlineBytes(content, match.group("mime"), None)
     if text.lower().startswith("data:"):
         raise _invalid(where, "data URIs must look like data:<mime>;base64,<data>")
+    if field_type == "text":
+        return _text(where, text, limit)
     if field_type in FILE_TYPES:
         raise _invalid(
             where,
-            f"a {field_type} property takes a URL, a data URI or {{'base64': ...}}, "
-            "not a plain string",
+            f"a {field_type} property takes a URL, a data URI, {{'base64': ...}} or a JSON "
+            "object, not a plain string",
         )
     return JsonValue(text)
 
@@ -165,8 +205,8 @@ def parse_blob_data(where: str, data: Any, *, field_type: str, inline_limit: int
         if not data["url"][:8].lower().startswith(("http://", "https://", "s3://")):
             raise _invalid(f"{where}.url", "must be an http(s):// or s3:// URL")
         return _from_string(f"{where}.url", data["url"], field_type, inline_limit)
-    if field_type in FILE_TYPES:
-        raise _invalid(
-            where, f"a {field_type} property takes a URL, a data URI or {{'base64': ...}}"
-        )
-    return JsonValue(data)
+    if field_type == "text" and isinstance(data, dict) and set(data) == {"text"}:
+        if not isinstance(data["text"], str):
+            raise _invalid(f"{where}.text", "must be a string")
+        return _text(f"{where}.text", data["text"], inline_limit)
+    return JsonValue(data)  # any property: stored as that JSON (application/json)

@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
 from bucketd.server.errors import InvalidArgument
 
 Query = dict[str, Any]
-FieldResolver = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class StoredAs:
+    """A field stored in another form than it is shown: `stored` turns a shown value into the
+    stored one (blobs.details.hash "sha256:<hex>" is stored as the bare hex)."""
+
+    path: str
+    stored: Callable[[Any], Any]
+
+
+FieldResolver = Callable[[str], str | StoredAs | None]
 
 LOGICAL_KEYS = frozenset({"AND", "OR", "NOT"})
 MAX_CONDITIONS = 50
@@ -94,17 +106,20 @@ def _operator_query(operator: str, value: Any, case_sensitive: bool) -> Any:  # 
     )
 
 
-def _field(name: Any, resolve: FieldResolver) -> str:
-    stored = resolve(name) if isinstance(name, str) else None
-    if stored is None:
+def _clause(name: Any, operator: str, value: Any, resolve: FieldResolver, case: bool) -> Query:
+    resolved = resolve(name) if isinstance(name, str) else None
+    if resolved is None:
         raise InvalidArgument(f"filters: cannot filter on field {name!r}")
-    return stored
+    if isinstance(resolved, StoredAs):
+        stored = resolved.stored
+        value = [stored(item) for item in value] if isinstance(value, list) else stored(value)
+        resolved = resolved.path
+    return {resolved: _operator_query(operator, value, case)}
 
 
 def _condition(item: Mapping[str, Any], resolve: FieldResolver, case_sensitive: bool) -> Query:
-    stored = _field(item.get("field"), resolve)
     operator = str(item.get("operator") or "eq").lower()
-    return {stored: _operator_query(operator, item.get("value"), case_sensitive)}
+    return _clause(item.get("field"), operator, item.get("value"), resolve, case_sensitive)
 
 
 def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: bool) -> Query:
@@ -122,7 +137,7 @@ def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: 
             if key == "case_sensitive":
                 continue
             budget.spend()
-            clauses.append({_field(key, resolve): _operator_query("eq", value, case)})
+            clauses.append(_clause(key, "eq", value, resolve, case))
         return {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
     parts: list[Query] = []
     for key, mongo in (("AND", "$and"), ("OR", "$or"), ("NOT", "$nor")):

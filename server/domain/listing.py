@@ -2,29 +2,67 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.errors import InvalidArgument
 
 
+def encode_cursor(position: dict[str, Any]) -> str:
+    """An opaque next_cursor: where the next page starts (an offset, or a sort key)."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError):
+        position = None
+    if not isinstance(position, dict):
+        raise InvalidArgument(
+            "cursor: not a next_cursor that this API returned", details={"field": "cursor"}
+        )
+    return position
+
+
+def _cursor_offset(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    offset = decode_cursor(cursor).get("o")
+    return offset if isinstance(offset, int) else None
+
+
 @dataclass(frozen=True)
 class PageRequest:
     limit: int
     offset: int
+    include_total: bool = False
 
     @classmethod
     def of(
-        cls, limit: int | None, offset: int | None, *, default: int, maximum: int
+        cls,
+        limit: int | None,
+        offset: int | None,
+        *,
+        default: int,
+        maximum: int,
+        include_total: bool = False,
     ) -> PageRequest:
         """Validated paging: limit 1..maximum (default `default`), offset >= 0."""
         chosen = default if limit is None else limit
         if not 1 <= chosen <= maximum:
-            raise InvalidArgument(f"limit must be between 1 and {maximum}, got {chosen}")
+            raise InvalidArgument(
+                f"limit must be between 1 and {maximum}, got {chosen}", details={"field": "limit"}
+            )
         start = offset or 0
         if start < 0:
-            raise InvalidArgument(f"offset must be 0 or more, got {start}")
-        return cls(limit=chosen, offset=start)
+            raise InvalidArgument(
+                f"offset must be 0 or more, got {start}", details={"field": "offset"}
+            )
+        return cls(limit=chosen, offset=start, include_total=include_total)
 
 
 @dataclass(frozen=True)
@@ -57,41 +95,55 @@ class ListQuery:
     case_sensitive: bool = False
     limit: int | None = None
     offset: int | None = None
+    page_number: int | None = None
+    cursor: str | None = None
+    include_total: bool = False
     select: tuple[str, ...] = ()
 
     def page(self, *, default: int, maximum: int) -> PageRequest:
-        return PageRequest.of(self.limit, self.offset, default=default, maximum=maximum)
+        """limit, then where to start: offset, else page (from 1), else an offset cursor."""
+        limit = default if self.limit is None else self.limit
+        offset = self.offset
+        if offset is None and self.page_number is not None:
+            if self.page_number < 1:
+                raise InvalidArgument(
+                    f"page is numbered from 1, got {self.page_number}", details={"field": "page"}
+                )
+            offset = (self.page_number - 1) * limit
+        if offset is None:
+            offset = _cursor_offset(self.cursor)
+        return PageRequest.of(
+            limit, offset, default=default, maximum=maximum, include_total=self.include_total
+        )
 
     def sort(self, *, allowed: dict[str, str], default: SortRequest) -> SortRequest:
         return sort_of(self.sort_field, self.sort_direction, allowed=allowed, default=default)
 
 
 def pagination(
-    page: PageRequest, *, total: int | None, returned: int, next_cursor: str | None = None
+    page: PageRequest, *, total: int, returned: int, next_cursor: str | None = None
 ) -> dict[str, Any]:
-    """The reference's PaginationResponse: an offset page, and the cursor of the next one.
+    """The reference's PaginationResponse: page numbers as strings, total only when asked.
 
-    Without a total (a cursor listing that did not ask for it) only what is known is said.
+    `total` counts every match. A listing that pages by its own cursor (objects) passes the
+    cursor after a full page; otherwise next_cursor encodes the next offset.
     """
-    if total is None:
-        return {
-            "limit": page.limit,
-            "offset": page.offset,
-            "has_more": next_cursor is not None,
-            "next_cursor": next_cursor,
-        }
+    if next_cursor is not None:
+        has_more = True
+    else:
+        has_more = page.offset + returned < total and returned == page.limit
+        next_cursor = encode_cursor({"o": page.offset + page.limit})
     page_number = page.offset // page.limit + 1
-    total_pages = (total + page.limit - 1) // page.limit if total else 0
-    has_more = page.offset + returned < total
+    shown_total = total if page.include_total else None
     return {
-        "total": total,
+        "total": shown_total,
         "page": page_number,
         "page_size": page.limit,
-        "total_pages": total_pages,
-        "next_page": page_number + 1 if has_more else None,
-        "previous_page": page_number - 1 if page_number > 1 else None,
+        "total_pages": None if shown_total is None else -(-shown_total // page.limit),
+        "next_page": str(page_number + 1) if has_more else None,
+        "previous_page": str(page_number - 1) if page_number > 1 else None,
         "has_more": has_more,
         "limit": page.limit,
         "offset": page.offset,
-        "next_cursor": next_cursor,
+        "next_cursor": next_cursor if has_more else None,
     }

@@ -127,9 +127,8 @@ class ObjectRecord:
     bucket_id: str
     key_prefix: str | None
     blobs: list[Blob]
+    # The user fields: answered at the object's root (and mirrored under "metadata").
     metadata: dict[str, Any]
-    # "nested" when the caller sent {"metadata": {...}}, "flat" for root-level user fields.
-    metadata_layout: str
     status: Status
     error: str | None
     content_hash: str | None

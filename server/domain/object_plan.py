@@ -9,6 +9,7 @@ the blob index and the field, so that a bad request loses nothing.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +27,10 @@ from bucketd.server.domain.blob_data import (
     parse_blob_data,
     unreadable_source,
 )
+from bucketd.server.domain.checksums import check_sha256, parse_checksum
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket
+from bucketd.server.domain.objects import promote_blob_metadata, refuse_reserved
 from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
@@ -48,6 +51,7 @@ class BlobInput:
     metadata: dict[str, Any] = field(default_factory=dict)
     canonicalize_source: bool | None = None
     force_remirror: bool | None = None
+    checksum: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +78,8 @@ class PlannedBlob:
     metadata: dict[str, Any]
     canonicalize: bool
     force: bool
+    # The hex SHA-256 the caller's checksum promises.
+    expected_sha256: str | None = None
 
     def where(self) -> str:
         """How errors name the blob: blobs[index]."""
@@ -85,7 +91,6 @@ class ObjectPlan:
     key_prefix: str | None
     blobs: list[PlannedBlob]
     metadata: dict[str, Any]
-    metadata_layout: str
     skip_duplicates: bool = False
     idempotency_key: str | None = None
     policy: str | None = None
@@ -157,13 +162,17 @@ def plan_blob(
             details={"field": f"{where}.type"},
         )
     check_user_json(f"{where}.metadata", blob.metadata, max_bytes=limits.max_metadata_bytes)
+    expected = None if blob.checksum is None else parse_checksum(f"{where}.checksum", blob.checksum)
+    data = _data(where, blob, field_type, limits)
+    if isinstance(data, InlineBytes) and expected:  # known now: refuse before writing
+        check_sha256(f"{where}.checksum", hashlib.sha256(data.content).hexdigest(), expected)
     return PlannedBlob(
         index=index,
         blob_id=new_id("blob_"),
         property=blob.property,
         type=field_type,
         key_prefix=prefixes.normalize(blob.key_prefix, field=f"{where}.key_prefix"),
-        data=_data(where, blob, field_type, limits),
+        data=data,
         metadata=blob.metadata,
         canonicalize=(
             request.canonicalize_source
@@ -171,6 +180,7 @@ def plan_blob(
             else blob.canonicalize_source
         ),
         force=request.force_remirror if blob.force_remirror is None else blob.force_remirror,
+        expected_sha256=expected,
     )
 
 
@@ -185,18 +195,16 @@ def check_blob_count(count: int, limits: Limits) -> None:
 def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectPlan:
     """The validated object, or the first problem as InvalidArgument / PayloadTooLarge."""
     check_blob_count(len(request.blobs), limits)
-    for where, fields in (("metadata", request.metadata), ("metadata", request.user_fields)):
-        check_user_json(where, fields or {}, max_bytes=limits.max_metadata_bytes)
-    layout = "flat" if request.metadata is None and request.user_fields else "nested"
-    metadata = {**(request.user_fields or {}), **(request.metadata or {})}
+    fields = {**(request.metadata or {}), **(request.user_fields or {})}
+    check_user_json("metadata", fields, max_bytes=limits.max_metadata_bytes)
+    refuse_reserved(fields)
+    blobs = [
+        plan_blob(index, blob, bucket, request, limits) for index, blob in enumerate(request.blobs)
+    ]
     return ObjectPlan(
         key_prefix=prefixes.normalize(request.key_prefix),
-        blobs=[
-            plan_blob(index, blob, bucket, request, limits)
-            for index, blob in enumerate(request.blobs)
-        ],
-        metadata=metadata,
-        metadata_layout=layout,
+        blobs=blobs,
+        metadata=promote_blob_metadata(fields, [blob.metadata for blob in blobs]),
         skip_duplicates=request.skip_duplicates,
         idempotency_key=request.idempotency_key,
         policy=request.policy,

@@ -11,10 +11,57 @@ from bucketd.server.domain.models import Blob
 from bucketd.server.domain.status import Status
 from bucketd.server.errors import InvalidArgument
 
-# bucketd has no processing pipeline: an object whose bytes are stored stays DRAFT, the status
-# the reference gives an ingested object until a batch processes it. Failures end FAILED.
-STORED_STATUS = Status.DRAFT
+# bucketd has no processing pipeline: an object whose bytes are stored stays PENDING ("not
+# processed yet", the status the public docs give a new object). Failures end FAILED.
+STORED_STATUS = Status.PENDING
 WRITING_STATUS = Status.PROCESSING
+
+# The object's own fields, and the names of the record: user fields never take these names.
+RESERVED_FIELDS = frozenset(
+    {
+        "_id",
+        "object_id",
+        "bucket_id",
+        "namespace_id",
+        "key_prefix",
+        "blobs",
+        "metadata",
+        "source_details",
+        "status",
+        "error",
+        "created_at",
+        "updated_at",
+        "content_hash",
+        "skipped_blobs",
+        "document_count",
+        "user_fields",
+    }
+)
+
+
+def refuse_reserved(fields: dict[str, Any]) -> None:
+    """A user field named like an object field would be shadowed by it in every answer."""
+    clashing = sorted(RESERVED_FIELDS & fields.keys())
+    if clashing:
+        raise InvalidArgument(
+            f"user field(s) {', '.join(clashing)}: these names belong to the object itself; "
+            "rename them",
+            details={"field": clashing[0]},
+        )
+
+
+def promote_blob_metadata(
+    fields: dict[str, Any], blob_metadata: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The object's user fields with its blobs' metadata promoted to the root, as the public
+    docs do at ingest: an explicit field wins, then the first blob that sets a key; reserved
+    names are never taken."""
+    promoted = dict(fields)
+    for metadata in blob_metadata:
+        for key, value in metadata.items():
+            if key not in RESERVED_FIELDS:
+                promoted.setdefault(key, value)
+    return promoted
 
 
 def content_hash(blobs: list[Blob]) -> str | None:

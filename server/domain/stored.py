@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -23,6 +23,19 @@ class Fetched:
     chunks: AsyncIterator[bytes]
     content_type: str | None
     filename: str | None
+
+
+@dataclass(frozen=True)
+class ObjectStats:
+    """The list-objects `stats`: over every object the filters match, not just one page."""
+
+    total_objects: int = 0
+    total_blobs: int = 0
+    objects_by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def avg_blobs_per_object(self) -> float:
+        return self.total_blobs / self.total_objects if self.total_objects else 0.0
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from bucketd.server.domain.checksums import check_sha256
 from bucketd.server.domain.contents import Content, holder_ref
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord, SkippedBlob
@@ -150,7 +151,6 @@ def _new_record(
         key_prefix=plan.key_prefix,
         blobs=[],
         metadata=plan.metadata,
-        metadata_layout=plan.metadata_layout,
         status=Status.PROCESSING,
         error=None,
         content_hash=None,
@@ -259,6 +259,8 @@ class Draft:
         filename: str | None,
         data: Any = None,
     ) -> Blob:
+        if planned.expected_sha256:
+            check_sha256(f"{planned.where()}.checksum", content.sha256, planned.expected_sha256)
         blob = Blob(
             blob_id=planned.blob_id,
             property=planned.property,
@@ -322,7 +324,6 @@ class Draft:
             content_hash=content_hash(blobs),
             key_prefix=self.plan.key_prefix,
             metadata=self.plan.metadata,
-            metadata_layout=self.plan.metadata_layout,
             updated_at=self._drafts.clock(),
             write=None,
             write_id=self.write.write_id,

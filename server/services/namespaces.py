@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from bucketd.server.domain import names
-from bucketd.server.domain.filters import search_query
+from bucketd.server.domain.filters import list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
@@ -30,6 +30,7 @@ SORTABLE = {
 }
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 LIST_LIMIT = (10, 1000)
+FILTERABLE = {"namespace_id": "_id", "description": "description", **SORTABLE}.get
 
 
 def not_found(identifier: str) -> NotFound:
@@ -107,7 +108,7 @@ class NamespaceService:
     async def page(self, principal: Principal, request: ListQuery) -> NamespacePage:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
-        query = search_query(request.search, ["namespace_name", "description", "_id"])
+        query = list_filter(request, FILTERABLE, ["namespace_name", "description", "_id"])
         found, total = await self._namespaces.page(
             principal.organization_id, query=query, sort=sort, page=page
         )

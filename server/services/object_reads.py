@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bucketd.server.domain.filters import all_of, list_filter, refuse_operator_fields
-from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
+from bucketd.server.domain import checksums
+from bucketd.server.domain.filters import (
+    StoredAs,
+    all_of,
+    list_filter,
+    refuse_operator_fields,
+)
+from bucketd.server.domain.listing import (
+    ListQuery,
+    PageRequest,
+    SortRequest,
+    decode_cursor,
+    encode_cursor,
+)
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
+from bucketd.server.domain.stored import ObjectStats
 from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.objects import object_not_found
@@ -45,25 +55,38 @@ def stored_field(name: str) -> str | None:
     return None
 
 
+def filter_field(name: str) -> str | StoredAs | None:
+    """Like stored_field; a hash is shown labelled ("sha256:<hex>") and stored bare."""
+    if name == "blobs.details.hash":
+        return StoredAs("blobs.sha256", checksums.stored)
+    return stored_field(name)
+
+
 @dataclass(frozen=True)
 class ObjectPage:
     results: list[ObjectRecord]
-    total: int | None
+    stats: ObjectStats
     page: PageRequest
     next_cursor: str | None
 
 
-def _encode_cursor(record: ObjectRecord) -> str:
-    raw = json.dumps({"c": record.created_at.isoformat(), "i": record.object_id})
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+def _next_cursor(found: list[ObjectRecord], page: PageRequest, sort: SortRequest) -> str | None:
+    """After a full page: the last object (default sort, stable under inserts) or an offset."""
+    if len(found) < page.limit:
+        return None
+    if sort != DEFAULT_SORT:
+        return encode_cursor({"o": page.offset + page.limit})
+    last = found[-1]
+    return encode_cursor({"c": last.created_at.isoformat(), "i": last.object_id})
 
 
-def _cursor_query(cursor: str) -> dict[str, Any]:
+def _after(position: dict[str, Any]) -> dict[str, Any]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        created, object_id = datetime.fromisoformat(raw["c"]), str(raw["i"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise InvalidArgument("cursor: not a next_cursor that this API returned") from None
+        created, object_id = datetime.fromisoformat(position["c"]), str(position["i"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidArgument(
+            "cursor: not a next_cursor that this API returned", details={"field": "cursor"}
+        ) from None
     return {
         "$or": [
             {"created_at": {"$gt": created}},
@@ -105,13 +128,7 @@ class ObjectReads:
         }
 
     async def page(
-        self,
-        namespace: Namespace,
-        bucket_identifier: str,
-        request: ListQuery,
-        *,
-        cursor: str | None,
-        include_total: bool,
+        self, namespace: Namespace, bucket_identifier: str, request: ListQuery
     ) -> ObjectPage:
         refuse_operator_fields("select", list(request.select))
         refuse_operator_fields("sort.field", [request.sort_field or ""])
@@ -120,18 +137,17 @@ class ObjectReads:
         names = [*TOP_LEVEL, request.sort_field or ""]
         sortable = {name: path for name in names if (path := stored_field(name))}
         sort = request.sort(allowed=sortable, default=DEFAULT_SORT)
-        query = list_filter(request, stored_field, ["key_prefix", "_id", "search_text"])
-        if cursor:
+        query = list_filter(request, filter_field, ["key_prefix", "_id", "search_text"])
+        stats = await self._objects.stats(namespace.namespace_id, bucket.bucket_id, query)
+        position = decode_cursor(request.cursor) if request.cursor else {}
+        if "c" in position:  # a keyset cursor: the page starts after that object
             if sort != DEFAULT_SORT or page.offset:
-                raise InvalidArgument("cursor: works with the default sort and no offset")
-            query = all_of(query, _cursor_query(cursor))
-        found, total = await self._objects.page(
-            namespace.namespace_id,
-            bucket.bucket_id,
-            query=query,
-            sort=sort,
-            page=page,
-            count=include_total,
+                raise InvalidArgument(
+                    "cursor: works with the default sort and no offset or page",
+                    details={"field": "cursor"},
+                )
+            query = all_of(query, _after(position))
+        found, _ = await self._objects.page(
+            namespace.namespace_id, bucket.bucket_id, query=query, sort=sort, page=page, count=False
         )
-        full_page = len(found) == page.limit and sort == DEFAULT_SORT
-        return ObjectPage(found, total, page, _encode_cursor(found[-1]) if full_page else None)
+        return ObjectPage(found, stats, page, _next_cursor(found, page, sort))

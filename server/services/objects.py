@@ -11,7 +11,12 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 
-from bucketd.server.domain.batches import BatchFailure, BatchOutcome, check_batch_size
+from bucketd.server.domain.batches import (
+    BatchFailure,
+    BatchOutcome,
+    all_failed,
+    check_batch_size,
+)
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
 from bucketd.server.domain.writes import WriteKind
@@ -88,14 +93,18 @@ class ObjectService:
     async def create_batch(
         self, namespace: Namespace, bucket_identifier: str, requests: list[ObjectInput]
     ) -> BatchOutcome[ObjectRecord]:
-        """Each object created on its own: a failure is reported with its index, not raised."""
+        """Each object created on its own: a failure is reported with its index, not raised,
+        unless every object failed (then one error names them all)."""
         check_batch_size("objects", len(requests))
+        await self._buckets.get(namespace, bucket_identifier)  # a missing bucket is a 404
         outcome: BatchOutcome[ObjectRecord] = BatchOutcome()
         for index, request in enumerate(requests):
             try:
                 outcome.succeeded.append(await self.create(namespace, bucket_identifier, request))
             except BucketdError as error:
                 outcome.failed.append(BatchFailure(index, error))
+        if not outcome.succeeded:
+            raise all_failed("objects", outcome.failed)
         return outcome
 
     async def update(
@@ -129,7 +138,6 @@ class ObjectService:
             user_fields=None,
         )
         plan = plan_object(bucket, merged, self._limits)
-        plan = dataclasses.replace(plan, metadata_layout=existing.metadata_layout)
         if replace_blobs and request.blobs:
             return await self.write(namespace, bucket, plan, WriteKind.CREATE, target=existing)
         updated = dataclasses.replace(

@@ -23,7 +23,7 @@ from bucketd.server.domain.models import (
     Organization,
 )
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.stored import Fetched, Head, Usage
+from bucketd.server.domain.stored import Fetched, Head, ObjectStats, Usage
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.domain.writes import Part, PendingContent, WriteLease
 
@@ -90,6 +90,7 @@ class ObjectStore(Protocol):
     async def holder_of_sha256(
         self, namespace_id: str, bucket_id: str, sha256: str
     ) -> str | None: ...
+    async def stats(self, namespace_id: str, bucket_id: str, query: Query) -> ObjectStats: ...
     async def usage(self, namespace_id: str, bucket_ids: list[str]) -> dict[str, Usage]: ...
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]: ...
     async def bucket_refs(self, namespace_id: str, bucket_id: str) -> list[str]: ...

@@ -19,7 +19,7 @@ from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_req
 from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
-from bucketd.server.services.ports import BlobStorage, UploadStore
+from bucketd.server.services.ports import BlobStorage, ContentRegistry, UploadStore
 
 log = logging.getLogger("bucketd.uploads")
 Clock = Callable[[], datetime]
@@ -82,12 +82,14 @@ class UploadService:
         *,
         uploads: UploadStore,
         storage: BlobStorage,
+        registry: ContentRegistry,
         buckets: BucketService,
         limits: UploadLimits,
         clock: Clock,
     ) -> None:
         self._uploads = uploads
         self._storage = storage
+        self._registry = registry
         self._buckets = buckets
         self._limits = limits
         self._clock = clock
@@ -190,14 +192,23 @@ class UploadService:
     ) -> UploadView:
         bucket = await self._buckets.get(namespace, bucket_identifier)
         record = await self._find(namespace, bucket.bucket_id, upload_id)
-        url = None
-        if presign and record.status == Status.PENDING:
+        return UploadView(record, presigned_url=await self._url(record) if presign else None)
+
+    async def _url(self, record: UploadRecord) -> str | None:
+        """PENDING: where to PUT the file (until it expires). COMPLETED: a fresh download URL
+        of what it became, while those bytes exist."""
+        if record.status == Status.PENDING:
             remaining = int((record.expires_at - self._clock()).total_seconds())
-            if remaining > 0:
-                url = await self._storage.presigned_put(
-                    record.s3_key, content_type=record.content_type, expires_seconds=remaining
-                )
-        return UploadView(record, presigned_url=url)
+            if remaining <= 0:
+                return None
+            return await self._storage.presigned_put(
+                record.s3_key, content_type=record.content_type, expires_seconds=remaining
+            )
+        if record.status == Status.COMPLETED and record.content_id:
+            content = await self._registry.find(record.content_id)
+            if content is not None and content.namespace_id == record.namespace_id:
+                return await self._storage.presigned_get(content.storage_key)
+        return None
 
     async def _find(self, namespace: Namespace, bucket_id: str, upload_id: str) -> UploadRecord:
         record = await self._uploads.get(namespace.namespace_id, bucket_id, upload_id)

@@ -42,7 +42,6 @@ def object_record(doc: Document) -> ObjectRecord:
         key_prefix=doc.get("key_prefix"),
         blobs=[Blob(**blob) for blob in doc.get("blobs", [])],
         metadata=doc.get("metadata") or {},
-        metadata_layout=doc.get("metadata_layout", "nested"),
         status=Status(doc["status"]),
         error=doc.get("error"),
         content_hash=doc.get("content_hash"),

@@ -11,7 +11,7 @@ from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.stored import Usage
+from bucketd.server.domain.stored import ObjectStats, Usage
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
@@ -81,6 +81,26 @@ class MongoObjects:
             cursor = self._objects.find(scoped).sort([(sort.field, direction), ("_id", direction)])
             docs = await cursor.skip(page.offset).limit(page.limit).to_list()
         return [object_record(doc) for doc in docs], total
+
+    async def stats(self, namespace_id: str, bucket_id: str, query: dict[str, Any]) -> ObjectStats:
+        """Objects, blobs and objects per status among those `query` matches: one aggregation."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}},
+            {
+                "$group": {
+                    "_id": "$status",
+                    "objects": {"$sum": 1},
+                    "blobs": {"$sum": {"$size": {"$ifNull": ["$blobs", []]}}},
+                }
+            },
+        ]
+        with translated():
+            rows = await (await self._objects.aggregate(pipeline)).to_list()
+        return ObjectStats(
+            total_objects=sum(row["objects"] for row in rows),
+            total_blobs=sum(row["blobs"] for row in rows),
+            objects_by_status={row["_id"]: row["objects"] for row in rows},
+        )
 
     async def holder_of_sha256(self, namespace_id: str, bucket_id: str, sha256: str) -> str | None:
         """An object of the bucket that already holds bytes with this SHA-256."""

@@ -36,6 +36,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def digest(data: bytes) -> str:
+    """How answers label a blob's hash (details.hash, skipped_blobs[].hash)."""
+    return f"sha256:{sha256(data)}"
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

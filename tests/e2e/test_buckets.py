@@ -112,14 +112,14 @@ async def test_duplicate_name_is_409(service: Service, acme: Tenant) -> None:
             },
             "bucket_name may contain only",
         ),
-        ({"bucket_name": "b"}, "bucket_schema.properties: define at least one field"),
+        ({"bucket_name": "b"}, "bucket_schema: field required"),
         (
             {"bucket_name": "b", "bucket_schema": {"properties": {"t": {"type": "gif"}}}},
             "bucket_schema.properties.t.type",
         ),
         (
             {"bucket_name": "b", "bucket_schema": {"properties": {"t": {}}}},
-            "bucket_schema.properties.t.type: must be one of",
+            "bucket_schema.properties.t.type: field required",
         ),
         (
             {"bucket_name": "b", "bucket_schema": {"properties": {"9x": {"type": "string"}}}},
@@ -239,7 +239,7 @@ async def test_list_search_filters_sort_and_paging(service: Service, acme: Tenan
     )
     assert [b["bucket_name"] for b in first["results"]] == ["cars", "cats"]
     assert first["total_count"] == 3
-    assert first["pagination"]["total_pages"] == 2 and first["pagination"]["next_page"] == 2
+    assert first["pagination"]["total_pages"] is None and first["pagination"]["next_page"] == "2"
     assert first["stats"] == {
         "total_objects": 0,
         "total_size_bytes": 0,

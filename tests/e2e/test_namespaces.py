@@ -84,7 +84,7 @@ async def test_rename_onto_an_existing_name_is_409(service: Service, acme: Tenan
         ({"namespace_name": "ab"}, "namespace_name must be 3 to 64 characters"),
         ({"namespace_name": "x" * 65}, "namespace_name must be 3 to 64 characters"),
         ({"namespace_name": "bad name!"}, "namespace_name may contain only"),
-        ({}, "namespace_name must be 3 to 64 characters"),
+        ({}, "namespace_name: field required"),
     ],
 )
 async def test_invalid_names_are_422(

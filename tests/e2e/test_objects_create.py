@@ -16,6 +16,7 @@ from tests.e2e.objects_support import (
     b64,
     call,
     create,
+    digest,
     file_server,
     make_bucket,
     s3_bytes,
@@ -63,9 +64,11 @@ async def test_inline_forms_land_in_s3_with_their_hash(
     status, created = await create(service, acme, body)
     assert status == 200, created
     assert created["object_id"].startswith("obj_")
-    assert created["status"] == "DRAFT" and created["error"] is None
+    assert created["status"] == "PENDING" and created["error"] is None
     assert created["key_prefix"] == "/catalog"
-    assert created["metadata"] == {"campaign": "spring"}
+    # user fields at the root, mirrored under metadata; blob metadata promoted among them
+    assert created["campaign"] == "spring" and created["source"] == "test"
+    assert created["metadata"] == {"campaign": "spring", "source": "test"}
     assert created["source_details"] == [{"type": "bucket", "source_id": created["bucket_id"]}]
     image, doc, title, count, tags, extra = created["blobs"]
     assert image["type"] == "image" and image["blob_id"].startswith("blob_")
@@ -73,7 +76,7 @@ async def test_inline_forms_land_in_s3_with_their_hash(
         "filename": "",
         "size_bytes": len(PNG),
         "mime_type": "image/png",
-        "hash": sha256(PNG),
+        "hash": digest(PNG),
     }
     assert doc["details"]["mime_type"] == "application/pdf"
     assert doc["details"]["filename"] == "spec.pdf"
@@ -84,12 +87,14 @@ async def test_inline_forms_land_in_s3_with_their_hash(
         url = blob["properties"]["url"]
         assert url.startswith(f"s3://{settings.s3_bucket}/")
         assert await s3_bytes(settings, url) == content
-        assert sha256(await s3_bytes(settings, url)) == blob["details"]["hash"]
-    hashes = "".join(b["details"]["hash"] for b in created["blobs"])
+        assert digest(await s3_bytes(settings, url)) == blob["details"]["hash"]
+    hashes = "".join(b["details"]["hash"].removeprefix("sha256:") for b in created["blobs"])
     assert created["content_hash"] == sha256(hashes.encode())
 
 
-async def test_flat_user_fields_answer_flat(service: Service, acme: Tenant) -> None:
+async def test_user_fields_answer_at_the_root_and_under_metadata(
+    service: Service, acme: Tenant
+) -> None:
     await make_bucket(service, acme)
     body = {
         "title": "Red",
@@ -99,7 +104,7 @@ async def test_flat_user_fields_answer_flat(service: Service, acme: Tenant) -> N
     status, created = await create(service, acme, body)
     assert status == 200, created
     assert created["title"] == "Red" and created["season"] == "spring"
-    assert created["metadata"] is None
+    assert created["metadata"] == {"title": "Red", "season": "spring"}
     status, got = await call(
         service, "GET", f"/v1/buckets/things/objects/{created['object_id']}", acme
     )
@@ -120,7 +125,7 @@ async def test_s3_source_is_copied_into_storage(
     )
     assert status == 200, created
     blob = created["blobs"][0]
-    assert blob["details"]["hash"] == sha256(PNG)
+    assert blob["details"]["hash"] == digest(PNG)
     assert blob["properties"]["url"] != source
     assert await s3_bytes(settings, blob["properties"]["url"]) == PNG
 
@@ -149,7 +154,7 @@ async def test_skip_duplicates_says_which_blob_was_skipped(service: Service, acm
         {
             "blob_index": 1,
             "property": "image",
-            "hash": sha256(PNG),
+            "hash": digest(PNG),
             "existing_object_id": first["object_id"],
         }
     ]

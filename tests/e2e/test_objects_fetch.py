@@ -9,7 +9,15 @@ import pytest
 
 from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
-from tests.e2e.objects_support import PDF, PNG, create, file_server, make_bucket, s3_bytes, sha256
+from tests.e2e.objects_support import (
+    PDF,
+    PNG,
+    create,
+    digest,
+    file_server,
+    make_bucket,
+    s3_bytes,
+)
 
 
 @pytest.fixture
@@ -37,9 +45,9 @@ async def test_allowlisted_url_is_mirrored(
         "filename": "red.png",
         "size_bytes": len(PNG),
         "mime_type": "image/png",
-        "hash": sha256(PNG),
+        "hash": digest(PNG),
     }
-    assert doc["details"]["hash"] == sha256(PDF) and doc["details"]["filename"] == "spec.pdf"
+    assert doc["details"]["hash"] == digest(PDF) and doc["details"]["filename"] == "spec.pdf"
     assert await s3_bytes(settings, image["properties"]["url"]) == PNG
     assert await s3_bytes(settings, doc["properties"]["url"]) == PDF
 

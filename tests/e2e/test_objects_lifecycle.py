@@ -19,10 +19,10 @@ from tests.e2e.objects_support import (
     b64,
     call,
     create,
+    digest,
     make_bucket,
     s3_bytes,
     s3_keys,
-    sha256,
 )
 
 
@@ -148,7 +148,7 @@ async def test_update_patch_and_delete(service: Service, acme: Tenant, settings:
     status, put = await call(service, "PUT", path, acme, {"metadata": {"c": 3}, "blobs": [pdf]})
     assert status == 200, put
     assert put["metadata"] == {"a": 1, "b": 2, "c": 3}
-    assert [b["details"]["hash"] for b in put["blobs"]] == [sha256(PDF)]
+    assert [b["details"]["hash"] for b in put["blobs"]] == [digest(PDF)]
     await service.services.janitor.sweep()
     contents = {k for k in await s3_keys(settings) if "/contents/" in k}
     assert {await s3_bytes(settings, f"s3://{settings.s3_bucket}/{k}") for k in contents} == {
@@ -206,8 +206,8 @@ async def test_objects_over_grpc(service: Service, acme: Tenant) -> None:
     blob = request.blobs.add(property="image", type=common_pb2.FIELD_TYPE_IMAGE)
     blob.data.struct_value.update({"base64": b64(PNG)})
     created = await stub.CreateObject(request, metadata=acme.metadata())
-    assert created.object.status == common_pb2.TASK_STATUS_DRAFT
-    assert created.object.blobs[0].details.hash == sha256(PNG)
+    assert created.object.status == common_pb2.TASK_STATUS_PENDING
+    assert created.object.blobs[0].details.hash == digest(PNG)
     got = await stub.GetObject(
         pb.GetObjectRequest(bucket_identifier="things", object_identifier=created.object.object_id),
         metadata=acme.metadata(),

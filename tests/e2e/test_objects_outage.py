@@ -1,4 +1,4 @@
-"""S3 going away mid-test: the object ends FAILED with an error, never DRAFT without bytes."""
+"""S3 going away mid-test: the object ends FAILED with an error, never PENDING without bytes."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ async def test_s3_outage_leaves_failed_objects_only(settings: Settings) -> None:
                 acme,
                 {"blobs": [{"property": "image", "type": "image", "data": {"base64": b64(PNG)}}]},
             )
-            assert status == 200 and stored["status"] == "DRAFT"
+            assert status == 200 and stored["status"] == "PENDING"
 
             standin.close()  # the S3 server stops here
             status, failed = await create(
@@ -48,7 +48,7 @@ async def test_s3_outage_leaves_failed_objects_only(settings: Settings) -> None:
             assert failed["error"]["type"] == "ServiceUnavailableError"
             _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
             by_id = {o["object_id"]: o for o in listed["results"]}
-            assert by_id.pop(stored["object_id"])["status"] == "DRAFT"
+            assert by_id.pop(stored["object_id"])["status"] == "PENDING"
             (broken,) = by_id.values()
             assert broken["status"] == "FAILED"
             assert "S3" in broken["error"] and broken["blobs"] == []

@@ -51,7 +51,10 @@ async def test_unimplemented_rpc_is_501_in_the_envelope(gateway_settings: Gatewa
         async with (
             running_gateway(f"127.0.0.1:{port}", gateway_settings, host="127.0.0.1", port=0) as url,
             aiohttp.ClientSession(base_url=url) as http,
-            http.post("/v1/buckets/bkt_1/uploads", json={"filename": "a.pdf"}) as response,
+            http.post(
+                "/v1/buckets/bkt_1/uploads",
+                json={"filename": "a.pdf", "content_type": "application/pdf"},
+            ) as response,
         ):
             assert response.status == 501
             body = await response.json()
@@ -80,10 +83,10 @@ async def test_unknown_route_is_404_in_the_envelope(service: Service) -> None:
 async def test_wrong_method_is_405_with_allow(service: Service) -> None:
     async with service.http.put("/v1/buckets") as response:
         assert response.status == 405
-        assert response.headers["Allow"] == "POST"
+        assert response.headers["Allow"] == "GET, POST"
         body = await response.json()
     assert body["error"]["type"] == "MethodNotAllowedError"
-    assert "use POST" in body["error"]["message"]
+    assert "use GET, POST" in body["error"]["message"]
 
 
 async def test_malformed_json_is_400(service: Service) -> None:

@@ -20,7 +20,7 @@ from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant
-from tests.e2e.objects_support import make_bucket, s3_bytes, s3_keys, sha256
+from tests.e2e.objects_support import digest, make_bucket, s3_bytes, s3_keys, sha256
 
 MIB = 1024 * 1024
 
@@ -79,8 +79,8 @@ async def test_multi_blob_stream(service: Service, acme: Tenant, settings: Setti
         ],
     )
     notes, doc = obj.blobs
-    assert (notes.details.size_bytes, notes.details.hash) == (len(big), sha256(big))
-    assert doc.details.mime_type == "application/pdf" and doc.details.hash == sha256(small)
+    assert (notes.details.size_bytes, notes.details.hash) == (len(big), digest(big))
+    assert doc.details.mime_type == "application/pdf" and doc.details.hash == digest(small)
     assert await s3_bytes(settings, str(notes.properties["url"])) == big
     assert await _multipart_uploads(settings) == []
     assert len(await s3_keys(settings)) == 2  # each blob's bytes once, where they were written
@@ -154,7 +154,7 @@ async def test_crc32c_that_matches_is_accepted(service: Service, acme: Tenant) -
     obj = await _upload(
         service, acme, [_header(_text_blob(expected_crc32c=crc)), *_chunks(0, data)]
     )
-    assert obj.blobs[0].details.hash == sha256(data)
+    assert obj.blobs[0].details.hash == digest(data)
 
 
 async def _stream_then_stall(
@@ -232,7 +232,7 @@ async def test_resume_after_a_dropped_stream(
     obj = await _upload(
         service, acme, [_header(session_id=session), *_chunks(0, data[offset:], start=offset)]
     )
-    assert obj.blobs[0].details.hash == sha256(data)
+    assert obj.blobs[0].details.hash == digest(data)
     assert obj.blobs[0].details.size_bytes == len(data)
     assert await _multipart_uploads(settings) == []
     with pytest.raises(aio.AioRpcError) as gone:

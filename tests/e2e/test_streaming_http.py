@@ -13,7 +13,7 @@ import pytest
 
 from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
-from tests.e2e.objects_support import PDF, PNG, make_bucket, s3_bytes, sha256
+from tests.e2e.objects_support import PDF, PNG, digest, make_bucket, s3_bytes, sha256
 
 MIB = 1024 * 1024
 PATH = "/v1/buckets/things/objects/upload"
@@ -48,7 +48,7 @@ async def test_100_mib_raw_body_keeps_its_hash(
         "filename": "big.txt",
         "size_bytes": 100 * MIB,
         "mime_type": "text/plain",
-        "hash": expected.hexdigest(),
+        "hash": f"sha256:{expected.hexdigest()}",
     }
     assert obj["key_prefix"] == "/big"
     assert sha256(await s3_bytes(settings, blob["properties"]["url"])) == expected.hexdigest()
@@ -69,8 +69,8 @@ async def test_multipart_form_with_fields_and_two_files(service: Service, acme: 
         obj = await reply.json()
     assert obj["metadata"] == {"k": "v"} and obj["key_prefix"] == "/forms"
     assert [(b["property"], b["details"]["hash"]) for b in obj["blobs"]] == [
-        ("image", sha256(PNG)),
-        ("doc", sha256(PDF)),
+        ("image", digest(PNG)),
+        ("doc", digest(PDF)),
     ]
 
 

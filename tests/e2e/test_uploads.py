@@ -11,7 +11,17 @@ from pymongo import AsyncMongoClient
 
 from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
-from tests.e2e.objects_support import PDF, PNG, call, create, make_bucket, s3_bytes, s3_keys, sha256
+from tests.e2e.objects_support import (
+    PDF,
+    PNG,
+    call,
+    create,
+    digest,
+    make_bucket,
+    s3_bytes,
+    s3_keys,
+    sha256,
+)
 
 BASE = "/v1/buckets/things/uploads"
 
@@ -80,7 +90,7 @@ async def test_create_put_confirm_creates_the_object(
     )
     assert obj["metadata"] == {"category": "docs"}
     blob = obj["blobs"][0]
-    assert blob["property"] == "doc" and blob["details"]["hash"] == sha256(PDF)
+    assert blob["property"] == "doc" and blob["details"]["hash"] == digest(PDF)
     assert await s3_bytes(settings, blob["properties"]["url"]) == PDF
     # the uploaded file became the blob where it was put: one object in S3, nothing copied
     assert await s3_keys(settings) == [upload["s3_key"]]
@@ -198,7 +208,7 @@ async def test_upload_referenced_by_create_object(service: Service, acme: Tenant
         {"blobs": [{"property": "doc", "type": "pdf", "upload_id": upload["upload_id"]}]},
     )
     assert status == 200, obj
-    assert obj["blobs"][0]["details"]["hash"] == sha256(PDF)
+    assert obj["blobs"][0]["details"]["hash"] == digest(PDF)
     status, foreign = await create(
         service, acme, {"blobs": [{"property": "doc", "type": "pdf", "upload_id": "upl_nope"}]}
     )

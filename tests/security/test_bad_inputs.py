@@ -39,7 +39,7 @@ def _clean(reply: dict[str, Any]) -> None:
         ({"metadata.title": {"a": 1}}, "needs a string"),
         ({"metadata.title": {"$where": "sleep(100)"}}, "'$where' is not allowed"),
         ({"AND": [{"field": "$where", "value": "1"}]}, "'$where' is not allowed"),
-        ({"$or": [{"status": "DRAFT"}]}, "'$or' is not allowed"),
+        ({"$or": [{"status": "PENDING"}]}, "'$or' is not allowed"),
         ({"field": "status", "operator": "in", "value": [{"$gt": ""}]}, "not allowed"),
         ({"field": "status", "operator": "in", "value": [{"a": ""}]}, "needs a string"),
         ({"field": "metadata.$where", "operator": "eq", "value": 1}, "not allowed"),

@@ -16,7 +16,7 @@ from typing import Any
 from bucketd.server.domain.contents import Content, dedup_key, holder_ref
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.stored import Fetched, Head, Usage
+from bucketd.server.domain.stored import Fetched, Head, ObjectStats, Usage
 from bucketd.server.domain.writes import Part, PendingContent, WriteLease
 from bucketd.server.errors import StorageUnavailable
 
@@ -235,6 +235,9 @@ class FakeObjects:
 
     async def usage(self, namespace_id: str, bucket_ids: list[str]) -> dict[str, Usage]:
         return {}
+
+    async def stats(self, namespace_id: str, bucket_id: str, query: dict[str, Any]) -> ObjectStats:
+        return ObjectStats()
 
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
         return {}

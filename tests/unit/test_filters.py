@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 
 from bucketd.server.domain.filters import search_query, to_query
-from bucketd.server.domain.listing import PageRequest, pagination
+from bucketd.server.domain.listing import (
+    ListQuery,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    pagination,
+)
 from bucketd.server.errors import InvalidArgument
 
 
@@ -77,15 +83,33 @@ def test_search_escapes_the_text() -> None:
 
 
 def test_pagination_numbers() -> None:
-    assert pagination(PageRequest(limit=10, offset=20), total=25, returned=5) == {
+    counted = PageRequest(limit=10, offset=20, include_total=True)
+    assert pagination(counted, total=25, returned=5) == {
         "next_cursor": None,
         "total": 25,
         "page": 3,
         "page_size": 10,
         "total_pages": 3,
         "next_page": None,
-        "previous_page": 2,
+        "previous_page": "2",
         "has_more": False,
         "limit": 10,
         "offset": 20,
     }
+
+
+def test_pagination_without_include_total_says_what_follows_not_how_many() -> None:
+    first = pagination(PageRequest(limit=10, offset=0), total=25, returned=10)
+    assert first["total"] is None and first["total_pages"] is None
+    assert first["next_page"] == "2" and first["previous_page"] is None
+    assert decode_cursor(first["next_cursor"]) == {"o": 10}
+
+
+def test_a_page_number_or_an_offset_cursor_becomes_an_offset() -> None:
+    assert ListQuery(limit=10, page_number=3).page(default=5, maximum=100).offset == 20
+    cursor = encode_cursor({"o": 30})
+    assert ListQuery(cursor=cursor).page(default=5, maximum=100).offset == 30
+    with pytest.raises(InvalidArgument, match="page is numbered from 1"):
+        ListQuery(page_number=0).page(default=5, maximum=100)
+    with pytest.raises(InvalidArgument, match="not a next_cursor"):
+        ListQuery(cursor="bm90IGpzb24").page(default=5, maximum=100)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from google.protobuf import timestamp_pb2
 
-from bucketd.gateway.marshal import MarshalError, parse_request, set_text_field, to_json
+from bucketd.gateway.marshal import (
+    InvalidField,
+    MarshalError,
+    parse_request,
+    set_text_field,
+    to_json,
+)
 from bucketd.v1 import buckets_pb2, common_pb2, objects_pb2, uploads_pb2
 
 
@@ -39,25 +45,67 @@ def test_unknown_enum_value_names_the_field_and_the_choices() -> None:
         )
 
 
-def test_null_means_not_set_and_unknown_fields_are_ignored() -> None:
+def test_null_means_not_set() -> None:
     request = parse_request(
         buckets_pb2.CreateBucketRequest,
-        {"bucket_name": "b", "description": None, "from_a_newer_client": {"x": 1}},
+        {"bucket_name": "b", "bucket_schema": {}, "description": None},
     )
     assert request.bucket_name == "b"
     assert not request.HasField("description")
 
 
+def test_missing_required_fields_are_named_together() -> None:
+    body = {"bucket_schema": {"properties": {"x": {"required": True}}}}
+    with pytest.raises(InvalidField) as refused:
+        parse_request(buckets_pb2.CreateBucketRequest, body)
+    assert [(p.field, p.kind) for p in refused.value.problems] == [
+        ("bucket_schema.properties.x.type", "missing"),
+        ("bucket_name", "missing"),
+    ]
+
+
+def test_undeclared_keys_are_refused_naming_them_and_the_accepted_ones() -> None:
+    body = {
+        "bucket_nmae": "b",
+        "bucket_schema": {"properties": {"x": {"type": "string", "format": "email"}}},
+    }
+    with pytest.raises(InvalidField) as refused:
+        parse_request(buckets_pb2.CreateBucketRequest, body)
+    assert [(p.field, p.kind) for p in refused.value.problems] == [
+        ("bucket_nmae", "extra_forbidden"),
+        ("bucket_schema.properties.x.format", "extra_forbidden"),
+        ("bucket_name", "missing"),
+    ]
+    top, nested, _ = refused.value.problems
+    assert "accepted: bucket_name, description, bucket_schema" in top.message
+    assert "accepted: type, required, description" in nested.message
+    with pytest.raises(InvalidField, match=r"blobs\[0\]\.typ: 'typ' is not a field here") as bad:
+        parse_request(
+            objects_pb2.UpdateObjectRequest,
+            {"key_prefix": "/a", "blobs": [{"property": "x", "typ": "image"}]},
+            bound=("bucket_identifier", "object_identifier"),
+        )
+    assert "accepted: property, type, key_prefix, data, upload_id" in str(bad.value)
+
+
+def test_object_bodies_keep_undeclared_root_keys_as_user_fields() -> None:
+    body = {"bucket_identifier": "b", "object_identifier": "o", "blob": 1, "season": "spring"}
+    request = parse_request(objects_pb2.PatchObjectRequest, body)
+    assert dict(request.user_fields) == {"blob": 1.0, "season": "spring"}
+
+
 def test_nulls_inside_free_form_values_are_kept() -> None:
     request = parse_request(
-        objects_pb2.CreateObjectRequest, {"metadata": {"campaign": None, "n": 2}}
+        objects_pb2.CreateObjectRequest,
+        {"bucket_identifier": "b", "metadata": {"campaign": None, "n": 2}},
     )
     assert request.metadata.fields["campaign"].WhichOneof("kind") == "null_value"
     assert request.metadata["n"] == 2
 
 
 def test_json_name_is_accepted_on_input() -> None:
-    request = parse_request(uploads_pb2.ConfirmUploadRequest, {"async": True})
+    body = {"bucket_identifier": "b", "upload_id": "upl_1", "async": True}
+    request = parse_request(uploads_pb2.ConfirmUploadRequest, body)
     assert request.run_async is True
 
 
@@ -89,7 +137,7 @@ def test_unset_enum_is_null_on_output() -> None:
 
 
 def test_text_fields_from_path_and_query_are_typed() -> None:
-    data: dict[str, object] = {}
+    data: dict[str, object] = {"bucket_identifier": "b"}
     descriptor = objects_pb2.ListObjectsRequest.DESCRIPTOR
     set_text_field(descriptor, data, "limit", ["25"])
     set_text_field(descriptor, data, "include_total", ["true"])

@@ -12,6 +12,7 @@ import pytest
 
 from bucketd.server.domain import key_prefix, mime
 from bucketd.server.domain.blob_data import (
+    TEXT_MIME,
     InlineBytes,
     JsonValue,
     RemoteUrl,
@@ -59,13 +60,29 @@ def test_data_forms_are_told_apart() -> None:
     )
     assert _parse({"k": 1}, kind="object") == JsonValue({"k": 1})
     assert _parse("plain", kind="string") == JsonValue("plain")
+    assert _parse({"num_pages": 5}, kind="pdf") == JsonValue({"num_pages": 5})
+
+
+def test_text_is_given_as_itself_or_as_text_but_not_as_bare_base64() -> None:
+    text = InlineBytes("Due Friday. ☺".encode(), TEXT_MIME, None)
+    assert _parse("Due Friday. ☺", kind="text") == text
+    assert _parse({"text": "Due Friday. ☺"}, kind="text") == text
+    assert _parse("https://x.example/a.txt", kind="text") == RemoteUrl("https://x.example/a.txt")
+    assert _parse("SGVsbG8=", kind="text") == InlineBytes(
+        b"SGVsbG8=", TEXT_MIME, None
+    )  # too short to tell
+    assert _parse("abcdefgh", kind="text").content == b"abcdefgh"  # decodes to binary: text
+    with pytest.raises(InvalidArgument, match="looks like base64-encoded text"):
+        _parse(base64.b64encode(b"The report is due Friday.").decode(), kind="text")
+    with pytest.raises(InvalidArgument, match="file:// URLs"):
+        _parse("file:///etc/passwd", kind="text")
 
 
 @pytest.mark.parametrize(
     ("data", "kind", "error", "fragment"),
     [
         ("plain", "image", InvalidArgument, "takes a URL"),
-        ({"k": 1}, "pdf", InvalidArgument, "takes a URL"),
+        ({"text": 1}, "text", InvalidArgument, "must be a string"),
         ({"base64": "***"}, "image", InvalidArgument, "not valid base64"),
         ({"base64": 5}, "image", InvalidArgument, "must be a base64 string"),
         ("s3://bucket-only", "image", InvalidArgument, "s3://bucket/key"),
@@ -151,12 +168,30 @@ def _bucket() -> Bucket:
     )
 
 
-def test_plan_keeps_the_callers_metadata_layout_and_overrides() -> None:
+def test_user_fields_are_one_map_and_blob_metadata_is_promoted_under_them() -> None:
+    limits = Limits(max_inline_bytes=1024, max_blobs=3)
+    image = {"base64": "iVBORw0KGgo="}
+    plan = plan_object(
+        _bucket(),
+        ObjectInput(
+            metadata={"a": 1, "b": 1},
+            user_fields={"b": 2},
+            blobs=[
+                BlobInput(property="image", type="image", data=image, metadata={"a": 9, "c": 3}),
+                BlobInput(property="image", type="image", data=image, metadata={"c": 4, "d": 4}),
+                BlobInput(property="image", type="image", data=image, metadata={"status": "x"}),
+            ],
+        ),
+        limits,
+    )
+    # root beats nested metadata; explicit beats blob; the first blob wins; reserved never taken
+    assert plan.metadata == {"a": 1, "b": 2, "c": 3, "d": 4}
+    with pytest.raises(InvalidArgument, match="status: these names belong to the object"):
+        plan_object(_bucket(), ObjectInput(user_fields={"status": "mine"}), limits)
+
+
+def test_plan_overrides() -> None:
     limits = Limits(max_inline_bytes=1024, max_blobs=2)
-    flat = plan_object(_bucket(), ObjectInput(user_fields={"a": 1}), limits)
-    assert (flat.metadata, flat.metadata_layout) == ({"a": 1}, "flat")
-    nested = plan_object(_bucket(), ObjectInput(metadata={"a": 1}), limits)
-    assert nested.metadata_layout == "nested"
     request = ObjectInput(
         canonicalize_source=False,
         blobs=[

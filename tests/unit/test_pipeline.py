@@ -121,7 +121,7 @@ def _names(journal: Journal) -> list[str]:
 async def test_the_record_comes_first_then_the_bytes_then_the_final_status() -> None:
     world = _world()
     record = await _create(world, _inline())
-    assert record.status == Status.DRAFT and record.write is None
+    assert record.status == Status.PENDING and record.write is None
     assert _names(world.journal) == ["insert", "put", "register", "commit"]
     assert world.journal[0][2] == Status.PROCESSING
     (blob,) = record.blobs

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from bucketd.gateway.routes import routes_from
 
-# Section 2-5 of ../shared/reference/mixpeek-api.md (aggregate excepted: not in scope).
+# Sections 0.1 and 2-5 of ../shared/reference/mixpeek-api.md.
 REFERENCE_ENDPOINTS = {
+    ("GET", "/v1/namespaces"),
+    ("GET", "/v1/buckets"),
+    ("GET", "/v1/buckets/{bucket_identifier}/objects"),
     ("POST", "/v1/namespaces"),
     ("GET", "/v1/namespaces/{namespace_identifier}"),
     ("PUT", "/v1/namespaces/{namespace_identifier}"),
