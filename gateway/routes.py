@@ -15,13 +15,14 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from bucketd.v1 import buckets_pb2, namespaces_pb2, objects_pb2, uploads_pb2
+from bucketd.v1 import buckets_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
 
 API_FILES: tuple[FileDescriptor, ...] = (
     namespaces_pb2.DESCRIPTOR,
     buckets_pb2.DESCRIPTOR,
     objects_pb2.DESCRIPTOR,
     uploads_pb2.DESCRIPTOR,
+    tasks_pb2.DESCRIPTOR,
 )
 
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")

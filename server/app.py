@@ -124,6 +124,7 @@ async def running_server(
         # Run on exit in the reverse order: stop watching, NOT_SERVING, stop taking calls and let
         # in-flight ones finish, stop background confirms (a janitor resumes them), stop sweeping.
         stack.callback(sweeper.cancel)
+        stack.push_async_callback(services.tasks.close)
         stack.push_async_callback(services.confirmations.close)
         stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         stack.push_async_callback(health.enter_graceful_shutdown)

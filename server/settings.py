@@ -164,6 +164,14 @@ class Settings:
         "every third of this) before a janitor reclaims it and marks its object FAILED",
         minimum=0.01,
     )
+    task_lease_seconds: float = setting(
+        "BUCKETD_TASK_LEASE_SECONDS",
+        60.0,
+        "how long a running task (a deletion, a batch confirm) may go without renewing its lease "
+        "(a live one renews it every third of this) before another instance's janitor runs it "
+        "again",
+        minimum=0.01,
+    )
     blob_grace_seconds: float = setting(
         "BUCKETD_BLOB_GRACE_SECONDS",
         3600.0,

@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.object_plan import Limits
 from bucketd.server.domain.streams import StreamLimits
+from bucketd.server.domain.tasks import TaskType
 from bucketd.server.services.api_keys import ApiKeyService, KeyCache
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
@@ -23,7 +24,9 @@ from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.ports import BlobStorage, Fetcher
+from bucketd.server.services.purge import Purge
 from bucketd.server.services.streams import StreamUploads
+from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
 from bucketd.server.services.uploads import UploadLimits, UploadService
 from bucketd.server.settings import Settings
@@ -35,6 +38,8 @@ from bucketd.server.storage.documents import now_ms
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.namespaces import MongoNamespaces
 from bucketd.server.storage.objects import MongoObjects
+from bucketd.server.storage.purge import MongoPurge
+from bucketd.server.storage.tasks import MongoTasks
 from bucketd.server.storage.uploads import MongoUploads
 from bucketd.server.storage.writes import MongoWrites
 
@@ -50,6 +55,8 @@ class Stores:
     claims: MongoClaims
     contents: MongoContents
     uploads: MongoUploads
+    tasks: MongoTasks
+    purge: MongoPurge
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -63,6 +70,8 @@ class Stores:
             claims=MongoClaims(database),
             contents=MongoContents(database),
             uploads=MongoUploads(database),
+            tasks=MongoTasks(database),
+            purge=MongoPurge(database),
         )
 
     async def ensure_indexes(self) -> None:
@@ -74,6 +83,7 @@ class Stores:
         await self.objects.ensure_indexes()
         await self.contents.ensure_indexes()
         await self.uploads.ensure_indexes()
+        await self.tasks.ensure_indexes()
 
 
 def build_api_keys(stores: Stores, settings: Settings) -> ApiKeyService:
@@ -159,7 +169,9 @@ def _confirmations(
     settings: Settings,
     ingest: _Ingest,
     buckets: BucketService,
+    *,
     storage: BlobStorage,
+    tasks: Tasks,
 ) -> UploadConfirmations:
     return UploadConfirmations(
         uploads=stores.uploads,
@@ -168,9 +180,20 @@ def _confirmations(
         buckets=buckets,
         namespaces=stores.namespaces,
         objects=ingest.objects,
+        tasks=tasks,
         limits=_upload_limits(settings),
         clock=now_ms,
     )
+
+
+def _handle_tasks(
+    tasks: Tasks, stores: Stores, storage: BlobStorage, confirmations: UploadConfirmations
+) -> None:
+    """Which work each task type runs."""
+    purge = Purge(store=stores.purge, registry=stores.contents, storage=storage, clock=now_ms)
+    tasks.handle(TaskType.DELETE_BUCKET, purge.delete_bucket)
+    tasks.handle(TaskType.DELETE_NAMESPACE, purge.delete_namespace)
+    tasks.handle(TaskType.CONFIRM_UPLOADS, confirmations.run_batch)
 
 
 def _upload_limits(settings: Settings) -> UploadLimits:
@@ -193,16 +216,21 @@ def build_services(
         max_metadata_bytes=settings.max_metadata_bytes,
     )
     ingest = _ingest(stores, settings, buckets, storage, fetcher)
-    confirmations = _confirmations(stores, settings, ingest, buckets, storage)
+    tasks = Tasks(
+        store=stores.tasks, lease=timedelta(seconds=settings.task_lease_seconds), clock=now_ms
+    )
+    confirmations = _confirmations(stores, settings, ingest, buckets, storage=storage, tasks=tasks)
+    _handle_tasks(tasks, stores, storage, confirmations)
+    namespaces = NamespaceService(
+        namespaces=stores.namespaces,
+        buckets=stores.buckets,
+        objects=stores.objects,
+        cache=TtlCache(settings.namespace_cache_seconds),
+        clock=now_ms,
+    )
     return Services(
         api_keys=build_api_keys(stores, settings),
-        namespaces=NamespaceService(
-            namespaces=stores.namespaces,
-            buckets=stores.buckets,
-            objects=stores.objects,
-            cache=TtlCache(settings.namespace_cache_seconds),
-            clock=now_ms,
-        ),
+        namespaces=namespaces,
         buckets=buckets,
         objects=ingest.objects,
         object_reads=ObjectReads(objects=stores.objects, buckets=buckets, storage=storage),
@@ -211,6 +239,8 @@ def build_services(
             claims=stores.claims,
             registry=stores.contents,
             buckets=buckets,
+            namespaces=namespaces,
+            tasks=tasks,
             clock=now_ms,
         ),
         uploads=UploadService(
@@ -223,11 +253,13 @@ def build_services(
         ),
         confirmations=confirmations,
         streams=_streams(stores, settings, ingest, buckets),
+        tasks=tasks,
         janitor=Janitor(
             writes=stores.writes,
             registry=stores.contents,
             storage=storage,
             confirmations=confirmations,
+            tasks=tasks,
             lease=timedelta(seconds=settings.write_lease_seconds),
             grace=timedelta(seconds=settings.blob_grace_seconds),
             clock=now_ms,

@@ -23,13 +23,14 @@ _sym_db = _symbol_database.Default()
 
 
 from bucketd.v1 import common_pb2 as bucketd_dot_v1_dot_common__pb2
+from bucketd.v1 import tasks_pb2 as bucketd_dot_v1_dot_tasks__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62ucketd/v1/buckets.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n\x11\x42ucketSchemaField\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x15.bucketd.v1.FieldTypeB\x04\xe2\x41\x01\x02\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\x04\x65num\x18\x04 \x03(\x0b\x32\x16.google.protobuf.Value\x12\'\n\x07\x64\x65\x66\x61ult\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12(\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x16.google.protobuf.Value\x12,\n\x05items\x18\x07 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField\x12\x41\n\nproperties\x18\x08 \x03(\x0b\x32-.bucketd.v1.BucketSchemaField.PropertiesEntry\x1aP\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField:\x02\x38\x01\x42\x0e\n\x0c_description\"\x9e\x01\n\x0c\x42ucketSchema\x12<\n\nproperties\x18\x01 \x03(\x0b\x32(.bucketd.v1.BucketSchema.PropertiesEntry\x1aP\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField:\x02\x38\x01\"V\n\x0fUniqueKeyConfig\x12\x0e\n\x06\x66ields\x18\x01 \x03(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_policy\x18\x02 \x01(\x0e\x32\x1b.bucketd.v1.UniqueKeyPolicy\"N\n\nBatchStats\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x03\x12\x11\n\tcompleted\x18\x03 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x03\"p\n\x0cStorageStats\x12\x18\n\x10total_size_bytes\x18\x01 \x01(\x03\x12\x16\n\x0e\x61vg_size_bytes\x18\x02 \x01(\x03\x12\x16\n\x0emax_size_bytes\x18\x03 \x01(\x03\x12\x16\n\x0emin_size_bytes\x18\x04 \x01(\x03\"\xbc\x05\n\x06\x42ucket\x12\x17\n\tbucket_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x0b\x62ucket_name\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12/\n\rbucket_schema\x18\x04 \x01(\x0b\x32\x18.bucketd.v1.BucketSchema\x12/\n\nunique_key\x18\x05 \x01(\x0b\x32\x1b.bucketd.v1.UniqueKeyConfig\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1a\n\x0cobject_count\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10total_size_bytes\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_upload_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06status\x18\x0c \x01(\x0e\x32\x16.bucketd.v1.TaskStatusB\x04\xe2\x41\x01\x03\x12\x17\n\tis_locked\x18\r \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x31\n\x0b\x62\x61tch_stats\x18\x0e \x01(\x0b\x32\x16.bucketd.v1.BatchStatsB\x04\xe2\x41\x01\x03\x12\x35\n\rstorage_stats\x18\x0f \x01(\x0b\x32\x18.bucketd.v1.StorageStatsB\x04\xe2\x41\x01\x03\x12:\n\x10stats_updated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x42\x0e\n\x0c_description\"\xed\x01\n\x13\x43reateBucketRequest\x12\x19\n\x0b\x62ucket_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x35\n\rbucket_schema\x18\x03 \x01(\x0b\x32\x18.bucketd.v1.BucketSchemaB\x04\xe2\x41\x01\x02\x12/\n\nunique_key\x18\x04 \x01(\x0b\x32\x1b.bucketd.v1.UniqueKeyConfig\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_description\":\n\x14\x43reateBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"3\n\x10GetBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x11GetBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"\x8b\x03\n\x12ListBucketsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12(\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x04sort\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12\x16\n\x0e\x63\x61se_sensitive\x18\x04 \x01(\x08\x12\x12\n\x05limit\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tpage_size\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04page\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\t \x01(\tH\x04\x88\x01\x01\x12\x18\n\x0bnext_cursor\x18\n \x01(\tH\x05\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\x0b \x01(\tH\x06\x88\x01\x01\x12\x15\n\rinclude_total\x18\x0c \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_after\"\x7f\n\x0f\x42ucketListStats\x12\x15\n\rtotal_objects\x18\x01 \x01(\x03\x12\x18\n\x10total_size_bytes\x18\x02 \x01(\x03\x12\x1e\n\x16\x61vg_objects_per_bucket\x18\x03 \x01(\x01\x12\x1b\n\x13\x61vg_size_per_bucket\x18\x04 \x01(\x01\"\xa7\x01\n\x13ListBucketsResponse\x12#\n\x07results\x18\x01 \x03(\x0b\x32\x12.bucketd.v1.Bucket\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12*\n\npagination\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.Pagination\x12*\n\x05stats\x18\x04 \x01(\x0b\x32\x1b.bucketd.v1.BucketListStats\"\xb5\x01\n\x13UpdateBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x62ucket_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_bucket_nameB\x0e\n\x0c_description\":\n\x14UpdateBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"\xb4\x01\n\x12PatchBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x62ucket_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_bucket_nameB\x0e\n\x0c_description\"9\n\x13PatchBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"6\n\x13\x44\x65leteBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x8d\x01\n\x14\x44\x65leteBucketResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.bucketd.v1.TaskStatus\x12\x11\n\tbucket_id\x18\x03 \x01(\t\x12\x13\n\x0b\x62ucket_name\x18\x04 \x01(\t\x12\x14\n\x0cobject_count\x18\x05 \x01(\x03*\xb2\x01\n\x0fUniqueKeyPolicy\x12!\n\x1dUNIQUE_KEY_POLICY_UNSPECIFIED\x10\x00\x12(\n\x18UNIQUE_KEY_POLICY_INSERT\x10\x01\x1a\n\x8a\xb5\x18\x06insert\x12(\n\x18UNIQUE_KEY_POLICY_UPDATE\x10\x02\x1a\n\x8a\xb5\x18\x06update\x12(\n\x18UNIQUE_KEY_POLICY_UPSERT\x10\x03\x1a\n\x8a\xb5\x18\x06upsert2\x82\x06\n\rBucketService\x12q\n\x0c\x43reateBucket\x12\x1f.bucketd.v1.CreateBucketRequest\x1a .bucketd.v1.CreateBucketResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x0b/v1/buckets:\x01*b\x06\x62ucket\x12y\n\tGetBucket\x12\x1c.bucketd.v1.GetBucketRequest\x1a\x1d.bucketd.v1.GetBucketResponse\"/\x82\xd3\xe4\x93\x02)\x12\x1f/v1/buckets/{bucket_identifier}b\x06\x62ucket\x12z\n\x0bListBuckets\x12\x1e.bucketd.v1.ListBucketsRequest\x1a\x1f.bucketd.v1.ListBucketsResponse\"*\x82\xd3\xe4\x93\x02$\"\x10/v1/buckets/list:\x01*Z\r\x12\x0b/v1/buckets\x12\x85\x01\n\x0cUpdateBucket\x12\x1f.bucketd.v1.UpdateBucketRequest\x1a .bucketd.v1.UpdateBucketResponse\"2\x82\xd3\xe4\x93\x02,\x1a\x1f/v1/buckets/{bucket_identifier}:\x01*b\x06\x62ucket\x12\x82\x01\n\x0bPatchBucket\x12\x1e.bucketd.v1.PatchBucketRequest\x1a\x1f.bucketd.v1.PatchBucketResponse\"2\x82\xd3\xe4\x93\x02,2\x1f/v1/buckets/{bucket_identifier}:\x01*b\x06\x62ucket\x12z\n\x0c\x44\x65leteBucket\x12\x1f.bucketd.v1.DeleteBucketRequest\x1a .bucketd.v1.DeleteBucketResponse\"\'\x82\xd3\xe4\x93\x02!*\x1f/v1/buckets/{bucket_identifier}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x62ucketd/v1/buckets.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x16\x62ucketd/v1/tasks.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb6\x03\n\x11\x42ucketSchemaField\x12)\n\x04type\x18\x01 \x01(\x0e\x32\x15.bucketd.v1.FieldTypeB\x04\xe2\x41\x01\x02\x12\x10\n\x08required\x18\x02 \x01(\x08\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12$\n\x04\x65num\x18\x04 \x03(\x0b\x32\x16.google.protobuf.Value\x12\'\n\x07\x64\x65\x66\x61ult\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12(\n\x08\x65xamples\x18\x06 \x03(\x0b\x32\x16.google.protobuf.Value\x12,\n\x05items\x18\x07 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField\x12\x41\n\nproperties\x18\x08 \x03(\x0b\x32-.bucketd.v1.BucketSchemaField.PropertiesEntry\x1aP\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField:\x02\x38\x01\x42\x0e\n\x0c_description\"\x9e\x01\n\x0c\x42ucketSchema\x12<\n\nproperties\x18\x01 \x03(\x0b\x32(.bucketd.v1.BucketSchema.PropertiesEntry\x1aP\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.bucketd.v1.BucketSchemaField:\x02\x38\x01\"V\n\x0fUniqueKeyConfig\x12\x0e\n\x06\x66ields\x18\x01 \x03(\t\x12\x33\n\x0e\x64\x65\x66\x61ult_policy\x18\x02 \x01(\x0e\x32\x1b.bucketd.v1.UniqueKeyPolicy\"N\n\nBatchStats\x12\r\n\x05total\x18\x01 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x02 \x01(\x03\x12\x11\n\tcompleted\x18\x03 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x03\"p\n\x0cStorageStats\x12\x18\n\x10total_size_bytes\x18\x01 \x01(\x03\x12\x16\n\x0e\x61vg_size_bytes\x18\x02 \x01(\x03\x12\x16\n\x0emax_size_bytes\x18\x03 \x01(\x03\x12\x16\n\x0emin_size_bytes\x18\x04 \x01(\x03\"\xbc\x05\n\x06\x42ucket\x12\x17\n\tbucket_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x0b\x62ucket_name\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12/\n\rbucket_schema\x18\x04 \x01(\x0b\x32\x18.bucketd.v1.BucketSchema\x12/\n\nunique_key\x18\x05 \x01(\x0b\x32\x1b.bucketd.v1.UniqueKeyConfig\x12)\n\x08metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x1a\n\x0cobject_count\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10total_size_bytes\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_upload_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12,\n\x06status\x18\x0c \x01(\x0e\x32\x16.bucketd.v1.TaskStatusB\x04\xe2\x41\x01\x03\x12\x17\n\tis_locked\x18\r \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x31\n\x0b\x62\x61tch_stats\x18\x0e \x01(\x0b\x32\x16.bucketd.v1.BatchStatsB\x04\xe2\x41\x01\x03\x12\x35\n\rstorage_stats\x18\x0f \x01(\x0b\x32\x18.bucketd.v1.StorageStatsB\x04\xe2\x41\x01\x03\x12:\n\x10stats_updated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x42\x0e\n\x0c_description\"\xed\x01\n\x13\x43reateBucketRequest\x12\x19\n\x0b\x62ucket_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x35\n\rbucket_schema\x18\x03 \x01(\x0b\x32\x18.bucketd.v1.BucketSchemaB\x04\xe2\x41\x01\x02\x12/\n\nunique_key\x18\x04 \x01(\x0b\x32\x1b.bucketd.v1.UniqueKeyConfig\x12)\n\x08metadata\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_description\":\n\x14\x43reateBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"3\n\x10GetBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"7\n\x11GetBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"\x8b\x03\n\x12ListBucketsRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12(\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x04sort\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12\x16\n\x0e\x63\x61se_sensitive\x18\x04 \x01(\x08\x12\x12\n\x05limit\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tpage_size\x18\x07 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04page\x18\x08 \x01(\x05H\x03\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\t \x01(\tH\x04\x88\x01\x01\x12\x18\n\x0bnext_cursor\x18\n \x01(\tH\x05\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\x0b \x01(\tH\x06\x88\x01\x01\x12\x15\n\rinclude_total\x18\x0c \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_after\"\x7f\n\x0f\x42ucketListStats\x12\x15\n\rtotal_objects\x18\x01 \x01(\x03\x12\x18\n\x10total_size_bytes\x18\x02 \x01(\x03\x12\x1e\n\x16\x61vg_objects_per_bucket\x18\x03 \x01(\x01\x12\x1b\n\x13\x61vg_size_per_bucket\x18\x04 \x01(\x01\"\xa7\x01\n\x13ListBucketsResponse\x12#\n\x07results\x18\x01 \x03(\x0b\x32\x12.bucketd.v1.Bucket\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12*\n\npagination\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.Pagination\x12*\n\x05stats\x18\x04 \x01(\x0b\x32\x1b.bucketd.v1.BucketListStats\"\xb5\x01\n\x13UpdateBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x62ucket_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_bucket_nameB\x0e\n\x0c_description\":\n\x14UpdateBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"\xb4\x01\n\x12PatchBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x62ucket_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12)\n\x08metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x0e\n\x0c_bucket_nameB\x0e\n\x0c_description\"9\n\x13PatchBucketResponse\x12\"\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x12.bucketd.v1.Bucket\"6\n\x13\x44\x65leteBucketRequest\x12\x1f\n\x11\x62ucket_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\xad\x01\n\x14\x44\x65leteBucketResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.bucketd.v1.TaskStatus\x12\x11\n\tbucket_id\x18\x03 \x01(\t\x12\x13\n\x0b\x62ucket_name\x18\x04 \x01(\t\x12\x14\n\x0cobject_count\x18\x05 \x01(\x03\x12\x1e\n\x04task\x18\x06 \x01(\x0b\x32\x10.bucketd.v1.Task*\xb2\x01\n\x0fUniqueKeyPolicy\x12!\n\x1dUNIQUE_KEY_POLICY_UNSPECIFIED\x10\x00\x12(\n\x18UNIQUE_KEY_POLICY_INSERT\x10\x01\x1a\n\x8a\xb5\x18\x06insert\x12(\n\x18UNIQUE_KEY_POLICY_UPDATE\x10\x02\x1a\n\x8a\xb5\x18\x06update\x12(\n\x18UNIQUE_KEY_POLICY_UPSERT\x10\x03\x1a\n\x8a\xb5\x18\x06upsert2\x82\x06\n\rBucketService\x12q\n\x0c\x43reateBucket\x12\x1f.bucketd.v1.CreateBucketRequest\x1a .bucketd.v1.CreateBucketResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x0b/v1/buckets:\x01*b\x06\x62ucket\x12y\n\tGetBucket\x12\x1c.bucketd.v1.GetBucketRequest\x1a\x1d.bucketd.v1.GetBucketResponse\"/\x82\xd3\xe4\x93\x02)\x12\x1f/v1/buckets/{bucket_identifier}b\x06\x62ucket\x12z\n\x0bListBuckets\x12\x1e.bucketd.v1.ListBucketsRequest\x1a\x1f.bucketd.v1.ListBucketsResponse\"*\x82\xd3\xe4\x93\x02$\"\x10/v1/buckets/list:\x01*Z\r\x12\x0b/v1/buckets\x12\x85\x01\n\x0cUpdateBucket\x12\x1f.bucketd.v1.UpdateBucketRequest\x1a .bucketd.v1.UpdateBucketResponse\"2\x82\xd3\xe4\x93\x02,\x1a\x1f/v1/buckets/{bucket_identifier}:\x01*b\x06\x62ucket\x12\x82\x01\n\x0bPatchBucket\x12\x1e.bucketd.v1.PatchBucketRequest\x1a\x1f.bucketd.v1.PatchBucketResponse\"2\x82\xd3\xe4\x93\x02,2\x1f/v1/buckets/{bucket_identifier}:\x01*b\x06\x62ucket\x12z\n\x0c\x44\x65leteBucket\x12\x1f.bucketd.v1.DeleteBucketRequest\x1a .bucketd.v1.DeleteBucketResponse\"\'\x82\xd3\xe4\x93\x02!*\x1f/v1/buckets/{bucket_identifier}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -94,50 +95,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BUCKETSERVICE'].methods_by_name['PatchBucket']._serialized_options = b'\202\323\344\223\002,2\037/v1/buckets/{bucket_identifier}:\001*b\006bucket'
   _globals['_BUCKETSERVICE'].methods_by_name['DeleteBucket']._loaded_options = None
   _globals['_BUCKETSERVICE'].methods_by_name['DeleteBucket']._serialized_options = b'\202\323\344\223\002!*\037/v1/buckets/{bucket_identifier}'
-  _globals['_UNIQUEKEYPOLICY']._serialized_start=3572
-  _globals['_UNIQUEKEYPOLICY']._serialized_end=3750
-  _globals['_BUCKETSCHEMAFIELD']._serialized_start=192
-  _globals['_BUCKETSCHEMAFIELD']._serialized_end=630
-  _globals['_BUCKETSCHEMAFIELD_PROPERTIESENTRY']._serialized_start=534
-  _globals['_BUCKETSCHEMAFIELD_PROPERTIESENTRY']._serialized_end=614
-  _globals['_BUCKETSCHEMA']._serialized_start=633
-  _globals['_BUCKETSCHEMA']._serialized_end=791
-  _globals['_BUCKETSCHEMA_PROPERTIESENTRY']._serialized_start=534
-  _globals['_BUCKETSCHEMA_PROPERTIESENTRY']._serialized_end=614
-  _globals['_UNIQUEKEYCONFIG']._serialized_start=793
-  _globals['_UNIQUEKEYCONFIG']._serialized_end=879
-  _globals['_BATCHSTATS']._serialized_start=881
-  _globals['_BATCHSTATS']._serialized_end=959
-  _globals['_STORAGESTATS']._serialized_start=961
-  _globals['_STORAGESTATS']._serialized_end=1073
-  _globals['_BUCKET']._serialized_start=1076
-  _globals['_BUCKET']._serialized_end=1776
-  _globals['_CREATEBUCKETREQUEST']._serialized_start=1779
-  _globals['_CREATEBUCKETREQUEST']._serialized_end=2016
-  _globals['_CREATEBUCKETRESPONSE']._serialized_start=2018
-  _globals['_CREATEBUCKETRESPONSE']._serialized_end=2076
-  _globals['_GETBUCKETREQUEST']._serialized_start=2078
-  _globals['_GETBUCKETREQUEST']._serialized_end=2129
-  _globals['_GETBUCKETRESPONSE']._serialized_start=2131
-  _globals['_GETBUCKETRESPONSE']._serialized_end=2186
-  _globals['_LISTBUCKETSREQUEST']._serialized_start=2189
-  _globals['_LISTBUCKETSREQUEST']._serialized_end=2584
-  _globals['_BUCKETLISTSTATS']._serialized_start=2586
-  _globals['_BUCKETLISTSTATS']._serialized_end=2713
-  _globals['_LISTBUCKETSRESPONSE']._serialized_start=2716
-  _globals['_LISTBUCKETSRESPONSE']._serialized_end=2883
-  _globals['_UPDATEBUCKETREQUEST']._serialized_start=2886
-  _globals['_UPDATEBUCKETREQUEST']._serialized_end=3067
-  _globals['_UPDATEBUCKETRESPONSE']._serialized_start=3069
-  _globals['_UPDATEBUCKETRESPONSE']._serialized_end=3127
-  _globals['_PATCHBUCKETREQUEST']._serialized_start=3130
-  _globals['_PATCHBUCKETREQUEST']._serialized_end=3310
-  _globals['_PATCHBUCKETRESPONSE']._serialized_start=3312
-  _globals['_PATCHBUCKETRESPONSE']._serialized_end=3369
-  _globals['_DELETEBUCKETREQUEST']._serialized_start=3371
-  _globals['_DELETEBUCKETREQUEST']._serialized_end=3425
-  _globals['_DELETEBUCKETRESPONSE']._serialized_start=3428
-  _globals['_DELETEBUCKETRESPONSE']._serialized_end=3569
-  _globals['_BUCKETSERVICE']._serialized_start=3753
-  _globals['_BUCKETSERVICE']._serialized_end=4523
+  _globals['_UNIQUEKEYPOLICY']._serialized_start=3628
+  _globals['_UNIQUEKEYPOLICY']._serialized_end=3806
+  _globals['_BUCKETSCHEMAFIELD']._serialized_start=216
+  _globals['_BUCKETSCHEMAFIELD']._serialized_end=654
+  _globals['_BUCKETSCHEMAFIELD_PROPERTIESENTRY']._serialized_start=558
+  _globals['_BUCKETSCHEMAFIELD_PROPERTIESENTRY']._serialized_end=638
+  _globals['_BUCKETSCHEMA']._serialized_start=657
+  _globals['_BUCKETSCHEMA']._serialized_end=815
+  _globals['_BUCKETSCHEMA_PROPERTIESENTRY']._serialized_start=558
+  _globals['_BUCKETSCHEMA_PROPERTIESENTRY']._serialized_end=638
+  _globals['_UNIQUEKEYCONFIG']._serialized_start=817
+  _globals['_UNIQUEKEYCONFIG']._serialized_end=903
+  _globals['_BATCHSTATS']._serialized_start=905
+  _globals['_BATCHSTATS']._serialized_end=983
+  _globals['_STORAGESTATS']._serialized_start=985
+  _globals['_STORAGESTATS']._serialized_end=1097
+  _globals['_BUCKET']._serialized_start=1100
+  _globals['_BUCKET']._serialized_end=1800
+  _globals['_CREATEBUCKETREQUEST']._serialized_start=1803
+  _globals['_CREATEBUCKETREQUEST']._serialized_end=2040
+  _globals['_CREATEBUCKETRESPONSE']._serialized_start=2042
+  _globals['_CREATEBUCKETRESPONSE']._serialized_end=2100
+  _globals['_GETBUCKETREQUEST']._serialized_start=2102
+  _globals['_GETBUCKETREQUEST']._serialized_end=2153
+  _globals['_GETBUCKETRESPONSE']._serialized_start=2155
+  _globals['_GETBUCKETRESPONSE']._serialized_end=2210
+  _globals['_LISTBUCKETSREQUEST']._serialized_start=2213
+  _globals['_LISTBUCKETSREQUEST']._serialized_end=2608
+  _globals['_BUCKETLISTSTATS']._serialized_start=2610
+  _globals['_BUCKETLISTSTATS']._serialized_end=2737
+  _globals['_LISTBUCKETSRESPONSE']._serialized_start=2740
+  _globals['_LISTBUCKETSRESPONSE']._serialized_end=2907
+  _globals['_UPDATEBUCKETREQUEST']._serialized_start=2910
+  _globals['_UPDATEBUCKETREQUEST']._serialized_end=3091
+  _globals['_UPDATEBUCKETRESPONSE']._serialized_start=3093
+  _globals['_UPDATEBUCKETRESPONSE']._serialized_end=3151
+  _globals['_PATCHBUCKETREQUEST']._serialized_start=3154
+  _globals['_PATCHBUCKETREQUEST']._serialized_end=3334
+  _globals['_PATCHBUCKETRESPONSE']._serialized_start=3336
+  _globals['_PATCHBUCKETRESPONSE']._serialized_end=3393
+  _globals['_DELETEBUCKETREQUEST']._serialized_start=3395
+  _globals['_DELETEBUCKETREQUEST']._serialized_end=3449
+  _globals['_DELETEBUCKETRESPONSE']._serialized_start=3452
+  _globals['_DELETEBUCKETRESPONSE']._serialized_end=3625
+  _globals['_BUCKETSERVICE']._serialized_start=3809
+  _globals['_BUCKETSERVICE']._serialized_end=4579
 # @@protoc_insertion_point(module_scope)

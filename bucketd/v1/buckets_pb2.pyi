@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from bucketd.v1 import common_pb2 as _common_pb2
+from bucketd.v1 import tasks_pb2 as _tasks_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -689,7 +690,9 @@ Global___DeleteBucketRequest: _TypeAlias = DeleteBucketRequest  # noqa: Y015
 
 @_typing.final
 class DeleteBucketResponse(_message.Message):
-    """The reference answers the deletion task."""
+    """The deletion runs as a task (PENDING when answered): poll GET /v1/tasks/{task_id}. The bucket
+    is gone for every other call at once.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -698,11 +701,14 @@ class DeleteBucketResponse(_message.Message):
     BUCKET_ID_FIELD_NUMBER: _builtins.int
     BUCKET_NAME_FIELD_NUMBER: _builtins.int
     OBJECT_COUNT_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     status: _common_pb2.TaskStatus.ValueType
     bucket_id: _builtins.str
     bucket_name: _builtins.str
     object_count: _builtins.int
+    @_builtins.property
+    def task(self) -> _tasks_pb2.Task: ...
     def __init__(
         self,
         *,
@@ -711,10 +717,11 @@ class DeleteBucketResponse(_message.Message):
         bucket_id: _builtins.str = ...,
         bucket_name: _builtins.str = ...,
         object_count: _builtins.int = ...,
+        task: _tasks_pb2.Task | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "bucket_name", b"bucket_name", "object_count", b"object_count", "status", b"status", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "bucket_name", b"bucket_name", "object_count", b"object_count", "status", b"status", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

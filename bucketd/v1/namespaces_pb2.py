@@ -23,13 +23,14 @@ _sym_db = _symbol_database.Default()
 
 
 from bucketd.v1 import common_pb2 as bucketd_dot_v1_dot_common__pb2
+from bucketd.v1 import tasks_pb2 as bucketd_dot_v1_dot_tasks__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62ucketd/v1/namespaces.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\tNamespace\x12\x1a\n\x0cnamespace_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x0enamespace_name\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\x0c\x62ucket_count\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0cobject_count\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x42\x0e\n\x0c_description\"\x81\x02\n\x16\x43reateNamespaceRequest\x12\x1c\n\x0enamespace_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x33\n\x12\x66\x65\x61ture_extractors\x18\x03 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fpayload_indexes\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x13\x61uto_create_indexes\x18\x05 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\x16\n\x14_auto_create_indexes\"C\n\x17\x43reateNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"9\n\x13GetNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x14GetNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"\x8e\x03\n\x15ListNamespacesRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12$\n\x04sort\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12(\n\x07\x66ilters\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x63\x61se_sensitive\x18\x0c \x01(\x08\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tpage_size\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04page\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\x07 \x01(\tH\x04\x88\x01\x01\x12\x18\n\x0bnext_cursor\x18\x08 \x01(\tH\x05\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\t \x01(\tH\x06\x88\x01\x01\x12\x15\n\rinclude_total\x18\n \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_after\"\x81\x01\n\x16ListNamespacesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.bucketd.v1.Namespace\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12*\n\npagination\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.Pagination\"\xfd\x01\n\x16UpdateNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x0enamespace_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x33\n\x12\x66\x65\x61ture_extractors\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fpayload_indexes\x18\x05 \x03(\x0b\x32\x17.google.protobuf.StructB\x11\n\x0f_namespace_nameB\x0e\n\x0c_description\"C\n\x17UpdateNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"<\n\x16\x44\x65leteNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x19\n\x17\x44\x65leteNamespaceResponse2\x8c\x06\n\x10NamespaceService\x12\x80\x01\n\x0f\x43reateNamespace\x12\".bucketd.v1.CreateNamespaceRequest\x1a#.bucketd.v1.CreateNamespaceResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x0e/v1/namespaces:\x01*b\tnamespace\x12\x8b\x01\n\x0cGetNamespace\x12\x1f.bucketd.v1.GetNamespaceRequest\x1a .bucketd.v1.GetNamespaceResponse\"8\x82\xd3\xe4\x93\x02\x32\x12%/v1/namespaces/{namespace_identifier}b\tnamespace\x12\x89\x01\n\x0eListNamespaces\x12!.bucketd.v1.ListNamespacesRequest\x1a\".bucketd.v1.ListNamespacesResponse\"0\x82\xd3\xe4\x93\x02*\"\x13/v1/namespaces/list:\x01*Z\x10\x12\x0e/v1/namespaces\x12\xce\x01\n\x0fUpdateNamespace\x12\".bucketd.v1.UpdateNamespaceRequest\x1a#.bucketd.v1.UpdateNamespaceResponse\"r\x82\xd3\xe4\x93\x02l\x1a%/v1/namespaces/{namespace_identifier}:\x01*Z52%/v1/namespaces/{namespace_identifier}:\x01*b\tnamespaceb\tnamespace\x12\x89\x01\n\x0f\x44\x65leteNamespace\x12\".bucketd.v1.DeleteNamespaceRequest\x1a#.bucketd.v1.DeleteNamespaceResponse\"-\x82\xd3\xe4\x93\x02\'*%/v1/namespaces/{namespace_identifier}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x62ucketd/v1/namespaces.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x16\x62ucketd/v1/tasks.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\tNamespace\x12\x1a\n\x0cnamespace_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x0enamespace_name\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\x0c\x62ucket_count\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1a\n\x0cobject_count\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x34\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nupdated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x42\x0e\n\x0c_description\"\x81\x02\n\x16\x43reateNamespaceRequest\x12\x1c\n\x0enamespace_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x33\n\x12\x66\x65\x61ture_extractors\x18\x03 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fpayload_indexes\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12 \n\x13\x61uto_create_indexes\x18\x05 \x01(\x08H\x01\x88\x01\x01\x42\x0e\n\x0c_descriptionB\x16\n\x14_auto_create_indexes\"C\n\x17\x43reateNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"9\n\x13GetNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x14GetNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"\x8e\x03\n\x15ListNamespacesRequest\x12\x0e\n\x06search\x18\x01 \x01(\t\x12$\n\x04sort\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12(\n\x07\x66ilters\x18\x0b \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x16\n\x0e\x63\x61se_sensitive\x18\x0c \x01(\x08\x12\x12\n\x05limit\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tpage_size\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04page\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\x07 \x01(\tH\x04\x88\x01\x01\x12\x18\n\x0bnext_cursor\x18\x08 \x01(\tH\x05\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\t \x01(\tH\x06\x88\x01\x01\x12\x15\n\rinclude_total\x18\n \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_after\"\x81\x01\n\x16ListNamespacesResponse\x12&\n\x07results\x18\x01 \x03(\x0b\x32\x15.bucketd.v1.Namespace\x12\x13\n\x0btotal_count\x18\x02 \x01(\x03\x12*\n\npagination\x18\x03 \x01(\x0b\x32\x16.bucketd.v1.Pagination\"\xfd\x01\n\x16UpdateNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x0enamespace_name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x33\n\x12\x66\x65\x61ture_extractors\x18\x04 \x03(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0fpayload_indexes\x18\x05 \x03(\x0b\x32\x17.google.protobuf.StructB\x11\n\x0f_namespace_nameB\x0e\n\x0c_description\"C\n\x17UpdateNamespaceResponse\x12(\n\tnamespace\x18\x01 \x01(\x0b\x32\x15.bucketd.v1.Namespace\"K\n\x16\x44\x65leteNamespaceRequest\x12\"\n\x14namespace_identifier\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\xb1\x01\n\x17\x44\x65leteNamespaceResponse\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.bucketd.v1.TaskStatus\x12\x14\n\x0cnamespace_id\x18\x03 \x01(\t\x12\x16\n\x0enamespace_name\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x1e\n\x04task\x18\x06 \x01(\x0b\x32\x10.bucketd.v1.Task2\x8c\x06\n\x10NamespaceService\x12\x80\x01\n\x0f\x43reateNamespace\x12\".bucketd.v1.CreateNamespaceRequest\x1a#.bucketd.v1.CreateNamespaceResponse\"$\x82\xd3\xe4\x93\x02\x1e\"\x0e/v1/namespaces:\x01*b\tnamespace\x12\x8b\x01\n\x0cGetNamespace\x12\x1f.bucketd.v1.GetNamespaceRequest\x1a .bucketd.v1.GetNamespaceResponse\"8\x82\xd3\xe4\x93\x02\x32\x12%/v1/namespaces/{namespace_identifier}b\tnamespace\x12\x89\x01\n\x0eListNamespaces\x12!.bucketd.v1.ListNamespacesRequest\x1a\".bucketd.v1.ListNamespacesResponse\"0\x82\xd3\xe4\x93\x02*\"\x13/v1/namespaces/list:\x01*Z\x10\x12\x0e/v1/namespaces\x12\xce\x01\n\x0fUpdateNamespace\x12\".bucketd.v1.UpdateNamespaceRequest\x1a#.bucketd.v1.UpdateNamespaceResponse\"r\x82\xd3\xe4\x93\x02l\x1a%/v1/namespaces/{namespace_identifier}:\x01*Z52%/v1/namespaces/{namespace_identifier}:\x01*b\tnamespaceb\tnamespace\x12\x89\x01\n\x0f\x44\x65leteNamespace\x12\".bucketd.v1.DeleteNamespaceRequest\x1a#.bucketd.v1.DeleteNamespaceResponse\"-\x82\xd3\xe4\x93\x02\'*%/v1/namespaces/{namespace_identifier}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -64,28 +65,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NAMESPACESERVICE'].methods_by_name['UpdateNamespace']._serialized_options = b'\202\323\344\223\002l\032%/v1/namespaces/{namespace_identifier}:\001*Z52%/v1/namespaces/{namespace_identifier}:\001*b\tnamespaceb\tnamespace'
   _globals['_NAMESPACESERVICE'].methods_by_name['DeleteNamespace']._loaded_options = None
   _globals['_NAMESPACESERVICE'].methods_by_name['DeleteNamespace']._serialized_options = b'\202\323\344\223\002\'*%/v1/namespaces/{namespace_identifier}'
-  _globals['_NAMESPACE']._serialized_start=195
-  _globals['_NAMESPACE']._serialized_end=464
-  _globals['_CREATENAMESPACEREQUEST']._serialized_start=467
-  _globals['_CREATENAMESPACEREQUEST']._serialized_end=724
-  _globals['_CREATENAMESPACERESPONSE']._serialized_start=726
-  _globals['_CREATENAMESPACERESPONSE']._serialized_end=793
-  _globals['_GETNAMESPACEREQUEST']._serialized_start=795
-  _globals['_GETNAMESPACEREQUEST']._serialized_end=852
-  _globals['_GETNAMESPACERESPONSE']._serialized_start=854
-  _globals['_GETNAMESPACERESPONSE']._serialized_end=918
-  _globals['_LISTNAMESPACESREQUEST']._serialized_start=921
-  _globals['_LISTNAMESPACESREQUEST']._serialized_end=1319
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=1322
-  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1451
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=1454
-  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=1707
-  _globals['_UPDATENAMESPACERESPONSE']._serialized_start=1709
-  _globals['_UPDATENAMESPACERESPONSE']._serialized_end=1776
-  _globals['_DELETENAMESPACEREQUEST']._serialized_start=1778
-  _globals['_DELETENAMESPACEREQUEST']._serialized_end=1838
-  _globals['_DELETENAMESPACERESPONSE']._serialized_start=1840
-  _globals['_DELETENAMESPACERESPONSE']._serialized_end=1865
-  _globals['_NAMESPACESERVICE']._serialized_start=1868
-  _globals['_NAMESPACESERVICE']._serialized_end=2648
+  _globals['_NAMESPACE']._serialized_start=219
+  _globals['_NAMESPACE']._serialized_end=488
+  _globals['_CREATENAMESPACEREQUEST']._serialized_start=491
+  _globals['_CREATENAMESPACEREQUEST']._serialized_end=748
+  _globals['_CREATENAMESPACERESPONSE']._serialized_start=750
+  _globals['_CREATENAMESPACERESPONSE']._serialized_end=817
+  _globals['_GETNAMESPACEREQUEST']._serialized_start=819
+  _globals['_GETNAMESPACEREQUEST']._serialized_end=876
+  _globals['_GETNAMESPACERESPONSE']._serialized_start=878
+  _globals['_GETNAMESPACERESPONSE']._serialized_end=942
+  _globals['_LISTNAMESPACESREQUEST']._serialized_start=945
+  _globals['_LISTNAMESPACESREQUEST']._serialized_end=1343
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_start=1346
+  _globals['_LISTNAMESPACESRESPONSE']._serialized_end=1475
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_start=1478
+  _globals['_UPDATENAMESPACEREQUEST']._serialized_end=1731
+  _globals['_UPDATENAMESPACERESPONSE']._serialized_start=1733
+  _globals['_UPDATENAMESPACERESPONSE']._serialized_end=1800
+  _globals['_DELETENAMESPACEREQUEST']._serialized_start=1802
+  _globals['_DELETENAMESPACEREQUEST']._serialized_end=1877
+  _globals['_DELETENAMESPACERESPONSE']._serialized_start=1880
+  _globals['_DELETENAMESPACERESPONSE']._serialized_end=2057
+  _globals['_NAMESPACESERVICE']._serialized_start=2060
+  _globals['_NAMESPACESERVICE']._serialized_end=2840
 # @@protoc_insertion_point(module_scope)

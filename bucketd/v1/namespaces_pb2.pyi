@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from bucketd.v1 import common_pb2 as _common_pb2
+from bucketd.v1 import tasks_pb2 as _tasks_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -347,15 +348,19 @@ class DeleteNamespaceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
     namespace_identifier: _builtins.str
+    force: _builtins.bool
+    """Accepted: the namespace and everything in it are always deleted."""
     def __init__(
         self,
         *,
         namespace_identifier: _builtins.str = ...,
+        force: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace_identifier", b"namespace_identifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["force", b"force", "namespace_identifier", b"namespace_identifier"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -363,16 +368,38 @@ Global___DeleteNamespaceRequest: _TypeAlias = DeleteNamespaceRequest  # noqa: Y0
 
 @_typing.final
 class DeleteNamespaceResponse(_message.Message):
-    """Empty: the gateway answers 204 No Content."""
+    """The namespace is gone for every other call at once; what it held (buckets, objects, uploads,
+    sessions, stored bytes) is deleted by the task: poll GET /v1/tasks/{task_id}.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    NAMESPACE_ID_FIELD_NUMBER: _builtins.int
+    NAMESPACE_NAME_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    task_id: _builtins.str
+    status: _common_pb2.TaskStatus.ValueType
+    namespace_id: _builtins.str
+    namespace_name: _builtins.str
+    message: _builtins.str
+    @_builtins.property
+    def task(self) -> _tasks_pb2.Task: ...
     def __init__(
         self,
+        *,
+        task_id: _builtins.str = ...,
+        status: _common_pb2.TaskStatus.ValueType = ...,
+        namespace_id: _builtins.str = ...,
+        namespace_name: _builtins.str = ...,
+        message: _builtins.str = ...,
+        task: _tasks_pb2.Task | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "namespace_id", b"namespace_id", "namespace_name", b"namespace_name", "status", b"status", "task", b"task", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

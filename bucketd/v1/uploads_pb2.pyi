@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from bucketd.v1 import common_pb2 as _common_pb2
+from bucketd.v1 import tasks_pb2 as _tasks_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -759,6 +760,10 @@ Global___ConfirmUploadsBatchRequest: _TypeAlias = ConfirmUploadsBatchRequest  # 
 
 @_typing.final
 class ConfirmUploadsBatchResponse(_message.Message):
+    """BatchConfirmResponse of the public docs: the task that confirms the uploads in the background.
+    Its outputs name each upload's outcome; poll GET /v1/tasks/{task_id}.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_ID_FIELD_NUMBER: _builtins.int
@@ -771,14 +776,14 @@ class ConfirmUploadsBatchResponse(_message.Message):
     confirmations_count: _builtins.int
     message: _builtins.str
     @_builtins.property
-    def task(self) -> _struct_pb2.Struct: ...
+    def task(self) -> _tasks_pb2.Task: ...
     def __init__(
         self,
         *,
         task_id: _builtins.str = ...,
         status: _common_pb2.TaskStatus.ValueType = ...,
         confirmations_count: _builtins.int = ...,
-        task: _struct_pb2.Struct | None = ...,
+        task: _tasks_pb2.Task | None = ...,
         message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015

@@ -8,6 +8,7 @@ from grpc import aio
 
 from bucketd.server.api import convert
 from bucketd.server.api.auth import CallerNamespace
+from bucketd.server.api.tasks import task_message
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.models import Bucket, BucketChanges
 from bucketd.server.services.buckets import BucketService, NewBucket
@@ -129,9 +130,10 @@ class BucketServicer(buckets_pb2_grpc.BucketServiceServicer):
         )
         bucket = deletion.bucket
         return pb.DeleteBucketResponse(
-            task_id=deletion.task_id,
-            status=convert.status(deletion.status),
+            task_id=deletion.task.task_id,
+            status=convert.status(deletion.task.status),
             bucket_id=bucket.bucket_id,
             bucket_name=bucket.bucket_name,
             object_count=deletion.object_count,
+            task=task_message(deletion.task),
         )

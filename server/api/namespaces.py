@@ -8,7 +8,9 @@ from grpc import aio
 
 from bucketd.server.api import convert
 from bucketd.server.api.auth import current_caller
+from bucketd.server.api.tasks import task_message
 from bucketd.server.domain.listing import pagination
+from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService, NamespaceView
 from bucketd.v1 import namespaces_pb2 as pb
 from bucketd.v1 import namespaces_pb2_grpc
@@ -30,8 +32,9 @@ def namespace_message(view: NamespaceView) -> pb.Namespace:
 
 
 class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
-    def __init__(self, namespaces: NamespaceService) -> None:
+    def __init__(self, namespaces: NamespaceService, deletions: Deletions) -> None:
         self._namespaces = namespaces
+        self._deletions = deletions
 
     @override
     async def CreateNamespace(
@@ -80,5 +83,14 @@ class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
     async def DeleteNamespace(
         self, request: pb.DeleteNamespaceRequest, context: Context
     ) -> pb.DeleteNamespaceResponse:
-        await self._namespaces.delete(current_caller().principal, request.namespace_identifier)
-        return pb.DeleteNamespaceResponse()
+        task, namespace = await self._deletions.delete_namespace(
+            current_caller().principal, request.namespace_identifier
+        )
+        return pb.DeleteNamespaceResponse(
+            task_id=task.task_id,
+            status=convert.status(task.status),
+            namespace_id=namespace.namespace_id,
+            namespace_name=namespace.namespace_name,
+            message="The namespace and everything in it are being deleted in the background.",
+            task=task_message(task),
+        )

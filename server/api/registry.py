@@ -11,6 +11,7 @@ from grpc import aio
 from bucketd.server.api.buckets import BucketServicer
 from bucketd.server.api.namespaces import NamespaceServicer
 from bucketd.server.api.objects import ObjectServicer
+from bucketd.server.api.tasks import TaskServicer
 from bucketd.server.api.uploads import UploadServicer
 from bucketd.server.services.bundle import Services
 from bucketd.server.settings import Settings
@@ -21,6 +22,8 @@ from bucketd.v1 import (
     namespaces_pb2_grpc,
     objects_pb2,
     objects_pb2_grpc,
+    tasks_pb2,
+    tasks_pb2_grpc,
     uploads_pb2,
     uploads_pb2_grpc,
 )
@@ -29,7 +32,7 @@ from bucketd.v1 import (
 def add_bucketd_services(server: aio.Server, services: Services, settings: Settings) -> list[str]:
     """Register every bucketd service on `server`; return their full names (for reflection)."""
     namespaces_pb2_grpc.add_NamespaceServiceServicer_to_server(
-        NamespaceServicer(services.namespaces), server
+        NamespaceServicer(services.namespaces, services.deletions), server
     )
     buckets_pb2_grpc.add_BucketServiceServicer_to_server(
         BucketServicer(services.buckets, services.deletions, services.namespaces), server
@@ -48,7 +51,8 @@ def add_bucketd_services(server: aio.Server, services: Services, settings: Setti
     uploads_pb2_grpc.add_UploadServiceServicer_to_server(
         UploadServicer(services.uploads, services.confirmations, services.namespaces), server
     )
-    files = (namespaces_pb2, buckets_pb2, objects_pb2, uploads_pb2)
+    tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(services.tasks), server)
+    files = (namespaces_pb2, buckets_pb2, objects_pb2, uploads_pb2, tasks_pb2)
     return [
         service.full_name
         for module in files

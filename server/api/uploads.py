@@ -8,6 +8,7 @@ from grpc import aio
 
 from bucketd.server.api import convert
 from bucketd.server.api.auth import CallerNamespace, current_caller
+from bucketd.server.api.tasks import task_message
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest
 from bucketd.server.services.namespaces import NamespaceService
@@ -183,7 +184,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
     async def ConfirmUploadsBatch(
         self, request: pb.ConfirmUploadsBatchRequest, context: Context
     ) -> pb.ConfirmUploadsBatchResponse:
-        batch = await self._confirmations.confirm_batch(
+        task = await self._confirmations.confirm_batch(
             await self._namespace(),
             request.bucket_identifier,
             [
@@ -195,18 +196,10 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                 for item in request.confirmations
             ],
         )
-        outcomes = {
-            outcome.upload_id: {
-                "status": outcome.status,
-                **({"task_id": outcome.task_id} if outcome.task_id else {}),
-                **({"error": outcome.error} if outcome.error else {}),
-            }
-            for outcome in batch.outcomes
-        }
         return pb.ConfirmUploadsBatchResponse(
-            task_id=batch.task_id,
-            status=convert.status(batch.status),
+            task_id=task.task_id,
+            status=convert.status(task.status),
             confirmations_count=len(request.confirmations),
-            task=convert.struct({"uploads": outcomes}),
+            task=task_message(task),
             message="Batch confirmation is being processed in the background.",
         )

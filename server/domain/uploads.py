@@ -130,6 +130,12 @@ def check_request(request: UploadRequest, *, schema: BucketSchema, max_bytes: in
     )
 
 
+def namespace_prefix(organization_id: str, namespace_id: str) -> str:
+    """Where a namespace's uploaded files lie: {internal_id}/{namespace_id}/."""
+    return f"{organization_id}/{namespace_id}/"
+
+
 def s3_key(organization_id: str, namespace_id: str, upload_id: str, filename: str) -> str:
     """The reference's key layout: {internal_id}/{namespace_id}/api_buckets_uploads_create/…"""
-    return f"{organization_id}/{namespace_id}/api_buckets_uploads_create/{upload_id}/{filename}"
+    prefix = namespace_prefix(organization_id, namespace_id)
+    return f"{prefix}api_buckets_uploads_create/{upload_id}/{filename}"

@@ -12,6 +12,7 @@ from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.streams import StreamUploads
+from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
 from bucketd.server.services.uploads import UploadService
 
@@ -27,4 +28,5 @@ class Services:
     uploads: UploadService
     confirmations: UploadConfirmations
     streams: StreamUploads
+    tasks: Tasks
     janitor: Janitor

@@ -1,8 +1,9 @@
-"""Deleting objects and buckets: the records and their claims go; their contents are released.
+"""Deleting objects, buckets and namespaces.
 
-Bytes are never deleted here: a released content is deleted by the janitor once nobody has held
-it for the grace period (BUCKETD_BLOB_GRACE_SECONDS), so that a create reusing the same bytes at
-this very moment keeps them.
+An object goes at once: its record and claims; its contents are released (the janitor deletes
+bytes nobody held for BUCKETD_BLOB_GRACE_SECONDS, so that a create reusing them at this very
+moment keeps them). A bucket or a namespace record goes at once too, after its deletion task is
+recorded; the task (services/purge.py) then deletes what it held, and survives a crash.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bucketd.server.domain.contents import holder_ref
-from bucketd.server.domain.ids import new_id
-from bucketd.server.domain.models import Bucket, Namespace
-from bucketd.server.domain.status import Status
+from bucketd.server.domain.models import Bucket, Namespace, Principal
+from bucketd.server.domain.tasks import TaskRecord, TaskType
 from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.objects import object_not_found
 from bucketd.server.services.ports import ClaimStore, ContentRegistry, ObjectStore
+from bucketd.server.services.tasks import Tasks
 
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class BucketDeletion:
-    """The reference answers a bucket deletion as a task."""
+    """The public docs answer a bucket deletion with its task."""
 
-    task_id: str
-    status: Status
+    task: TaskRecord
     bucket: Bucket
     object_count: int
 
@@ -40,12 +41,16 @@ class Deletions:
         claims: ClaimStore,
         registry: ContentRegistry,
         buckets: BucketService,
+        namespaces: NamespaceService,
+        tasks: Tasks,
         clock: Clock,
     ) -> None:
         self._objects = objects
         self._claims = claims
         self._registry = registry
         self._buckets = buckets
+        self._namespaces = namespaces
+        self._tasks = tasks
         self._clock = clock
 
     async def delete_object(
@@ -63,13 +68,37 @@ class Deletions:
         await self._registry.release(namespace.namespace_id, refs, now=self._clock())
 
     async def delete_bucket(self, namespace: Namespace, bucket_identifier: str) -> BucketDeletion:
-        """Delete the bucket, then its objects and claims; release what they held."""
+        """Record the deletion task, remove the bucket record; the task does the rest."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
         usage = await self._buckets.usage(namespace, [bucket])
+        task = await self._tasks.submit(
+            namespace.organization_id,
+            TaskType.DELETE_BUCKET,
+            namespace_id=namespace.namespace_id,
+            inputs={
+                "namespace_id": namespace.namespace_id,
+                "bucket_id": bucket.bucket_id,
+                "bucket_name": bucket.bucket_name,
+            },
+        )
         await self._buckets.delete(namespace, bucket)
-        refs = await self._objects.bucket_refs(namespace.namespace_id, bucket.bucket_id)
-        await self._objects.delete_bucket(namespace.namespace_id, bucket.bucket_id)
-        await self._claims.delete_bucket_claims(namespace.namespace_id, bucket.bucket_id)
-        await self._registry.release(namespace.namespace_id, refs, now=self._clock())
         count = usage[bucket.bucket_id].object_count if bucket.bucket_id in usage else 0
-        return BucketDeletion(new_id("task_"), Status.COMPLETED, bucket, count)
+        return BucketDeletion(task, bucket, count)
+
+    async def delete_namespace(
+        self, principal: Principal, identifier: str
+    ) -> tuple[TaskRecord, Namespace]:
+        """Record the deletion task, remove the namespace record; the task deletes everything
+        it held."""
+        namespace = await self._namespaces.find(principal, identifier)
+        task = await self._tasks.submit(
+            principal.organization_id,
+            TaskType.DELETE_NAMESPACE,
+            namespace_id=namespace.namespace_id,
+            inputs={
+                "namespace_id": namespace.namespace_id,
+                "namespace_name": namespace.namespace_name,
+            },
+        )
+        await self._namespaces.remove(principal, namespace)
+        return task, namespace

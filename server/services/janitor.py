@@ -9,6 +9,7 @@ janitor that dies mid-step leaves it to the next one.
 2. Rewrites committed just before a crash: the blobs they replaced are released.
 3. Contents nobody has held for BUCKETD_BLOB_GRACE_SECONDS: deleted (record marked first).
 4. Presigned uploads: expired ones FAILED and their files removed; abandoned confirms resumed.
+5. Tasks whose lease ran out (their instance died): run again from the start.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bucketd.server.domain.writes import WriteKind, WriteLease
 from bucketd.server.errors import BucketdError
 from bucketd.server.services.drafts import drop_pending
 from bucketd.server.services.ports import BlobStorage, ContentRegistry, WriteStore
+from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
 
 log = logging.getLogger("bucketd.janitor")
@@ -43,6 +45,7 @@ class SweepReport:
     contents_deleted: int = 0
     uploads_expired: int = 0
     confirms_resumed: int = 0
+    tasks_resumed: int = 0
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -56,6 +59,7 @@ class Janitor:
         registry: ContentRegistry,
         storage: BlobStorage,
         confirmations: UploadConfirmations,
+        tasks: Tasks,
         lease: timedelta,
         grace: timedelta,
         clock: Clock,
@@ -64,6 +68,7 @@ class Janitor:
         self._registry = registry
         self._storage = storage
         self._confirmations = confirmations
+        self._tasks = tasks
         self._lease = lease
         self._grace = grace
         self._clock = clock
@@ -73,7 +78,8 @@ class Janitor:
         released = await self.finish_releases()
         deleted = await self.collect_contents()
         expired, resumed = await self._confirmations.sweep()
-        return SweepReport(reclaimed, aborted, released, deleted, expired, resumed)
+        tasks = await self._tasks.sweep()
+        return SweepReport(reclaimed, aborted, released, deleted, expired, resumed, tasks)
 
     async def reclaim_writes(self) -> tuple[int, int]:
         """(writes reclaimed, multipart uploads aborted)."""

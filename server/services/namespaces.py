@@ -16,7 +16,7 @@ from bucketd.server.domain.filters import list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
-from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.errors import InvalidArgument, NotFound
 from bucketd.server.services.cache import TtlCache
 from bucketd.server.services.ports import BucketStore, NamespaceStore, ObjectStore
 
@@ -131,19 +131,14 @@ class NamespaceService:
         self._forget(namespace)
         return (await self._with_counts([updated]))[0]
 
-    async def delete(self, principal: Principal, identifier: str) -> None:
-        """Refuses while the namespace holds buckets: deleting data takes explicit steps."""
-        namespace = await self._find(principal, identifier)
-        buckets = (await self._buckets.counts([namespace.namespace_id])).get(namespace.namespace_id)
-        if buckets:
-            raise FailedPrecondition(
-                f"Namespace '{namespace.namespace_name}' still holds {buckets} "
-                "bucket(s): delete them first",
-                details={"resource": "namespace", "id": namespace.namespace_id},
-            )
+    async def remove(self, principal: Principal, namespace: Namespace) -> None:
+        """The record only: services/deletions.py deletes what the namespace held."""
         if not await self._namespaces.delete(principal.organization_id, namespace.namespace_id):
-            raise not_found(identifier)
+            raise not_found(namespace.namespace_id)
         self._forget(namespace)
+
+    async def find(self, principal: Principal, identifier: str) -> Namespace:
+        return await self._find(principal, identifier)
 
     async def _find(self, principal: Principal, identifier: str) -> Namespace:
         namespace = await self._namespaces.find(principal.organization_id, identifier)

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bucketd.server.domain.batches import check_batch_size
 from bucketd.server.domain.blob_data import UploadedFile
@@ -24,6 +25,7 @@ from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Head
+from bucketd.server.domain.tasks import TaskOutcome, TaskRecord, TaskType
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.domain.writes import PendingContent, WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
@@ -31,9 +33,11 @@ from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.objects import ObjectService
 from bucketd.server.services.ports import BlobStorage, NamespaceStore, UploadStore
+from bucketd.server.services.tasks import Progress, Tasks
 from bucketd.server.services.uploads import UploadLimits, upload_not_found
 
 log = logging.getLogger("bucketd.uploads")
+SETTLE_POLL_SECONDS = 0.25
 Clock = Callable[[], datetime]
 
 
@@ -44,21 +48,6 @@ class Confirmation:
     upload_id: str
     etag: str | None = None
     size: int | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class ConfirmOutcome:
-    upload_id: str
-    status: Status
-    task_id: str | None
-    error: str | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchConfirmation:
-    task_id: str
-    status: Status
-    outcomes: list[ConfirmOutcome]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +66,11 @@ class UploadConfirmations:
         buckets: BucketService,
         namespaces: NamespaceStore,
         objects: ObjectService,
+        tasks: Tasks,
         limits: UploadLimits,
         clock: Clock,
     ) -> None:
+        self._tasks = tasks
         self._uploads = uploads
         self._storage = storage
         self._contents = contents
@@ -88,7 +79,7 @@ class UploadConfirmations:
         self._objects = objects
         self._limits = limits
         self._clock = clock
-        self._tasks: set[asyncio.Task[UploadRecord]] = set()
+        self._background: set[asyncio.Task[UploadRecord]] = set()
 
     async def confirm(
         self,
@@ -101,12 +92,34 @@ class UploadConfirmations:
         run_async: bool,
     ) -> UploadRecord:
         """Verify the uploaded file; finish now, or in the background (async or large files)."""
+        record, claimed = await self._start(
+            namespace, bucket_identifier, upload_id, etag=etag, size=size
+        )
+        if not claimed:
+            return record
+        large = (record.file_size_bytes or 0) >= self._limits.async_threshold_bytes
+        if run_async or large:
+            self._spawn(record)
+            return record
+        return await self.finish(record, raise_errors=True)
+
+    async def _start(
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        upload_id: str,
+        *,
+        etag: str | None,
+        size: int | None,
+    ) -> tuple[UploadRecord, bool]:
+        """Verify the file and claim the upload (PROCESSING, under its lease): (the upload,
+        whether this call claimed it). Confirming again answers the upload as it is."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
         record = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
         if record is None:
             raise upload_not_found(upload_id)
         if record.status in {Status.COMPLETED, Status.PROCESSING}:
-            return record  # confirming again answers the same result
+            return record, False
         head = await self._verify(record, etag=etag, size=size)
         now = self._clock()
         claimed = await self._uploads.transition(
@@ -122,33 +135,77 @@ class UploadConfirmations:
         )
         if claimed is None:  # somebody else confirmed it first
             latest = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
-            return latest or record
-        large = (claimed.file_size_bytes or 0) >= self._limits.async_threshold_bytes
-        if run_async or large:
-            self._spawn(claimed)
-            return claimed
-        return await self.finish(claimed, raise_errors=True)
+            return latest or record, False
+        return claimed, True
 
     async def confirm_batch(
         self, namespace: Namespace, bucket_identifier: str, items: list[Confirmation]
-    ) -> BatchConfirmation:
-        """Always in the background; an upload that cannot start is reported, not raised."""
+    ) -> TaskRecord:
+        """A confirm_uploads task (run_batch) confirms them in the background, one by one."""
         check_batch_size("confirmations", len(items))
-        outcomes = []
-        for item in items:
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        return await self._tasks.submit(
+            namespace.organization_id,
+            TaskType.CONFIRM_UPLOADS,
+            namespace_id=namespace.namespace_id,
+            inputs={
+                "bucket_id": bucket.bucket_id,
+                "confirmations": [
+                    {"upload_id": i.upload_id, "etag": i.etag, "file_size_bytes": i.size}
+                    for i in items
+                ],
+            },
+        )
+
+    async def run_batch(self, task: TaskRecord, progress: Progress) -> TaskOutcome:
+        """The confirm_uploads task: each upload confirmed and finished here; its outcome (or
+        why it failed) goes to the outputs. Run again after a crash, it finds the uploads it
+        finished COMPLETED and waits for those another worker is finishing."""
+        namespace = await self._namespaces.find(task.organization_id, task.namespace_id or "")
+        if namespace is None:
+            raise NotFound(f"Namespace '{task.namespace_id}' no longer exists")
+        results: dict[str, dict[str, Any]] = {}
+        for item in task.inputs["confirmations"]:
+            upload_id = item["upload_id"]
             try:
-                record = await self.confirm(
+                record, claimed = await self._start(
                     namespace,
-                    bucket_identifier,
-                    item.upload_id,
-                    etag=item.etag,
-                    size=item.size,
-                    run_async=True,
+                    task.inputs["bucket_id"],
+                    upload_id,
+                    etag=item.get("etag"),
+                    size=item.get("file_size_bytes"),
                 )
-                outcomes.append(ConfirmOutcome(item.upload_id, record.status, record.task_id))
+                record = await (self.finish(record) if claimed else self._settled(record))
+                results[upload_id] = {
+                    "status": record.status,
+                    "object_id": record.object_id,
+                    "error": record.message if record.status == Status.FAILED else None,
+                }
             except BucketdError as error:
-                outcomes.append(ConfirmOutcome(item.upload_id, Status.FAILED, None, error.message))
-        return BatchConfirmation(new_id("task_"), Status.PROCESSING, outcomes)
+                results[upload_id] = {"status": Status.FAILED, "error": error.message}
+            progress.add(**{results[upload_id]["status"].lower(): 1})
+        completed = sum(1 for r in results.values() if r["status"] == Status.COMPLETED)
+        status = Status.COMPLETED if completed == len(results) else Status.COMPLETED_WITH_ERRORS
+        if not completed:
+            status = Status.FAILED
+        return TaskOutcome({"uploads": results}, status=status)
+
+    async def _settled(self, record: UploadRecord) -> UploadRecord:
+        """The upload once it is no longer PROCESSING: finished by whoever holds its lease, or
+        here once that lease ran out (its worker died)."""
+        while record.status == Status.PROCESSING:
+            now = self._clock()
+            taken = await self._uploads.transition(
+                record.upload_id,
+                statuses=(Status.PROCESSING,),
+                lease_ran_out_before=now,
+                changes={"lease_until": now + self._limits.lease},
+            )
+            if taken is not None:
+                return await self.finish(taken)
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
+            record = await self._uploads.by_id(record.upload_id) or record
+        return record
 
     async def _verify(self, record: UploadRecord, *, etag: str | None, size: int | None) -> Head:
         """The checks that keep an upload PENDING when they fail; each says what is wrong."""
@@ -267,8 +324,8 @@ class UploadConfirmations:
 
     def _spawn(self, record: UploadRecord) -> None:
         task = asyncio.create_task(self.finish(record))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def sweep(self) -> tuple[int, int]:
         """Expire stale PENDING uploads (FAILED, file removed) and resume abandoned confirms."""
@@ -300,10 +357,10 @@ class UploadConfirmations:
 
     async def drain(self) -> None:
         """Wait for the background confirms started by this instance."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)
 
     async def close(self) -> None:
         """Stop background confirms (a janitor resumes them once their lease runs out)."""
-        for task in list(self._tasks):
+        for task in list(self._background):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)

@@ -99,6 +99,25 @@ class S3BlobStorage:
         with _s3("DELETE"):
             await self._client.delete_object(Bucket=self._bucket, Key=key)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` and abort its open multipart uploads; returns how
+        many objects went. For a namespace deletion: whatever its records no longer name."""
+        deleted = 0
+        with _s3("list multipart uploads"):
+            reply = await self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=prefix)
+        for upload in reply.get("Uploads", []):
+            await self.abort_multipart(upload["Key"], upload["UploadId"])
+        paginator = self._client.get_paginator("list_objects_v2")
+        with _s3("list objects"):
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    await self._client.delete_objects(
+                        Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                    deleted += len(keys)
+        return deleted
+
     async def head(self, key: str) -> Head | None:
         """Size, ETag and type of an object of the storage bucket; None when it is missing."""
         try:

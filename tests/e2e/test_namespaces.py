@@ -54,8 +54,8 @@ async def test_create_get_update_delete_over_rest(service: Service, acme: Tenant
     assert status == 200 and patched["namespace_name"] == "prod-2"
     assert patched["description"] == "changed"
 
-    status, _ = await _call(service, "DELETE", "/v1/namespaces/prod-2", acme)
-    assert status == 204
+    status, deletion = await _call(service, "DELETE", "/v1/namespaces/prod-2", acme)
+    assert status == 200 and deletion["task"]["task_type"] == "delete_namespace"
     status, missing = await _call(service, "GET", "/v1/namespaces/prod-2", acme)
     assert status == 404
     assert missing["error"]["type"] == "NotFoundError"
@@ -127,22 +127,6 @@ async def test_limit_out_of_range_is_422(service: Service, acme: Tenant) -> None
     status, body = await _call(service, "POST", "/v1/namespaces/list", acme, {"limit": 0})
     assert status == 422
     assert "limit must be between 1 and 1000" in body["error"]["message"]
-
-
-async def test_delete_refuses_while_buckets_remain(service: Service, acme: Tenant) -> None:
-    schema = {"properties": {"title": {"type": "string"}}}
-    status, _ = await _call(
-        service, "POST", "/v1/buckets", acme, {"bucket_name": "b", "bucket_schema": schema}
-    )
-    assert status == 200
-    status, body = await _call(service, "DELETE", "/v1/namespaces/default", acme)
-    assert status == 400
-    assert "still holds 1 bucket" in body["error"]["message"]
-    _, got = await _call(service, "GET", "/v1/namespaces/default", acme)
-    assert got["bucket_count"] == 1
-    await _call(service, "DELETE", "/v1/buckets/b", acme)
-    status, _ = await _call(service, "DELETE", "/v1/namespaces/default", acme)
-    assert status == 204
 
 
 async def test_other_organization_cannot_touch_a_namespace(

@@ -279,8 +279,12 @@ async def test_list_batch_and_batch_confirm(service: Service, acme: Tenant) -> N
         "confirmations": [{"upload_id": first["upload_id"]}, {"upload_id": second["upload_id"]}]
     }
     status, task = await call(service, "POST", f"{BASE}/confirm/batch", acme, confirmations)
-    assert status == 200 and task["status"] == "PROCESSING" and task["confirmations_count"] == 2
-    await service.services.confirmations.drain()
+    assert status == 200 and task["status"] == "PENDING" and task["confirmations_count"] == 2
+    assert task["task"]["task_type"] == "confirm_uploads"
+    await service.services.tasks.drain()
+    _, done = await call(service, "GET", f"/v1/tasks/{task['task_id']}", acme)
+    assert done["status"] == "COMPLETED"
+    assert {u["status"] for u in done["outputs"]["uploads"].values()} == {"COMPLETED"}
     status, listed = await call(service, "POST", f"{BASE}/list", acme, {"search": "b.png"})
     assert status == 200 and [u["filename"] for u in listed["results"]] == ["b.png"]
     _, everything = await call(service, "POST", f"{BASE}/list", acme, {})

@@ -23,6 +23,7 @@ MISSING = {
     "bucket_identifier": "bkt_missing0000000",
     "object_identifier": "obj_missing0000000",
     "upload_id": "upl_missing0000000",
+    "task_id": "task_missing000000",
 }
 _VARIABLE = re.compile(r"\{([a-z_]+)\}")
 
@@ -35,7 +36,12 @@ async def _acme_ids(service: Service, acme: Tenant) -> dict[str, str]:
     upload_body = {"filename": "a.pdf", "content_type": "application/pdf", "blob_property": "doc"}
     _, upload = await call(service, "POST", "/v1/buckets/things/uploads", acme, upload_body)
     _, namespace = await call(service, "GET", "/v1/namespaces/default", acme)
+    confirmations = {"confirmations": [{"upload_id": upload["upload_id"]}]}
+    _, batch = await call(
+        service, "POST", "/v1/buckets/things/uploads/confirm/batch", acme, confirmations
+    )
     return {
+        "task_id": batch["task_id"],
         "namespace_identifier": namespace["namespace_id"],
         "bucket_identifier": bucket["bucket_id"],
         "object_identifier": created["object_id"],

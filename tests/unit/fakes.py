@@ -183,6 +183,12 @@ class FakeStorage:
         self._op("delete", key)
         self.objects.pop(key, None)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        keys = [key for key in self.objects if key.startswith(prefix)]
+        for key in keys:
+            await self.delete(key)
+        return len(keys)
+
     async def head(self, key: str) -> Head | None:
         data = self.objects.get(key)
         return None if data is None else Head(len(data), hashlib.md5(data).hexdigest(), None)

@@ -97,6 +97,7 @@ def _world(urls: dict[str, list[bytes]] | None = None) -> World:
         registry=registry,
         storage=storage,
         confirmations=cast(Any, None),
+        tasks=cast(Any, None),
         lease=LEASE,
         grace=GRACE,
         clock=clock,
