@@ -35,6 +35,7 @@ from bucketd.server.storage.buckets import MongoBuckets
 from bucketd.server.storage.claims import MongoClaims
 from bucketd.server.storage.contents import MongoContents
 from bucketd.server.storage.documents import now_ms
+from bucketd.server.storage.indexes import MongoIndexes
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.namespaces import MongoNamespaces
 from bucketd.server.storage.objects import MongoObjects
@@ -57,33 +58,33 @@ class Stores:
     uploads: MongoUploads
     tasks: MongoTasks
     purge: MongoPurge
+    indexes: MongoIndexes
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
+        organizations, api_keys = MongoOrganizations(database), MongoApiKeys(database)
+        namespaces, buckets = MongoNamespaces(database), MongoBuckets(database)
+        objects, contents = MongoObjects(database), MongoContents(database)
+        uploads, tasks = MongoUploads(database), MongoTasks(database)
+        owners = (organizations, api_keys, namespaces, buckets, objects, contents, uploads, tasks)
         return cls(
-            organizations=MongoOrganizations(database),
-            api_keys=MongoApiKeys(database),
-            namespaces=MongoNamespaces(database),
-            buckets=MongoBuckets(database),
-            objects=MongoObjects(database),
+            organizations=organizations,
+            api_keys=api_keys,
+            namespaces=namespaces,
+            buckets=buckets,
+            objects=objects,
             writes=MongoWrites(database),
             claims=MongoClaims(database),
-            contents=MongoContents(database),
-            uploads=MongoUploads(database),
-            tasks=MongoTasks(database),
+            contents=contents,
+            uploads=uploads,
+            tasks=tasks,
             purge=MongoPurge(database),
+            indexes=MongoIndexes(database, owners),
         )
 
     async def ensure_indexes(self) -> None:
         """The indexes bucketd relies on; idempotent, run at start-up."""
-        await self.organizations.ensure_indexes()
-        await self.api_keys.ensure_indexes()
-        await self.namespaces.ensure_indexes()
-        await self.buckets.ensure_indexes()
-        await self.objects.ensure_indexes()
-        await self.contents.ensure_indexes()
-        await self.uploads.ensure_indexes()
-        await self.tasks.ensure_indexes()
+        await self.indexes.ensure()
 
 
 def build_api_keys(stores: Stores, settings: Settings) -> ApiKeyService:
@@ -225,6 +226,7 @@ def build_services(
         namespaces=stores.namespaces,
         buckets=stores.buckets,
         objects=stores.objects,
+        indexes=stores.indexes,
         cache=TtlCache(settings.namespace_cache_seconds),
         clock=now_ms,
     )

@@ -344,6 +344,193 @@ class UpdateNamespaceResponse(_message.Message):
 Global___UpdateNamespaceResponse: _TypeAlias = UpdateNamespaceResponse  # noqa: Y015
 
 @_typing.final
+class GetNamespaceStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    namespace_identifier: _builtins.str
+    def __init__(
+        self,
+        *,
+        namespace_identifier: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace_identifier", b"namespace_identifier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetNamespaceStatsRequest: _TypeAlias = GetNamespaceStatsRequest  # noqa: Y015
+
+@_typing.final
+class NamespaceStats(_message.Message):
+    """bucketd keeps no collections or documents: those counts are 0 (and complete)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENT_COUNT_FIELD_NUMBER: _builtins.int
+    DOCUMENT_COUNT_COMPLETE_FIELD_NUMBER: _builtins.int
+    BUCKET_COUNT_FIELD_NUMBER: _builtins.int
+    COLLECTION_COUNT_FIELD_NUMBER: _builtins.int
+    OBJECT_COUNT_FIELD_NUMBER: _builtins.int
+    namespace_id: _builtins.str
+    document_count: _builtins.int
+    document_count_complete: _builtins.bool
+    bucket_count: _builtins.int
+    collection_count: _builtins.int
+    object_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        namespace_id: _builtins.str = ...,
+        document_count: _builtins.int = ...,
+        document_count_complete: _builtins.bool = ...,
+        bucket_count: _builtins.int = ...,
+        collection_count: _builtins.int = ...,
+        object_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_count", b"bucket_count", "collection_count", b"collection_count", "document_count", b"document_count", "document_count_complete", b"document_count_complete", "namespace_id", b"namespace_id", "object_count", b"object_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NamespaceStats: _TypeAlias = NamespaceStats  # noqa: Y015
+
+@_typing.final
+class GetNamespaceStatsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stats(self) -> Global___NamespaceStats: ...
+    def __init__(
+        self,
+        *,
+        stats: Global___NamespaceStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetNamespaceStatsResponse: _TypeAlias = GetNamespaceStatsResponse  # noqa: Y015
+
+@_typing.final
+class BatchNamespaceStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def namespace_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        namespace_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace_ids", b"namespace_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchNamespaceStatsRequest: _TypeAlias = BatchNamespaceStatsRequest  # noqa: Y015
+
+@_typing.final
+class BatchNamespaceStatsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class StatsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___NamespaceStats: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___NamespaceStats | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    STATS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stats(self) -> _containers.MessageMap[_builtins.str, Global___NamespaceStats]: ...
+    def __init__(
+        self,
+        *,
+        stats: _abc.Mapping[_builtins.str, Global___NamespaceStats] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchNamespaceStatsResponse: _TypeAlias = BatchNamespaceStatsResponse  # noqa: Y015
+
+@_typing.final
+class EnsureNamespaceIndexesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    FORCE_REBUILD_FIELD_NUMBER: _builtins.int
+    namespace_identifier: _builtins.str
+    force_rebuild: _builtins.bool
+    """Accepted; indexes are never dropped to be rebuilt under load: they are listed in skipped."""
+    def __init__(
+        self,
+        *,
+        namespace_identifier: _builtins.str = ...,
+        force_rebuild: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["force_rebuild", b"force_rebuild", "namespace_identifier", b"namespace_identifier"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureNamespaceIndexesRequest: _TypeAlias = EnsureNamespaceIndexesRequest  # noqa: Y015
+
+@_typing.final
+class EnsureNamespaceIndexesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENSURED_FIELD_NUMBER: _builtins.int
+    REBUILT_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ensured(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def rebuilt(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def skipped(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        ensured: _abc.Iterable[_builtins.str] | None = ...,
+        rebuilt: _abc.Iterable[_builtins.str] | None = ...,
+        skipped: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ensured", b"ensured", "rebuilt", b"rebuilt", "skipped", b"skipped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnsureNamespaceIndexesResponse: _TypeAlias = EnsureNamespaceIndexesResponse  # noqa: Y015
+
+@_typing.final
 class DeleteNamespaceRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

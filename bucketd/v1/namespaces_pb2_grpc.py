@@ -60,6 +60,21 @@ class NamespaceServiceStub:
                 request_serializer=bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceResponse.FromString,
                 _registered_method=True)
+        self.GetNamespaceStats = channel.unary_unary(
+                '/bucketd.v1.NamespaceService/GetNamespaceStats',
+                request_serializer=bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsResponse.FromString,
+                _registered_method=True)
+        self.BatchNamespaceStats = channel.unary_unary(
+                '/bucketd.v1.NamespaceService/BatchNamespaceStats',
+                request_serializer=bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsResponse.FromString,
+                _registered_method=True)
+        self.EnsureNamespaceIndexes = channel.unary_unary(
+                '/bucketd.v1.NamespaceService/EnsureNamespaceIndexes',
+                request_serializer=bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesResponse.FromString,
+                _registered_method=True)
 
 
 class NamespaceServiceServicer:
@@ -97,6 +112,26 @@ class NamespaceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNamespaceStats(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchNamespaceStats(self, request, context):
+        """The stats of up to 100 namespaces; those the caller cannot see are left out.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnsureNamespaceIndexes(self, request, context):
+        """Creates bucketd's MongoDB indexes where they are missing (they serve every namespace).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NamespaceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +159,21 @@ def add_NamespaceServiceServicer_to_server(servicer, server):
                     servicer.DeleteNamespace,
                     request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceResponse.SerializeToString,
+            ),
+            'GetNamespaceStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNamespaceStats,
+                    request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsResponse.SerializeToString,
+            ),
+            'BatchNamespaceStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchNamespaceStats,
+                    request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsResponse.SerializeToString,
+            ),
+            'EnsureNamespaceIndexes': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnsureNamespaceIndexes,
+                    request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +312,87 @@ class NamespaceService:
             '/bucketd.v1.NamespaceService/DeleteNamespace',
             bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceRequest.SerializeToString,
             bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNamespaceStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.NamespaceService/GetNamespaceStats',
+            bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsRequest.SerializeToString,
+            bucketd_dot_v1_dot_namespaces__pb2.GetNamespaceStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchNamespaceStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.NamespaceService/BatchNamespaceStats',
+            bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsRequest.SerializeToString,
+            bucketd_dot_v1_dot_namespaces__pb2.BatchNamespaceStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnsureNamespaceIndexes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.NamespaceService/EnsureNamespaceIndexes',
+            bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesRequest.SerializeToString,
+            bucketd_dot_v1_dot_namespaces__pb2.EnsureNamespaceIndexesResponse.FromString,
             options,
             channel_credentials,
             insecure,

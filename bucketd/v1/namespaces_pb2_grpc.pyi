@@ -39,6 +39,11 @@ class NamespaceServiceStub:
     UpdateNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]
     """PUT and PATCH both change only the fields that are sent."""
     DeleteNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]
+    GetNamespaceStats: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]
+    BatchNamespaceStats: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.BatchNamespaceStatsRequest, _namespaces_pb2.BatchNamespaceStatsResponse]
+    """The stats of up to 100 namespaces; those the caller cannot see are left out."""
+    EnsureNamespaceIndexes: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.EnsureNamespaceIndexesRequest, _namespaces_pb2.EnsureNamespaceIndexesResponse]
+    """Creates bucketd's MongoDB indexes where they are missing (they serve every namespace)."""
 
 @_typing.type_check_only
 class NamespaceServiceAsyncStub(NamespaceServiceStub):
@@ -51,6 +56,11 @@ class NamespaceServiceAsyncStub(NamespaceServiceStub):
     UpdateNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]  # type: ignore[assignment]
     """PUT and PATCH both change only the fields that are sent."""
     DeleteNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]  # type: ignore[assignment]
+    GetNamespaceStats: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]  # type: ignore[assignment]
+    BatchNamespaceStats: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.BatchNamespaceStatsRequest, _namespaces_pb2.BatchNamespaceStatsResponse]  # type: ignore[assignment]
+    """The stats of up to 100 namespaces; those the caller cannot see are left out."""
+    EnsureNamespaceIndexes: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.EnsureNamespaceIndexesRequest, _namespaces_pb2.EnsureNamespaceIndexesResponse]  # type: ignore[assignment]
+    """Creates bucketd's MongoDB indexes where they are missing (they serve every namespace)."""
 
 class NamespaceServiceServicer:
     """Namespaces are the isolation boundary: every bucket, object and upload lives in one."""
@@ -85,5 +95,25 @@ class NamespaceServiceServicer:
         request: _namespaces_pb2.DeleteNamespaceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_namespaces_pb2.DeleteNamespaceResponse, _abc.Awaitable[_namespaces_pb2.DeleteNamespaceResponse]]: ...
+
+    def GetNamespaceStats(
+        self,
+        request: _namespaces_pb2.GetNamespaceStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_namespaces_pb2.GetNamespaceStatsResponse, _abc.Awaitable[_namespaces_pb2.GetNamespaceStatsResponse]]: ...
+
+    def BatchNamespaceStats(
+        self,
+        request: _namespaces_pb2.BatchNamespaceStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_namespaces_pb2.BatchNamespaceStatsResponse, _abc.Awaitable[_namespaces_pb2.BatchNamespaceStatsResponse]]:
+        """The stats of up to 100 namespaces; those the caller cannot see are left out."""
+
+    def EnsureNamespaceIndexes(
+        self,
+        request: _namespaces_pb2.EnsureNamespaceIndexesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_namespaces_pb2.EnsureNamespaceIndexesResponse, _abc.Awaitable[_namespaces_pb2.EnsureNamespaceIndexesResponse]]:
+        """Creates bucketd's MongoDB indexes where they are missing (they serve every namespace)."""
 
 def add_NamespaceServiceServicer_to_server(servicer: NamespaceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -865,6 +865,345 @@ class DeleteObjectResponse(_message.Message):
 Global___DeleteObjectResponse: _TypeAlias = DeleteObjectResponse  # noqa: Y015
 
 @_typing.final
+class AggregationGroupBy(_message.Message):
+    """A group key: a field (user field, status, created_at, updated_at, key_prefix, blobs.*), under
+    `alias` (default: the field with dots as underscores). date_trunc (year, quarter, month, week,
+    day, hour, minute) or date_part (year, month, week, day, day_of_week, hour, minute) apply to
+    created_at and updated_at.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    DATE_TRUNC_FIELD_NUMBER: _builtins.int
+    DATE_PART_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    alias: _builtins.str
+    date_trunc: _builtins.str
+    date_part: _builtins.str
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        alias: _builtins.str | None = ...,
+        date_trunc: _builtins.str | None = ...,
+        date_part: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_alias", b"_alias", "_date_part", b"_date_part", "_date_trunc", b"_date_trunc", "alias", b"alias", "date_part", b"date_part", "date_trunc", b"date_trunc"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_alias", b"_alias", "_date_part", b"_date_part", "_date_trunc", b"_date_trunc", "alias", b"alias", "date_part", b"date_part", "date_trunc", b"date_trunc", "field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__alias: _TypeAlias = _typing.Literal["alias"]  # noqa: Y015
+    _WhichOneofArgType__alias: _TypeAlias = _typing.Literal["_alias", b"_alias"]  # noqa: Y015
+    _WhichOneofReturnType__date_part: _TypeAlias = _typing.Literal["date_part"]  # noqa: Y015
+    _WhichOneofArgType__date_part: _TypeAlias = _typing.Literal["_date_part", b"_date_part"]  # noqa: Y015
+    _WhichOneofReturnType__date_trunc: _TypeAlias = _typing.Literal["date_trunc"]  # noqa: Y015
+    _WhichOneofArgType__date_trunc: _TypeAlias = _typing.Literal["_date_trunc", b"_date_trunc"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__alias) -> _WhichOneofReturnType__alias | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__date_part) -> _WhichOneofReturnType__date_part | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__date_trunc) -> _WhichOneofReturnType__date_trunc | None: ...
+
+Global___AggregationGroupBy: _TypeAlias = AggregationGroupBy  # noqa: Y015
+
+@_typing.final
+class AggregationMetric(_message.Message):
+    """A metric per group: count, count_distinct, sum, avg, min, max, first, last, push, add_to_set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FUNCTION_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    DISTINCT_FIELD_FIELD_NUMBER: _builtins.int
+    function: _builtins.str
+    field: _builtins.str
+    """The field the function reads (all but count need one; count_distinct may use distinct_field)."""
+    alias: _builtins.str
+    distinct_field: _builtins.str
+    def __init__(
+        self,
+        *,
+        function: _builtins.str = ...,
+        field: _builtins.str | None = ...,
+        alias: _builtins.str = ...,
+        distinct_field: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_distinct_field", b"_distinct_field", "_field", b"_field", "distinct_field", b"distinct_field", "field", b"field"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_distinct_field", b"_distinct_field", "_field", b"_field", "alias", b"alias", "distinct_field", b"distinct_field", "field", b"field", "function", b"function"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__distinct_field: _TypeAlias = _typing.Literal["distinct_field"]  # noqa: Y015
+    _WhichOneofArgType__distinct_field: _TypeAlias = _typing.Literal["_distinct_field", b"_distinct_field"]  # noqa: Y015
+    _WhichOneofReturnType__field: _TypeAlias = _typing.Literal["field"]  # noqa: Y015
+    _WhichOneofArgType__field: _TypeAlias = _typing.Literal["_field", b"_field"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__distinct_field) -> _WhichOneofReturnType__distinct_field | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__field) -> _WhichOneofReturnType__field | None: ...
+
+Global___AggregationMetric: _TypeAlias = AggregationMetric  # noqa: Y015
+
+@_typing.final
+class AggregationHaving(_message.Message):
+    """Keeps the groups whose metric `field` (an alias) compares to `value`: gt, gte, lt, lte, eq, ne."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    OPERATOR_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    operator: _builtins.str
+    @_builtins.property
+    def value(self) -> _struct_pb2.Value: ...
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        operator: _builtins.str = ...,
+        value: _struct_pb2.Value | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "operator", b"operator", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregationHaving: _TypeAlias = AggregationHaving  # noqa: Y015
+
+@_typing.final
+class AggregationRangeBuckets(_message.Message):
+    """Buckets a numeric field into ranges [b0, b1), [b1, b2)...: a group_by on the same field groups
+    by range ("b0-b1"); values outside every range go to default_bucket (default "other").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    BOUNDARIES_FIELD_NUMBER: _builtins.int
+    DEFAULT_BUCKET_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    default_bucket: _builtins.str
+    @_builtins.property
+    def boundaries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        boundaries: _abc.Iterable[_builtins.float] | None = ...,
+        default_bucket: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_default_bucket", b"_default_bucket", "default_bucket", b"default_bucket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_default_bucket", b"_default_bucket", "boundaries", b"boundaries", "default_bucket", b"default_bucket", "field", b"field"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__default_bucket: _TypeAlias = _typing.Literal["default_bucket"]  # noqa: Y015
+    _WhichOneofArgType__default_bucket: _TypeAlias = _typing.Literal["_default_bucket", b"_default_bucket"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__default_bucket) -> _WhichOneofReturnType__default_bucket | None: ...
+
+Global___AggregationRangeBuckets: _TypeAlias = AggregationRangeBuckets  # noqa: Y015
+
+@_typing.final
+class AggregateObjectsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    GROUP_BY_FIELD_NUMBER: _builtins.int
+    AGGREGATIONS_FIELD_NUMBER: _builtins.int
+    FILTERS_FIELD_NUMBER: _builtins.int
+    HAVING_FIELD_NUMBER: _builtins.int
+    UNWIND_FIELD_NUMBER: _builtins.int
+    RANGE_BUCKETS_FIELD_NUMBER: _builtins.int
+    SORT_BY_FIELD_NUMBER: _builtins.int
+    SORT_DIRECTION_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    bucket_identifier: _builtins.str
+    unwind: _builtins.str
+    """An array field whose items are grouped one by one (e.g. "blobs", or a user field)."""
+    sort_by: _builtins.str
+    """A group or metric alias (default: the first metric)."""
+    sort_direction: _common_pb2.SortDirection.ValueType
+    """Default desc."""
+    limit: _builtins.int
+    """1..1000, default 100."""
+    @_builtins.property
+    def group_by(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationGroupBy]: ...
+    @_builtins.property
+    def aggregations(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationMetric]: ...
+    @_builtins.property
+    def filters(self) -> _struct_pb2.Struct:
+        """Like ListObjectsRequest.filters."""
+
+    @_builtins.property
+    def having(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationHaving]: ...
+    @_builtins.property
+    def range_buckets(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationRangeBuckets]: ...
+    def __init__(
+        self,
+        *,
+        bucket_identifier: _builtins.str = ...,
+        group_by: _abc.Iterable[Global___AggregationGroupBy] | None = ...,
+        aggregations: _abc.Iterable[Global___AggregationMetric] | None = ...,
+        filters: _struct_pb2.Struct | None = ...,
+        having: _abc.Iterable[Global___AggregationHaving] | None = ...,
+        unwind: _builtins.str | None = ...,
+        range_buckets: _abc.Iterable[Global___AggregationRangeBuckets] | None = ...,
+        sort_by: _builtins.str | None = ...,
+        sort_direction: _common_pb2.SortDirection.ValueType = ...,
+        limit: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_sort_by", b"_sort_by", "_unwind", b"_unwind", "filters", b"filters", "limit", b"limit", "sort_by", b"sort_by", "unwind", b"unwind"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_limit", b"_limit", "_sort_by", b"_sort_by", "_unwind", b"_unwind", "aggregations", b"aggregations", "bucket_identifier", b"bucket_identifier", "filters", b"filters", "group_by", b"group_by", "having", b"having", "limit", b"limit", "range_buckets", b"range_buckets", "sort_by", b"sort_by", "sort_direction", b"sort_direction", "unwind", b"unwind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__limit: _TypeAlias = _typing.Literal["limit"]  # noqa: Y015
+    _WhichOneofArgType__limit: _TypeAlias = _typing.Literal["_limit", b"_limit"]  # noqa: Y015
+    _WhichOneofReturnType__sort_by: _TypeAlias = _typing.Literal["sort_by"]  # noqa: Y015
+    _WhichOneofArgType__sort_by: _TypeAlias = _typing.Literal["_sort_by", b"_sort_by"]  # noqa: Y015
+    _WhichOneofReturnType__unwind: _TypeAlias = _typing.Literal["unwind"]  # noqa: Y015
+    _WhichOneofArgType__unwind: _TypeAlias = _typing.Literal["_unwind", b"_unwind"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__limit) -> _WhichOneofReturnType__limit | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sort_by) -> _WhichOneofReturnType__sort_by | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unwind) -> _WhichOneofReturnType__unwind | None: ...
+
+Global___AggregateObjectsRequest: _TypeAlias = AggregateObjectsRequest  # noqa: Y015
+
+@_typing.final
+class AggregationResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def group(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def metrics(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        group: _struct_pb2.Struct | None = ...,
+        metrics: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "metrics", b"metrics"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "metrics", b"metrics"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregationResult: _TypeAlias = AggregationResult  # noqa: Y015
+
+@_typing.final
+class AggregateObjectsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    TOTAL_GROUPS_FIELD_NUMBER: _builtins.int
+    QUERY_INFO_FIELD_NUMBER: _builtins.int
+    total_groups: _builtins.int
+    """Groups before `limit`."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationResult]: ...
+    @_builtins.property
+    def query_info(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___AggregationResult] | None = ...,
+        total_groups: _builtins.int = ...,
+        query_info: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["query_info", b"query_info"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["query_info", b"query_info", "results", b"results", "total_groups", b"total_groups"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AggregateObjectsResponse: _TypeAlias = AggregateObjectsResponse  # noqa: Y015
+
+@_typing.final
+class BulkSoftDeleteObjectsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    OBJECT_IDS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_STATE_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    bucket_identifier: _builtins.str
+    reason: _builtins.str
+    """At most 500 characters."""
+    lifecycle_state: _builtins.str
+    """Default "disabled"."""
+    source: _builtins.str
+    """Default "bulk_purge"."""
+    @_builtins.property
+    def object_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """1..5000 object ids; ids the bucket does not hold are counted as requested only."""
+
+    def __init__(
+        self,
+        *,
+        bucket_identifier: _builtins.str = ...,
+        object_ids: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str | None = ...,
+        lifecycle_state: _builtins.str | None = ...,
+        source: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lifecycle_state", b"_lifecycle_state", "_reason", b"_reason", "_source", b"_source", "lifecycle_state", b"lifecycle_state", "reason", b"reason", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lifecycle_state", b"_lifecycle_state", "_reason", b"_reason", "_source", b"_source", "bucket_identifier", b"bucket_identifier", "lifecycle_state", b"lifecycle_state", "object_ids", b"object_ids", "reason", b"reason", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__lifecycle_state: _TypeAlias = _typing.Literal["lifecycle_state"]  # noqa: Y015
+    _WhichOneofArgType__lifecycle_state: _TypeAlias = _typing.Literal["_lifecycle_state", b"_lifecycle_state"]  # noqa: Y015
+    _WhichOneofReturnType__reason: _TypeAlias = _typing.Literal["reason"]  # noqa: Y015
+    _WhichOneofArgType__reason: _TypeAlias = _typing.Literal["_reason", b"_reason"]  # noqa: Y015
+    _WhichOneofReturnType__source: _TypeAlias = _typing.Literal["source"]  # noqa: Y015
+    _WhichOneofArgType__source: _TypeAlias = _typing.Literal["_source", b"_source"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lifecycle_state) -> _WhichOneofReturnType__lifecycle_state | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__reason) -> _WhichOneofReturnType__reason | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__source) -> _WhichOneofReturnType__source | None: ...
+
+Global___BulkSoftDeleteObjectsRequest: _TypeAlias = BulkSoftDeleteObjectsRequest  # noqa: Y015
+
+@_typing.final
+class BulkSoftDeleteObjectsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOFT_DELETED_FIELD_NUMBER: _builtins.int
+    REQUESTED_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_FIELD_NUMBER: _builtins.int
+    soft_deleted: _builtins.int
+    requested: _builtins.int
+    @_builtins.property
+    def collections(self) -> _struct_pb2.Struct:
+        """Documents hidden per collection: bucketd has no collections, so always empty."""
+
+    def __init__(
+        self,
+        *,
+        soft_deleted: _builtins.int = ...,
+        requested: _builtins.int = ...,
+        collections: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["collections", b"collections"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collections", b"collections", "requested", b"requested", "soft_deleted", b"soft_deleted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BulkSoftDeleteObjectsResponse: _TypeAlias = BulkSoftDeleteObjectsResponse  # noqa: Y015
+
+@_typing.final
 class UploadBlobHeader(_message.Message):
     """One blob announced in the stream header."""
 

@@ -70,6 +70,16 @@ class ObjectServiceStub:
                 request_serializer=bucketd_dot_v1_dot_objects__pb2.DeleteObjectRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_objects__pb2.DeleteObjectResponse.FromString,
                 _registered_method=True)
+        self.AggregateObjects = channel.unary_unary(
+                '/bucketd.v1.ObjectService/AggregateObjects',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.AggregateObjectsRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.AggregateObjectsResponse.FromString,
+                _registered_method=True)
+        self.BulkSoftDeleteObjects = channel.unary_unary(
+                '/bucketd.v1.ObjectService/BulkSoftDeleteObjects',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsResponse.FromString,
+                _registered_method=True)
         self.UploadObject = channel.stream_unary(
                 '/bucketd.v1.ObjectService/UploadObject',
                 request_serializer=bucketd_dot_v1_dot_objects__pb2.UploadObjectRequest.SerializeToString,
@@ -129,6 +139,21 @@ class ObjectServiceServicer:
 
     def DeleteObject(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AggregateObjects(self, request, context):
+        """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
+        from the request: only the documented functions, operators and fields).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BulkSoftDeleteObjects(self, request, context):
+        """Hides objects from get and list without deleting them (their bytes stay held).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -193,6 +218,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.DeleteObject,
                     request_deserializer=bucketd_dot_v1_dot_objects__pb2.DeleteObjectRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_objects__pb2.DeleteObjectResponse.SerializeToString,
+            ),
+            'AggregateObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.AggregateObjects,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.AggregateObjectsRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.AggregateObjectsResponse.SerializeToString,
+            ),
+            'BulkSoftDeleteObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.BulkSoftDeleteObjects,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsResponse.SerializeToString,
             ),
             'UploadObject': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadObject,
@@ -400,6 +435,60 @@ class ObjectService:
             '/bucketd.v1.ObjectService/DeleteObject',
             bucketd_dot_v1_dot_objects__pb2.DeleteObjectRequest.SerializeToString,
             bucketd_dot_v1_dot_objects__pb2.DeleteObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AggregateObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/AggregateObjects',
+            bucketd_dot_v1_dot_objects__pb2.AggregateObjectsRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.AggregateObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BulkSoftDeleteObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/BulkSoftDeleteObjects',
+            bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.BulkSoftDeleteObjectsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,12 @@ class ObjectServiceStub:
     UpdateObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.UpdateObjectRequest, _objects_pb2.UpdateObjectResponse]
     PatchObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]
+    AggregateObjects: _grpc.UnaryUnaryMultiCallable[_objects_pb2.AggregateObjectsRequest, _objects_pb2.AggregateObjectsResponse]
+    """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
+    from the request: only the documented functions, operators and fields).
+    """
+    BulkSoftDeleteObjects: _grpc.UnaryUnaryMultiCallable[_objects_pb2.BulkSoftDeleteObjectsRequest, _objects_pb2.BulkSoftDeleteObjectsResponse]
+    """Hides objects from get and list without deleting them (their bytes stay held)."""
     UploadObject: _grpc.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]
     """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
     most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
@@ -63,6 +69,12 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     UpdateObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.UpdateObjectRequest, _objects_pb2.UpdateObjectResponse]  # type: ignore[assignment]
     PatchObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]  # type: ignore[assignment]
     DeleteObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]  # type: ignore[assignment]
+    AggregateObjects: _aio.UnaryUnaryMultiCallable[_objects_pb2.AggregateObjectsRequest, _objects_pb2.AggregateObjectsResponse]  # type: ignore[assignment]
+    """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
+    from the request: only the documented functions, operators and fields).
+    """
+    BulkSoftDeleteObjects: _aio.UnaryUnaryMultiCallable[_objects_pb2.BulkSoftDeleteObjectsRequest, _objects_pb2.BulkSoftDeleteObjectsResponse]  # type: ignore[assignment]
+    """Hides objects from get and list without deleting them (their bytes stay held)."""
     UploadObject: _aio.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]  # type: ignore[assignment]
     """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
     most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
@@ -118,6 +130,22 @@ class ObjectServiceServicer:
         request: _objects_pb2.DeleteObjectRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_objects_pb2.DeleteObjectResponse, _abc.Awaitable[_objects_pb2.DeleteObjectResponse]]: ...
+
+    def AggregateObjects(
+        self,
+        request: _objects_pb2.AggregateObjectsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_objects_pb2.AggregateObjectsResponse, _abc.Awaitable[_objects_pb2.AggregateObjectsResponse]]:
+        """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
+        from the request: only the documented functions, operators and fields).
+        """
+
+    def BulkSoftDeleteObjects(
+        self,
+        request: _objects_pb2.BulkSoftDeleteObjectsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_objects_pb2.BulkSoftDeleteObjectsResponse, _abc.Awaitable[_objects_pb2.BulkSoftDeleteObjectsResponse]]:
+        """Hides objects from get and list without deleting them (their bytes stay held)."""
 
     def UploadObject(
         self,

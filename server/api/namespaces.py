@@ -31,6 +31,18 @@ def namespace_message(view: NamespaceView) -> pb.Namespace:
     )
 
 
+def stats_message(view: NamespaceView) -> pb.NamespaceStats:
+    """bucketd keeps no collections or documents: their counts are 0, and complete."""
+    return pb.NamespaceStats(
+        namespace_id=view.namespace.namespace_id,
+        document_count=0,
+        document_count_complete=True,
+        bucket_count=view.counts.bucket_count,
+        collection_count=0,
+        object_count=view.counts.object_count,
+    )
+
+
 class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
     def __init__(self, namespaces: NamespaceService, deletions: Deletions) -> None:
         self._namespaces = namespaces
@@ -78,6 +90,37 @@ class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
             description=convert.optional(request, "description"),
         )
         return pb.UpdateNamespaceResponse(namespace=namespace_message(view))
+
+    @override
+    async def GetNamespaceStats(
+        self, request: pb.GetNamespaceStatsRequest, context: Context
+    ) -> pb.GetNamespaceStatsResponse:
+        view = await self._namespaces.stats(
+            current_caller().principal, request.namespace_identifier
+        )
+        return pb.GetNamespaceStatsResponse(stats=stats_message(view))
+
+    @override
+    async def BatchNamespaceStats(
+        self, request: pb.BatchNamespaceStatsRequest, context: Context
+    ) -> pb.BatchNamespaceStatsResponse:
+        views = await self._namespaces.stats_batch(
+            current_caller().principal, list(request.namespace_ids)
+        )
+        return pb.BatchNamespaceStatsResponse(
+            stats={view.namespace.namespace_id: stats_message(view) for view in views}
+        )
+
+    @override
+    async def EnsureNamespaceIndexes(
+        self, request: pb.EnsureNamespaceIndexesRequest, context: Context
+    ) -> pb.EnsureNamespaceIndexesResponse:
+        names = await self._namespaces.ensure_indexes(
+            current_caller().principal, request.namespace_identifier
+        )
+        return pb.EnsureNamespaceIndexesResponse(
+            ensured=names, skipped=names if request.force_rebuild else []
+        )
 
     @override
     async def DeleteNamespace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any, override
 
@@ -12,10 +13,11 @@ from bucketd.server.api.auth import CallerNamespace
 from bucketd.server.api.status import error_type
 from bucketd.server.api.streams import header_of, messages_of
 from bucketd.server.domain import checksums
+from bucketd.server.domain.aggregation import Aggregation, GroupBy, Having, Metric, RangeBuckets
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.models import Blob, ObjectRecord
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
-from bucketd.server.services.deletions import Deletions
+from bucketd.server.services.deletions import Deletions, SoftDeletion
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
@@ -87,6 +89,45 @@ def blob_input(blob: pb.CreateBlobRequest) -> BlobInput:
         force_remirror=convert.optional(blob, "force_remirror"),
         checksum=convert.optional(blob, "checksum"),
     )
+
+
+def aggregation_of(request: pb.AggregateObjectsRequest) -> Aggregation:
+    return Aggregation(
+        group_by=[
+            GroupBy(
+                field=g.field,
+                alias=convert.optional(g, "alias"),
+                date_trunc=convert.optional(g, "date_trunc"),
+                date_part=convert.optional(g, "date_part"),
+            )
+            for g in request.group_by
+        ],
+        metrics=[
+            Metric(
+                function=m.function,
+                alias=m.alias,
+                field=convert.optional(m, "field"),
+                distinct_field=convert.optional(m, "distinct_field"),
+            )
+            for m in request.aggregations
+        ],
+        having=[
+            Having(h.field, h.operator, convert.value_of(h.value) if h.HasField("value") else None)
+            for h in request.having
+        ],
+        unwind=convert.optional(request, "unwind"),
+        range_buckets=[
+            RangeBuckets(r.field, list(r.boundaries), convert.optional(r, "default_bucket"))
+            for r in request.range_buckets
+        ],
+        sort_by=convert.optional(request, "sort_by"),
+        descending=enums.spelling(enums.SORT_DIRECTION, request.sort_direction) != "asc",
+        limit=convert.optional(request, "limit"),
+    )
+
+
+def row_keys(spec: Aggregation) -> list[str]:
+    return [g.alias or g.field.replace(".", "_") for g in spec.group_by]
 
 
 def object_input(request: pb.CreateObjectRequest) -> ObjectInput:
@@ -244,6 +285,53 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             replace_blobs=False,
         )
         return pb.PatchObjectResponse(object=object_message(record))
+
+    @override
+    async def AggregateObjects(
+        self, request: pb.AggregateObjectsRequest, context: Context
+    ) -> pb.AggregateObjectsResponse:
+        started = time.perf_counter()
+        spec = aggregation_of(request)
+        found, total = await self._reads.aggregate(
+            await self._namespace(),
+            request.bucket_identifier,
+            spec,
+            convert.to_dict(request.filters) if request.HasField("filters") else None,
+        )
+        return pb.AggregateObjectsResponse(
+            results=[
+                pb.AggregationResult(
+                    group=convert.struct(row["group"]), metrics=convert.struct(row["metrics"])
+                )
+                for row in found
+            ],
+            total_groups=total,
+            query_info=convert.struct(
+                {
+                    "group_by": list(row_keys(spec)),
+                    "aggregations": [metric.alias for metric in spec.metrics],
+                    "execution_time_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            ),
+        )
+
+    @override
+    async def BulkSoftDeleteObjects(
+        self, request: pb.BulkSoftDeleteObjectsRequest, context: Context
+    ) -> pb.BulkSoftDeleteObjectsResponse:
+        hidden = await self._deletions.soft_delete(
+            await self._namespace(),
+            request.bucket_identifier,
+            SoftDeletion(
+                object_ids=list(request.object_ids),
+                reason=convert.optional(request, "reason"),
+                lifecycle_state=convert.optional(request, "lifecycle_state") or "disabled",
+                source=convert.optional(request, "source") or "bulk_purge",
+            ),
+        )
+        return pb.BulkSoftDeleteObjectsResponse(
+            soft_deleted=len(hidden), requested=len(request.object_ids)
+        )
 
     @override
     async def UploadObject(

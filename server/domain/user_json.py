@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
@@ -55,3 +56,15 @@ def check_user_json(where: str, value: Any, *, max_bytes: int | None = None) -> 
                 "(BUCKETD_MAX_METADATA_BYTES); store large values as a blob",
                 details={"field": where, "limit_bytes": str(max_bytes)},
             )
+
+
+def json_safe(value: Any) -> Any:
+    """Stored values made JSON: datetimes as ISO 8601 (UTC, "Z"), recursively."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value

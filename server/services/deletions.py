@@ -8,6 +8,7 @@ recorded; the task (services/purge.py) then deletes what it held, and survives a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from datetime import datetime
 from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.models import Bucket, Namespace, Principal
 from bucketd.server.domain.tasks import TaskRecord, TaskType
+from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.objects import object_not_found
@@ -22,6 +24,35 @@ from bucketd.server.services.ports import ClaimStore, ContentRegistry, ObjectSto
 from bucketd.server.services.tasks import Tasks
 
 Clock = Callable[[], datetime]
+MAX_SOFT_DELETES = 5000
+MAX_REASON = 500
+_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True)
+class SoftDeletion:
+    """A bulk-soft-delete request, as the public docs bound it."""
+
+    object_ids: list[str]
+    reason: str | None = None
+    lifecycle_state: str = "disabled"
+    source: str = "bulk_purge"
+
+    def check(self) -> None:
+        if not 1 <= len(self.object_ids) <= MAX_SOFT_DELETES:
+            raise InvalidArgument(
+                f"object_ids: give 1 to {MAX_SOFT_DELETES} ids, got {len(self.object_ids)}",
+                details={"field": "object_ids"},
+            )
+        if self.reason is not None and len(self.reason) > MAX_REASON:
+            raise InvalidArgument(
+                f"reason: at most {MAX_REASON} characters", details={"field": "reason"}
+            )
+        for name in ("lifecycle_state", "source"):
+            if not _LABEL.match(getattr(self, name)):
+                raise InvalidArgument(
+                    f"{name}: lowercase letters, digits and _ (up to 32)", details={"field": name}
+                )
 
 
 @dataclass(frozen=True)
@@ -66,6 +97,29 @@ class Deletions:
         refs = [holder_ref(record.object_id, blob.blob_id) for blob in record.blobs]
         refs += (record.write.refs if record.write else []) + record.releases
         await self._registry.release(namespace.namespace_id, refs, now=self._clock())
+
+    async def soft_delete(
+        self, namespace: Namespace, bucket_identifier: str, request: SoftDeletion
+    ) -> list[str]:
+        """Hide objects from get and list (bulk-soft-delete); their bytes stay held. Their
+        claims go, so that their idempotency and unique keys are free again."""
+        request.check()
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        marks = {
+            "soft_deleted_at": self._clock(),
+            "lifecycle_state": request.lifecycle_state,
+            "deletion_reason": request.reason,
+            "deletion_source": request.source,
+        }
+        hidden = await self._objects.soft_delete(
+            namespace.namespace_id,
+            bucket.bucket_id,
+            list(dict.fromkeys(request.object_ids)),
+            marks=marks,
+        )
+        for object_id in hidden:
+            await self._claims.release_claims(namespace.namespace_id, object_id)
+        return hidden
 
     async def delete_bucket(self, namespace: Namespace, bucket_identifier: str) -> BucketDeletion:
         """Record the deletion task, remove the bucket record; the task does the rest."""

@@ -18,7 +18,7 @@ from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
 from bucketd.server.errors import InvalidArgument, NotFound
 from bucketd.server.services.cache import TtlCache
-from bucketd.server.services.ports import BucketStore, NamespaceStore, ObjectStore
+from bucketd.server.services.ports import BucketStore, IndexStore, NamespaceStore, ObjectStore
 
 Clock = Callable[[], datetime]
 
@@ -30,6 +30,7 @@ SORTABLE = {
 }
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 LIST_LIMIT = (10, 1000)
+MAX_STATS_BATCH = 100
 FILTERABLE = {"namespace_id": "_id", "description": "description", **SORTABLE}.get
 
 
@@ -61,12 +62,14 @@ class NamespaceService:
         namespaces: NamespaceStore,
         buckets: BucketStore,
         objects: ObjectStore,
+        indexes: IndexStore,
         cache: TtlCache[tuple[str, str], Namespace],
         clock: Clock,
     ) -> None:
         self._namespaces = namespaces
         self._buckets = buckets
         self._objects = objects
+        self._indexes = indexes
         self._cache = cache
         self._clock = clock
 
@@ -130,6 +133,24 @@ class NamespaceService:
             raise not_found(identifier)
         self._forget(namespace)
         return (await self._with_counts([updated]))[0]
+
+    async def stats(self, principal: Principal, identifier: str) -> NamespaceView:
+        return await self.get(principal, identifier)
+
+    async def stats_batch(self, principal: Principal, ids: list[str]) -> list[NamespaceView]:
+        """Up to 100 namespaces' counts; ids the caller cannot see are left out."""
+        if not 1 <= len(ids) <= MAX_STATS_BATCH:
+            raise InvalidArgument(
+                f"namespace_ids: give 1 to {MAX_STATS_BATCH} ids, got {len(ids)}",
+                details={"field": "namespace_ids"},
+            )
+        found = [await self._namespaces.find(principal.organization_id, i) for i in set(ids)]
+        return await self._with_counts([namespace for namespace in found if namespace])
+
+    async def ensure_indexes(self, principal: Principal, identifier: str) -> list[str]:
+        """bucketd's indexes (they serve every namespace), once the caller may see this one."""
+        await self._find(principal, identifier)
+        return await self._indexes.ensure()
 
     async def remove(self, principal: Principal, namespace: Namespace) -> None:
         """The record only: services/deletions.py deletes what the namespace held."""

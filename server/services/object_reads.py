@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bucketd.server.domain import checksums
+from bucketd.server.domain import aggregation, checksums
+from bucketd.server.domain.aggregation import Aggregation
 from bucketd.server.domain.filters import (
     StoredAs,
     all_of,
     list_filter,
     refuse_operator_fields,
+    to_query,
 )
 from bucketd.server.domain.listing import (
     ListQuery,
@@ -23,6 +25,7 @@ from bucketd.server.domain.listing import (
 )
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.stored import ObjectStats
+from bucketd.server.domain.user_json import json_safe
 from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.objects import object_not_found
@@ -41,6 +44,8 @@ TOP_LEVEL = {
     "blobs.type": "blobs.type",
     "blobs.details.hash": "blobs.sha256",
     "blobs.details.mime_type": "blobs.mime_type",
+    "blobs.details.size_bytes": "blobs.size_bytes",
+    "blobs.details.filename": "blobs.filename",
 }
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 
@@ -53,6 +58,11 @@ def stored_field(name: str) -> str | None:
     if path and all(part.isidentifier() for part in path.split(".")):
         return f"metadata.{path}"
     return None
+
+
+def aggregation_field(name: str) -> str | None:
+    """Like stored_field, and "blobs" itself (to unwind an object's blobs)."""
+    return "blobs" if name == "blobs" else stored_field(name)
 
 
 def filter_field(name: str) -> str | StoredAs | None:
@@ -151,3 +161,21 @@ class ObjectReads:
             namespace.namespace_id, bucket.bucket_id, query=query, sort=sort, page=page, count=False
         )
         return ObjectPage(found, stats, page, _next_cursor(found, page, sort))
+
+    async def aggregate(
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        spec: Aggregation,
+        filters: dict[str, Any] | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Groups and their metrics ([{group, metrics}], total_groups) over the live objects
+        that `filters` match; dates come back as ISO 8601 strings."""
+        bucket = await self._buckets.get(namespace, bucket_identifier)
+        query = to_query(filters, filter_field)
+        stages = aggregation.pipeline(spec, aggregation_field)
+        rows = await self._objects.aggregate(
+            namespace.namespace_id, bucket.bucket_id, query, stages
+        )
+        found, total = aggregation.results(rows, spec)
+        return json_safe(found), total

@@ -6,18 +6,26 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
+from bucketd.server.errors import InvalidArgument, StorageUnavailable
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
 
-# Objects that count in a bucket's usage: stored, not failed and not still being written.
-_COUNTED = {"status": {"$nin": [Status.FAILED, Status.PROCESSING]}}
+# Objects that get and list answer: all but the soft-deleted ones (bulk-soft-delete).
+_LIVE = {"soft_deleted_at": None}
+# Objects that count in a bucket's usage: live, stored, not failed, not still being written.
+_COUNTED = {"status": {"$nin": [Status.FAILED, Status.PROCESSING]}, **_LIVE}
+
+
+def _scoped(namespace_id: str, bucket_id: str, query: dict[str, Any]) -> dict[str, Any]:
+    return {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}, query]}
 
 
 class MongoObjects:
@@ -42,7 +50,7 @@ class MongoObjects:
     async def get(self, namespace_id: str, bucket_id: str, object_id: str) -> ObjectRecord | None:
         with translated():
             doc = await self._objects.find_one(
-                {"namespace_id": namespace_id, "bucket_id": bucket_id, "_id": object_id}
+                {"namespace_id": namespace_id, "bucket_id": bucket_id, "_id": object_id, **_LIVE}
             )
         return object_record(doc) if doc else None
 
@@ -74,7 +82,7 @@ class MongoObjects:
         page: PageRequest,
         count: bool,
     ) -> tuple[list[ObjectRecord], int | None]:
-        scoped = {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}
+        scoped = {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}, query]}
         direction = DESCENDING if sort.descending else ASCENDING
         with translated():
             total = await self._objects.count_documents(scoped) if count else None
@@ -85,7 +93,7 @@ class MongoObjects:
     async def stats(self, namespace_id: str, bucket_id: str, query: dict[str, Any]) -> ObjectStats:
         """Objects, blobs and objects per status among those `query` matches: one aggregation."""
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}},
+            {"$match": _scoped(namespace_id, bucket_id, query)},
             {
                 "$group": {
                     "_id": "$status",
@@ -102,6 +110,34 @@ class MongoObjects:
             objects_by_status={row["_id"]: row["objects"] for row in rows},
         )
 
+    async def aggregate(
+        self, namespace_id: str, bucket_id: str, query: dict[str, Any], stages: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Run `stages` over the live objects of the bucket that `query` matches."""
+        pipeline = [{"$match": _scoped(namespace_id, bucket_id, query)}, *stages]
+        try:
+            with translated():
+                return await (await self._objects.aggregate(pipeline)).to_list()
+        except StorageUnavailable as error:
+            if isinstance(error.__cause__, OperationFailure):  # the data did not fit the request
+                raise InvalidArgument(
+                    f"the aggregation cannot run on these objects: {error.__cause__}"
+                ) from None
+            raise
+
+    async def soft_delete(
+        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
+    ) -> list[str]:
+        """Hide the live objects among `object_ids` (their records and bytes stay)."""
+        scope = {"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}
+        with translated():
+            docs = await self._objects.find(
+                {**scope, "_id": {"$in": object_ids}}, {"_id": 1}
+            ).to_list()
+            hidden = [doc["_id"] for doc in docs]
+            await self._objects.update_many({**scope, "_id": {"$in": hidden}}, {"$set": marks})
+        return hidden
+
     async def holder_of_sha256(self, namespace_id: str, bucket_id: str, sha256: str) -> str | None:
         """An object of the bucket that already holds bytes with this SHA-256."""
         with translated():
@@ -111,6 +147,7 @@ class MongoObjects:
                     "bucket_id": bucket_id,
                     "blobs.sha256": sha256,
                     "status": {"$ne": Status.FAILED},
+                    **_LIVE,
                 },
                 {"_id": 1},
             )

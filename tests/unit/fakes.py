@@ -242,6 +242,16 @@ class FakeObjects:
     async def usage(self, namespace_id: str, bucket_ids: list[str]) -> dict[str, Usage]:
         return {}
 
+    async def aggregate(
+        self, namespace_id: str, bucket_id: str, query: dict[str, Any], stages: list[Any]
+    ) -> list[dict[str, Any]]:
+        return []
+
+    async def soft_delete(
+        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
+    ) -> list[str]:
+        return []
+
     async def stats(self, namespace_id: str, bucket_id: str, query: dict[str, Any]) -> ObjectStats:
         return ObjectStats()
 
