@@ -28,8 +28,9 @@ protos-check: protos ## Fails when the committed stubs differ from a fresh regen
 	git diff --exit-code -- bucketd/v1 || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
 	test -z "$$(git status --porcelain -- bucketd/v1)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
 
-docs: setup ## Regenerate the README's configuration table from the settings declarations
+docs: setup ## Regenerate the README's configuration and API tables (settings, protos)
 	$(PY) scripts/settings_table.py
+	$(PY) scripts/api_table.py
 
 TS := clients/typescript
 
