@@ -87,9 +87,12 @@ class _Schemas:
             if field_behavior_pb2.REQUIRED in behaviors:
                 required.append(field.name)
             properties[field.name] = schema
-        result: dict[str, Any] = {"type": "object", "properties": properties}
-        if inline is not None:
-            result["additionalProperties"] = True  # user fields at the root
+        # Strict, as the gateway is: an undeclared key is refused, but for user fields at the root.
+        result: dict[str, Any] = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": inline is not None,
+        }
         if required:
             result["required"] = required
         return result
