@@ -28,6 +28,7 @@ class Declaration:
     doc: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] = ()
 
 
 def setting[T](
@@ -37,9 +38,10 @@ def setting[T](
     *,
     minimum: float | None = None,
     maximum: float | None = None,
+    choices: tuple[str, ...] = (),
 ) -> T:
     """A settings field read from `env`; `doc` is its line in the README's table."""
-    declared = Declaration(env=env, doc=doc, minimum=minimum, maximum=maximum)
+    declared = Declaration(env=env, doc=doc, minimum=minimum, maximum=maximum, choices=choices)
     field: T = dataclasses.field(default=default, metadata={"declaration": declared})
     return field
 
@@ -94,7 +96,11 @@ def _parse(kind: type, raw: str, declared: Declaration) -> Any:
         return _number(kind, raw, declared)
     if kind is tuple:
         return tuple(item.strip() for item in raw.split(",") if item.strip())
-    return raw
+    if declared.choices and raw.lower() not in declared.choices:
+        raise SettingsError(
+            f"{declared.env} must be one of {', '.join(declared.choices)}, got {raw!r}"
+        )
+    return raw.lower() if declared.choices else raw
 
 
 def from_env[S](cls: type[S], env: Mapping[str, str]) -> S:
@@ -121,6 +127,8 @@ def _default(value: Any) -> str:
 
 
 def _bounds(declared: Declaration) -> str:
+    if declared.choices:
+        return ", ".join(f"`{choice}`" for choice in declared.choices)
     low, high = declared.minimum, declared.maximum
     if low is not None and high is not None:
         return f"{_plain(low)} to {_plain(high)}"

@@ -11,6 +11,7 @@ from aiohttp import web
 from grpc import aio
 
 from bucketd.gateway import streams
+from bucketd.gateway.access import access_log, metrics_endpoint
 from bucketd.gateway.errors import envelope, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
@@ -105,7 +106,7 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
 def build_app(channel: aio.Channel, settings: GatewaySettings) -> web.Application:
     """The gateway for the gRPC server behind `channel`."""
     app = web.Application(
-        middlewares=[error_envelope], client_max_size=settings.http_max_body_bytes
+        middlewares=[access_log, error_envelope], client_max_size=settings.http_max_body_bytes
     )
     app[SETTINGS] = settings
     _add_routes(app, channel, settings)
@@ -119,6 +120,7 @@ def build_app(channel: aio.Channel, settings: GatewaySettings) -> web.Applicatio
     app.router.add_get("/healthz", health.live)
     app.router.add_get("/readyz", health.ready)
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/metrics", metrics_endpoint)
     return app
 
 

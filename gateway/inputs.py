@@ -18,6 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bucketd import logs
+from bucketd.gateway.access import REQUEST_ID
 from bucketd.gateway.marshal import InvalidField, MarshalError
 
 TIMEOUT_HEADER = "X-Request-Timeout"
@@ -107,8 +109,11 @@ async def read_json(request: web.Request, *, limit: int, idle_seconds: float) ->
 
 
 def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
-    """The allow-listed headers as gRPC metadata, checked: never the whole request."""
+    """The allow-listed headers as gRPC metadata, checked: never the whole request; and the
+    request id (gateway/access.py), so that the server's log line carries it."""
     forwarded = []
+    if REQUEST_ID in request:
+        forwarded.append((logs.REQUEST_ID_HEADER, request[REQUEST_ID]))
     for name, longest in FORWARDED_HEADERS.items():
         value = request.headers.get(name)
         if value is None:

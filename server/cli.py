@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 
+from bucketd import logs
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.server import keys_cli
@@ -144,7 +145,6 @@ def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"bucketd: {error}", file=sys.stderr)
         return 2
+    logs.configure(log_format=settings.log_format, level=settings.log_level)
     if args.command == "keys":
         return keys_cli.run(args, settings)
     return serve(args, settings, gateway)

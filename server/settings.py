@@ -48,6 +48,32 @@ class Settings:
         "AWS_SECRET_ACCESS_KEY", None, "S3 credentials, with `AWS_ACCESS_KEY_ID`"
     )
     aws_region: str = setting("AWS_REGION", "us-east-1", "S3 region")
+    log_format: str = setting(
+        "BUCKETD_LOG_FORMAT",
+        "text",
+        "log lines as `key=value` text or as JSON objects (one per line, on stderr)",
+        choices=("text", "json"),
+    )
+    log_level: str = setting(
+        "BUCKETD_LOG_LEVEL",
+        "info",
+        "the least severe level logged; `info` logs one line per call",
+        choices=("debug", "info", "warning", "error"),
+    )
+    tls_cert_file: str | None = setting(
+        "BUCKETD_TLS_CERT_FILE",
+        None,
+        "PEM certificate chain: with BUCKETD_TLS_KEY_FILE, both listeners (gRPC and REST) "
+        "speak TLS only",
+    )
+    tls_key_file: str | None = setting(
+        "BUCKETD_TLS_KEY_FILE", None, "PEM private key of BUCKETD_TLS_CERT_FILE"
+    )
+    tls_client_ca_file: str | None = setting(
+        "BUCKETD_TLS_CLIENT_CA_FILE",
+        None,
+        "PEM certificate authorities: gRPC clients must present a certificate they signed (mTLS)",
+    )
     dev_api_key: str | None = setting(
         "BUCKETD_DEV_API_KEY",
         None,

@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from bucketd.server.api.call_fields import note_caller, note_namespace
 from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from bucketd.server.domain.models import Namespace, Principal
 from bucketd.server.services.api_keys import ApiKeyService
@@ -44,7 +45,9 @@ class CallerNamespace:
 
     async def __call__(self) -> Namespace:
         caller = current_caller()
-        return await self._namespaces.resolve(caller.principal, caller.namespace_header)
+        namespace = await self._namespaces.resolve(caller.principal, caller.namespace_header)
+        note_namespace(namespace.namespace_id)
+        return namespace
 
 
 class AuthInterceptor(ServerInterceptor):
@@ -67,6 +70,7 @@ class AuthInterceptor(ServerInterceptor):
         async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             metadata = {key: value for key, value in context.invocation_metadata() or ()}
             principal = await self._api_keys.authenticate(_text(metadata.get("authorization")))
+            note_caller(principal.organization_id)
             token = _CALLER.set(Caller(principal, _text(metadata.get("x-namespace"))))
             try:
                 return await behavior(request, context)

@@ -8,6 +8,7 @@ from typing import Any, override
 
 from grpc import aio
 
+from bucketd import metrics
 from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace
 from bucketd.server.api.status import error_type
@@ -337,10 +338,11 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def UploadObject(
         self, request_iterator: AsyncIterator[pb.UploadObjectRequest], context: Context
     ) -> pb.UploadObjectResponse:
-        record = await self._streams.upload(
-            await self._namespace(),
-            messages_of(request_iterator, context, idle_seconds=self._idle_seconds),
-        )
+        with metrics.STREAMS_IN_FLIGHT.track_inprogress():
+            record = await self._streams.upload(
+                await self._namespace(),
+                messages_of(request_iterator, context, idle_seconds=self._idle_seconds),
+            )
         return pb.UploadObjectResponse(object=object_message(record))
 
     @override

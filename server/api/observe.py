@@ -1,18 +1,23 @@
-"""Server interceptor: one structured log line per call, and domain errors -> gRPC status.
+"""Server interceptor: one structured log line and metrics per call, and domain errors ->
+gRPC status.
 
 Servicers raise server.errors; this is the only place that turns them into a status.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
+from bucketd import logs, metrics
+from bucketd.server.api.call_fields import CallFields, open_call
 from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from bucketd.server.api.status import to_rpc_status
 from bucketd.server.domain.deadlines import set_call_deadline
@@ -21,23 +26,58 @@ from bucketd.server.errors import BucketdError
 log = logging.getLogger("bucketd.rpc")
 
 
-def _log_call(method: str, code: grpc.StatusCode, started: float) -> None:
-    duration_ms = (time.perf_counter() - started) * 1000
-    log.info("rpc method=%s code=%s duration_ms=%.2f", method, code.name, duration_ms)
+def _request_id(context: aio.ServicerContext[Any, Any]) -> str:
+    """The caller's X-Request-Id (the gateway forwards it), else a new one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == logs.REQUEST_ID_HEADER:
+            return logs.accepted_request_id(value if isinstance(value, str) else value.decode())
+    return logs.new_request_id()
+
+
+def _log_call(
+    method: str, code: grpc.StatusCode, started: float, fields: CallFields, error: str | None
+) -> None:
+    seconds = time.perf_counter() - started
+    metrics.RPCS.labels(method, code.name).inc()
+    metrics.RPC_SECONDS.labels(method).observe(seconds)
+    level = logging.WARNING if code in _SERVER_FAULTS else logging.INFO
+    log.log(
+        level,
+        "rpc",
+        extra={
+            "request_id": logs.request_id.get(),
+            "rpc": method,
+            "code": code.name,
+            "duration_ms": round(seconds * 1000, 2),
+            "organization_id": fields.organization_id,
+            "namespace_id": fields.namespace_id,
+            "bytes_in": fields.bytes_in or None,
+            "error": error,
+        },
+    )
+
+
+_SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN}
 
 
 def _observe(method: str, behavior: Behavior) -> Behavior:
     async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
         started = time.perf_counter()
+        request_id = _request_id(context)
+        logs.request_id.set(request_id)
+        await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, request_id),))
+        fields = open_call()
+        if isinstance(request, Message):
+            fields.bytes_in = request.ByteSize()
         set_call_deadline(context.time_remaining())
-        code = grpc.StatusCode.UNKNOWN
+        code, error = grpc.StatusCode.UNKNOWN, None
         try:
             response = await behavior(request, context)
             code = context.code() or grpc.StatusCode.OK
             return response
-        except BucketdError as error:
-            status = to_rpc_status(error)
-            code = status.code
+        except BucketdError as failure:
+            status = to_rpc_status(failure)
+            code, error = status.code, failure.message
             await context.abort(status.code, status.details, status.trailing_metadata)
         except aio.AbortError:
             code = context.code() or grpc.StatusCode.UNKNOWN
@@ -46,12 +86,15 @@ def _observe(method: str, behavior: Behavior) -> Behavior:
             # The generated base servicers raise it for RPCs whose issue has not landed yet.
             code = grpc.StatusCode.UNIMPLEMENTED
             await context.abort(code, f"{method.lstrip('/')} is not implemented yet")
-        except Exception:
+        except asyncio.CancelledError:
+            code, error = grpc.StatusCode.CANCELLED, "the call was cancelled"
+            raise
+        except Exception as failure:
             log.exception("unhandled error in %s", method)  # the details go to the log only
-            code = grpc.StatusCode.INTERNAL
+            code, error = grpc.StatusCode.INTERNAL, type(failure).__name__
             await context.abort(code, "internal error: the server logged what went wrong")
         finally:
-            _log_call(method, code, started)
+            _log_call(method, code, started, fields, error)
 
     return observed
 

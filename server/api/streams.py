@@ -9,6 +9,7 @@ from typing import Any
 from grpc import aio
 
 from bucketd.server.api import convert, enums
+from bucketd.server.api.call_fields import note_bytes_in
 from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
 from bucketd.server.errors import InvalidArgument
 from bucketd.v1 import objects_pb2 as pb
@@ -65,6 +66,7 @@ async def messages_of(
                 f"no message for {idle_seconds:.0f} seconds: the stream was closed "
                 "(BUCKETD_STREAM_IDLE_SECONDS)"
             ) from None
+        note_bytes_in(request.ByteSize())
         kind = request.WhichOneof("message")
         if kind == "header":
             yield header_of(request.header)

@@ -88,6 +88,21 @@ class Streamed:
 
 BlobData = InlineBytes | RemoteUrl | S3Location | JsonValue | UploadRef | UploadedFile | Streamed
 
+_PATHS: dict[type, str] = {
+    InlineBytes: "inline",
+    RemoteUrl: "url",
+    S3Location: "s3",
+    JsonValue: "json",
+    UploadRef: "upload_ref",
+    UploadedFile: "presigned",
+    Streamed: "stream",
+}
+
+
+def ingest_path(data: BlobData) -> str:
+    """How the bytes came in (the ingested-bytes metric's label)."""
+    return _PATHS[type(data)]
+
 
 def unreadable_source(where: str, source: S3Location) -> InvalidArgument:
     """The one answer for an s3:// source that may not or cannot be read: it says nothing of

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+from bucketd import metrics
 from bucketd.server.domain.contents import Content, content_key, new_content_id
 from bucketd.server.domain.mime import SNIFF_BYTES
 from bucketd.server.domain.writes import PendingContent
@@ -39,7 +40,14 @@ class Contents:
         return self._storage
 
     async def hold_existing(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
-        return await self._registry.hold(namespace_id, sha256, ref)
+        return await self._hold(namespace_id, sha256, ref)
+
+    async def _hold(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
+        """Hold the registered content with these bytes, if there is one: a dedup hit."""
+        held = await self._registry.hold(namespace_id, sha256, ref)
+        if held is not None:
+            metrics.DEDUP_HITS.inc()
+        return held
 
     async def store_bytes(
         self,
@@ -54,7 +62,7 @@ class Contents:
         """Bytes in memory (inline, JSON): held if registered, else one PUT and registered."""
         sha256 = hashlib.sha256(data).hexdigest()
         if not force:
-            held = await self._registry.hold(namespace_id, sha256, ref)
+            held = await self._hold(namespace_id, sha256, ref)
             if held is not None:
                 return held
         await self._storage.put(pending.storage_key, data, mime_type=mime_type)
@@ -108,7 +116,7 @@ class Contents:
         (the new parts are aborted), else the multipart upload completes and is registered."""
         sha256 = written.sha256
         if sha256 is not None and not force:
-            held = await self._registry.hold(namespace_id, sha256, ref)
+            held = await self._hold(namespace_id, sha256, ref)
             if held is not None:
                 await writer.abort()
                 return held
@@ -139,7 +147,7 @@ class Contents:
             sha256, first, size = await self.hash_stored(pending.storage_key)
         except InvalidArgument as error:
             raise FailedPrecondition(f"the uploaded file is gone: {error.message}") from error
-        held = await self._registry.hold(namespace_id, sha256, ref)
+        held = await self._hold(namespace_id, sha256, ref)
         if held is not None:
             return held, first
         content = Content(

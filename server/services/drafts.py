@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from bucketd import metrics
+from bucketd.server.domain.blob_data import UploadRef, ingest_path
 from bucketd.server.domain.checksums import check_sha256
 from bucketd.server.domain.contents import Content, holder_ref
 from bucketd.server.domain.ids import new_id
@@ -261,6 +263,8 @@ class Draft:
     ) -> Blob:
         if planned.expected_sha256:
             check_sha256(f"{planned.where()}.checksum", content.sha256, planned.expected_sha256)
+        if not isinstance(planned.data, UploadRef):  # an upload_id brings no new bytes
+            metrics.INGESTED_BYTES.labels(ingest_path(planned.data)).inc(content.size_bytes)
         blob = Blob(
             blob_id=planned.blob_id,
             property=planned.property,
@@ -332,6 +336,7 @@ class Draft:
         if not await self._drafts.writes.commit(final, self.write.write_id):
             raise StorageUnavailable(LEASE_LOST)
         self._done = True
+        metrics.OBJECTS_CREATED.inc()
         if releases:
             await self._drafts.registry.release(
                 self.namespace_id, releases, now=self._drafts.clock()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bucketd import metrics
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.writes import WriteKind, WriteLease
 from bucketd.server.errors import BucketdError
@@ -133,9 +134,14 @@ class Janitor:
 async def sweep_safely(janitor: Janitor) -> SweepReport | None:
     """One sweep that never raises: the loop that runs it must outlive a bad round."""
     try:
-        return await janitor.sweep()
+        report = await janitor.sweep()
     except BucketdError as error:
         log.warning("sweep failed: %s", error.message)
     except Exception:
         log.exception("sweep failed")
+    else:
+        for kind, count in vars(report).items():
+            if count:
+                metrics.JANITOR_WORK.labels(kind).inc(count)
+        return report
     return None

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bucketd import metrics
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, StorageUnavailable
@@ -26,6 +27,7 @@ def _s3(action: str) -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError) as error:
+        metrics.STORE_ERRORS.labels("s3").inc()
         raise StorageUnavailable(f"S3 {action} failed: {error}") from error
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from bucketd import metrics
 from bucketd.server.errors import AlreadyExists, BucketdError, StorageUnavailable
 
 
@@ -27,4 +28,5 @@ def translated(*, duplicate: str | None = None) -> Iterator[None]:
             raise BucketdError(f"unexpected duplicate key: {error}") from error
         raise AlreadyExists(duplicate) from error
     except PyMongoError as error:
+        metrics.STORE_ERRORS.labels("mongodb").inc()
         raise StorageUnavailable(f"MongoDB error: {error}") from error
