@@ -6,7 +6,10 @@ lists them. Names follow Prometheus conventions: `_total` counters, `_seconds` h
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,10 +63,18 @@ JANITOR_WORK = Counter(
     registry=REGISTRY,
 )
 STREAMS_IN_FLIGHT = Gauge(
-    "bucketd_streams_in_flight", "UploadObject streams being received", registry=REGISTRY
+    "bucketd_streams_in_flight",
+    "UploadObject streams being received",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 
 
 def exposition() -> bytes:
-    """The metrics in Prometheus' text format."""
+    """The metrics in Prometheus' text format: this process's, or every worker's when
+    `bucketd serve --workers N` set PROMETHEUS_MULTIPROC_DIR."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        gathered = CollectorRegistry()
+        MultiProcessCollector(gathered)  # type: ignore[no-untyped-call]
+        return generate_latest(gathered)
     return generate_latest(REGISTRY)

@@ -4,23 +4,48 @@ response."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from bucketd import logs, metrics
+from bucketd.drain import SHUTTING_DOWN, Drain
+from bucketd.gateway.errors import envelope
+from bucketd.listeners import PortInUse
 
 log = logging.getLogger("bucketd.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REQUEST_ID = web.RequestKey("request_id", str)
+DRAIN = web.AppKey("drain", Drain)
+# Probes and scrapes keep their answers while the gateway drains (readiness says 503 itself).
+ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _route(request: web.Request) -> str:
     """The route template (/v1/buckets/{bucket_identifier}): a bounded metric label."""
     info = request.match_info.route.resource
     return info.canonical if info is not None else "unmatched"
+
+
+async def _drained(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler, counted in flight; refused (503, retryable) once the gateway drains, and
+    answered 503 if the shutdown has to cut it short."""
+    drain = request.app[DRAIN]
+    if drain.draining and request.path not in ALWAYS_ANSWERED:
+        return envelope(503, SHUTTING_DOWN, headers={"Retry-After": "1"})
+    with drain.track():
+        try:
+            return await handler(request)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not drain.stopping or current is None:
+                raise
+            current.uncancel()
+            return envelope(503, SHUTTING_DOWN, headers={"Retry-After": "1"})
 
 
 @web.middleware
@@ -32,7 +57,7 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
     status = 500
     response: web.StreamResponse | None = None
     try:
-        response = await handler(request)
+        response = await _drained(request, handler)
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response
@@ -58,3 +83,24 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
 async def metrics_endpoint(_: web.Request) -> web.Response:
     """GET /metrics: Prometheus' text format."""
     return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+@contextlib.asynccontextmanager
+async def running_metrics(host: str, port: int, *, reuse_port: bool) -> AsyncIterator[str]:
+    """GET /metrics alone on its own port (--metrics-port)."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_endpoint)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise PortInUse(
+                f"cannot listen for metrics on {host}:{port}: {error.strerror}"
+            ) from None
+        bound_host, bound_port = runner.addresses[0][:2]
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        await runner.cleanup()

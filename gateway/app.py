@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from grpc import aio
 
+from bucketd.drain import Drain
 from bucketd.gateway import streams
-from bucketd.gateway.access import access_log, metrics_endpoint
+from bucketd.gateway.access import DRAIN, access_log, metrics_endpoint
 from bucketd.gateway.errors import envelope, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
@@ -19,8 +21,10 @@ from bucketd.gateway.marshal import MarshalError
 from bucketd.gateway.openapi import openapi_document
 from bucketd.gateway.routes import Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.listeners import PortInUse
 
 log = logging.getLogger("bucketd.gateway")
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS = web.AppKey("settings", GatewaySettings)
@@ -103,12 +107,15 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
             resource.add_route("*", _literal_guard({route.http_method for route in bound}))
 
 
-def build_app(channel: aio.Channel, settings: GatewaySettings) -> web.Application:
+def build_app(
+    channel: aio.Channel, settings: GatewaySettings, drain: Drain | None = None
+) -> web.Application:
     """The gateway for the gRPC server behind `channel`."""
     app = web.Application(
         middlewares=[access_log, error_envelope], client_max_size=settings.http_max_body_bytes
     )
     app[SETTINGS] = settings
+    app[DRAIN] = drain or Drain()
     _add_routes(app, channel, settings)
     document = openapi_document(routes_from())
     document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
@@ -126,9 +133,17 @@ def build_app(channel: aio.Channel, settings: GatewaySettings) -> web.Applicatio
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    grpc_target: str, settings: GatewaySettings, *, host: str, port: int
+    grpc_target: str,
+    settings: GatewaySettings,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
+    drain: Drain | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the gateway on host:port (0 picks one) and yield its base URL."""
+    """Serve the gateway on host:port (0 picks one; HTTPS with `ssl_context`) and yield its
+    base URL. A taken port raises PortInUse."""
     channel = aio.insecure_channel(
         grpc_target,
         # The server enforces its own message limit, and answers when a request breaks it.
@@ -136,7 +151,7 @@ async def running_gateway(
     )
     protocol_limit = settings.http_max_header_bytes * PROTOCOL_HEADER_FACTOR
     runner = web.AppRunner(
-        build_app(channel, settings),
+        build_app(channel, settings, drain),
         access_log=None,
         # A client that disconnects cancels its handler, and so its gRPC call: work stops.
         handler_cancellation=True,
@@ -148,10 +163,14 @@ async def running_gateway(
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise PortInUse(f"cannot listen for HTTP on {host}:{port}: {error.strerror}") from None
         bound_host, bound_port = runner.addresses[0][:2]
-        yield f"http://{bound_host}:{bound_port}"
+        scheme = "https" if ssl_context else "http"
+        yield f"{scheme}://{bound_host}:{bound_port}"
     finally:
         await runner.cleanup()
         await channel.close(None)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from grpc import aio
@@ -13,6 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
 from grpc_reflection.v1alpha import reflection
 
+from bucketd.drain import Drain
+from bucketd.listeners import PortInUse, dial_host
 from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
@@ -25,17 +29,27 @@ from bucketd.server.storage.fetch import Allowlist, UrlFetcher
 from bucketd.server.storage.mongo import open_database
 from bucketd.server.storage.s3 import open_s3
 from bucketd.server.wiring import Stores, build_services
+from bucketd.tls import TlsFiles
 
 log = logging.getLogger("bucketd.server")
 
 
 @dataclass(frozen=True)
 class RunningServer:
-    """What a caller of `running_server` may use."""
+    """What a caller of `running_server` may use: `address` is the public listener;
+    `local_target` is where the in-process gateway dials (a private Unix socket under TLS)."""
 
     address: str
+    local_target: str
     services: Services
     readiness: Readiness
+    drain: Drain
+    _stop_serving: Callable[[], Awaitable[None]]
+
+    async def begin_shutdown(self) -> None:
+        """Refuse new calls (UNAVAILABLE) and answer health checks NOT_SERVING."""
+        self.drain.start()
+        await self._stop_serving()
 
     async def wait_ready(self) -> None:
         """Return once MongoDB and S3 answer and the indexes exist (health said SERVING)."""
@@ -52,9 +66,33 @@ async def _sweep(services: Services, readiness: Readiness, settings: Settings) -
         await asyncio.sleep(settings.sweep_seconds)
 
 
+def _listen(
+    server: aio.Server, settings: Settings, host: str, port: int, stack: contextlib.AsyncExitStack
+) -> tuple[int, str]:
+    """Bind the public port (TLS when configured); return it and the gateway's target."""
+    tls = TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+    address = f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, tls.grpc_credentials())
+    except RuntimeError as error:
+        raise PortInUse(f"cannot listen for gRPC on {address}: {error}") from None
+    if bound == 0:
+        raise PortInUse(f"cannot listen for gRPC on {address}: the port is taken")
+    if tls is None:
+        return bound, f"{dial_host(host)}:{bound}"
+    private = tempfile.mkdtemp(prefix="bucketd-")  # 0700: only this user reaches the socket
+    stack.callback(shutil.rmtree, private, ignore_errors=True)
+    local_target = f"unix:{private}/grpc.sock"
+    server.add_insecure_port(local_target)
+    return bound, local_target
+
+
 @contextlib.asynccontextmanager
 async def running_server(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 0
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False
 ) -> AsyncIterator[RunningServer]:
     """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits.
 
@@ -87,6 +125,7 @@ async def running_server(
             )
         )
         stores = Stores.on(database)
+        drain = Drain()
         services = build_services(
             stores,
             settings,
@@ -95,8 +134,11 @@ async def running_server(
         )
         server = aio.server(
             # Outermost first: observing sees (and logs) authentication failures too.
-            interceptors=[ObserveInterceptor(), AuthInterceptor(services.api_keys)],
+            interceptors=[ObserveInterceptor(drain), AuthInterceptor(services.api_keys)],
             options=[
+                # Two servers on one port would split the calls between them: off, unless
+                # several workers of one bucketd share it on purpose.
+                ("grpc.so_reuseport", 1 if reuse_port else 0),
                 ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
                 ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
                 # No BDP probing: it grows each stream's flow-control window to megabytes that
@@ -116,7 +158,7 @@ async def running_server(
             ],
             server,
         )
-        bound = server.add_insecure_port(f"{host}:{port}")
+        bound, local_target = _listen(server, settings, host, port, stack)
         await server.start()
         readiness = Readiness(health, database, stores, s3, settings)
         watcher = asyncio.create_task(readiness.run())
@@ -129,4 +171,16 @@ async def running_server(
         stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         stack.push_async_callback(health.enter_graceful_shutdown)
         stack.callback(watcher.cancel)
-        yield RunningServer(address=f"{host}:{bound}", services=services, readiness=readiness)
+
+        async def stop_serving() -> None:
+            watcher.cancel()  # it would say SERVING again
+            await health.enter_graceful_shutdown()
+
+        yield RunningServer(
+            address=f"{host}:{bound}",
+            local_target=local_target,
+            services=services,
+            readiness=readiness,
+            drain=drain,
+            _stop_serving=stop_serving,
+        )

@@ -7,17 +7,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
+import tempfile
 
 from bucketd import logs
+from bucketd.drain import Drain
+from bucketd.gateway.access import running_metrics
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.listeners import PortInUse
 from bucketd.server import keys_cli
-from bucketd.server.app import running_server
+from bucketd.server.app import RunningServer, running_server
+from bucketd.server.domain.keys import generate_key
 from bucketd.server.errors import BucketdError
 from bucketd.server.services.bootstrap import DEV_NAMESPACE, bootstrap_dev, check_dev_key
 from bucketd.server.settings import Settings, SettingsError
+from bucketd.server.workers import Supervisor, die_with_parent
+from bucketd.tls import TlsFiles
 
 log = logging.getLogger("bucketd")
 
@@ -44,6 +52,24 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        choices=range(1, 65),
+        metavar="N",
+        help="server processes sharing the ports (SO_REUSEPORT), supervised: a dead one is "
+        "restarted, SIGTERM drains them all (default 1; the ports must not be 0)",
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="also serve GET /metrics on this port (for when the REST port is public)",
+    )
+    # Set by the supervisor of --workers on each worker it starts.
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--bootstrap-dev", action="store_true", help=argparse.SUPPRESS)
     keys_cli.add_commands(commands)
     return parser
 
@@ -87,61 +113,143 @@ def _with_standins(settings: Settings, stack: contextlib.ExitStack) -> Settings:
     return settings
 
 
-def _dial_host(host: str) -> str:
-    return "127.0.0.1" if host in {"", "0.0.0.0", "::"} else host
+@dataclasses.dataclass(frozen=True)
+class Listen:
+    """Where `bucketd serve` listens."""
+
+    host: str
+    grpc_port: int
+    http_port: int
+    metrics_port: int | None = None
+    reuse_port: bool = False  # --workers: the workers share the ports on purpose
 
 
 async def _serve(
-    settings: Settings,
-    gateway: GatewaySettings,
-    *,
-    host: str,
-    grpc_port: int,
-    http_port: int,
-    bootstrap: bool,
+    settings: Settings, gateway: GatewaySettings, listen: Listen, *, bootstrap: bool
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with running_server(settings, host=host, port=grpc_port) as server:
-        target = f"{_dial_host(host)}:{server.address.rsplit(':', 1)[1]}"
-        async with running_gateway(target, gateway, host=host, port=http_port) as url:
-            log.info("bucketd serving gRPC on %s and REST on %s", server.address, url)
-            print(f"gRPC: {server.address}\nREST: {url}", flush=True)
-            if bootstrap:
-                await server.wait_ready()
-                key = await bootstrap_dev(
-                    server.services.api_keys, server.services.namespaces, settings.dev_api_key
-                )
-                print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
-            await stop.wait()
-            log.info(
-                "shutting down: finishing in-flight calls (grace %.0fs)",
-                settings.shutdown_grace_seconds,
+    tls = TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+    http_drain = Drain()
+    async with contextlib.AsyncExitStack() as stack:
+        server = await stack.enter_async_context(
+            running_server(
+                settings, host=listen.host, port=listen.grpc_port, reuse_port=listen.reuse_port
             )
+        )
+        url = await stack.enter_async_context(
+            running_gateway(
+                server.local_target,
+                gateway,
+                host=listen.host,
+                port=listen.http_port,
+                ssl_context=tls.http_context() if tls else None,
+                reuse_port=listen.reuse_port,
+                drain=http_drain,
+            )
+        )
+        if listen.metrics_port is not None:
+            metrics_url = await stack.enter_async_context(
+                running_metrics(listen.host, listen.metrics_port, reuse_port=listen.reuse_port)
+            )
+            log.info("metrics on %s/metrics", metrics_url)
+        log.info("bucketd serving gRPC on %s and REST on %s", server.address, url)
+        print(f"gRPC: {server.address}\nREST: {url}", flush=True)
+        if bootstrap:
+            await server.wait_ready()
+            key = await bootstrap_dev(
+                server.services.api_keys, server.services.namespaces, settings.dev_api_key
+            )
+            print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
+        await stop.wait()
+        await _shut_down(server, http_drain, settings.shutdown_grace_seconds)
+
+
+async def _shut_down(server: RunningServer, http_drain: Drain, grace: float) -> None:
+    """New calls refused at once (503 / UNAVAILABLE, NOT_SERVING); the calls in flight get
+    `grace` seconds; then whatever is left is cancelled and answers 503 / UNAVAILABLE (its
+    writes abort their multipart uploads)."""
+    log.info("shutting down: refusing new calls, finishing those in flight (grace %.0fs)", grace)
+    http_drain.start()
+    await server.begin_shutdown()
+    settled = await asyncio.gather(http_drain.settle(grace), server.drain.settle(grace))
+    if not all(settled):
+        log.warning("grace period over: stopping the calls still in flight")
+        await server.drain.stop()  # a REST call waiting on its gRPC call gets 503 from it
+        await http_drain.stop()
+
+
+def _check(settings: Settings) -> str | None:
+    """What is wrong with the settings `serve` needs, in one line; None when nothing is."""
+    try:
+        check_dev_key(settings.dev_api_key)
+        TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
+    except BucketdError as error:
+        return error.message
+    except SettingsError as error:
+        return str(error)
+    return None
 
 
 def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings) -> int:
-    try:
-        check_dev_key(settings.dev_api_key)
-    except BucketdError as error:
-        print(f"bucketd: {error.message}", file=sys.stderr)
+    problem = _check(settings)
+    if problem is not None:
+        print(f"bucketd: {problem}", file=sys.stderr)
         return 2
-    bootstrap = settings.mongodb_uri is None  # stand-in mode: make curl work at once
+    listen = Listen(
+        host=args.host,
+        grpc_port=args.grpc_port,
+        http_port=args.http_port,
+        metrics_port=args.metrics_port,
+        reuse_port=args.worker_index is not None,
+    )
+    if args.workers > 1:
+        return _supervise(args, settings, listen)
+    if args.worker_index is not None:
+        die_with_parent()
+        bootstrap = args.bootstrap_dev and args.worker_index == 0
+    else:
+        bootstrap = settings.mongodb_uri is None  # stand-in mode: make curl work at once
     with contextlib.ExitStack() as standins:
         settings = _with_standins(settings, standins)
-        asyncio.run(
-            _serve(
-                settings,
-                gateway,
-                host=args.host,
-                grpc_port=args.grpc_port,
-                http_port=args.http_port,
-                bootstrap=bootstrap,
-            )
-        )
+        try:
+            asyncio.run(_serve(settings, gateway, listen, bootstrap=bootstrap))
+        except PortInUse as error:
+            print(f"bucketd: {error}", file=sys.stderr)
+            return 2
     return 0
+
+
+def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> int:
+    """--workers N: the stand-ins once, then N workers on the same ports."""
+    if 0 in {listen.grpc_port, listen.http_port, listen.metrics_port}:
+        print("bucketd: --workers needs fixed ports (not 0): they share them", file=sys.stderr)
+        return 2
+    bootstrap = settings.mongodb_uri is None
+    with contextlib.ExitStack() as stack:
+        settings = _with_standins(settings, stack)
+        metrics_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bucketd-metrics-"))
+        env = {
+            **os.environ,
+            "MONGODB_URI": settings.mongodb_uri or "",
+            "S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+            "AWS_ACCESS_KEY_ID": settings.aws_access_key_id or "",
+            "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key or "",
+            "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        }
+        argv = [
+            sys.executable, "-m", "bucketd", "serve", "--host", listen.host,
+            "--grpc-port", str(listen.grpc_port), "--http-port", str(listen.http_port),
+        ]  # fmt: skip
+        if listen.metrics_port is not None:
+            argv += ["--metrics-port", str(listen.metrics_port)]
+        if bootstrap:  # worker 0 makes the stand-in key, the same one after a restart
+            env["BUCKETD_DEV_API_KEY"] = settings.dev_api_key or generate_key(test=True)
+            argv.append("--bootstrap-dev")
+        log.info("starting %d workers", args.workers)
+        return Supervisor(argv, args.workers, env).run(settings.shutdown_grace_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

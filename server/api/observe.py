@@ -17,6 +17,8 @@ from google.protobuf.message import Message
 from grpc import aio
 
 from bucketd import logs, metrics
+from bucketd.drain import SHUTTING_DOWN, Drain
+from bucketd.server.api.auth import PROTECTED_PREFIX
 from bucketd.server.api.call_fields import CallFields, open_call
 from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from bucketd.server.api.status import to_rpc_status
@@ -60,47 +62,73 @@ def _log_call(
 _SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN}
 
 
-def _observe(method: str, behavior: Behavior) -> Behavior:
+def _observe(method: str, behavior: Behavior, drain: Drain) -> Behavior:
+    refusable = method.startswith(PROTECTED_PREFIX)  # health checks answer NOT_SERVING instead
+
     async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-        started = time.perf_counter()
-        request_id = _request_id(context)
-        logs.request_id.set(request_id)
-        await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, request_id),))
-        fields = open_call()
-        if isinstance(request, Message):
-            fields.bytes_in = request.ByteSize()
-        set_call_deadline(context.time_remaining())
-        code, error = grpc.StatusCode.UNKNOWN, None
-        try:
-            response = await behavior(request, context)
-            code = context.code() or grpc.StatusCode.OK
-            return response
-        except BucketdError as failure:
-            status = to_rpc_status(failure)
-            code, error = status.code, failure.message
-            await context.abort(status.code, status.details, status.trailing_metadata)
-        except aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN
-            raise
-        except NotImplementedError:
-            # The generated base servicers raise it for RPCs whose issue has not landed yet.
-            code = grpc.StatusCode.UNIMPLEMENTED
-            await context.abort(code, f"{method.lstrip('/')} is not implemented yet")
-        except asyncio.CancelledError:
-            code, error = grpc.StatusCode.CANCELLED, "the call was cancelled"
-            raise
-        except Exception as failure:
-            log.exception("unhandled error in %s", method)  # the details go to the log only
-            code, error = grpc.StatusCode.INTERNAL, type(failure).__name__
-            await context.abort(code, "internal error: the server logged what went wrong")
-        finally:
-            _log_call(method, code, started, fields, error)
+        if refusable and drain.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
+        with drain.track():
+            return await _observed(method, behavior, drain, request, context)
 
     return observed
 
 
+async def _observed(
+    method: str,
+    behavior: Behavior,
+    drain: Drain,
+    request: Any,
+    context: aio.ServicerContext[Any, Any],
+) -> Any:
+    """One call, observed: its request id, fields, log line and metrics; a domain error
+    becomes its status."""
+    started = time.perf_counter()
+    request_id = _request_id(context)
+    logs.request_id.set(request_id)
+    await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, request_id),))
+    fields = open_call()
+    if isinstance(request, Message):
+        fields.bytes_in = request.ByteSize()
+    set_call_deadline(context.time_remaining())
+    code, error = grpc.StatusCode.UNKNOWN, None
+    try:
+        response = await behavior(request, context)
+        code = context.code() or grpc.StatusCode.OK
+        return response
+    except BucketdError as failure:
+        status = to_rpc_status(failure)
+        code, error = status.code, failure.message
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    except aio.AbortError:
+        code = context.code() or grpc.StatusCode.UNKNOWN
+        raise
+    except NotImplementedError:
+        # The generated base servicers raise it for RPCs whose issue has not landed yet.
+        code = grpc.StatusCode.UNIMPLEMENTED
+        await context.abort(code, f"{method.lstrip('/')} is not implemented yet")
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not drain.stopping or current is None:
+            code, error = grpc.StatusCode.CANCELLED, "the call was cancelled"
+            raise
+        current.uncancel()  # the shutdown stopped it: say so, retryably
+        code, error = grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN
+        await context.abort(code, SHUTTING_DOWN)
+    except Exception as failure:
+        log.exception("unhandled error in %s", method)  # the details go to the log only
+        code, error = grpc.StatusCode.INTERNAL, type(failure).__name__
+        await context.abort(code, "internal error: the server logged what went wrong")
+    finally:
+        _log_call(method, code, started, fields, error)
+
+
 class ObserveInterceptor(ServerInterceptor):
-    """Wraps every unary-response handler (every bucketd RPC, health Check)."""
+    """Wraps every unary-response handler (every bucketd RPC, health Check); while `drain`
+    drains, new bucketd calls are refused with UNAVAILABLE."""
+
+    def __init__(self, drain: Drain) -> None:
+        self._drain = drain
 
     async def intercept_service(
         self,
@@ -113,4 +141,6 @@ class ObserveInterceptor(ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        return wrap_unary_response(handler, lambda behavior: _observe(method, behavior))
+        return wrap_unary_response(
+            handler, lambda behavior: _observe(method, behavior, self._drain)
+        )

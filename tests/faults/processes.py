@@ -54,10 +54,12 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def bucketd(env: dict[str, str]) -> Iterator[Bucketd]:
-    """A running `bucketd serve` on free ports, healthy; killed on exit if still alive."""
+def bucketd(env: dict[str, str], *args: str) -> Iterator[Bucketd]:
+    """A running `bucketd serve` (on free ports unless `args` name them), healthy; killed on
+    exit if still alive."""
+    ports = ["--grpc-port", "0", "--http-port", "0"] if not args else []
     with subprocess.Popen(
-        [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "bucketd", "serve", *ports, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -1,0 +1,126 @@
+"""Issue 14: TLS on both listeners, and mutual TLS on gRPC, with a CA made at test time."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import grpc
+import pytest
+import trustme
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bucketd.config import SettingsError
+from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
+from bucketd.server.app import RunningServer, running_server
+from bucketd.server.settings import Settings
+from bucketd.tls import TlsFiles
+from bucketd.v1 import namespaces_pb2, namespaces_pb2_grpc
+from tests.e2e.harness import make_tenant, wait_until_serving
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_files(authority: trustme.CA, tmp_path: Path) -> Iterator[dict[str, str]]:
+    server = authority.issue_cert("localhost", "127.0.0.1")
+    cert, key, ca = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    server.private_key_pem.write_to_path(str(key))
+    server.cert_chain_pems[0].write_to_path(str(cert))
+    authority.cert_pem.write_to_path(str(ca))
+    yield {"tls_cert_file": str(cert), "tls_key_file": str(key), "ca": str(ca)}
+
+
+@contextlib.asynccontextmanager
+async def _serve(
+    settings: Settings, files: dict[str, str], client_ca: str | None = None
+) -> AsyncIterator[tuple[RunningServer, str]]:
+    tls_settings = dataclasses.replace(
+        settings,
+        tls_cert_file=files["tls_cert_file"],
+        tls_key_file=files["tls_key_file"],
+        tls_client_ca_file=client_ca,
+    )
+    tls = TlsFiles.of(
+        tls_settings.tls_cert_file, tls_settings.tls_key_file, tls_settings.tls_client_ca_file
+    )
+    assert tls is not None
+    async with (
+        running_server(tls_settings) as server,
+        running_gateway(
+            server.local_target,
+            GatewaySettings(),
+            host="127.0.0.1",
+            port=0,
+            ssl_context=tls.http_context(),
+        ) as url,
+    ):
+        await server.wait_ready()
+        yield server, url
+
+
+def _channel(address: str, ca: str, client: trustme.LeafCert | None = None) -> aio.Channel:
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=Path(ca).read_bytes(),
+        private_key=client.private_key_pem.bytes() if client else None,
+        certificate_chain=client.cert_chain_pems[0].bytes() if client else None,
+    )
+    return aio.secure_channel(address.replace("127.0.0.1", "localhost"), credentials)
+
+
+async def test_both_listeners_speak_tls_only(settings: Settings, tls_files: dict[str, str]) -> None:
+    async with _serve(settings, tls_files) as (server, url):
+        address = server.address
+        assert url.startswith("https://")
+        async with _channel(address, tls_files["ca"]) as channel:
+            await wait_until_serving(channel)
+            tenant = await make_tenant(server.services, "acme")
+            stub = namespaces_pb2_grpc.NamespaceServiceStub(channel)
+            listed = await stub.ListNamespaces(
+                namespaces_pb2.ListNamespacesRequest(), metadata=tenant.metadata()
+            )
+            assert [n.namespace_name for n in listed.results] == ["default"]
+        async with aio.insecure_channel(address) as plain:
+            with pytest.raises(aio.AioRpcError):
+                await health_pb2_grpc.HealthStub(plain).Check(
+                    health_pb2.HealthCheckRequest(), timeout=3
+                )
+        trusted = ssl.create_default_context(cafile=tls_files["ca"])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/readyz", ssl=trusted) as reply:
+                assert reply.status == 200
+            with pytest.raises(aiohttp.ClientError):
+                async with http.get(url.replace("https://", "http://") + "/readyz") as reply:
+                    await reply.read()
+
+
+async def test_grpc_asks_for_a_client_certificate_with_a_client_ca(
+    settings: Settings, tls_files: dict[str, str], authority: trustme.CA
+) -> None:
+    async with _serve(settings, tls_files, client_ca=tls_files["ca"]) as (server, _):
+        address = server.address
+        async with _channel(address, tls_files["ca"]) as anonymous:
+            with pytest.raises(aio.AioRpcError) as refused:
+                await health_pb2_grpc.HealthStub(anonymous).Check(
+                    health_pb2.HealthCheckRequest(), timeout=5
+                )
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        client = authority.issue_cert("bucketd-client@example.com")
+        async with _channel(address, tls_files["ca"], client) as authenticated:
+            await wait_until_serving(authenticated)
+
+
+def test_half_a_tls_configuration_is_refused(tls_files: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="both"):
+        TlsFiles.of(tls_files["tls_cert_file"], None, None)
+    with pytest.raises(SettingsError, match="does not exist"):
+        TlsFiles.of(tls_files["tls_cert_file"], "/nonexistent/key.pem", None)
