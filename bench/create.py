@@ -8,6 +8,9 @@ gateway/gRPC ratios measured in this run, and what one CreateObject costs in Mon
 S3 requests (new bytes, and bytes registered already). Not a test: numbers, not assertions.
 
     .venv/bin/python bench/create.py [--requests 200] [--rounds 4]
+
+With `--workers 1 2`, it runs `bucketd serve --workers N` as a separate process for each N
+instead, and prints the REST and gRPC throughput at 16 clients, and the ratios to N = 1.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ import asyncio
 import base64
 import contextlib
 import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,11 +201,126 @@ async def bench(settings: Settings, requests: int, rounds: int) -> None:
         await mongo.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _serving(env: dict[str, str], workers: int) -> Iterator[tuple[str, str]]:
+    """`bucketd serve --workers N` on free ports: yields (gRPC address, REST URL) once ready."""
+    grpc_port, http_port = _free_port(), _free_port()
+    argv = [sys.executable, "-m", "bucketd", "serve", "--workers", str(workers)]
+    argv += ["--grpc-port", str(grpc_port), "--http-port", str(http_port)]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as p:
+        url = f"http://127.0.0.1:{http_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or p.poll() is not None:
+                raise RuntimeError("bucketd did not become ready")
+            time.sleep(0.2)
+        try:
+            yield f"127.0.0.1:{grpc_port}", url
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=30)
+
+
+async def _bench_process(grpc: str, url: str, key: str, requests: int) -> dict[str, float]:
+    """req/s of 16 clients over REST, then over gRPC (each on its own connections)."""
+    headers = {"Authorization": f"Bearer {key}", "X-Namespace": "bench"}
+    metadata = tuple((k.lower(), v) for k, v in headers.items())
+    rates: dict[str, float] = {}
+    body = {"blobs": [{"property": "doc", "type": "text", "data": {"base64": BLOB}}]}
+    async with aiohttp.ClientSession(
+        base_url=url, connector=aiohttp.TCPConnector(limit=0, force_close=True)
+    ) as http:
+        async with http.post("/v1/namespaces", json={"namespace_name": "bench"}, headers=headers):
+            pass
+        bucket = {"bucket_name": "b", "bucket_schema": SCHEMA}
+        async with http.post("/v1/buckets", json=bucket, headers=headers) as reply:
+            assert reply.status == 200, await reply.text()
+
+        async def via_gateway() -> None:
+            async with http.post("/v1/buckets/b/objects", json=body, headers=headers) as reply:
+                if reply.status != 200:
+                    raise RuntimeError(await reply.text())
+
+        rates["gateway"] = (await _run(via_gateway, requests, 16)).rate
+    channels = [aio.insecure_channel(grpc) for _ in range(16)]  # connections to spread
+    stubs = [objects_pb2_grpc.ObjectServiceStub(channel) for channel in channels]
+    request = objects_pb2.CreateObjectRequest(bucket_identifier="b")
+    blob = request.blobs.add(property="doc", type=common_pb2.FIELD_TYPE_TEXT)
+    blob.data.struct_value.update({"base64": BLOB})
+    turn = iter(range(10**9))
+
+    async def via_grpc() -> None:
+        await stubs[next(turn) % len(stubs)].CreateObject(request, metadata=metadata)
+
+    rates["grpc"] = (await _run(via_grpc, requests, 16)).rate
+    for channel in channels:
+        await channel.close(None)
+    return rates
+
+
+def bench_workers(mongo: str, s3: str, counts: list[int], requests: int) -> None:
+    print(f"{'workers':>7} {'gateway req/s':>14} {'gRPC req/s':>11}   (16 clients)")
+    measured: dict[int, dict[str, float]] = {}
+    for count in counts:
+        database = f"bucketd_bench_workers_{count}"
+        env = {
+            **os.environ,
+            "MONGODB_URI": mongo,
+            "MONGODB_DATABASE": database,
+            "S3_ENDPOINT_URL": s3,
+            "S3_BUCKET": f"bucketd-bench-workers-{count}",
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
+            "BUCKETD_LOG_LEVEL": "warning",
+        }
+        issued = subprocess.run(
+            [sys.executable, "-m", "bucketd", "keys", "create", "--org", "bench", "--test"],
+            env=env, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        key = issued.stdout.strip().splitlines()[-1]
+        with _serving(env, count) as (grpc, url):
+            measured[count] = asyncio.run(_bench_process(grpc, url, key, requests))
+        rates = measured[count]
+        print(f"{count:>7} {rates['gateway']:>14.1f} {rates['grpc']:>11.1f}")
+    first = measured[counts[0]]
+    for count in counts[1:]:
+        rates = measured[count]
+        print(
+            f"ratio {count} workers / {counts[0]}: gateway "
+            f"{rates['gateway'] / first['gateway']:.2f}, gRPC {rates['grpc'] / first['grpc']:.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="per path and concurrency")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per setting")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        help="compare `bucketd serve --workers N` processes for each N given (e.g. 1 2)",
+    )
     args = parser.parse_args()
+    if args.workers:
+        base = Settings.from_env()
+        with contextlib.ExitStack() as stack:
+            mongo = base.mongodb_uri or stack.enter_context(mongo_standin())
+            s3 = base.s3_endpoint_url or stack.enter_context(s3_standin())
+            bench_workers(mongo, s3, args.workers, args.requests)
+        return
     monitoring.register(MONGO)
     _count_s3_requests()
     base = Settings.from_env()

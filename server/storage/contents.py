@@ -12,6 +12,7 @@ hold, register, release and collect contents at once without transactions:
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,8 @@ from bucketd.server.storage.mongo import Document
 
 STORED = "stored"
 DELETING = "deleting"
-REGISTER_ATTEMPTS = 3
+REGISTER_ATTEMPTS = 6
+REGISTER_BACKOFF_SECONDS = 0.01  # then 20, 40, 80, 160 ms
 # Holder references kept in one content's record (~50 bytes each, well under MongoDB's 16 MiB).
 # A content held this many times is retired as a dedup target: the next bytes start a new one.
 MAX_HOLDERS = 100_000
@@ -105,7 +107,9 @@ class MongoContents:
             "state": STORED,
             "created_at": now,
         }
-        for _ in range(REGISTER_ATTEMPTS):
+        for attempt in range(REGISTER_ATTEMPTS):
+            if attempt:  # let the winner's record settle (a deletion, a slow replica read)
+                await asyncio.sleep(REGISTER_BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
                 with translated(duplicate="registered"):
                     await self._contents.insert_one(doc)
