@@ -38,13 +38,23 @@ def _chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
     )
 
 
+# What clients send when nobody chose a type (curl's --data-binary default): not a statement
+# about the file, so bucketd sniffs the bytes instead of refusing them for it.
+_UNDECLARED = {"", "application/x-www-form-urlencoded"}
+
+
+def _declared_type(request: web.Request) -> str | None:
+    declared = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return None if declared in _UNDECLARED else request.headers["Content-Type"]
+
+
 async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
     query = request.query
     blob: dict[str, Any] = {
         "property": query["property"],
         "type": query.get("type"),
         "filename": query.get("filename"),
-        "mime_type": request.headers.get("Content-Type"),
+        "mime_type": _declared_type(request),
         "expected_size_bytes": request.content_length,  # a truncated body is refused
         "expected_sha256": query.get("sha256"),  # lets bucketd write in place, without a copy
     }

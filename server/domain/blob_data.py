@@ -21,6 +21,13 @@ from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 _BARE_BASE64 = re.compile(r"^[A-Za-z0-9+/]{8,}={0,2}$")
 TEXT_MIME = "text/plain; charset=utf-8"
+# What to do instead of inline data, in HTTP words (the REST route of UploadObject streams).
+LARGE_FILES = (
+    "stream the file instead (curl --data-binary @FILE -H 'Content-Type: TYPE' "
+    "'…/v1/buckets/BUCKET/objects/upload?property=NAME'), or give a URL, or use a presigned "
+    "upload"
+)
+_LOCAL_PATH = re.compile(r"^(~|\.{1,2})?/|^[A-Za-z]:\\")
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,7 @@ def _invalid(where: str, message: str) -> InvalidArgument:
 def _decode(where: str, text: str, limit: int) -> bytes:
     if len(text) * 3 // 4 > limit + 3:
         raise PayloadTooLarge(
-            f"{where}: inline data exceeds the limit of {limit} bytes decoded; "
-            "use a URL or a presigned upload for large files",
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded; {LARGE_FILES}",
             details={"field": where, "limit_bytes": str(limit)},
         )
     try:
@@ -131,7 +137,7 @@ def _decode(where: str, text: str, limit: int) -> bytes:
         raise _invalid(where, "is not valid base64") from None
     if len(content) > limit:
         raise PayloadTooLarge(
-            f"{where}: inline data exceeds the limit of {limit} bytes decoded",
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded; {LARGE_FILES}",
             details={"field": where, "limit_bytes": str(limit)},
         )
     return content
@@ -159,8 +165,7 @@ def _text(where: str, text: str, limit: int) -> InlineBytes:
     content = text.encode()
     if len(content) > limit:
         raise PayloadTooLarge(
-            f"{where}: inline text exceeds the limit of {limit} bytes; "
-            "use a URL or a presigned upload for large files",
+            f"{where}: inline text exceeds the limit of {limit} bytes; {LARGE_FILES}",
             details={"field": where, "limit_bytes": str(limit)},
         )
     return InlineBytes(content, TEXT_MIME, None)
@@ -193,10 +198,16 @@ def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData
     if field_type == "text":
         return _text(where, text, limit)
     if field_type in FILE_TYPES:
+        if _LOCAL_PATH.match(text):
+            raise _invalid(
+                where,
+                f"{text[:80]!r} looks like a path on your machine, which bucketd cannot read: "
+                f"{LARGE_FILES}",
+            )
         raise _invalid(
             where,
             f"a {field_type} property takes a URL, a data URI, {{'base64': ...}} or a JSON "
-            "object, not a plain string",
+            f"object, not a plain string; to send a local file, {LARGE_FILES}",
         )
     return JsonValue(text)
 
