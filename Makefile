@@ -6,7 +6,7 @@ BUF := node_modules/.bin/buf
 
 .PHONY: run test check lint protos protos-check docs setup clean
 
-run: setup ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured
+run: $(VENV)/.installed ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured (needs Python only)
 	$(VENV)/bin/bucketd serve
 
 test: setup ## Run the whole test suite (unit, integration, e2e) against real wire servers
@@ -37,6 +37,7 @@ TS := clients/typescript
 setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto $(TS)/src/gen/.generated
 
 $(VENV)/.installed: pyproject.toml
+	@echo "First run: creating $(VENV) with Python 3.13 and installing bucketd and its test tools (1-2 minutes; later runs skip this)."
 	test -x $(PY) || { python=$$(scripts/find-python.sh) && "$$python" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import tempfile
+from pathlib import Path
 
 from bucketd import logs
 from bucketd.drain import Drain
@@ -163,8 +164,22 @@ async def _serve(
                 server.services.api_keys, server.services.namespaces, settings.dev_api_key
             )
             print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
+            print(_standin_hints(settings), flush=True)
         await stop.wait()
         await _shut_down(server, http_drain, settings.shutdown_grace_seconds)
+
+
+def _standin_hints(settings: Settings) -> str:
+    """Ready-to-paste lines for `bucketd keys` against this run's stand-ins."""
+    command = Path(sys.executable).parent / "bucketd"
+    return "\n".join(
+        [
+            "# Stand-in mode keeps nothing across restarts. To issue keys against this run:",
+            f"export MONGODB_URI='{settings.mongodb_uri}'",
+            f"{command if command.exists() else 'bucketd'} keys create --org acme --test "
+            "--namespace default",
+        ]
+    )
 
 
 async def _shut_down(server: RunningServer, http_drain: Drain, grace: float) -> None:

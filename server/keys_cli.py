@@ -8,8 +8,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from bucketd.server.errors import BucketdError
+from bucketd.server.domain.models import Principal
+from bucketd.server.errors import AlreadyExists, BucketdError
 from bucketd.server.services.api_keys import ApiKeyService
+from bucketd.server.services.cache import TtlCache
+from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.settings import Settings
 from bucketd.server.storage.documents import now_ms
 from bucketd.server.storage.mongo import open_database, ping
@@ -32,6 +35,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("--org", required=True, help="organization name")
     create.add_argument("--test", action="store_true", help="an sk_test_ key (default sk_live_)")
     create.add_argument("--expires-in-days", type=int, help="expire the key after N days")
+    create.add_argument(
+        "--namespace",
+        metavar="NAME",
+        help="also create this namespace in the organization (kept if it exists)",
+    )
     listing = actions.add_parser("list", help="list keys (prefix, state; never the key)")
     listing.add_argument("--org", help="only this organization's keys")
     revoke = actions.add_parser(
@@ -44,18 +52,26 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 @contextlib.asynccontextmanager
-async def _api_keys(settings: Settings) -> AsyncIterator[ApiKeyService]:
+async def _services(settings: Settings) -> AsyncIterator[tuple[ApiKeyService, NamespaceService]]:
     if not settings.mongodb_uri:
         raise SystemExit("bucketd keys: set MONGODB_URI to the MongoDB that bucketd serves from")
     async with open_database(settings.mongodb_uri, settings.mongodb_database) as database:
         await ping(database)
         stores = Stores.on(database)
         await stores.ensure_indexes()
-        yield build_api_keys(stores, settings)
+        namespaces = NamespaceService(
+            namespaces=stores.namespaces,
+            buckets=stores.buckets,
+            objects=stores.objects,
+            indexes=stores.indexes,
+            cache=TtlCache(0),
+            clock=now_ms,
+        )
+        yield build_api_keys(stores, settings), namespaces
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
-    async with _api_keys(settings) as api_keys:
+    async with _services(settings) as (api_keys, namespaces):
         if args.action == "create":
             days = args.expires_in_days
             issued = await api_keys.issue(
@@ -64,6 +80,13 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
             record = issued.record
             print(f"organization: {args.org} ({record.organization_id})")
             print(f"key id: {record.key_id}  prefix: {record.prefix}  expires: {record.expires_at}")
+            if args.namespace:
+                principal = Principal(organization_id=record.organization_id, key_id=record.key_id)
+                try:
+                    await namespaces.create(principal, name=args.namespace, description=None)
+                    print(f"namespace: {args.namespace} (created; send it as X-Namespace)")
+                except AlreadyExists:
+                    print(f"namespace: {args.namespace} (exists already)")
             print("Store the key now: it is shown only once.")
             print(issued.plaintext)
         elif args.action == "list":

@@ -76,11 +76,26 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
             assert lines[0].startswith("gRPC: ") and rest_url.startswith("http://"), lines
             assert lines[2].strip() == f"API key: {dev_key}"
             assert lines[3].strip() == "Namespace: default"
+            hints = [process.stdout.readline().strip() for _ in range(3)]
             deadline = time.monotonic() + SERVE_TIMEOUT_SECONDS
             while _healthz(rest_url) != 200:  # readiness probe loop
                 assert time.monotonic() < deadline, "bucketd never became healthy"
                 time.sleep(0.1)
             assert _list_buckets(rest_url, dev_key) == 200
+            # the printed lines, pasted: a key for another organization, with its namespace
+            export, command = hints[1], hints[2]
+            assert export.startswith("export MONGODB_URI=") and "keys create" in command
+            pasted = subprocess.run(
+                ["sh", "-c", f"{export} && {command}"],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={k: v for k, v in os.environ.items() if k != "MONGODB_URI"},
+            )
+            assert "namespace: default (created" in pasted.stdout
+            pasted_key = pasted.stdout.strip().splitlines()[-1]
+            assert _list_buckets(rest_url, pasted_key) == 200
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
         finally:

@@ -36,8 +36,8 @@ async def test_a_local_path_or_a_large_file_points_at_the_streaming_route(
     status, reply = await create(service, acme, {"blobs": [blob]})
     assert status == 422 and "to send a local file" in reply["error"]["message"]
     big = base64.b64encode(b"%PDF" + b"x" * settings.max_inline_bytes).decode()
-    blob = {"property": "doc", "type": "pdf", "data": {"base64": big}}
-    status, reply = await create(service, acme, {"blobs": [blob]})
+    large = {"property": "doc", "type": "pdf", "data": {"base64": big}}
+    status, reply = await create(service, acme, {"blobs": [large]})
     assert status == 413 and "--data-binary" in reply["error"]["message"]
 
 
