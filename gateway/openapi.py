@@ -1,15 +1,18 @@
-"""OpenAPI 3.1 document generated from the same descriptors as the routes."""
+"""OpenAPI 3.1 document generated from the same descriptors as the routes; its summaries and
+descriptions are the protos' comments (bucketd/v1/comments.py, generated with the stubs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from google.api import field_behavior_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.gateway.errors import ERROR_TYPE
 from bucketd.gateway.marshal import accepted_enum_values, inline_field
+from bucketd.gateway.openapi_examples import EXAMPLES
 from bucketd.gateway.routes import Route
+from bucketd.v1.comments import COMMENTS
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},
@@ -62,6 +65,11 @@ class _Schemas:
     def __init__(self) -> None:
         self.components: dict[str, Any] = {"ErrorResponse": _ERROR_SCHEMA}
 
+    def described(self, schema: dict[str, Any], full_name: str) -> dict[str, Any]:
+        """`schema` with the proto comment of `full_name` as its description, if it has one."""
+        comment = COMMENTS.get(full_name)
+        return {**schema, "description": comment} if comment else schema
+
     def ref(self, message: Descriptor) -> dict[str, Any]:
         if message.full_name in _WELL_KNOWN:
             return dict(_WELL_KNOWN[message.full_name])
@@ -86,7 +94,7 @@ class _Schemas:
                 schema = {**schema, "readOnly": True}
             if field_behavior_pb2.REQUIRED in behaviors:
                 required.append(field.name)
-            properties[field.name] = schema
+            properties[field.name] = self.described(schema, f"{message.full_name}.{field.name}")
         # Strict, as the gateway is: an undeclared key is refused, but for user fields at the root.
         result: dict[str, Any] = {
             "type": "object",
@@ -95,7 +103,7 @@ class _Schemas:
         }
         if required:
             result["required"] = required
-        return result
+        return self.described(result, message.full_name)
 
     def ref_error(self) -> dict[str, Any]:
         return {"$ref": "#/components/schemas/ErrorResponse"}
@@ -119,16 +127,19 @@ class _Schemas:
         return dict(_SCALARS.get(field.type, {"type": "integer"}))
 
 
-def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
+def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, Any]:
     method = route.method
     parameters = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in route.path_variables
     ]
+    comment = COMMENTS.get(method.full_name, method.name)
     operation: dict[str, Any] = {
-        "operationId": f"{method.containing_service.name}.{method.name}",
+        "operationId": operation_id,
+        "summary": comment.split(". ")[0].split("\n")[0].rstrip("."),
+        "description": f"{comment}\n\ngRPC: `{method.full_name}`.",
         "tags": [method.containing_service.name],
-        "parameters": [*parameters, *_auth_headers()],
+        "parameters": [*parameters, *_namespace_header(method)],
         "responses": {
             **_success(route, schemas),
             "default": {
@@ -139,7 +150,10 @@ def _operation(route: Route, schemas: _Schemas) -> dict[str, Any]:
     }
     if route.body:
         body = schemas.request_body(method.input_type, skip=tuple(route.path_variables))
-        operation["requestBody"] = {"content": {"application/json": {"schema": body}}}
+        content: dict[str, Any] = {"schema": body}
+        if method.full_name in EXAMPLES:
+            content["examples"] = EXAMPLES[method.full_name]
+        operation["requestBody"] = {"content": {"application/json": content}}
     else:
         operation["parameters"] += _query_parameters(route, schemas)
     return operation
@@ -153,19 +167,21 @@ def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:
     ]
 
 
-def _auth_headers() -> list[dict[str, Any]]:
+# Services whose calls act in a namespace: they need X-Namespace.
+_NAMESPACED = {"BucketService", "ObjectService", "UploadService"}
+
+
+def _namespace_header(method: MethodDescriptor) -> list[dict[str, Any]]:
+    if method.containing_service.name not in _NAMESPACED:
+        return []
     return [
-        {
-            "name": "Authorization",
-            "in": "header",
-            "required": True,
-            "schema": {"type": "string", "examples": ["Bearer sk_live_..."]},
-        },
         {
             "name": "X-Namespace",
             "in": "header",
-            "schema": {"type": "string", "examples": ["ns_abc123", "production"]},
-        },
+            "required": True,
+            "description": "The namespace to act in: its name or its ns_ id.",
+            "schema": {"type": "string", "examples": ["default", "ns_abc123def456"]},
+        }
     ]
 
 
@@ -185,21 +201,49 @@ def _success(route: Route, schemas: _Schemas) -> dict[str, Any]:
     }
 
 
+def _operation_id(route: Route, taken: set[str]) -> str:
+    """Service.Method; a second binding of the same method (PATCH beside PUT, GET beside a
+    POST list) gets its HTTP method appended, so that every id is unique."""
+    method = route.method
+    name = f"{method.containing_service.name}.{method.name}"
+    if name in taken:
+        name = f"{name}_{route.http_method.lower()}"
+    taken.add(name)
+    return name
+
+
 def openapi_document(routes: list[Route]) -> dict[str, Any]:
     """The whole document: one operation per route, components for every message."""
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
+    taken: set[str] = set()
+    services: dict[str, str] = {}
     for route in routes:
-        paths.setdefault(route.openapi_path, {})[route.http_method.lower()] = _operation(
-            route, schemas
-        )
+        operation = _operation(route, schemas, _operation_id(route, taken))
+        paths.setdefault(route.openapi_path, {})[route.http_method.lower()] = operation
+        service = route.method.containing_service
+        services[service.name] = COMMENTS.get(service.full_name, "")
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "bucketd",
             "version": "v1",
-            "description": "Buckets, objects and uploads; compatible with the Mixpeek bucket API.",
+            "description": "Buckets, objects and uploads; compatible with the Mixpeek bucket API. "
+            "Every call needs an API key: `Authorization: Bearer sk_…`.",
         },
+        "servers": [{"url": "/", "description": "this bucketd"}],
+        "security": [{"apiKey": []}],
+        "tags": [{"name": name, "description": text} for name, text in sorted(services.items())],
         "paths": paths,
-        "components": {"schemas": schemas.components},
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (sk_live_… or sk_test_…) from `bucketd keys "
+                    "create`.",
+                }
+            },
+        },
     }

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import google.api
+from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,60 @@ def generate() -> None:
         sys.exit("protoc failed")
     (OUT / "__init__.py").write_text(PACKAGE_DOC)
     (OUT / "py.typed").write_text("")
+    write_comments(args[:4] + sources)
+
+
+def _comments_of(file: descriptor_pb2.FileDescriptorProto) -> dict[str, str]:
+    """Element full name -> its leading comment (messages, fields, services, methods)."""
+    comments: dict[str, str] = {}
+    by_path = {
+        tuple(location.path): location.leading_comments.strip()
+        for location in file.source_code_info.location
+        if location.leading_comments.strip()
+    }
+
+    def message(proto: descriptor_pb2.DescriptorProto, prefix: str, path: tuple[int, ...]) -> None:
+        name = f"{prefix}.{proto.name}"
+        if path in by_path:
+            comments[name] = by_path[path]
+        for index, field in enumerate(proto.field):
+            if (text := by_path.get((*path, 2, index))) is not None:
+                comments[f"{name}.{field.name}"] = text
+        for index, nested in enumerate(proto.nested_type):
+            message(nested, name, (*path, 3, index))
+
+    for index, proto in enumerate(file.message_type):
+        message(proto, file.package, (4, index))
+    for index, service in enumerate(file.service):
+        name = f"{file.package}.{service.name}"
+        if (text := by_path.get((6, index))) is not None:
+            comments[name] = text
+        for method_index, method in enumerate(service.method):
+            if (text := by_path.get((6, index, 2, method_index))) is not None:
+                comments[f"{name}.{method.name}"] = text
+    return comments
+
+
+def write_comments(include_args: list[str]) -> None:
+    """bucketd/v1/comments.py: the protos' comments, for the OpenAPI document's descriptions
+    (the generated modules carry no source information)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        descriptor_set = Path(scratch) / "set.binpb"
+        args = [*include_args, "--include_source_info", f"--descriptor_set_out={descriptor_set}"]
+        if protoc.main(args) != 0:
+            sys.exit("protoc failed")
+        files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes())
+    comments: dict[str, str] = {}
+    for file in files.file:
+        comments.update(_comments_of(file))
+    lines = [f"    {name!r}: {text!r}," for name, text in sorted(comments.items())]
+    (OUT / "comments.py").write_text(
+        PACKAGE_DOC
+        + "\n# Element full name -> the comment above it in protos/ (the OpenAPI descriptions).\n"
+        + "COMMENTS: dict[str, str] = {\n"
+        + "\n".join(lines)
+        + "\n}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -262,30 +262,55 @@ class Bucket(_message.Message):
     STORAGE_STATS_FIELD_NUMBER: _builtins.int
     STATS_UPDATED_AT_FIELD_NUMBER: _builtins.int
     bucket_id: _builtins.str
+    """bkt_ id, made by bucketd."""
     bucket_name: _builtins.str
+    """Unique within the namespace: usable instead of the id in paths."""
     description: _builtins.str
+    """Free text."""
     object_count: _builtins.int
+    """Objects stored (computed when the bucket is read)."""
     total_size_bytes: _builtins.int
+    """Bytes of the stored objects' blobs."""
     status: _common_pb2.TaskStatus.ValueType
+    """ACTIVE."""
     is_locked: _builtins.bool
+    """Always false: bucketd does not lock buckets."""
     @_builtins.property
-    def bucket_schema(self) -> Global___BucketSchema: ...
+    def bucket_schema(self) -> Global___BucketSchema:
+        """The properties an object may have: file properties hold blobs, the others user fields."""
+
     @_builtins.property
-    def unique_key(self) -> Global___UniqueKeyConfig: ...
+    def unique_key(self) -> Global___UniqueKeyConfig:
+        """Fields whose values identify an object, and the default policy on a clash."""
+
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """Free-form JSON about the bucket."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the bucket was created."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the bucket last changed."""
+
     @_builtins.property
-    def last_upload_at(self) -> _timestamp_pb2.Timestamp: ...
+    def last_upload_at(self) -> _timestamp_pb2.Timestamp:
+        """When the newest object was created."""
+
     @_builtins.property
-    def batch_stats(self) -> Global___BatchStats: ...
+    def batch_stats(self) -> Global___BatchStats:
+        """Processing batches: bucketd runs none (zeros)."""
+
     @_builtins.property
-    def storage_stats(self) -> Global___StorageStats: ...
+    def storage_stats(self) -> Global___StorageStats:
+        """Sizes of the stored objects."""
+
     @_builtins.property
-    def stats_updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def stats_updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the stats were computed (when the bucket was read)."""
+
     def __init__(
         self,
         *,

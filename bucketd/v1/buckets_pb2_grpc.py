@@ -72,37 +72,43 @@ class BucketServiceServicer:
     """
 
     def CreateBucket(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates a bucket with its schema (the properties objects may have) and optional unique key.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetBucket(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A bucket by name or bkt_ id, with what it holds (object_count, total_size_bytes).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListBuckets(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The namespace's buckets: search, filters, sort and paging (POST body or GET query).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateBucket(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Changes a bucket's name, description or metadata (the schema is fixed).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PatchBucket(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Changes the fields sent of a bucket's name, description and metadata.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteBucket(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -34,11 +34,17 @@ class BucketServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> BucketServiceAsyncStub: ...
     CreateBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.CreateBucketRequest, _buckets_pb2.CreateBucketResponse]
+    """Creates a bucket with its schema (the properties objects may have) and optional unique key."""
     GetBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.GetBucketRequest, _buckets_pb2.GetBucketResponse]
+    """A bucket by name or bkt_ id, with what it holds (object_count, total_size_bytes)."""
     ListBuckets: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.ListBucketsRequest, _buckets_pb2.ListBucketsResponse]
+    """The namespace's buckets: search, filters, sort and paging (POST body or GET query)."""
     UpdateBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.UpdateBucketRequest, _buckets_pb2.UpdateBucketResponse]
+    """Changes a bucket's name, description or metadata (the schema is fixed)."""
     PatchBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.PatchBucketRequest, _buckets_pb2.PatchBucketResponse]
+    """Changes the fields sent of a bucket's name, description and metadata."""
     DeleteBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.DeleteBucketRequest, _buckets_pb2.DeleteBucketResponse]
+    """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll."""
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -46,11 +52,17 @@ class BucketServiceAsyncStub(BucketServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.CreateBucketRequest, _buckets_pb2.CreateBucketResponse]  # type: ignore[assignment]
+    """Creates a bucket with its schema (the properties objects may have) and optional unique key."""
     GetBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.GetBucketRequest, _buckets_pb2.GetBucketResponse]  # type: ignore[assignment]
+    """A bucket by name or bkt_ id, with what it holds (object_count, total_size_bytes)."""
     ListBuckets: _aio.UnaryUnaryMultiCallable[_buckets_pb2.ListBucketsRequest, _buckets_pb2.ListBucketsResponse]  # type: ignore[assignment]
+    """The namespace's buckets: search, filters, sort and paging (POST body or GET query)."""
     UpdateBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.UpdateBucketRequest, _buckets_pb2.UpdateBucketResponse]  # type: ignore[assignment]
+    """Changes a bucket's name, description or metadata (the schema is fixed)."""
     PatchBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.PatchBucketRequest, _buckets_pb2.PatchBucketResponse]  # type: ignore[assignment]
+    """Changes the fields sent of a bucket's name, description and metadata."""
     DeleteBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.DeleteBucketRequest, _buckets_pb2.DeleteBucketResponse]  # type: ignore[assignment]
+    """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll."""
 
 class BucketServiceServicer:
     """Buckets hold objects of one schema within a namespace (reference section 2)."""
@@ -59,36 +71,42 @@ class BucketServiceServicer:
         self,
         request: _buckets_pb2.CreateBucketRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.CreateBucketResponse, _abc.Awaitable[_buckets_pb2.CreateBucketResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.CreateBucketResponse, _abc.Awaitable[_buckets_pb2.CreateBucketResponse]]:
+        """Creates a bucket with its schema (the properties objects may have) and optional unique key."""
 
     def GetBucket(
         self,
         request: _buckets_pb2.GetBucketRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.GetBucketResponse, _abc.Awaitable[_buckets_pb2.GetBucketResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.GetBucketResponse, _abc.Awaitable[_buckets_pb2.GetBucketResponse]]:
+        """A bucket by name or bkt_ id, with what it holds (object_count, total_size_bytes)."""
 
     def ListBuckets(
         self,
         request: _buckets_pb2.ListBucketsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.ListBucketsResponse, _abc.Awaitable[_buckets_pb2.ListBucketsResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.ListBucketsResponse, _abc.Awaitable[_buckets_pb2.ListBucketsResponse]]:
+        """The namespace's buckets: search, filters, sort and paging (POST body or GET query)."""
 
     def UpdateBucket(
         self,
         request: _buckets_pb2.UpdateBucketRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.UpdateBucketResponse, _abc.Awaitable[_buckets_pb2.UpdateBucketResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.UpdateBucketResponse, _abc.Awaitable[_buckets_pb2.UpdateBucketResponse]]:
+        """Changes a bucket's name, description or metadata (the schema is fixed)."""
 
     def PatchBucket(
         self,
         request: _buckets_pb2.PatchBucketRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.PatchBucketResponse, _abc.Awaitable[_buckets_pb2.PatchBucketResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.PatchBucketResponse, _abc.Awaitable[_buckets_pb2.PatchBucketResponse]]:
+        """Changes the fields sent of a bucket's name, description and metadata."""
 
     def DeleteBucket(
         self,
         request: _buckets_pb2.DeleteBucketRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_buckets_pb2.DeleteBucketResponse, _abc.Awaitable[_buckets_pb2.DeleteBucketResponse]]: ...
+    ) -> _typing.Union[_buckets_pb2.DeleteBucketResponse, _abc.Awaitable[_buckets_pb2.DeleteBucketResponse]]:
+        """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll."""
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -164,17 +164,25 @@ class Pagination(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
     total: _builtins.int
+    """Matches in all, with include_total only."""
     page: _builtins.int
+    """This page's number, from 1."""
     page_size: _builtins.int
+    """Items per page (the limit)."""
     total_pages: _builtins.int
+    """Pages in all, with include_total only."""
     next_page: _builtins.str
     """The next page's number as a string ("3"): send it back as `page`. Null on the last page."""
     previous_page: _builtins.str
+    """The previous page's number as a string ("1"); null on the first."""
     next_cursor: _builtins.str
     """Send it back as `cursor` for the next page."""
     has_more: _builtins.bool
+    """Whether a next page follows."""
     limit: _builtins.int
+    """Items per page."""
     offset: _builtins.int
+    """Items skipped before this page."""
     def __init__(
         self,
         *,

@@ -34,14 +34,23 @@ class Namespace(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     namespace_id: _builtins.str
+    """ns_ id, made by bucketd."""
     namespace_name: _builtins.str
+    """Unique within the organization: usable instead of the id."""
     description: _builtins.str
+    """Free text."""
     bucket_count: _builtins.int
+    """Buckets in the namespace."""
     object_count: _builtins.int
+    """Objects stored in its buckets."""
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the namespace was created."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the namespace last changed."""
+
     def __init__(
         self,
         *,

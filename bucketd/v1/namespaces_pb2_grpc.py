@@ -82,19 +82,22 @@ class NamespaceServiceServicer:
     """
 
     def CreateNamespace(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates a namespace in the caller's organization: the isolation boundary of buckets.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetNamespace(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A namespace by name or ns_ id, with its bucket and object counts.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListNamespaces(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The caller's namespaces: search, filters, sort and paging (POST body or GET query).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -107,13 +110,15 @@ class NamespaceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteNamespace(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes the namespace and everything in it, as a delete_namespace task to poll.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetNamespaceStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Bucket and object counts of a namespace.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

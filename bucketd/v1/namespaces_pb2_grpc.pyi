@@ -34,12 +34,17 @@ class NamespaceServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> NamespaceServiceAsyncStub: ...
     CreateNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.CreateNamespaceRequest, _namespaces_pb2.CreateNamespaceResponse]
+    """Creates a namespace in the caller's organization: the isolation boundary of buckets."""
     GetNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceRequest, _namespaces_pb2.GetNamespaceResponse]
+    """A namespace by name or ns_ id, with its bucket and object counts."""
     ListNamespaces: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.ListNamespacesRequest, _namespaces_pb2.ListNamespacesResponse]
+    """The caller's namespaces: search, filters, sort and paging (POST body or GET query)."""
     UpdateNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]
     """PUT and PATCH both change only the fields that are sent."""
     DeleteNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]
+    """Deletes the namespace and everything in it, as a delete_namespace task to poll."""
     GetNamespaceStats: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]
+    """Bucket and object counts of a namespace."""
     BatchNamespaceStats: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.BatchNamespaceStatsRequest, _namespaces_pb2.BatchNamespaceStatsResponse]
     """The stats of up to 100 namespaces; those the caller cannot see are left out."""
     EnsureNamespaceIndexes: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.EnsureNamespaceIndexesRequest, _namespaces_pb2.EnsureNamespaceIndexesResponse]
@@ -51,12 +56,17 @@ class NamespaceServiceAsyncStub(NamespaceServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.CreateNamespaceRequest, _namespaces_pb2.CreateNamespaceResponse]  # type: ignore[assignment]
+    """Creates a namespace in the caller's organization: the isolation boundary of buckets."""
     GetNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceRequest, _namespaces_pb2.GetNamespaceResponse]  # type: ignore[assignment]
+    """A namespace by name or ns_ id, with its bucket and object counts."""
     ListNamespaces: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.ListNamespacesRequest, _namespaces_pb2.ListNamespacesResponse]  # type: ignore[assignment]
+    """The caller's namespaces: search, filters, sort and paging (POST body or GET query)."""
     UpdateNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]  # type: ignore[assignment]
     """PUT and PATCH both change only the fields that are sent."""
     DeleteNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]  # type: ignore[assignment]
+    """Deletes the namespace and everything in it, as a delete_namespace task to poll."""
     GetNamespaceStats: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]  # type: ignore[assignment]
+    """Bucket and object counts of a namespace."""
     BatchNamespaceStats: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.BatchNamespaceStatsRequest, _namespaces_pb2.BatchNamespaceStatsResponse]  # type: ignore[assignment]
     """The stats of up to 100 namespaces; those the caller cannot see are left out."""
     EnsureNamespaceIndexes: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.EnsureNamespaceIndexesRequest, _namespaces_pb2.EnsureNamespaceIndexesResponse]  # type: ignore[assignment]
@@ -69,19 +79,22 @@ class NamespaceServiceServicer:
         self,
         request: _namespaces_pb2.CreateNamespaceRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_namespaces_pb2.CreateNamespaceResponse, _abc.Awaitable[_namespaces_pb2.CreateNamespaceResponse]]: ...
+    ) -> _typing.Union[_namespaces_pb2.CreateNamespaceResponse, _abc.Awaitable[_namespaces_pb2.CreateNamespaceResponse]]:
+        """Creates a namespace in the caller's organization: the isolation boundary of buckets."""
 
     def GetNamespace(
         self,
         request: _namespaces_pb2.GetNamespaceRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_namespaces_pb2.GetNamespaceResponse, _abc.Awaitable[_namespaces_pb2.GetNamespaceResponse]]: ...
+    ) -> _typing.Union[_namespaces_pb2.GetNamespaceResponse, _abc.Awaitable[_namespaces_pb2.GetNamespaceResponse]]:
+        """A namespace by name or ns_ id, with its bucket and object counts."""
 
     def ListNamespaces(
         self,
         request: _namespaces_pb2.ListNamespacesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_namespaces_pb2.ListNamespacesResponse, _abc.Awaitable[_namespaces_pb2.ListNamespacesResponse]]: ...
+    ) -> _typing.Union[_namespaces_pb2.ListNamespacesResponse, _abc.Awaitable[_namespaces_pb2.ListNamespacesResponse]]:
+        """The caller's namespaces: search, filters, sort and paging (POST body or GET query)."""
 
     def UpdateNamespace(
         self,
@@ -94,13 +107,15 @@ class NamespaceServiceServicer:
         self,
         request: _namespaces_pb2.DeleteNamespaceRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_namespaces_pb2.DeleteNamespaceResponse, _abc.Awaitable[_namespaces_pb2.DeleteNamespaceResponse]]: ...
+    ) -> _typing.Union[_namespaces_pb2.DeleteNamespaceResponse, _abc.Awaitable[_namespaces_pb2.DeleteNamespaceResponse]]:
+        """Deletes the namespace and everything in it, as a delete_namespace task to poll."""
 
     def GetNamespaceStats(
         self,
         request: _namespaces_pb2.GetNamespaceStatsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_namespaces_pb2.GetNamespaceStatsResponse, _abc.Awaitable[_namespaces_pb2.GetNamespaceStatsResponse]]: ...
+    ) -> _typing.Union[_namespaces_pb2.GetNamespaceStatsResponse, _abc.Awaitable[_namespaces_pb2.GetNamespaceStatsResponse]]:
+        """Bucket and object counts of a namespace."""
 
     def BatchNamespaceStats(
         self,

@@ -33,8 +33,11 @@ class BlobDetails(_message.Message):
     MIME_TYPE_FIELD_NUMBER: _builtins.int
     HASH_FIELD_NUMBER: _builtins.int
     filename: _builtins.str
+    """The file's name, when one was given or known from a URL."""
     size_bytes: _builtins.int
+    """Size of the stored bytes."""
     mime_type: _builtins.str
+    """Given, or sniffed from the bytes."""
     hash: _builtins.str
     def __init__(
         self,
@@ -66,9 +69,13 @@ class Blob(_message.Message):
     DETAILS_FIELD_NUMBER: _builtins.int
     PRESIGNED_URL_FIELD_NUMBER: _builtins.int
     blob_id: _builtins.str
+    """blob_ id, made by bucketd."""
     property: _builtins.str
+    """The bucket schema property this blob fills."""
     type: _common_pb2.FieldType.ValueType
+    """The property's type (image, pdf, text, ...)."""
     key_prefix: _builtins.str
+    """Storage path prefix of the blob."""
     presigned_url: _builtins.str
     """With return_presigned_urls: a download URL valid for an hour (also in properties)."""
     @_builtins.property
@@ -76,7 +83,9 @@ class Blob(_message.Message):
         """The blob's data and metadata merged; url is the internal s3:// location."""
 
     @_builtins.property
-    def details(self) -> Global___BlobDetails: ...
+    def details(self) -> Global___BlobDetails:
+        """Size, MIME type, filename and hash of the stored bytes."""
+
     def __init__(
         self,
         *,
@@ -123,22 +132,37 @@ class Object(_message.Message):
     USER_FIELDS_FIELD_NUMBER: _builtins.int
     SKIPPED_BLOBS_FIELD_NUMBER: _builtins.int
     object_id: _builtins.str
+    """obj_ id, made by bucketd."""
     bucket_id: _builtins.str
+    """The bucket holding the object."""
     key_prefix: _builtins.str
+    """Storage path prefix of the object ("/catalog"), normalised."""
     status: _common_pb2.TaskStatus.ValueType
+    """PENDING once stored ("not processed yet"), PROCESSING while written, FAILED with `error`."""
     error: _builtins.str
+    """Why the object FAILED."""
     content_hash: _builtins.str
     """SHA-256 over the blobs' hashes, in order."""
     @_builtins.property
-    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Blob]: ...
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Blob]:
+        """The object's blobs, in the order they were given."""
+
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """The user fields again, for clients of the older nested shape: the same keys as at the root."""
+
     @_builtins.property
-    def source_details(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.SourceDetails]: ...
+    def source_details(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.SourceDetails]:
+        """Lineage: where the object came from ({type: bucket, source_id})."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the object was created."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When the object last changed."""
+
     @_builtins.property
     def user_fields(self) -> _struct_pb2.Struct:
         """User fields, when the object was created with them at the root (not under "metadata")."""
@@ -227,11 +251,17 @@ class CreateBlobRequest(_message.Message):
     FORCE_REMIRROR_FIELD_NUMBER: _builtins.int
     CHECKSUM_FIELD_NUMBER: _builtins.int
     property: _builtins.str
+    """The bucket schema property this blob fills (1..100 characters)."""
     type: _common_pb2.FieldType.ValueType
+    """That property's type (case-insensitive: "PDF" is pdf)."""
     key_prefix: _builtins.str
+    """Storage path prefix of the blob."""
     upload_id: _builtins.str
+    """A confirmed presigned upload of this bucket (upl_...): its file becomes the blob."""
     canonicalize_source: _builtins.bool
+    """Copy a URL source into bucketd's storage (default: the object's setting, true)."""
     force_remirror: _builtins.bool
+    """Store the bytes again even if identical bytes are stored."""
     checksum: _builtins.str
     """"sha256:<hex>" (or the bare hex): the bytes must hash to it, else the object is refused."""
     @_builtins.property
@@ -239,7 +269,9 @@ class CreateBlobRequest(_message.Message):
         """A URL, a data URI, {"base64": ...}, {"url": ...} or a plain JSON value."""
 
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """About this blob; promoted onto the object's user fields unless those set the key."""
+
     def __init__(
         self,
         *,
@@ -298,13 +330,19 @@ class CreateObjectRequest(_message.Message):
     AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
     USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
+    """The bucket: its name or bkt_ id (from the path)."""
     key_prefix: _builtins.str
+    """Storage path prefix of the object."""
     skip_duplicates: _builtins.bool
+    """Leave out a blob whose bytes another object of the bucket holds."""
     canonicalize_source: _builtins.bool
+    """Copy URL sources into bucketd's storage (default true)."""
     force_remirror: _builtins.bool
+    """Store bytes again even if identical bytes are stored."""
     force_upload: _builtins.bool
     """Older name of force_remirror."""
     idempotency_key: _builtins.str
+    """Retries with the same key in the same bucket answer the same object."""
     policy: _buckets_pb2.UniqueKeyPolicy.ValueType
     """Query parameter: overrides the bucket's unique_key.default_policy."""
     auto_process: _builtins.bool
@@ -312,9 +350,13 @@ class CreateObjectRequest(_message.Message):
     auto_submit_batch: _builtins.bool
     """Declared by the public docs; accepted, no processing batch exists to submit."""
     @_builtins.property
-    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]: ...
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]:
+        """The blobs, each filling a file property of the bucket schema."""
+
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """User fields under "metadata" (older form): merged with those at the root."""
+
     @_builtins.property
     def user_fields(self) -> _struct_pb2.Struct:
         """User fields given at the root of the JSON body instead of under "metadata"."""

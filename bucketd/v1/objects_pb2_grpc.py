@@ -102,43 +102,50 @@ class ObjectServiceServicer:
     """
 
     def CreateObject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates an object: its blobs (inline, URL, s3://, presigned upload_id) stored, its user fields kept.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateObjectsBatch(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Creates up to 100 objects, each on its own; 422 when every one failed.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetObject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An object by id; return_presigned_urls adds a download URL to each blob.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListObjects(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The bucket's objects: filters, search, sort, select, paging (cursor or offset) and stats.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateObject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Replaces an object's blobs (when given) and merges its user fields.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PatchObject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Merges user fields (at the root) and key_prefix into an object; its blobs stay.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteObject(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes an object; the bytes nobody else holds are deleted after the grace period.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

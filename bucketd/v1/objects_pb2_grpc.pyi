@@ -34,12 +34,19 @@ class ObjectServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ObjectServiceAsyncStub: ...
     CreateObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.CreateObjectRequest, _objects_pb2.CreateObjectResponse]
+    """Creates an object: its blobs (inline, URL, s3://, presigned upload_id) stored, its user fields kept."""
     CreateObjectsBatch: _grpc.UnaryUnaryMultiCallable[_objects_pb2.CreateObjectsBatchRequest, _objects_pb2.CreateObjectsBatchResponse]
+    """Creates up to 100 objects, each on its own; 422 when every one failed."""
     GetObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.GetObjectRequest, _objects_pb2.GetObjectResponse]
+    """An object by id; return_presigned_urls adds a download URL to each blob."""
     ListObjects: _grpc.UnaryUnaryMultiCallable[_objects_pb2.ListObjectsRequest, _objects_pb2.ListObjectsResponse]
+    """The bucket's objects: filters, search, sort, select, paging (cursor or offset) and stats."""
     UpdateObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.UpdateObjectRequest, _objects_pb2.UpdateObjectResponse]
+    """Replaces an object's blobs (when given) and merges its user fields."""
     PatchObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]
+    """Merges user fields (at the root) and key_prefix into an object; its blobs stay."""
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]
+    """Deletes an object; the bytes nobody else holds are deleted after the grace period."""
     AggregateObjects: _grpc.UnaryUnaryMultiCallable[_objects_pb2.AggregateObjectsRequest, _objects_pb2.AggregateObjectsResponse]
     """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
     from the request: only the documented functions, operators and fields).
@@ -63,12 +70,19 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.CreateObjectRequest, _objects_pb2.CreateObjectResponse]  # type: ignore[assignment]
+    """Creates an object: its blobs (inline, URL, s3://, presigned upload_id) stored, its user fields kept."""
     CreateObjectsBatch: _aio.UnaryUnaryMultiCallable[_objects_pb2.CreateObjectsBatchRequest, _objects_pb2.CreateObjectsBatchResponse]  # type: ignore[assignment]
+    """Creates up to 100 objects, each on its own; 422 when every one failed."""
     GetObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.GetObjectRequest, _objects_pb2.GetObjectResponse]  # type: ignore[assignment]
+    """An object by id; return_presigned_urls adds a download URL to each blob."""
     ListObjects: _aio.UnaryUnaryMultiCallable[_objects_pb2.ListObjectsRequest, _objects_pb2.ListObjectsResponse]  # type: ignore[assignment]
+    """The bucket's objects: filters, search, sort, select, paging (cursor or offset) and stats."""
     UpdateObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.UpdateObjectRequest, _objects_pb2.UpdateObjectResponse]  # type: ignore[assignment]
+    """Replaces an object's blobs (when given) and merges its user fields."""
     PatchObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.PatchObjectRequest, _objects_pb2.PatchObjectResponse]  # type: ignore[assignment]
+    """Merges user fields (at the root) and key_prefix into an object; its blobs stay."""
     DeleteObject: _aio.UnaryUnaryMultiCallable[_objects_pb2.DeleteObjectRequest, _objects_pb2.DeleteObjectResponse]  # type: ignore[assignment]
+    """Deletes an object; the bytes nobody else holds are deleted after the grace period."""
     AggregateObjects: _aio.UnaryUnaryMultiCallable[_objects_pb2.AggregateObjectsRequest, _objects_pb2.AggregateObjectsResponse]  # type: ignore[assignment]
     """Groups the bucket's objects and computes metrics per group (a MongoDB aggregation built
     from the request: only the documented functions, operators and fields).
@@ -93,43 +107,50 @@ class ObjectServiceServicer:
         self,
         request: _objects_pb2.CreateObjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.CreateObjectResponse, _abc.Awaitable[_objects_pb2.CreateObjectResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.CreateObjectResponse, _abc.Awaitable[_objects_pb2.CreateObjectResponse]]:
+        """Creates an object: its blobs (inline, URL, s3://, presigned upload_id) stored, its user fields kept."""
 
     def CreateObjectsBatch(
         self,
         request: _objects_pb2.CreateObjectsBatchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.CreateObjectsBatchResponse, _abc.Awaitable[_objects_pb2.CreateObjectsBatchResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.CreateObjectsBatchResponse, _abc.Awaitable[_objects_pb2.CreateObjectsBatchResponse]]:
+        """Creates up to 100 objects, each on its own; 422 when every one failed."""
 
     def GetObject(
         self,
         request: _objects_pb2.GetObjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.GetObjectResponse, _abc.Awaitable[_objects_pb2.GetObjectResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.GetObjectResponse, _abc.Awaitable[_objects_pb2.GetObjectResponse]]:
+        """An object by id; return_presigned_urls adds a download URL to each blob."""
 
     def ListObjects(
         self,
         request: _objects_pb2.ListObjectsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.ListObjectsResponse, _abc.Awaitable[_objects_pb2.ListObjectsResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.ListObjectsResponse, _abc.Awaitable[_objects_pb2.ListObjectsResponse]]:
+        """The bucket's objects: filters, search, sort, select, paging (cursor or offset) and stats."""
 
     def UpdateObject(
         self,
         request: _objects_pb2.UpdateObjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.UpdateObjectResponse, _abc.Awaitable[_objects_pb2.UpdateObjectResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.UpdateObjectResponse, _abc.Awaitable[_objects_pb2.UpdateObjectResponse]]:
+        """Replaces an object's blobs (when given) and merges its user fields."""
 
     def PatchObject(
         self,
         request: _objects_pb2.PatchObjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.PatchObjectResponse, _abc.Awaitable[_objects_pb2.PatchObjectResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.PatchObjectResponse, _abc.Awaitable[_objects_pb2.PatchObjectResponse]]:
+        """Merges user fields (at the root) and key_prefix into an object; its blobs stay."""
 
     def DeleteObject(
         self,
         request: _objects_pb2.DeleteObjectRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_objects_pb2.DeleteObjectResponse, _abc.Awaitable[_objects_pb2.DeleteObjectResponse]]: ...
+    ) -> _typing.Union[_objects_pb2.DeleteObjectResponse, _abc.Awaitable[_objects_pb2.DeleteObjectResponse]]:
+        """Deletes an object; the bytes nobody else holds are deleted after the grace period."""
 
     def AggregateObjects(
         self,

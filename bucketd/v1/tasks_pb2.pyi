@@ -38,24 +38,35 @@ class Task(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
+    """task_ id, made by bucketd."""
     task_type: _builtins.str
     """delete_namespace, delete_bucket or confirm_uploads."""
     status: _common_pb2.TaskStatus.ValueType
     """PENDING, IN_PROGRESS, then COMPLETED, COMPLETED_WITH_ERRORS, FAILED or CANCELED."""
     error: _builtins.str
+    """Why it FAILED (or was CANCELED)."""
     namespace_id: _builtins.str
+    """The namespace it works in."""
     @_builtins.property
-    def inputs(self) -> _struct_pb2.Struct: ...
+    def inputs(self) -> _struct_pb2.Struct:
+        """What the task was asked to do."""
+
     @_builtins.property
-    def outputs(self) -> _struct_pb2.Struct: ...
+    def outputs(self) -> _struct_pb2.Struct:
+        """What it did, once finished."""
+
     @_builtins.property
     def additional_data(self) -> _struct_pb2.Struct:
         """Progress so far: counts of what the task did."""
 
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When it was submitted."""
+
     @_builtins.property
-    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def updated_at(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed state."""
+
     def __init__(
         self,
         *,

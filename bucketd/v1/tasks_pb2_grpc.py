@@ -59,7 +59,8 @@ class TaskServiceServicer:
     """
 
     def GetTask(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A task of the caller's organization: its status, progress (additional_data) and outputs.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -72,7 +73,8 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTasks(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The organization's tasks, newest first: filters over task_type, status, namespace_id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

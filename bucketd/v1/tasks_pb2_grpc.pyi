@@ -36,9 +36,11 @@ class TaskServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TaskServiceAsyncStub: ...
     GetTask: _grpc.UnaryUnaryMultiCallable[_tasks_pb2.GetTaskRequest, _tasks_pb2.GetTaskResponse]
+    """A task of the caller's organization: its status, progress (additional_data) and outputs."""
     KillTask: _grpc.UnaryUnaryMultiCallable[_tasks_pb2.KillTaskRequest, _tasks_pb2.KillTaskResponse]
     """Kills a running task (CANCELED). Deletions cannot be stopped halfway (400)."""
     ListTasks: _grpc.UnaryUnaryMultiCallable[_tasks_pb2.ListTasksRequest, _tasks_pb2.ListTasksResponse]
+    """The organization's tasks, newest first: filters over task_type, status, namespace_id."""
 
 @_typing.type_check_only
 class TaskServiceAsyncStub(TaskServiceStub):
@@ -48,9 +50,11 @@ class TaskServiceAsyncStub(TaskServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetTask: _aio.UnaryUnaryMultiCallable[_tasks_pb2.GetTaskRequest, _tasks_pb2.GetTaskResponse]  # type: ignore[assignment]
+    """A task of the caller's organization: its status, progress (additional_data) and outputs."""
     KillTask: _aio.UnaryUnaryMultiCallable[_tasks_pb2.KillTaskRequest, _tasks_pb2.KillTaskResponse]  # type: ignore[assignment]
     """Kills a running task (CANCELED). Deletions cannot be stopped halfway (400)."""
     ListTasks: _aio.UnaryUnaryMultiCallable[_tasks_pb2.ListTasksRequest, _tasks_pb2.ListTasksResponse]  # type: ignore[assignment]
+    """The organization's tasks, newest first: filters over task_type, status, namespace_id."""
 
 class TaskServiceServicer:
     """Tasks are background work a caller polls: namespace and bucket deletions, batch confirmations.
@@ -61,7 +65,8 @@ class TaskServiceServicer:
         self,
         request: _tasks_pb2.GetTaskRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_tasks_pb2.GetTaskResponse, _abc.Awaitable[_tasks_pb2.GetTaskResponse]]: ...
+    ) -> _typing.Union[_tasks_pb2.GetTaskResponse, _abc.Awaitable[_tasks_pb2.GetTaskResponse]]:
+        """A task of the caller's organization: its status, progress (additional_data) and outputs."""
 
     def KillTask(
         self,
@@ -74,6 +79,7 @@ class TaskServiceServicer:
         self,
         request: _tasks_pb2.ListTasksRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_tasks_pb2.ListTasksResponse, _abc.Awaitable[_tasks_pb2.ListTasksResponse]]: ...
+    ) -> _typing.Union[_tasks_pb2.ListTasksResponse, _abc.Awaitable[_tasks_pb2.ListTasksResponse]]:
+        """The organization's tasks, newest first: filters over task_type, status, namespace_id."""
 
 def add_TaskServiceServicer_to_server(servicer: TaskServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

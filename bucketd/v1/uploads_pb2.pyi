@@ -57,39 +57,73 @@ class Upload(_message.Message):
     OBJECT_ID_FIELD_NUMBER: _builtins.int
     TASK_ID_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
+    """upl_ id, made by bucketd."""
     bucket_id: _builtins.str
+    """The bucket the file goes to."""
     filename: _builtins.str
+    """The file's name."""
     content_type: _builtins.str
+    """The file's MIME type: PUT it with this Content-Type."""
     file_size_bytes: _builtins.int
+    """Declared size, then the size found at confirmation."""
     presigned_url: _builtins.str
+    """Where to PUT the file (PENDING); a download URL on request (COMPLETED)."""
     presigned_url_expiration: _builtins.int
+    """Seconds the presigned URL lasts."""
     s3_key: _builtins.str
+    """Where the file lies in bucketd's storage."""
     status: _common_pb2.TaskStatus.ValueType
+    """PENDING, PROCESSING (being confirmed), COMPLETED, FAILED or CANCELED."""
     blob_property: _builtins.str
+    """The schema property the file fills."""
     blob_type: _builtins.str
+    """That property's type."""
     file_hash: _builtins.str
+    """SHA-256 of the file (hex): given for deduplication, or found at confirmation."""
     skip_duplicates: _builtins.bool
+    """With file_hash: answer the completed upload of the same bytes instead."""
     is_duplicate: _builtins.bool
+    """This answer is an earlier upload of the same bytes."""
     duplicate_of_upload_id: _builtins.str
+    """That earlier upload."""
     skipped_unique_key: _builtins.bool
+    """Always false."""
     existing_object_id: _builtins.str
+    """The object the earlier upload became."""
     message: _builtins.str
+    """Why the upload FAILED, or what happened."""
     create_object_on_confirm: _builtins.bool
+    """Whether confirming creates an object (default true)."""
     etag: _builtins.str
+    """The stored file's ETag."""
     object_id: _builtins.str
+    """The object the confirmation created."""
     task_id: _builtins.str
+    """The background confirmation's id."""
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """About the upload itself."""
+
     @_builtins.property
-    def object_metadata(self) -> _struct_pb2.Struct: ...
+    def object_metadata(self) -> _struct_pb2.Struct:
+        """User fields of the object the confirmation creates."""
+
     @_builtins.property
-    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def created_at(self) -> _timestamp_pb2.Timestamp:
+        """When the upload was created."""
+
     @_builtins.property
-    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the presigned URL stops working; unconfirmed, the upload then FAILS."""
+
     @_builtins.property
-    def completed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def completed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the confirmation finished."""
+
     @_builtins.property
-    def verified_at(self) -> _timestamp_pb2.Timestamp: ...
+    def verified_at(self) -> _timestamp_pb2.Timestamp:
+        """When the file was checked."""
+
     def __init__(
         self,
         *,

@@ -77,43 +77,50 @@ class UploadServiceServicer:
     """
 
     def CreateUpload(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts a presigned upload: PUT the file to presigned_url, then confirm it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CreateUploadsBatch(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Starts up to 100 presigned uploads, with shared metadata.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetUpload(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """An upload; return_presigned_urls gives a fresh PUT URL (PENDING) or download URL (COMPLETED).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListUploads(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The bucket's uploads: filters, search, sort, paging and stats.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteUpload(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Cancels an upload that is not COMPLETED, and deletes its file unless told not to.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmUpload(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Checks the uploaded file and makes it an object's blob (or a content for a later upload_id).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmUploadsBatch(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Confirms up to 100 uploads in the background, as a confirm_uploads task.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

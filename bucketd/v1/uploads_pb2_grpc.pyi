@@ -34,12 +34,19 @@ class UploadServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> UploadServiceAsyncStub: ...
     CreateUpload: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.CreateUploadRequest, _uploads_pb2.CreateUploadResponse]
+    """Starts a presigned upload: PUT the file to presigned_url, then confirm it."""
     CreateUploadsBatch: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.CreateUploadsBatchRequest, _uploads_pb2.CreateUploadsBatchResponse]
+    """Starts up to 100 presigned uploads, with shared metadata."""
     GetUpload: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.GetUploadRequest, _uploads_pb2.GetUploadResponse]
+    """An upload; return_presigned_urls gives a fresh PUT URL (PENDING) or download URL (COMPLETED)."""
     ListUploads: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.ListUploadsRequest, _uploads_pb2.ListUploadsResponse]
+    """The bucket's uploads: filters, search, sort, paging and stats."""
     DeleteUpload: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.DeleteUploadRequest, _uploads_pb2.DeleteUploadResponse]
+    """Cancels an upload that is not COMPLETED, and deletes its file unless told not to."""
     ConfirmUpload: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.ConfirmUploadRequest, _uploads_pb2.ConfirmUploadResponse]
+    """Checks the uploaded file and makes it an object's blob (or a content for a later upload_id)."""
     ConfirmUploadsBatch: _grpc.UnaryUnaryMultiCallable[_uploads_pb2.ConfirmUploadsBatchRequest, _uploads_pb2.ConfirmUploadsBatchResponse]
+    """Confirms up to 100 uploads in the background, as a confirm_uploads task."""
 
 @_typing.type_check_only
 class UploadServiceAsyncStub(UploadServiceStub):
@@ -47,12 +54,19 @@ class UploadServiceAsyncStub(UploadServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreateUpload: _aio.UnaryUnaryMultiCallable[_uploads_pb2.CreateUploadRequest, _uploads_pb2.CreateUploadResponse]  # type: ignore[assignment]
+    """Starts a presigned upload: PUT the file to presigned_url, then confirm it."""
     CreateUploadsBatch: _aio.UnaryUnaryMultiCallable[_uploads_pb2.CreateUploadsBatchRequest, _uploads_pb2.CreateUploadsBatchResponse]  # type: ignore[assignment]
+    """Starts up to 100 presigned uploads, with shared metadata."""
     GetUpload: _aio.UnaryUnaryMultiCallable[_uploads_pb2.GetUploadRequest, _uploads_pb2.GetUploadResponse]  # type: ignore[assignment]
+    """An upload; return_presigned_urls gives a fresh PUT URL (PENDING) or download URL (COMPLETED)."""
     ListUploads: _aio.UnaryUnaryMultiCallable[_uploads_pb2.ListUploadsRequest, _uploads_pb2.ListUploadsResponse]  # type: ignore[assignment]
+    """The bucket's uploads: filters, search, sort, paging and stats."""
     DeleteUpload: _aio.UnaryUnaryMultiCallable[_uploads_pb2.DeleteUploadRequest, _uploads_pb2.DeleteUploadResponse]  # type: ignore[assignment]
+    """Cancels an upload that is not COMPLETED, and deletes its file unless told not to."""
     ConfirmUpload: _aio.UnaryUnaryMultiCallable[_uploads_pb2.ConfirmUploadRequest, _uploads_pb2.ConfirmUploadResponse]  # type: ignore[assignment]
+    """Checks the uploaded file and makes it an object's blob (or a content for a later upload_id)."""
     ConfirmUploadsBatch: _aio.UnaryUnaryMultiCallable[_uploads_pb2.ConfirmUploadsBatchRequest, _uploads_pb2.ConfirmUploadsBatchResponse]  # type: ignore[assignment]
+    """Confirms up to 100 uploads in the background, as a confirm_uploads task."""
 
 class UploadServiceServicer:
     """Presigned uploads: create, PUT straight to S3, confirm (reference section 4)."""
@@ -61,42 +75,49 @@ class UploadServiceServicer:
         self,
         request: _uploads_pb2.CreateUploadRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.CreateUploadResponse, _abc.Awaitable[_uploads_pb2.CreateUploadResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.CreateUploadResponse, _abc.Awaitable[_uploads_pb2.CreateUploadResponse]]:
+        """Starts a presigned upload: PUT the file to presigned_url, then confirm it."""
 
     def CreateUploadsBatch(
         self,
         request: _uploads_pb2.CreateUploadsBatchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.CreateUploadsBatchResponse, _abc.Awaitable[_uploads_pb2.CreateUploadsBatchResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.CreateUploadsBatchResponse, _abc.Awaitable[_uploads_pb2.CreateUploadsBatchResponse]]:
+        """Starts up to 100 presigned uploads, with shared metadata."""
 
     def GetUpload(
         self,
         request: _uploads_pb2.GetUploadRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.GetUploadResponse, _abc.Awaitable[_uploads_pb2.GetUploadResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.GetUploadResponse, _abc.Awaitable[_uploads_pb2.GetUploadResponse]]:
+        """An upload; return_presigned_urls gives a fresh PUT URL (PENDING) or download URL (COMPLETED)."""
 
     def ListUploads(
         self,
         request: _uploads_pb2.ListUploadsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.ListUploadsResponse, _abc.Awaitable[_uploads_pb2.ListUploadsResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.ListUploadsResponse, _abc.Awaitable[_uploads_pb2.ListUploadsResponse]]:
+        """The bucket's uploads: filters, search, sort, paging and stats."""
 
     def DeleteUpload(
         self,
         request: _uploads_pb2.DeleteUploadRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.DeleteUploadResponse, _abc.Awaitable[_uploads_pb2.DeleteUploadResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.DeleteUploadResponse, _abc.Awaitable[_uploads_pb2.DeleteUploadResponse]]:
+        """Cancels an upload that is not COMPLETED, and deletes its file unless told not to."""
 
     def ConfirmUpload(
         self,
         request: _uploads_pb2.ConfirmUploadRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.ConfirmUploadResponse, _abc.Awaitable[_uploads_pb2.ConfirmUploadResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.ConfirmUploadResponse, _abc.Awaitable[_uploads_pb2.ConfirmUploadResponse]]:
+        """Checks the uploaded file and makes it an object's blob (or a content for a later upload_id)."""
 
     def ConfirmUploadsBatch(
         self,
         request: _uploads_pb2.ConfirmUploadsBatchRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_uploads_pb2.ConfirmUploadsBatchResponse, _abc.Awaitable[_uploads_pb2.ConfirmUploadsBatchResponse]]: ...
+    ) -> _typing.Union[_uploads_pb2.ConfirmUploadsBatchResponse, _abc.Awaitable[_uploads_pb2.ConfirmUploadsBatchResponse]]:
+        """Confirms up to 100 uploads in the background, as a confirm_uploads task."""
 
 def add_UploadServiceServicer_to_server(servicer: UploadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

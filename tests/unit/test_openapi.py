@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from openapi_spec_validator import validate
+
+from bucketd.gateway import streams
 from bucketd.gateway.openapi import openapi_document
 from bucketd.gateway.routes import routes_from
 
@@ -22,7 +27,11 @@ def test_enums_use_the_reference_spelling() -> None:
     schemas = openapi_document(routes_from())["components"]["schemas"]
     status = schemas["Bucket"]["properties"]["status"]
     assert "ACTIVE" in status["enum"]
-    assert schemas["Bucket"]["properties"]["object_count"] == {"type": "integer", "readOnly": True}
+    assert schemas["Bucket"]["properties"]["object_count"] == {
+        "type": "integer",
+        "readOnly": True,
+        "description": "Objects stored (computed when the bucket is read).",
+    }
     field_type = schemas["BucketSchemaField"]["properties"]["type"]
     assert field_type["enum"][:2] == ["string", "number"]
 
@@ -36,3 +45,43 @@ def test_path_parameters_are_not_in_the_body_and_deletes_are_204() -> None:
     assert names == ["bucket_identifier"]
     delete = paths["/v1/buckets/{bucket_identifier}/objects/{object_identifier}"]["delete"]
     assert "204" in delete["responses"]
+
+
+def _served_document() -> dict[str, Any]:
+    """The document as the gateway serves it: the derived routes and the streaming one."""
+    document = openapi_document(routes_from())
+    document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
+    return document
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(_served_document())  # openapi-spec-validator: raises on the first problem
+
+
+def test_operation_ids_are_unique_and_every_operation_is_described() -> None:
+    document = openapi_document(routes_from())
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert "NamespaceService.UpdateNamespace_patch" in ids
+    assert all(op["summary"] and op["description"] for op in operations)
+    create = document["paths"]["/v1/buckets/{bucket_identifier}/objects"]["post"]
+    assert create["summary"].startswith("Creates an object")
+    examples = create["requestBody"]["content"]["application/json"]["examples"]
+    assert examples["reference"]["value"]["title"] == "Red sneaker"
+    schemas = document["components"]["schemas"]
+    described = [
+        prop for schema in schemas.values() for prop in schema.get("properties", {}).values()
+    ]
+    assert sum("description" in prop for prop in described) >= 60
+
+
+def test_the_api_key_is_a_security_scheme_and_x_namespace_a_documented_header() -> None:
+    document = openapi_document(routes_from())
+    assert document["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert document["security"] == [{"apiKey": []}] and document["servers"]
+    get_bucket = document["paths"]["/v1/buckets/{bucket_identifier}"]["get"]
+    (header,) = [p for p in get_bucket["parameters"] if p["in"] == "header"]
+    assert header["name"] == "X-Namespace" and header["required"] and header["description"]
+    get_task = document["paths"]["/v1/tasks/{task_id}"]["get"]
+    assert not [p for p in get_task["parameters"] if p["in"] == "header"]
