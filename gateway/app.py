@@ -14,6 +14,7 @@ from grpc import aio
 from bucketd.drain import Drain
 from bucketd.gateway import streams
 from bucketd.gateway.access import DRAIN, access_log, metrics_endpoint
+from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import envelope, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
@@ -128,6 +129,7 @@ def build_app(
     app.router.add_get("/readyz", health.ready)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/metrics", metrics_endpoint)
+    add_docs(app)
     return app
 
 
