@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUF := node_modules/.bin/buf
 
-.PHONY: run test check lint protos protos-check docs setup clean
+.PHONY: run test check lint protos protos-check docs setup clean other-languages breaking
 
 run: $(VENV)/.installed ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured (needs Python only)
 	$(VENV)/bin/bucketd serve
@@ -31,6 +31,12 @@ protos-check: protos ## Fails when the committed stubs differ from a fresh regen
 docs: setup ## Regenerate the README's configuration and API tables (settings, protos)
 	$(PY) scripts/settings_table.py
 	$(PY) scripts/api_table.py
+
+other-languages: setup ## Java and C# from protoc, Go stubs + examples/go built and run (Debian packages: see README)
+	scripts/check-other-languages.sh
+
+breaking: setup ## buf breaking against origin/main (or REF=<git ref>)
+	scripts/buf-breaking.sh $(REF)
 
 TS := clients/typescript
 

@@ -14,6 +14,7 @@ protobuf's json_format does the work; this module only bends it to the reference
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -145,6 +146,14 @@ def _type_name(field: FieldDescriptor) -> str:
     return "integer" if field.type in _INTEGER_TYPES else "number"
 
 
+@cache
+def json_key(field: FieldDescriptor) -> str:
+    """The field's key in the reference's JSON: its proto name, or its `json_name` when the proto
+    declares one (a field renamed in the proto for other languages keeps its JSON name)."""
+    default = re.sub(r"_([a-z0-9])", lambda match: match[1].upper(), field.name)
+    return field.json_name if field.json_name != default else field.name
+
+
 def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
     field = descriptor.fields_by_name.get(key)
     if field is not None:
@@ -184,7 +193,7 @@ def _required(field: FieldDescriptor) -> bool:
 def accepted_keys(descriptor: Descriptor, bound: tuple[str, ...] = ()) -> list[str]:
     """The keys a JSON body of this message may hold (`bound`: those the URL path sets)."""
     inline = inline_field(descriptor)
-    return [f.name for f in descriptor.fields if f.name not in bound and f is not inline]
+    return [json_key(f) for f in descriptor.fields if f.name not in bound and f is not inline]
 
 
 def _normalize(
@@ -222,7 +231,7 @@ def _normalize(
             normalized[field.name] = _normalize_value(field, value, here, problems, bound)
     for field in descriptor.fields:
         if _required(field) and field.name not in normalized and field.name not in bound:
-            here = f"{path}.{field.name}" if path else field.name
+            here = f"{path}.{json_key(field)}" if path else json_key(field)
             problems.append(FieldProblem(here, "field required", "missing"))
     return normalized
 
@@ -294,9 +303,11 @@ def _denormalize(descriptor: Descriptor, data: dict[str, Any]) -> None:
             if _field(descriptor, key) is None:
                 data[key] = value
     for field in descriptor.fields:
-        if field is inline or data.setdefault(field.name, None) is None:
+        key = json_key(field)
+        if key != field.name:
+            data[key] = data.pop(field.name, None)
+        if field is inline or data.setdefault(key, None) is None:
             continue  # unset optional fields answer null, as in the reference
-        key = field.name
         if _is_map(field):
             value_field = _map_value_field(field)
             data[key] = {k: _output_value(value_field, v) for k, v in data[key].items()}

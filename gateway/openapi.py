@@ -9,7 +9,7 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.gateway.errors import ERROR_TYPE
-from bucketd.gateway.marshal import accepted_enum_values, inline_field
+from bucketd.gateway.marshal import accepted_enum_values, inline_field, json_key
 from bucketd.gateway.openapi_examples import EXAMPLES
 from bucketd.gateway.routes import Route
 from bucketd.v1.comments import COMMENTS
@@ -93,8 +93,9 @@ class _Schemas:
             if field_behavior_pb2.OUTPUT_ONLY in behaviors:
                 schema = {**schema, "readOnly": True}
             if field_behavior_pb2.REQUIRED in behaviors:
-                required.append(field.name)
-            properties[field.name] = self.described(schema, f"{message.full_name}.{field.name}")
+                required.append(json_key(field))
+            described = self.described(schema, f"{message.full_name}.{field.name}")
+            properties[json_key(field)] = described
         # Strict, as the gateway is: an undeclared key is refused, but for user fields at the root.
         result: dict[str, Any] = {
             "type": "object",

@@ -88,6 +88,8 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.CreateObjectRequest.skip_duplicates': 'Leave out a blob whose bytes another object of the bucket holds.',
     'bucketd.v1.CreateObjectRequest.user_fields': 'User fields given at the root of the JSON body instead of under "metadata".',
     'bucketd.v1.CreateObjectsBatchRequest.objects': 'At most 100; bucket_identifier inside each item is ignored.',
+    'bucketd.v1.CreateObjectsBatchResponse.failed_items': "Named `failed` in JSON. The proto name avoids `failed_count`'s accessors in Java.",
+    'bucketd.v1.CreateObjectsBatchResponse.succeeded_objects': "Named `succeeded` in JSON. The proto name avoids `succeeded_count`'s accessors in Java.",
     'bucketd.v1.CreateUploadRequest': 'CreateUploadRequest of the reference.',
     'bucketd.v1.CreateUploadRequest.presigned_url_expiration': '60..86400 seconds, default 3600.',
     'bucketd.v1.CreateUploadsBatchRequest.uploads': '1..100; bucket_identifier inside each item is ignored.',

@@ -489,8 +489,8 @@ Global___BatchFailure: _TypeAlias = BatchFailure  # noqa: Y015
 class CreateObjectsBatchResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    SUCCEEDED_FIELD_NUMBER: _builtins.int
-    FAILED_FIELD_NUMBER: _builtins.int
+    SUCCEEDED_OBJECTS_FIELD_NUMBER: _builtins.int
+    FAILED_ITEMS_FIELD_NUMBER: _builtins.int
     TOTAL_REQUESTED_FIELD_NUMBER: _builtins.int
     SUCCEEDED_COUNT_FIELD_NUMBER: _builtins.int
     FAILED_COUNT_FIELD_NUMBER: _builtins.int
@@ -498,21 +498,25 @@ class CreateObjectsBatchResponse(_message.Message):
     succeeded_count: _builtins.int
     failed_count: _builtins.int
     @_builtins.property
-    def succeeded(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]: ...
+    def succeeded_objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]:
+        """Named `succeeded` in JSON. The proto name avoids `succeeded_count`'s accessors in Java."""
+
     @_builtins.property
-    def failed(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchFailure]: ...
+    def failed_items(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchFailure]:
+        """Named `failed` in JSON. The proto name avoids `failed_count`'s accessors in Java."""
+
     def __init__(
         self,
         *,
-        succeeded: _abc.Iterable[Global___Object] | None = ...,
-        failed: _abc.Iterable[Global___BatchFailure] | None = ...,
+        succeeded_objects: _abc.Iterable[Global___Object] | None = ...,
+        failed_items: _abc.Iterable[Global___BatchFailure] | None = ...,
         total_requested: _builtins.int = ...,
         succeeded_count: _builtins.int = ...,
         failed_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed", b"failed", "failed_count", b"failed_count", "succeeded", b"succeeded", "succeeded_count", b"succeeded_count", "total_requested", b"total_requested"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failed_count", b"failed_count", "failed_items", b"failed_items", "succeeded_count", b"succeeded_count", "succeeded_objects", b"succeeded_objects", "total_requested", b"total_requested"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -188,8 +188,8 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             [object_input(item) for item in request.objects],
         )
         return pb.CreateObjectsBatchResponse(
-            succeeded=[object_message(record) for record in outcome.succeeded],
-            failed=[
+            succeeded_objects=[object_message(record) for record in outcome.succeeded],
+            failed_items=[
                 pb.BatchFailure(
                     object_index=failure.index,
                     error=failure.error.message,
