@@ -20,6 +20,9 @@ from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
 from bucketd.gateway.marshal import MarshalError
 from bucketd.gateway.openapi import openapi_document
+from bucketd.gateway.resumable import RESOURCE as RESUMABLE_RESOURCE
+from bucketd.gateway.resumable import ResumableUploads
+from bucketd.gateway.resumable import openapi_operations as resumable_operations
 from bucketd.gateway.routes import Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.listeners import PortInUse
@@ -97,9 +100,14 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
     for route in routes_from():
         by_path[route.aiohttp_path].append(route)
     # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
+    resumable = ResumableUploads(channel)
     upload = app.router.add_resource(streams.PATH)
-    upload.add_route("POST", streams.StreamUploadHandler(channel).handle)
+    upload.add_route("POST", streams.StreamUploadHandler(channel, resumable).handle)
     upload.add_route("*", _literal_guard({"POST"}))
+    upload_resource = app.router.add_resource(RESUMABLE_RESOURCE)
+    upload_resource.add_route("HEAD", resumable.head)
+    upload_resource.add_route("PATCH", resumable.patch)
+    upload_resource.add_route("DELETE", resumable.delete)
     for path, bound in by_path.items():
         resource = app.router.add_resource(path)
         for route in bound:
@@ -120,6 +128,7 @@ def build_app(
     _add_routes(app, channel, settings)
     document = openapi_document(routes_from())
     document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
+    document["paths"][RESUMABLE_RESOURCE] = resumable_operations()
 
     async def openapi(_: web.Request) -> web.Response:
         return web.json_response(document)

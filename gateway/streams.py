@@ -21,6 +21,7 @@ from grpc import aio
 from bucketd.gateway.errors import from_rpc_error
 from bucketd.gateway.inputs import forwarded_metadata
 from bucketd.gateway.marshal import InvalidField, MarshalError, parse_request, to_json
+from bucketd.gateway.resumable import UPLOAD_COMPLETE, UPLOAD_LENGTH, ResumableUploads
 from bucketd.v1 import objects_pb2 as pb
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
@@ -48,19 +49,28 @@ def _declared_type(request: web.Request) -> str | None:
     return None if declared in _UNDECLARED else request.headers["Content-Type"]
 
 
-async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+def raw_header(
+    request: web.Request, bucket: str, *, expected_size: int | None
+) -> pb.UploadObjectHeader:
+    """The object and its one blob, from the query and the body's Content-Type."""
     query = request.query
     blob: dict[str, Any] = {
         "property": query["property"],
         "type": query.get("type"),
         "filename": query.get("filename"),
         "mime_type": _declared_type(request),
-        "expected_size_bytes": request.content_length,  # a truncated body is refused
+        "expected_size_bytes": expected_size,
         "expected_sha256": query.get("sha256"),  # lets bucketd write in place, without a copy
     }
     header = pb.UploadObjectHeader(bucket_identifier=bucket, blobs=[_blob(blob)])
     if query.get("key_prefix"):
         header.key_prefix = query["key_prefix"]
+    return header
+
+
+async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+    # the declared length: a truncated body is refused
+    header = raw_header(request, bucket, expected_size=request.content_length)
     yield pb.UploadObjectRequest(header=header)
     offset = 0
     async for data in request.content.iter_chunked(CHUNK_BYTES):
@@ -100,7 +110,8 @@ async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObj
 
 
 class StreamUploadHandler:
-    def __init__(self, channel: aio.Channel) -> None:
+    def __init__(self, channel: aio.Channel, resumable: ResumableUploads) -> None:
+        self._resumable = resumable
         self._call = channel.stream_unary(
             RPC,
             request_serializer=lambda message: message.SerializeToString(),
@@ -114,6 +125,14 @@ class StreamUploadHandler:
             raise InvalidField(
                 "query parameter 'property' is required: the schema field of the file"
             )
+        if "Upload-Complete" in request.headers:
+            if form:
+                raise MarshalError(
+                    "a resumable upload (Upload-Complete) takes the raw file as the body, "
+                    "not multipart/form-data"
+                )
+            header = raw_header(request, bucket, expected_size=None)
+            return await self._resumable.create(request, header)
         failures: list[Exception] = []
         messages = _recording(_form(request, bucket) if form else _raw(request, bucket), failures)
         try:
@@ -155,11 +174,15 @@ def openapi_operation() -> dict[str, Any]:
             }
             for name in ("property", "type", "filename", "key_prefix")
         ),
+        UPLOAD_COMPLETE,
+        UPLOAD_LENGTH,
     ]
     return {
         "operationId": "ObjectService.UploadObject",
         "tags": ["ObjectService"],
         "summary": "Create an object from a streamed file (raw body or multipart/form-data)",
+        "description": "With Upload-Complete (raw body only) the upload is resumable: a 104 "
+        "interim response and Location name its upload resource (HEAD, PATCH, DELETE).",
         "parameters": parameters,
         "requestBody": {
             "content": {
@@ -174,6 +197,7 @@ def openapi_operation() -> dict[str, Any]:
                     "application/json": {"schema": {"$ref": "#/components/schemas/Object"}}
                 },
             },
+            "201": {"description": "Upload-Complete: ?0 - the upload resource is in Location"},
             "default": {
                 "description": "Error",
                 "content": {

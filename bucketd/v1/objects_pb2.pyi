@@ -1318,6 +1318,7 @@ class UploadObjectHeader(_message.Message):
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     BLOBS_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    LEAVE_OPEN_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     key_prefix: _builtins.str
     skip_duplicates: _builtins.bool
@@ -1325,6 +1326,11 @@ class UploadObjectHeader(_message.Message):
     idempotency_key: _builtins.str
     session_id: _builtins.str
     """Continue this session (from StartUploadSession); the other fields are then ignored."""
+    leave_open: _builtins.bool
+    """With session_id: append this stream's bytes and leave the session open (HTTP
+    `Upload-Complete: ?0`) instead of finishing the object. Bytes after the last full part are
+    not kept: GetUploadSession says where to continue. The answer is the unfinished object.
+    """
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
     @_builtins.property
@@ -1340,10 +1346,11 @@ class UploadObjectHeader(_message.Message):
         idempotency_key: _builtins.str | None = ...,
         blobs: _abc.Iterable[Global___UploadBlobHeader] | None = ...,
         session_id: _builtins.str = ...,
+        leave_open: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "session_id", b"session_id", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "leave_open", b"leave_open", "metadata", b"metadata", "session_id", b"session_id", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__force_remirror: _TypeAlias = _typing.Literal["force_remirror"]  # noqa: Y015
     _WhichOneofArgType__force_remirror: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror"]  # noqa: Y015
@@ -1390,22 +1397,82 @@ class StartUploadSessionResponse(_message.Message):
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def limits(self) -> Global___UploadSessionLimits: ...
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        limits: Global___UploadSessionLimits | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StartUploadSessionResponse: _TypeAlias = StartUploadSessionResponse  # noqa: Y015
+
+@_typing.final
+class UploadSessionLimits(_message.Message):
+    """What a session accepts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    PART_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    max_size_bytes: _builtins.int
+    """Largest blob (BUCKETD_MAX_STREAM_BLOB_BYTES)."""
+    part_size_bytes: _builtins.int
+    """Bytes are persisted in parts of this size (the last one excepted): a stream that leaves the
+    session open advances its persisted size by whole parts only.
+    """
+    def __init__(
+        self,
+        *,
+        max_size_bytes: _builtins.int = ...,
+        part_size_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_size_bytes", b"max_size_bytes", "part_size_bytes", b"part_size_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadSessionLimits: _TypeAlias = UploadSessionLimits  # noqa: Y015
+
+@_typing.final
+class UploadSessionBlob(_message.Message):
+    """One announced blob of a session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSISTED_SIZE_FIELD_NUMBER: _builtins.int
+    EXPECTED_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    persisted_size: _builtins.int
+    """Bytes persisted: resume at this offset."""
+    expected_size_bytes: _builtins.int
+    """The size the header announced, when it did."""
+    def __init__(
+        self,
+        *,
+        persisted_size: _builtins.int = ...,
+        expected_size_bytes: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected_size_bytes", b"_expected_size_bytes", "expected_size_bytes", b"expected_size_bytes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected_size_bytes", b"_expected_size_bytes", "expected_size_bytes", b"expected_size_bytes", "persisted_size", b"persisted_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected_size_bytes: _TypeAlias = _typing.Literal["expected_size_bytes"]  # noqa: Y015
+    _WhichOneofArgType__expected_size_bytes: _TypeAlias = _typing.Literal["_expected_size_bytes", b"_expected_size_bytes"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected_size_bytes) -> _WhichOneofReturnType__expected_size_bytes | None: ...
+
+Global___UploadSessionBlob: _TypeAlias = UploadSessionBlob  # noqa: Y015
 
 @_typing.final
 class GetUploadSessionRequest(_message.Message):
@@ -1433,6 +1500,8 @@ class GetUploadSessionResponse(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PERSISTED_SIZES_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    BLOBS_FIELD_NUMBER: _builtins.int
+    LIMITS_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     @_builtins.property
     def persisted_sizes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
@@ -1440,20 +1509,62 @@ class GetUploadSessionResponse(_message.Message):
 
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___UploadSessionBlob]:
+        """Each announced blob, in header order (persisted_sizes, with the announced sizes)."""
+
+    @_builtins.property
+    def limits(self) -> Global___UploadSessionLimits: ...
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
         persisted_sizes: _abc.Iterable[_builtins.int] | None = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        blobs: _abc.Iterable[Global___UploadSessionBlob] | None = ...,
+        limits: Global___UploadSessionLimits | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "persisted_sizes", b"persisted_sizes", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blobs", b"blobs", "expires_at", b"expires_at", "limits", b"limits", "persisted_sizes", b"persisted_sizes", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetUploadSessionResponse: _TypeAlias = GetUploadSessionResponse  # noqa: Y015
+
+@_typing.final
+class CancelUploadSessionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelUploadSessionRequest: _TypeAlias = CancelUploadSessionRequest  # noqa: Y015
+
+@_typing.final
+class CancelUploadSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelUploadSessionResponse: _TypeAlias = CancelUploadSessionResponse  # noqa: Y015
 
 @_typing.final
 class BlobChunk(_message.Message):

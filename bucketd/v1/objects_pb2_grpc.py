@@ -95,6 +95,11 @@ class ObjectServiceStub:
                 request_serializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.FromString,
                 _registered_method=True)
+        self.CancelUploadSession = channel.unary_unary(
+                '/bucketd.v1.ObjectService/CancelUploadSession',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -188,6 +193,13 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelUploadSession(self, request, context):
+        """Cancels a session: its parts are aborted in S3 and its object ends FAILED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +262,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetUploadSession,
                     request_deserializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.SerializeToString,
+            ),
+            'CancelUploadSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelUploadSession,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -577,6 +594,33 @@ class ObjectService:
             '/bucketd.v1.ObjectService/GetUploadSession',
             bucketd_dot_v1_dot_objects__pb2.GetUploadSessionRequest.SerializeToString,
             bucketd_dot_v1_dot_objects__pb2.GetUploadSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelUploadSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/CancelUploadSession',
+            bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,8 @@ class ObjectServiceStub:
     """
     GetUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]
     """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+    CancelUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]
+    """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
 
 @_typing.type_check_only
 class ObjectServiceAsyncStub(ObjectServiceStub):
@@ -99,6 +101,8 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     """
     GetUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]  # type: ignore[assignment]
     """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+    CancelUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]  # type: ignore[assignment]
+    """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
 
 class ObjectServiceServicer:
     """Objects are records holding one or more blobs (reference section 3)."""
@@ -192,5 +196,12 @@ class ObjectServiceServicer:
         context: _ServicerContext,
     ) -> _typing.Union[_objects_pb2.GetUploadSessionResponse, _abc.Awaitable[_objects_pb2.GetUploadSessionResponse]]:
         """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+
+    def CancelUploadSession(
+        self,
+        request: _objects_pb2.CancelUploadSessionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_objects_pb2.CancelUploadSessionResponse, _abc.Awaitable[_objects_pb2.CancelUploadSessionResponse]]:
+        """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
 
 def add_ObjectServiceServicer_to_server(servicer: ObjectServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

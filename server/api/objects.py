@@ -353,21 +353,41 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             await self._namespace(), header_of(request.header)
         )
         return pb.StartUploadSessionResponse(
-            session_id=session_id, expires_at=convert.timestamp(expires_at)
+            session_id=session_id,
+            expires_at=convert.timestamp(expires_at),
+            limits=self._session_limits(),
+        )
+
+    def _session_limits(self) -> pb.UploadSessionLimits:
+        return pb.UploadSessionLimits(
+            max_size_bytes=self._streams.max_blob_bytes,
+            part_size_bytes=self._streams.part_bytes,
         )
 
     @override
     async def GetUploadSession(
         self, request: pb.GetUploadSessionRequest, context: Context
     ) -> pb.GetUploadSessionResponse:
-        sizes, expires_at = await self._streams.session_status(
-            await self._namespace(), request.session_id
-        )
+        status = await self._streams.session_status(await self._namespace(), request.session_id)
         return pb.GetUploadSessionResponse(
             session_id=request.session_id,
-            persisted_sizes=sizes,
-            expires_at=convert.timestamp(expires_at),
+            persisted_sizes=[blob.persisted for blob in status.blobs],
+            expires_at=convert.timestamp(status.expires_at),
+            blobs=[
+                pb.UploadSessionBlob(
+                    persisted_size=blob.persisted, expected_size_bytes=blob.expected_size
+                )
+                for blob in status.blobs
+            ],
+            limits=self._session_limits(),
         )
+
+    @override
+    async def CancelUploadSession(
+        self, request: pb.CancelUploadSessionRequest, context: Context
+    ) -> pb.CancelUploadSessionResponse:
+        await self._streams.cancel_session(await self._namespace(), request.session_id)
+        return pb.CancelUploadSessionResponse()
 
     @override
     async def DeleteObject(

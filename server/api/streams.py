@@ -37,6 +37,7 @@ def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
         force_remirror=bool(convert.optional(message, "force_remirror")),
         idempotency_key=convert.optional(message, "idempotency_key") or None,
         session_id=message.session_id or None,
+        leave_open=message.leave_open,
         blobs=[spec_of(blob) for blob in message.blobs],
     )
 

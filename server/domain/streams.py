@@ -34,6 +34,7 @@ class StreamHeader:
     idempotency_key: str | None = None
     blobs: list[StreamBlobSpec] = field(default_factory=list)
     session_id: str | None = None
+    leave_open: bool = False  # with session_id: append, and do not finish the object
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ the way; the half-close checks sizes and checksums and commits the object.
 Without a session, any failure, cancel, deadline or shutdown aborts the stream's multipart
 uploads and leaves the object FAILED. A session (StartUploadSession) is a write whose lease is
 its expiry: its uploaded parts survive a broken stream, GetUploadSession says how far each blob
-got, and a new stream naming the session continues from there.
+got, and a new stream naming the session continues from there. A stream that leaves the session
+open (HTTP resumable uploads append this way) keeps its whole parts and finishes nothing: the
+bytes after the last part boundary are not kept, so a reported offset never promises bytes that
+a crash would lose; the client sends them again.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from bucketd.server.domain.writes import WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, InvalidArgument, NotFound
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
-from bucketd.server.services.content_writer import ContentWriter
+from bucketd.server.services.content_writer import PART_BYTES, ContentWriter
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.drafts import Draft, Drafts
 from bucketd.server.services.objects import ObjectService
@@ -48,6 +51,18 @@ from bucketd.server.services.ports import WriteStore
 
 Clock = Callable[[], datetime]
 Message = StreamHeader | StreamChunk | StreamBlobSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionBlob:
+    persisted: int
+    expected_size: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionStatus:
+    blobs: list[SessionBlob]
+    expires_at: datetime
 
 
 def session_not_found(session_id: str) -> NotFound:
@@ -170,12 +185,30 @@ class StreamUploads:
             raise session_not_found(session_id)
         return record
 
-    async def session_status(
-        self, namespace: Namespace, session_id: str
-    ) -> tuple[list[int], datetime]:
+    @property
+    def part_bytes(self) -> int:
+        """A stream that leaves its session open persists whole parts of this size."""
+        return PART_BYTES
+
+    @property
+    def max_blob_bytes(self) -> int:
+        return self._limits.max_blob_bytes
+
+    async def session_status(self, namespace: Namespace, session_id: str) -> SessionStatus:
         write = (await self._live_session(namespace, session_id)).write
-        assert write is not None
-        return [item.persisted for item in write.pending], write.lease_until
+        assert write is not None and write.header is not None
+        announced = write.header["stream"]["blobs"]
+        blobs = [
+            SessionBlob(item.persisted, spec.get("expected_size"))
+            for item, spec in zip(write.pending, announced, strict=True)
+        ]
+        return SessionStatus(blobs, write.lease_until)
+
+    async def cancel_session(self, namespace: Namespace, session_id: str) -> None:
+        """Abort the session's multipart uploads; its object ends FAILED."""
+        record = await self._live_session(namespace, session_id)
+        stream = await self._session_stream(namespace, record)
+        await stream.draft.fail(InvalidArgument("the upload session was cancelled by its client"))
 
     async def upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
         """The object the stream makes. A refused stream is read to its end (bounded) before the
@@ -200,6 +233,8 @@ class StreamUploads:
         first = await anext(messages, None)
         if not isinstance(first, StreamHeader):
             raise InvalidArgument("the first message of an UploadObject stream must be the header")
+        if first.leave_open and not first.session_id:
+            raise InvalidArgument("header.leave_open: only a stream that names a session_id")
         if first.session_id:
             stream = await self._resume(namespace, first.session_id)
         else:
@@ -213,6 +248,10 @@ class StreamUploads:
             draft.keep_on_error = session  # a broken session stream keeps its parts
             try:
                 await self._receive(messages, stream)
+                if first.leave_open:  # an append: whole parts persist, nothing is finished
+                    for writer in stream.writers:
+                        await writer.stop()
+                    return draft.record
                 _check_received(stream)  # a session keeps its parts if this fails
             except BaseException:
                 for writer in stream.writers:
@@ -246,6 +285,17 @@ class StreamUploads:
 
     async def _resume(self, namespace: Namespace, session_id: str) -> _Stream:
         record = await self._live_session(namespace, session_id)
+        stream = await self._session_stream(namespace, record)
+        assert record.write is not None
+        for index, item in enumerate(record.write.pending):
+            writer = await self._contents.open_writer(
+                item, mime_type=mime.OCTET_STREAM, on_parts=self._parts_saver(record, index)
+            )
+            stream.writers.append(writer)
+        return stream
+
+    async def _session_stream(self, namespace: Namespace, record: ObjectRecord) -> _Stream:
+        """The session's object planned again from its saved header, its blob ids kept."""
         write = record.write
         assert write is not None and write.header is not None
         header = _header_of(write.header["stream"])
@@ -259,13 +309,7 @@ class StreamUploads:
                 dataclasses.replace(b, blob_id=i) for b, i in zip(plan.blobs, blob_ids, strict=True)
             ],
         )
-        stream = _Stream(self._drafts.resume(plan, record), bucket, request)
-        for index, item in enumerate(write.pending):
-            writer = await self._contents.open_writer(
-                item, mime_type=mime.OCTET_STREAM, on_parts=self._parts_saver(record, index)
-            )
-            stream.writers.append(writer)
-        return stream
+        return _Stream(self._drafts.resume(plan, record), bucket, request)
 
     def _parts_saver(self, record: ObjectRecord, index: int) -> Any:
         assert record.write is not None
