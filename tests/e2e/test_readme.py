@@ -145,4 +145,5 @@ def test_every_block_runs_in_order(served: Served, tmp_path: Path) -> None:
     assert re.search(r"^204$", out, re.MULTILINE), out
     assert re.search(r"^obj_\w+ TASK_STATUS_PENDING 463$", out, re.MULTILINE), out
     assert '"sent as a form"' in out and '"photos"' in out
+    assert "resumed upload stored: same SHA-256" in out
     assert (tmp_path / "downloaded.png").read_bytes() == (ROOT / "examples/hello.png").read_bytes()
