@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bucketd import logs
+from bucketd.client import cli as client_cli
 from bucketd.drain import Drain
 from bucketd.gateway.access import running_metrics
 from bucketd.gateway.app import running_gateway
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--bootstrap-dev", action="store_true", help=argparse.SUPPRESS)
     keys_cli.add_commands(commands)
+    client_cli.add_commands(commands)
     return parser
 
 
@@ -269,6 +271,8 @@ def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in client_cli.COMMANDS:  # a client: the server's settings do not apply
+        return client_cli.run(args)
     try:
         settings = Settings.from_env()
         gateway = GatewaySettings.from_env()

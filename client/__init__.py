@@ -1,0 +1,33 @@
+"""bucketd's Python client: the gRPC API with plain Python values, retries, and uploads that
+resume by themselves. `AsyncClient` is the client; `Client` runs it for synchronous code."""
+
+from bucketd.client.async_client import AsyncClient, Progress
+from bucketd.client.errors import (
+    AlreadyExists,
+    ApiError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from bucketd.client.settings import ClientSettings
+from bucketd.client.sync import Client
+
+__all__ = [
+    "AlreadyExists",
+    "ApiError",
+    "AsyncClient",
+    "Client",
+    "ClientSettings",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "Progress",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+]

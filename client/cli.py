@@ -1,0 +1,279 @@
+"""`bucketd put`, `bucketd get`, `bucketd ls`: files in and out of buckets from a shell, over the
+Python client (gRPC), with a progress bar on a terminal and exit codes that say what failed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from bucketd.client.async_client import AsyncClient
+from bucketd.client.errors import (
+    ApiError,
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    describe,
+)
+from bucketd.client.transfer import Progress
+
+COMMANDS = frozenset({"put", "get", "ls"})
+EXIT_CODES = """exit codes:
+  0  done
+  1  bucketd refused the call for another reason
+  2  bad command line, or a local file that cannot be read or written
+  3  not found (bucket, object, namespace)
+  4  no valid API key, or not allowed
+  5  bucketd could not be reached (after retries), or took too long
+  6  bucketd refused the input (invalid, too large, precondition)
+"""
+_EXIT_BY_ERROR: list[tuple[type[BaseException], int]] = [
+    (NotFound, 3),
+    (Unauthenticated, 4),
+    (PermissionDenied, 4),
+    (Unavailable, 5),
+    (DeadlineExceeded, 5),
+    (InvalidArgument, 6),
+    (FailedPrecondition, 6),
+    (ResourceExhausted, 6),
+    (ApiError, 1),
+    (OSError, 2),
+]
+
+
+def exit_code(error: BaseException) -> int:
+    return next((code for kind, code in _EXIT_BY_ERROR if isinstance(error, kind)), 1)
+
+
+def resume_dir() -> Path:
+    """Where `put` remembers unfinished uploads, so that running it again continues them."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "bucketd" / "uploads"
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection")
+    group.add_argument("--address", help="gRPC address (BUCKETD_ADDRESS; localhost:50051)")
+    group.add_argument("--api-key", help="API key (BUCKETD_API_KEY)")
+    group.add_argument(
+        "--namespace", "-n", help="namespace name or ns_ id (BUCKETD_NAMESPACE; default)"
+    )
+    group.add_argument("--tls", action="store_true", default=None, help="use TLS (BUCKETD_TLS=1)")
+    group.add_argument("--ca-file", help="CA certificate to trust (BUCKETD_TLS_CA_FILE)")
+    output = common.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print JSON, one document per line")
+    output.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress bar (none off a terminal)"
+    )
+    return common
+
+
+def add_commands(commands: Any) -> None:
+    common = _connection_options()
+    put = commands.add_parser(
+        "put",
+        parents=[common],
+        help="upload files into a bucket (resumable)",
+        description="Upload each PATH as a new object of the bucket, streamed over gRPC with its "
+        "SHA-256 checked. An interrupted put continues from what bucketd kept when run again "
+        "with the same arguments.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    put.add_argument("paths", nargs="+", metavar="PATH", type=Path)
+    put.add_argument("--bucket", "-b", required=True, help="bucket name or bkt_ id")
+    put.add_argument(
+        "--property", "-p", help="schema property to fill (default: the bucket's only file one)"
+    )
+    put.add_argument("--type", help="blob type (default: the property's)")
+    put.add_argument("--key-prefix", help="the object's key_prefix")
+    put.add_argument(
+        "--meta",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a user field (VALUE as JSON when it parses, else text); repeatable",
+    )
+    get = commands.add_parser(
+        "get",
+        parents=[common],
+        help="download an object's blob",
+        description="Download a blob of an object through a presigned URL.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    get.add_argument("object_id", metavar="OBJECT_ID")
+    get.add_argument("--bucket", "-b", required=True, help="bucket name or bkt_ id")
+    get.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
+    get.add_argument("--blob", type=int, default=0, help="which blob (default 0)")
+    ls = commands.add_parser(
+        "ls",
+        parents=[common],
+        help="list a bucket's objects",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ls.add_argument("--bucket", "-b", required=True, help="bucket name or bkt_ id")
+    ls.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
+
+
+def _metadata(pairs: list[str]) -> dict[str, Any] | None:
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise InvalidArgument(f"--meta {pair!r}: write KEY=VALUE")
+        try:
+            fields[key] = json.loads(value)
+        except ValueError:
+            fields[key] = value
+    return fields or None
+
+
+@contextmanager
+def _bar(label: str, *, quiet: bool, resumable: bool = False) -> Iterator[Progress]:
+    """A progress bar on stderr when it is a terminal; a resumed upload says so once."""
+    enabled = not quiet and sys.stderr.isatty()
+    bar = tqdm(
+        desc=label,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not enabled,
+        file=sys.stderr,
+        leave=False,
+    )
+    first = True
+
+    def report(done: int, total: int | None) -> None:
+        nonlocal first
+        if resumable and first and done > 0 and not quiet:
+            print(f"{label}: resuming from byte {done}", file=sys.stderr)
+        first = False
+        if total is not None and bar.total != total:
+            bar.reset(total=total)
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield report
+    finally:
+        bar.close()
+
+
+def _client(args: argparse.Namespace) -> AsyncClient:
+    return AsyncClient(
+        args.address,
+        api_key=args.api_key,
+        namespace=args.namespace,
+        tls=args.tls,
+        ca_file=args.ca_file,
+    )
+
+
+async def _put(args: argparse.Namespace) -> int:
+    metadata = _metadata(args.meta)
+    failed = 0
+    async with _client(args) as client:
+        for path in args.paths:
+            try:
+                with _bar(path.name, quiet=args.quiet, resumable=True) as progress:
+                    obj = await client.upload_file(
+                        args.bucket,
+                        path,
+                        property=args.property,
+                        type=args.type,
+                        metadata=metadata,
+                        key_prefix=args.key_prefix,
+                        progress=progress,
+                        resume_dir=resume_dir(),
+                    )
+            except (ApiError, OSError) as error:
+                failed = failed or exit_code(error)
+                _fail(args, str(path), error)
+                continue
+            details = obj["blobs"][0]["details"]
+            if args.json:
+                print(json.dumps({"path": str(path), "object": obj}))
+            else:
+                print(
+                    f"{path} -> {obj['object_id']} ({details['size_bytes']} bytes, "
+                    f"{details['hash']})"
+                )
+    return failed
+
+
+def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:
+    if args.json:
+        print(json.dumps({"path": what, "error": describe(error)}))
+    print(f"bucketd: {what}: {error}", file=sys.stderr)
+
+
+async def _get(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        with _bar(args.output.name, quiet=args.quiet) as progress:
+            path = await client.download(
+                args.bucket, args.object_id, args.output, blob=args.blob, progress=progress
+            )
+    size = path.stat().st_size
+    if args.json:
+        print(json.dumps({"object_id": args.object_id, "path": str(path), "size_bytes": size}))
+    else:
+        print(f"{args.object_id} -> {path} ({size} bytes)")
+    return 0
+
+
+async def _ls(args: argparse.Namespace) -> int:
+    async with _client(args) as client:
+        listed = await client.list_objects(args.bucket, limit=args.limit)
+    if args.json:
+        for obj in listed["results"]:
+            print(json.dumps(obj))
+        return 0
+    rows = [("OBJECT", "STATUS", "BLOBS", "BYTES", "KEY PREFIX", "CREATED")]
+    for obj in listed["results"]:
+        size = sum(blob["details"]["size_bytes"] or 0 for blob in obj["blobs"])
+        rows.append(
+            (
+                obj["object_id"],
+                obj["status"],
+                str(len(obj["blobs"])),
+                str(size),
+                obj.get("key_prefix") or "",
+                obj["created_at"][:19],
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run put, get or ls; the exit code says what failed (see EXIT_CODES)."""
+    command = {"put": _put, "get": _get, "ls": _ls}[args.command]
+    try:
+        return asyncio.run(command(args))
+    except ValueError as error:  # no API key, and the like
+        print(f"bucketd: {error}", file=sys.stderr)
+        return 2
+    except (ApiError, OSError) as error:
+        _fail(args, args.command, error)
+        return exit_code(error)
+    except KeyboardInterrupt:
+        print("bucketd: interrupted (a put continues where it stopped when run again)")
+        return 130
