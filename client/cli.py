@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,6 +149,7 @@ def _metadata(pairs: list[str]) -> dict[str, Any] | None:
 def _bar(label: str, *, quiet: bool, resumable: bool = False) -> Iterator[Progress]:
     """A progress bar on stderr when it is a terminal; a resumed upload says so once."""
     enabled = not quiet and sys.stderr.isatty()
+    screen = shutil.get_terminal_size()  # a terminal that reports no size counts as 80x24
     bar = tqdm(
         desc=label,
         unit="B",
@@ -156,6 +158,8 @@ def _bar(label: str, *, quiet: bool, resumable: bool = False) -> Iterator[Progre
         disable=not enabled,
         file=sys.stderr,
         leave=False,
+        ncols=screen.columns,
+        nrows=screen.lines,
     )
     first = True
 

@@ -82,8 +82,7 @@ class FileUpload(StreamUpload):
         """Where a crashed upload of this file to this place is remembered."""
         stat = self.path.stat()
         identity = json.dumps(
-            [
-                client.settings.address,
+            [  # not the address: one service may be reached by several
                 client.settings.namespace,
                 self.bucket,
                 str(self.path.resolve()),

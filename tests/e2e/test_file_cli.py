@@ -1,0 +1,186 @@
+"""`bucketd put / get / ls` as a user runs them: subprocesses against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bucketd.client import AsyncClient
+from bucketd.v1 import objects_pb2 as pb
+from tests.e2e.harness import Service, Tenant
+from tests.e2e.objects_support import SCHEMA, digest
+from tests.e2e.proxy import Faults, misbehaving_proxy
+
+MIB = 1024 * 1024
+CLIPS = {"properties": {"clip": {"type": "video"}, "title": {"type": "string"}}}
+
+
+def _env(
+    service: Service, tenant: Tenant, cache: Path, address: str | None = None
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BUCKETD_ADDRESS": address or service.grpc_address,
+        "BUCKETD_API_KEY": tenant.api_key,
+        "BUCKETD_NAMESPACE": tenant.namespace or "default",
+        "XDG_CACHE_HOME": str(cache),
+    }
+
+
+async def _bucketd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bucketd",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return subprocess.CompletedProcess(args, process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+async def clips(service: Service, acme: Tenant) -> None:
+    async with AsyncClient(service.grpc_address, api_key=acme.api_key) as client:
+        await client.create_bucket("clips", CLIPS)
+        await client.create_bucket("things", SCHEMA)
+
+
+@pytest.mark.usefixtures("clips")
+async def test_put_get_ls_round_trip_64_mib(service: Service, acme: Tenant, tmp_path: Path) -> None:
+    data = os.urandom(64 * MIB)
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(data)
+    env = _env(service, acme, tmp_path / "cache")
+    put = await _bucketd(env, "put", str(source), "--bucket", "clips", "--meta", "title=big")
+    assert put.returncode == 0, put.stderr
+    object_id = put.stdout.split(" -> ")[1].split()[0]
+    assert "%|" not in put.stderr  # no progress bar off a terminal
+    listed = await _bucketd(env, "ls", "--bucket", "clips", "--json")
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["object_id"], row["title"]) == (object_id, "big")
+    table = await _bucketd(env, "ls", "--bucket", "clips")
+    assert object_id in table.stdout and "67108864" in table.stdout
+    copy = tmp_path / "copy.mp4"
+    got = await _bucketd(env, "get", object_id, "--bucket", "clips", "-o", str(copy), "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["size_bytes"] == len(data)
+    assert copy.read_bytes() == data
+    assert not list((tmp_path / "cache" / "bucketd" / "uploads").iterdir())  # nothing to resume
+
+
+@pytest.mark.usefixtures("clips")
+async def test_exit_codes_say_what_failed(service: Service, acme: Tenant, tmp_path: Path) -> None:
+    env = _env(service, acme, tmp_path)
+    file = tmp_path / "a.txt"
+    file.write_text("notes")
+    cases = [
+        (env, ["ls", "--bucket", "nope"], 3, "Bucket 'nope' not found"),
+        (
+            {**env, "BUCKETD_API_KEY": "sk_test_" + "q" * 32},
+            ["ls", "--bucket", "clips"],
+            4,
+            "API key",
+        ),
+        (env, ["put", str(tmp_path / "missing.mp4"), "--bucket", "clips"], 2, "No such file"),
+        (env, ["put", str(file), "--bucket", "things"], 6, "file properties"),
+        (env, ["put", str(file), "--bucket", "clips", "--meta", "oops"], 6, "KEY=VALUE"),
+        ({**env, "BUCKETD_API_KEY": ""}, ["ls", "--bucket", "clips"], 2, "BUCKETD_API_KEY"),
+    ]
+    for case_env, args, code, message in cases:
+        result = await _bucketd(case_env, *args)
+        assert (result.returncode, message in result.stderr) == (code, True), (args, result)
+    json_error = await _bucketd(env, "ls", "--bucket", "nope", "--json")
+    assert json.loads(json_error.stdout)["error"]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.usefixtures("clips")
+async def test_progress_bar_on_a_terminal_and_quiet(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(os.urandom(24 * MIB))
+    env = _env(service, acme, tmp_path / "cache")
+
+    def run_on_a_terminal(*extra: str) -> str:
+        controller, terminal = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bucketd", "put", str(source), "--bucket", "clips", *extra],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert process.wait(timeout=120) == 0
+        assert process.stdout is not None
+        process.stdout.close()
+        os.close(controller)
+        return shown.decode(errors="replace")
+
+    bar = await asyncio.to_thread(run_on_a_terminal)
+    assert "clip.mp4" in bar and "%|" in bar and "24.0M" in bar, bar
+    assert await asyncio.to_thread(run_on_a_terminal, "--quiet") == ""
+
+
+@pytest.mark.usefixtures("clips")
+async def test_an_interrupted_put_resumes_when_run_again(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    data = os.urandom(48 * MIB)
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(data)
+    cache = tmp_path / "cache"
+    state = cache / "bucketd" / "uploads"
+    faults = Faults(bytes_per_second=24 * MIB)  # slow enough to be killed halfway
+    async with misbehaving_proxy(service.grpc_address, faults) as address:
+        env = _env(service, acme, cache, address)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bucketd", "put", str(source), "--bucket", "clips", env=env
+        )
+        async with AsyncClient(service.grpc_address, api_key=acme.api_key) as client:
+
+            async def persisted() -> int:
+                files = list(state.glob("*.json")) if state.exists() else []
+                if not files:
+                    return 0
+                session = json.loads(files[0].read_text())["session_id"]
+                status = await client.stubs.objects.GetUploadSession(
+                    pb.GetUploadSessionRequest(session_id=session), metadata=client.metadata()
+                )
+                return int(status.persisted_sizes[0])
+
+            async with asyncio.timeout(60):
+                while await persisted() < 16 * MIB:  # noqa: ASYNC110 - state of another process
+                    await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        assert await process.wait() == -signal.SIGKILL
+    rerun = await _bucketd(_env(service, acme, cache), "put", str(source), "--bucket", "clips")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "clip.mp4: resuming from byte" in rerun.stderr
+    resumed_at = int(rerun.stderr.split("resuming from byte ")[1].split()[0])
+    assert resumed_at >= 16 * MIB and resumed_at % (8 * MIB) == 0
+    assert not list(state.glob("*.json"))
+    async with AsyncClient(service.grpc_address, api_key=acme.api_key) as client:
+        [obj] = (await client.list_objects("clips"))["results"]
+    assert obj["blobs"][0]["details"]["size_bytes"] == len(data)
+    assert obj["blobs"][0]["details"]["hash"] == digest(data)
