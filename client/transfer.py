@@ -209,8 +209,13 @@ async def _file_messages(
 ) -> AsyncIterator[pb.UploadObjectRequest]:
     yield pb.UploadObjectRequest(header=pb.UploadObjectHeader(session_id=session_id))
     file.seek(offset)
-    while data := await asyncio.to_thread(file.read, CHUNK_BYTES):
+
+    def read_and_hash() -> bytes:  # off the event loop: hashlib lets go of the GIL
+        data = file.read(CHUNK_BYTES)
         hasher.update(data)
+        return data
+
+    while data := await asyncio.to_thread(read_and_hash):
         yield _chunk(offset, data)
         offset += len(data)
         if progress:
