@@ -111,6 +111,12 @@ class ResumableUploads:
         await _interim_104(request, location, limit)
         return await self._append(request, started.session_id, 0, complete, location, created=True)
 
+    async def options(self, _: web.Request) -> web.StreamResponse:
+        """The route supports resumable uploads (the draft's discovery by OPTIONS)."""
+        return web.Response(
+            status=204, headers={"Accept-Patch": PARTIAL_UPLOAD, "Allow": "POST, OPTIONS"}
+        )
+
     async def head(self, request: web.Request) -> web.StreamResponse:
         try:
             status = await self._status(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -59,6 +60,13 @@ async def make_tenant(
         )
         await services.namespaces.create(principal, name=namespace, description=None)
     return Tenant(organization=organization, api_key=issued.plaintext, namespace=namespace)
+
+
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 60) -> None:
+    """Poll state that lives in other processes (servers, S3: no events) until `condition`."""
+    async with asyncio.timeout(within):
+        while not await condition():  # noqa: ASYNC110 - the state lives in other processes
+            await asyncio.sleep(0.05)
 
 
 async def wait_until_serving(channel: aio.Channel) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from bucketd.client import AsyncClient
 from bucketd.v1 import objects_pb2 as pb
-from tests.e2e.harness import Service, Tenant
+from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import SCHEMA, digest
 from tests.e2e.proxy import Faults, misbehaving_proxy
 
@@ -169,9 +169,10 @@ async def test_an_interrupted_put_resumes_when_run_again(
                 )
                 return int(status.persisted_sizes[0])
 
-            async with asyncio.timeout(60):
-                while await persisted() < 16 * MIB:  # noqa: ASYNC110 - state of another process
-                    await asyncio.sleep(0.05)
+            async def two_parts_kept() -> bool:
+                return await persisted() >= 16 * MIB
+
+            await until(two_parts_kept)
         process.send_signal(signal.SIGKILL)
         assert await process.wait() == -signal.SIGKILL
     rerun = await _bucketd(_env(service, acme, cache), "put", str(source), "--bucket", "clips")

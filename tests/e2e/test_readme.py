@@ -146,4 +146,7 @@ def test_every_block_runs_in_order(served: Served, tmp_path: Path) -> None:
     assert re.search(r"^obj_\w+ TASK_STATUS_PENDING 463$", out, re.MULTILINE), out
     assert '"sent as a form"' in out and '"photos"' in out
     assert "resumed upload stored: same SHA-256" in out
+    assert re.search(r"^obj_\w+ PENDING sha256:[0-9a-f]{64}$", out, re.MULTILINE), out
+    assert "True\nNOT_FOUND Object 'obj_missing' not found" in out
+    assert (tmp_path / "hello-copy.png").read_bytes() == (tmp_path / "hello-again.png").read_bytes()
     assert (tmp_path / "downloaded.png").read_bytes() == (ROOT / "examples/hello.png").read_bytes()

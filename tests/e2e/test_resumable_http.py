@@ -15,7 +15,7 @@ from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from tests.e2e.harness import Service, Tenant
+from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import digest, make_bucket
 
 MIB = 1024 * 1024
@@ -87,12 +87,6 @@ async def _send_then_drop(service: Service, tenant: Tenant, data: bytes, sent_by
     return location
 
 
-async def _until(condition: Any, within: float = 30) -> None:
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - the state lives in another process
-            await asyncio.sleep(0.05)
-
-
 async def test_broken_upload_resumes_with_head_and_patch(
     service: Service, acme: Tenant, settings: Settings
 ) -> None:
@@ -103,7 +97,7 @@ async def test_broken_upload_resumes_with_head_and_patch(
     async def two_parts_persisted() -> bool:
         return await _offset(service, acme, location) == 2 * PART
 
-    await _until(two_parts_persisted)  # 20 MiB sent: 16 MiB in whole parts, the rest re-sent
+    await until(two_parts_persisted)  # 20 MiB sent: 16 MiB in whole parts, the rest re-sent
     offset = await _offset(service, acme, location)
     status, headers, obj = await _patch(
         service, acme, location, offset, data[offset:], complete=True
@@ -137,6 +131,12 @@ async def test_upload_in_appends_keeps_whole_parts_only(service: Service, acme: 
     )
     assert status == 200, obj
     assert obj["blobs"][0]["details"]["hash"] == digest(data)
+
+
+async def test_options_announces_resumable_uploads(service: Service) -> None:
+    async with service.http.options(CREATE) as reply:
+        assert reply.status == 204
+        assert reply.headers["Accept-Patch"] == "application/partial-upload"
 
 
 async def test_wrong_offset_is_409_with_the_right_one(service: Service, acme: Tenant) -> None:

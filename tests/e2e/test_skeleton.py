@@ -39,6 +39,10 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
     assert listed == {
         *REFERENCE_ENDPOINTS,
         ("POST", "/v1/buckets/{bucket_identifier}/objects/upload"),
+        *(
+            (method, "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}")
+            for method in ("HEAD", "PATCH", "DELETE")  # the resumable upload resource
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from tests.e2e.harness import Service, Tenant
+from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import digest, make_bucket, s3_bytes, s3_keys, sha256
 
 MIB = 1024 * 1024
@@ -170,13 +170,6 @@ async def _stream_then_stall(
     return stub.UploadObject(requests(), metadata=tenant.metadata())
 
 
-async def _until(condition: Any, within: float = 20) -> None:
-    """Wait for a condition on the servers' state (polled: S3 has no events), within `within` s."""
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - the state lives in another process
-            await asyncio.sleep(0.05)
-
-
 async def test_client_cancel_leaves_no_multipart_upload(
     service: Service, acme: Tenant, settings: Settings
 ) -> None:
@@ -185,9 +178,9 @@ async def test_client_cancel_leaves_no_multipart_upload(
     data = os.urandom(9 * MIB)
     call = await _stream_then_stall(service, acme, [_header(_text_blob()), *_chunks(0, data)], sent)
     await sent.wait()
-    await _until(lambda: _has_multipart(settings))
+    await until(lambda: _has_multipart(settings))
     call.cancel()
-    await _until(lambda: _no_multipart(settings))
+    await until(lambda: _no_multipart(settings))
 
 
 async def _has_multipart(settings: Settings) -> bool:
@@ -223,7 +216,7 @@ async def test_resume_after_a_dropped_stream(
         )
         return list(status.persisted_sizes) == [PART_BYTES]
 
-    await _until(part_persisted)
+    await until(part_persisted)
     call.cancel()  # the connection drops; the persisted part survives
     status = await stub.GetUploadSession(
         pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()

@@ -4,25 +4,18 @@ the namespace held goes."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import signal
 import urllib.request
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import s3_server
+from tests.e2e.harness import until
 from tests.e2e.objects_support import PDF, PNG, b64, s3_keys
 from tests.faults.processes import bucketd, environment, issue_key, rest
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], within: float = 60) -> None:
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - the state lives in other processes
-            await asyncio.sleep(0.1)
 
 
 def _put(url: str, data: bytes) -> None:
@@ -75,7 +68,7 @@ async def test_kill_9_mid_namespace_deletion_is_finished_after_a_restart(
                 async def halfway() -> bool:
                     return await database["objects"].count_documents(scope) == 0
 
-                await _until(halfway)
+                await until(halfway)
                 first.signal(signal.SIGKILL)
                 first.process.wait()
             task = await database["tasks"].find_one({"_id": deletion["task_id"]})
@@ -88,7 +81,7 @@ async def test_kill_9_mid_namespace_deletion_is_finished_after_a_restart(
                     found = await database["tasks"].find_one({"_id": deletion["task_id"]})
                     return found is not None and found["status"] == "COMPLETED"
 
-                await _until(finished)
+                await until(finished)
             done = await database["tasks"].find_one({"_id": deletion["task_id"]})
             assert done is not None and done["attempts"] == 2
             for name in ("buckets", "objects", "uploads", "claims", "contents"):

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import aiohttp
@@ -27,7 +27,7 @@ from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
-from tests.e2e.harness import Service, Tenant, make_tenant, wait_until_serving
+from tests.e2e.harness import Service, Tenant, make_tenant, until, wait_until_serving
 from tests.e2e.objects_support import (
     PNG,
     b64,
@@ -42,13 +42,6 @@ from tests.faults.processes import bucketd, environment, issue_key, rest
 
 MIB = 1024 * 1024
 SCHEMA = {"properties": {"data": {"type": "text"}, "image": {"type": "image"}}}
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], within: float = 30) -> None:
-    """Poll the servers' state (it lives in other processes) until `condition`, within `within`."""
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - the state lives in another process
-            await asyncio.sleep(0.1)
 
 
 async def _objects(settings: Settings) -> list[dict[str, Any]]:
@@ -94,7 +87,7 @@ async def test_kill_9_mid_http_upload_is_reclaimed_after_a_restart(settings: Set
                 )
             )
             await sent.wait()
-            await _until(lambda: _has(_multipart_uploads(settings)))
+            await until(lambda: _has(_multipart_uploads(settings)))
             first.signal(signal.SIGKILL)
             with contextlib.suppress(aiohttp.ClientError):
                 (await upload).release()
@@ -108,7 +101,7 @@ async def test_kill_9_mid_http_upload_is_reclaimed_after_a_restart(settings: Set
                 o["status"] != "PROCESSING" for o in objects
             )
 
-        await _until(cleaned)
+        await until(cleaned)
     (failed,) = await _objects(settings)
     assert failed["status"] == "FAILED" and "lease ran out" in failed["error"]
     assert "write" not in failed
@@ -165,14 +158,14 @@ async def test_a_frozen_writer_of_a_trickling_source_is_failed_by_another_instan
                 async def processing() -> bool:
                     return [o["status"] for o in await _objects(settings)] == ["PROCESSING"]
 
-                await _until(processing)
+                await until(processing)
                 first.signal(signal.SIGSTOP)  # alive but frozen: its lease is not renewed
                 try:
 
                     async def failed() -> bool:
                         return [o["status"] for o in await _objects(settings)] == ["FAILED"]
 
-                    await _until(failed)
+                    await until(failed)
                 finally:
                     first.signal(signal.SIGCONT)
                 # Thawed, the writer finds its lease gone and stops, saying why.
@@ -203,7 +196,7 @@ async def test_an_abandoned_create_of_a_trickling_source_ends_failed(
         async def processing() -> bool:
             return [o["status"] for o in await _objects(settings)] == ["PROCESSING"]
 
-        await _until(processing)
+        await until(processing)
         pending.cancel()  # the client goes away while the source is still trickling
         with contextlib.suppress(asyncio.CancelledError, aio.AioRpcError):
             await pending
@@ -211,7 +204,7 @@ async def test_an_abandoned_create_of_a_trickling_source_ends_failed(
         async def failed() -> bool:
             return [o["status"] for o in await _objects(settings)] == ["FAILED"]
 
-        await _until(failed)
+        await until(failed)
     (record,) = await _objects(settings)
     assert "cancelled" in record["error"] and "write" not in record
     assert not await _multipart_uploads(settings)

@@ -13,7 +13,7 @@ import dataclasses
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import aiohttp
@@ -24,16 +24,10 @@ from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_server, s3_server
-from tests.e2e.harness import Service, wait_until_serving
+from tests.e2e.harness import Service, until, wait_until_serving
 from tests.e2e.objects_support import PNG, b64, create, make_bucket
 
 QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], within: float = 40) -> None:
-    async with asyncio.timeout(within):
-        while not await condition():  # noqa: ASYNC110 - polled over HTTP, as a probe would
-            await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -86,22 +80,22 @@ async def test_s3_killed_and_restarted_under_load(settings: Settings) -> None:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             load = _Load(service, acme)
-            await _until(lambda: _counted(load, 200))
+            await until(lambda: _counted(load, 200))
             stack.close()  # S3 is gone, and with it everything it stored
 
             async def down() -> bool:
                 return await _ready(service) == 503 and load.statuses[503] > 0
 
-            await _until(down)
+            await until(down)
             with s3_server(port) as second:  # back on the same port, empty
                 assert second.url == first.url
 
                 async def back() -> bool:
                     return await _ready(service) == 200
 
-                await _until(back)
+                await until(back)
                 before = load.statuses[200]
-                await _until(lambda: _counted(load, before + 3))
+                await until(lambda: _counted(load, before + 3))
             await load.stop()
     assert set(load.statuses) <= {200, 503}, load.statuses
     assert all(body["error"]["type"] == "ServiceUnavailableError" for body in load.bodies)  # type: ignore[index]
@@ -118,22 +112,22 @@ async def test_mongodb_frozen_and_thawed_under_load(settings: Settings) -> None:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             load = _Load(service, acme)
-            await _until(lambda: _counted(load, 2))
+            await until(lambda: _counted(load, 2))
             mongo.process.send_signal(signal.SIGSTOP)
             try:
 
                 async def down() -> bool:
                     return await _ready(service) == 503 and load.statuses[503] > 0
 
-                await _until(down)
+                await until(down)
             finally:
                 mongo.process.send_signal(signal.SIGCONT)
 
             async def back() -> bool:
                 return await _ready(service) == 200
 
-            await _until(back)
+            await until(back)
             before = load.statuses[200]
-            await _until(lambda: _counted(load, before + 3))
+            await until(lambda: _counted(load, before + 3))
             await load.stop()
     assert set(load.statuses) <= {200, 503}, load.statuses

@@ -1,4 +1,4 @@
-"""The wheel installs one import package, `bucketd`, with server/, gateway/ and standins/ inside.
+"""The wheel installs one import package, `bucketd`, with server/, gateway/, client/, standins/.
 
 Built the way `pip install .` builds it (PEP 517, isolated), then read as a zip.
 """
@@ -52,6 +52,8 @@ def test_wheel_claims_only_the_bucketd_name(tmp_path: Path) -> None:
         "bucketd/py.typed",
         "bucketd/server/app.py",
         "bucketd/gateway/app.py",
+        "bucketd/client/cli.py",
+        "bucketd/client/py.typed",
         "bucketd/standins/launch.py",
         "bucketd/v1/objects_pb2.pyi",
     ):

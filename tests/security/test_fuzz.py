@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -26,6 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from bucketd.server.settings import Settings
 from tests.faults.processes import bucketd, environment, issue_key, rest
 
+# The resumable upload's PATCH body: raw bytes, as an interrupted file's tail would be.
+schemathesis.openapi.media_type("application/partial-upload", st.binary(max_size=256))
 TALLY: Counter[str] = Counter()
 # What must hold for every answer. (Whether a schema-valid request is accepted is left out: the
 # document cannot say every rule — that a blob's property names a field of the bucket schema.)
