@@ -61,6 +61,9 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
         status = response.status
         response.headers["X-Request-Id"] = request_id
         return response
+    except web.HTTPException as raised:  # aiohttp's own answers (a redirect, 304): not a 500
+        status = raised.status
+        raise
     finally:
         seconds = time.perf_counter() - started
         route = _route(request)

@@ -16,6 +16,8 @@ async def test_the_docs_page_renders_the_operations_in_a_browser(service: Servic
     assert CHROMIUM, "the docs page is tested in Chromium: apt-get install chromium (.ci/run does)"
     async with service.http.get("/", allow_redirects=False) as reply:
         assert reply.status == 302 and reply.headers["Location"] == "/docs"
+    async with service.http.get("/metrics") as reply:  # counted as what it is, not an error
+        assert 'method="GET",route="/",status="302"' in await reply.text()
     async with service.http.get("/openapi.json") as reply:
         document = await reply.json()
     expected = {
