@@ -15,6 +15,8 @@ import trustme
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bucketd.client import AsyncClient, Unavailable
+from bucketd.client.retries import RetryPolicy
 from bucketd.config import SettingsError
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
@@ -101,6 +103,25 @@ async def test_both_listeners_speak_tls_only(settings: Settings, tls_files: dict
             with pytest.raises(aiohttp.ClientError):
                 async with http.get(url.replace("https://", "http://") + "/readyz") as reply:
                     await reply.read()
+
+
+async def test_the_python_client_speaks_tls_when_asked(
+    settings: Settings, tls_files: dict[str, str]
+) -> None:
+    async with _serve(settings, tls_files) as (server, _):
+        address = server.address.replace("127.0.0.1", "localhost")
+        tenant = await make_tenant(server.services, "acme")
+        quick = RetryPolicy(attempts=2, first_delay=0.05)
+        async with AsyncClient(address, api_key=tenant.api_key, ca_file=tls_files["ca"]) as client:
+            names = [n["namespace_name"] for n in (await client.list_namespaces())["results"]]
+            assert names == ["default"]
+        async with AsyncClient(address, api_key=tenant.api_key, retry=quick) as plain:
+            with pytest.raises(Unavailable):  # plaintext to a TLS port
+                await plain.list_namespaces()
+        untrusting = AsyncClient(address, api_key=tenant.api_key, tls=True, retry=quick)
+        async with untrusting:
+            with pytest.raises(Unavailable):  # the system roots do not know the test CA
+                await untrusting.list_namespaces()
 
 
 async def test_grpc_asks_for_a_client_certificate_with_a_client_ca(
