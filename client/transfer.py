@@ -111,19 +111,16 @@ class _Session:
         self._state = state
         self.session_id = ""
 
-    async def open(self, header: pb.UploadObjectHeader) -> int:
-        """The offset to stream from: a remembered session's persisted bytes, or 0."""
+    async def open(self, header: pb.UploadObjectHeader) -> tuple[int, str]:
+        """Where to stream from: a remembered session's persisted bytes (or the object it made
+        already, when it finished but its answer was lost), or a new session's 0."""
         remembered = self._remembered()
         if remembered:
+            self.session_id = remembered
             try:
-                status = await self._client.call(
-                    self._client.stubs.objects.GetUploadSession,
-                    pb.GetUploadSessionRequest(session_id=remembered),
-                )
-                self.session_id = remembered
-                return int(status.persisted_sizes[0])
+                return await self.where()
             except NotFound:
-                pass  # expired or finished: start over
+                pass  # expired or cancelled: start over
         started = await self._client.call(
             self._client.stubs.objects.StartUploadSession,
             pb.StartUploadSessionRequest(header=header),
@@ -132,14 +129,15 @@ class _Session:
         if self._state is not None:
             self._state.parent.mkdir(parents=True, exist_ok=True)
             self._state.write_text(json.dumps({"session_id": self.session_id}))
-        return 0
+        return 0, ""
 
-    async def offset(self) -> int:
+    async def where(self) -> tuple[int, str]:
+        """The persisted offset, and the id of the object made if the session finished."""
         status = await self._client.call(
             self._client.stubs.objects.GetUploadSession,
             pb.GetUploadSessionRequest(session_id=self.session_id),
         )
-        return int(status.persisted_sizes[0])
+        return int(status.persisted_sizes[0]), status.object_id if status.complete else ""
 
     def forget(self) -> None:
         if self._state is not None:
@@ -172,10 +170,15 @@ async def upload_file(
 ) -> dict[str, Any]:
     size = spec.path.stat().st_size  # a missing file is the caller's OSError
     session = _Session(client, resume_dir / spec.state_name(client) if resume_dir else None)
-    offset = await session.open(spec.header(size))
+    offset, made = await session.open(spec.header(size))
     with spec.path.open("rb") as file:
         for attempt in range(1, client.retry.attempts + 1):
-            hasher = _hash_prefix(file, offset)
+            hasher = _hash_prefix(file, size if made else offset)
+            if made:  # finished before: answer that object instead of uploading again
+                obj = await client.get_object(spec.bucket, made)
+                session.forget()
+                _check_hash(obj, hasher.hexdigest(), spec.path)
+                return obj
             if progress:
                 progress(offset, size)
             messages = _file_messages(
@@ -187,7 +190,7 @@ async def upload_file(
                 if attempt == client.retry.attempts:
                     raise
                 await asyncio.sleep(client.retry.delay(attempt))
-                offset = await session.offset()
+                offset, made = await session.where()
                 continue
             except ApiError:
                 session.forget()

@@ -125,10 +125,15 @@ class ResumableUploads:
         blob = status.blobs[0]
         headers = {
             "Upload-Offset": str(blob.persisted_size),
-            "Upload-Complete": "?0",
-            "Upload-Limit": _limit_header(status.limits, status.expires_at.ToDatetime(UTC)),
+            "Upload-Complete": "?1" if status.complete else "?0",
             "Cache-Control": "no-store",
         }
+        if status.complete:
+            headers["Location"] = _object_location(request, status.object_id)
+        else:
+            headers["Upload-Limit"] = _limit_header(
+                status.limits, status.expires_at.ToDatetime(UTC)
+            )
         if blob.HasField("expected_size_bytes"):
             headers["Upload-Length"] = str(blob.expected_size_bytes)
         return web.Response(status=204, headers=headers)
@@ -147,6 +152,8 @@ class ResumableUploads:
         except aio.AioRpcError as error:
             return from_rpc_error(error)
         blob = status.blobs[0]
+        if status.complete:
+            return _completed(request, status.object_id)
         if offset != blob.persisted_size:
             return envelope(
                 409,
@@ -216,6 +223,28 @@ class ResumableUploads:
             "Upload-Limit": _limit_header(status.limits, status.expires_at.ToDatetime(UTC)),
         }
         return web.Response(status=201 if created else 204, headers=headers)
+
+
+def _object_location(request: web.Request, object_id: str) -> str:
+    return f"/v1/buckets/{request.match_info['bucket_identifier']}/objects/{object_id}"
+
+
+def _completed(request: web.Request, object_id: str) -> web.Response:
+    """An append to a finished upload: 410 pointing at the object when it carries nothing (a
+    client that lost the final answer), 400 when it carries bytes (they cannot be added)."""
+    location = _object_location(request, object_id)
+    details = {"reason": "COMPLETED_UPLOAD", "object_id": object_id}
+    headers = {"Location": location, "Upload-Complete": "?1"}
+    if request.content_length:
+        return envelope(
+            400,
+            f"The upload is complete (object {object_id}): nothing can be appended to it",
+            details=details,
+            headers=headers,
+        )
+    return envelope(
+        410, f"The upload is complete: it made object {object_id}", details=details, headers=headers
+    )
 
 
 async def _interim_104(request: web.Request, location: str, limit: str) -> None:

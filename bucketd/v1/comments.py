@@ -103,6 +103,7 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.GetBucketRequest.bucket_identifier': 'The bkt_ id or the name.',
     'bucketd.v1.GetNamespaceRequest.namespace_identifier': 'The ns_ id or the name.',
     'bucketd.v1.GetUploadSessionResponse.blobs': 'Each announced blob, in header order (persisted_sizes, with the announced sizes).',
+    'bucketd.v1.GetUploadSessionResponse.complete': "The session is finished: object_id is the object it made (persisted sizes are its blobs').",
     'bucketd.v1.GetUploadSessionResponse.persisted_sizes': 'Persisted bytes of each announced blob, in header order: resume each at this offset.',
     'bucketd.v1.ListBucketsRequest.filters': 'Shorthand or AND/OR/NOT filters over bucket_id and bucket_name.',
     'bucketd.v1.ListBucketsRequest.limit': 'limit: 1..1000, default 10.',

@@ -1502,7 +1502,12 @@ class GetUploadSessionResponse(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     BLOBS_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
+    COMPLETE_FIELD_NUMBER: _builtins.int
+    OBJECT_ID_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
+    complete: _builtins.bool
+    """The session is finished: object_id is the object it made (persisted sizes are its blobs')."""
+    object_id: _builtins.str
     @_builtins.property
     def persisted_sizes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Persisted bytes of each announced blob, in header order: resume each at this offset."""
@@ -1523,10 +1528,12 @@ class GetUploadSessionResponse(_message.Message):
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         blobs: _abc.Iterable[Global___UploadSessionBlob] | None = ...,
         limits: Global___UploadSessionLimits | None = ...,
+        complete: _builtins.bool = ...,
+        object_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blobs", b"blobs", "expires_at", b"expires_at", "limits", b"limits", "persisted_sizes", b"persisted_sizes", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blobs", b"blobs", "complete", b"complete", "expires_at", b"expires_at", "limits", b"limits", "object_id", b"object_id", "persisted_sizes", b"persisted_sizes", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

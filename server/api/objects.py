@@ -380,6 +380,8 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
                 for blob in status.blobs
             ],
             limits=self._session_limits(),
+            complete=status.made is not None,
+            object_id=status.made.object_id if status.made else "",
         )
 
     @override

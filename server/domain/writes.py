@@ -66,5 +66,8 @@ class WriteLease:
         return self.lease_until <= now
 
 
+SESSION_PREFIX = "ses_"
+
+
 def new_write_id(kind: WriteKind) -> str:
-    return new_id("ses_" if kind is WriteKind.SESSION else "wrt_")
+    return new_id(SESSION_PREFIX if kind is WriteKind.SESSION else "wrt_")

@@ -39,7 +39,7 @@ from bucketd.server.domain.streams import (
     check_header,
     check_written,
 )
-from bucketd.server.domain.writes import WriteKind
+from bucketd.server.domain.writes import SESSION_PREFIX, WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, InvalidArgument, NotFound
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
@@ -63,6 +63,8 @@ class SessionBlob:
 class SessionStatus:
     blobs: list[SessionBlob]
     expires_at: datetime
+    # A finished session: the object it made (its answer may have been lost on the way).
+    made: ObjectRecord | None = None
 
 
 def session_not_found(session_id: str) -> NotFound:
@@ -195,7 +197,15 @@ class StreamUploads:
         return self._limits.max_blob_bytes
 
     async def session_status(self, namespace: Namespace, session_id: str) -> SessionStatus:
-        write = (await self._live_session(namespace, session_id)).write
+        """A live session's progress, or the object a finished one made."""
+        try:
+            write = (await self._live_session(namespace, session_id)).write
+        except NotFound:
+            made = await self._writes.by_committed_write(namespace.namespace_id, session_id)
+            if made is None or not session_id.startswith(SESSION_PREFIX):
+                raise
+            blobs = [SessionBlob(b.size_bytes or 0, b.size_bytes) for b in made.blobs]
+            return SessionStatus(blobs, made.updated_at, made=made)
         assert write is not None and write.header is not None
         announced = write.header["stream"]["blobs"]
         blobs = [

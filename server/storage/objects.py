@@ -41,6 +41,7 @@ class MongoObjects:
                 [("namespace_id", ASCENDING), ("bucket_id", ASCENDING), ("blobs.sha256", ASCENDING)]
             )
             await self._objects.create_index([("write.write_id", ASCENDING)])
+            await self._objects.create_index([("write_id", ASCENDING)])  # finished sessions
             await self._objects.create_index([("write.lease_until", ASCENDING)])
 
     async def insert(self, record: ObjectRecord) -> None:

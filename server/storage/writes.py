@@ -39,6 +39,12 @@ class MongoWrites:
             )
         return object_record(doc) if doc else None
 
+    async def by_committed_write(self, namespace_id: str, write_id: str) -> ObjectRecord | None:
+        """The object whose last committed write was `write_id` (a finished session)."""
+        with translated():
+            doc = await self._objects.find_one({"namespace_id": namespace_id, "write_id": write_id})
+        return object_record(doc) if doc else None
+
     async def start_write(self, record: ObjectRecord, write: WriteLease) -> bool:
         """A write on an existing object, if nobody else is writing it."""
         with translated():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from bucketd.client import (
     NotFound,
     Unauthenticated,
     Unavailable,
+    transfer,
 )
 from bucketd.client.retries import RetryPolicy
+from bucketd.v1 import objects_pb2 as pb
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PNG, SCHEMA, b64, digest
 from tests.e2e.proxy import Faults, misbehaving_proxy
@@ -185,6 +188,40 @@ async def test_an_upload_broken_halfway_is_resumed_by_the_client(
     backwards = [later for earlier, later in itertools.pairwise(seen) if later < earlier]
     assert backwards and backwards[0] % (8 * MIB) == 0  # resumed from a whole part
     assert seen[-1] == len(data)
+
+
+async def test_a_finished_upload_is_not_sent_again(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    """A put killed after bucketd finished the object, but before it forgot the session: run
+    again, it answers that object instead of uploading a second one."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(os.urandom(2 * MIB))
+    remembered = tmp_path / "state"
+    async with _client(service, acme) as client:
+        await client.create_bucket("things", SCHEMA)
+        first = await client.upload_file("things", path, property="notes", resume_dir=remembered)
+        spec = transfer.FileUpload(bucket="things", property="notes", path=path)
+        stubs, metadata = client.stubs.objects, client.metadata()
+        started = await stubs.StartUploadSession(  # the session the state file will name
+            pb.StartUploadSessionRequest(header=spec.header(path.stat().st_size)),
+            metadata=metadata,
+        )
+        data = path.read_bytes()
+        header = pb.UploadObjectHeader(session_id=started.session_id)
+        messages = [pb.UploadObjectRequest(header=header)]
+        messages += [
+            pb.UploadObjectRequest(chunk=pb.BlobChunk(write_offset=at, data=data[at : at + MIB]))
+            for at in range(0, len(data), MIB)
+        ]
+        made = (await stubs.UploadObject(iter(messages), metadata=metadata)).object
+        state = remembered / spec.state_name(client)
+        state.write_text(json.dumps({"session_id": started.session_id}))
+        again = await client.upload_file("things", path, property="notes", resume_dir=remembered)
+        listed = await client.list_objects("things")
+    assert again["object_id"] == made.object_id != first["object_id"]
+    assert len(listed["results"]) == 2  # the first upload and the finished session: no third
+    assert not state.exists()
 
 
 async def test_upload_stream_from_an_async_iterable(service: Service, acme: Tenant) -> None:

@@ -107,8 +107,29 @@ async def test_broken_upload_resumes_with_head_and_patch(
     assert obj["blobs"][0]["details"]["hash"] == digest(data)
     assert obj["blobs"][0]["details"]["size_bytes"] == len(data)
     assert await _multipart_uploads(settings) == []
-    async with service.http.head(location, headers=acme.headers()) as gone:
-        assert gone.status == 404  # the upload resource ends with its object
+
+
+async def test_a_finished_upload_points_at_its_object(
+    service: Service, acme: Tenant, globex: Tenant
+) -> None:
+    """A client whose final answer was lost learns what its upload made."""
+    await make_bucket(service, acme)
+    data = os.urandom(MIB)
+    location, _ = await _create(service, acme, b"")
+    status, _, obj = await _patch(service, acme, location, 0, data, complete=True)
+    assert status == 200
+    object_location = f"/v1/buckets/things/objects/{obj['object_id']}"
+    async with service.http.head(location, headers=acme.headers()) as reply:
+        assert reply.status == 204
+        assert reply.headers["Upload-Complete"] == "?1"
+        assert int(reply.headers["Upload-Offset"]) == len(data)
+        assert reply.headers["Location"] == object_location
+    status, headers, error = await _patch(service, acme, location, len(data), b"", complete=True)
+    assert (status, headers["Location"]) == (410, object_location), error
+    status, _, error = await _patch(service, acme, location, len(data), b"more", complete=True)
+    assert status == 400 and "nothing can be appended" in error["error"]["message"]
+    async with service.http.head(location, headers=globex.headers()) as reply:
+        assert reply.status == 404  # another organization learns nothing
 
 
 async def test_upload_in_appends_keeps_whole_parts_only(service: Service, acme: Tenant) -> None:

@@ -283,6 +283,9 @@ class FakeObjects:
             (r for r in self.records.values() if r.write and r.write.write_id == write_id), None
         )
 
+    async def by_committed_write(self, namespace_id: str, write_id: str) -> ObjectRecord | None:
+        return next((r for r in self.records.values() if r.write_id == write_id), None)
+
     async def start_write(self, record: ObjectRecord, write: WriteLease) -> bool:
         current = self.records[record.object_id]
         if current.write is not None:
