@@ -3,8 +3,10 @@
 Requests are dicts spelled as the REST bodies are (`{"bucket_name": …, "bucket_schema": …}`,
 `"type": "image"`), answers are the REST JSON; `stubs` keeps the generated stubs at hand for
 anything else. Calls that failed to reach a working server (UNAVAILABLE) are retried with
-backoff; creates carry an idempotency key (one is made when none is given), so a retry answers
-the object the first attempt made.
+backoff when a retry cannot do twice what the first attempt may have done: reads, lists,
+confirms, and object creates, which carry an idempotency key (one is made when none is given)
+so that a retry answers the object the first attempt made. Creates without a key (namespaces,
+buckets, presigned uploads) and deletes are not retried: their UNAVAILABLE reaches the caller.
 """
 
 from __future__ import annotations
@@ -136,8 +138,9 @@ class AsyncClient:
         field: str | None = None,
         *,
         namespaced: bool = True,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        response = await self.call(method, request, namespaced=namespaced)
+        response = await self.call(method, request, namespaced=namespaced, retry=retry)
         return to_json(getattr(response, field) if field else response)
 
     # Namespaces (organization-wide: no X-Namespace)
@@ -147,7 +150,11 @@ class AsyncClient:
             namespaces_pb2.CreateNamespaceRequest, {"namespace_name": name, **fields}
         )
         return await self._json(
-            self.stubs.namespaces.CreateNamespace, request, "namespace", namespaced=False
+            self.stubs.namespaces.CreateNamespace,
+            request,
+            "namespace",
+            namespaced=False,
+            retry=False,
         )
 
     async def get_namespace(self, namespace: str) -> dict[str, Any]:
@@ -162,7 +169,9 @@ class AsyncClient:
 
     async def delete_namespace(self, namespace: str) -> dict[str, Any]:
         request = namespaces_pb2.DeleteNamespaceRequest(namespace_identifier=namespace)
-        return await self._json(self.stubs.namespaces.DeleteNamespace, request, namespaced=False)
+        return await self._json(
+            self.stubs.namespaces.DeleteNamespace, request, namespaced=False, retry=False
+        )
 
     # Buckets
 
@@ -173,7 +182,7 @@ class AsyncClient:
             buckets_pb2.CreateBucketRequest,
             {"bucket_name": name, "bucket_schema": schema, **fields},
         )
-        return await self._json(self.stubs.buckets.CreateBucket, request, "bucket")
+        return await self._json(self.stubs.buckets.CreateBucket, request, "bucket", retry=False)
 
     async def get_bucket(self, bucket: str) -> dict[str, Any]:
         request = buckets_pb2.GetBucketRequest(bucket_identifier=bucket)
@@ -185,7 +194,7 @@ class AsyncClient:
 
     async def delete_bucket(self, bucket: str) -> dict[str, Any]:
         request = buckets_pb2.DeleteBucketRequest(bucket_identifier=bucket)
-        return await self._json(self.stubs.buckets.DeleteBucket, request)
+        return await self._json(self.stubs.buckets.DeleteBucket, request, retry=False)
 
     # Objects
 
@@ -216,13 +225,13 @@ class AsyncClient:
         request = objects_pb2.DeleteObjectRequest(
             bucket_identifier=bucket, object_identifier=object_id
         )
-        await self.call(self.stubs.objects.DeleteObject, request)
+        await self.call(self.stubs.objects.DeleteObject, request, retry=False)
 
     # Presigned uploads
 
     async def create_upload(self, bucket: str, **fields: Any) -> dict[str, Any]:
         request = _request(uploads_pb2.CreateUploadRequest, {**fields, "bucket_identifier": bucket})
-        return await self._json(self.stubs.uploads.CreateUpload, request, "upload")
+        return await self._json(self.stubs.uploads.CreateUpload, request, "upload", retry=False)
 
     async def get_upload(self, bucket: str, upload_id: str) -> dict[str, Any]:
         request = uploads_pb2.GetUploadRequest(bucket_identifier=bucket, upload_id=upload_id)

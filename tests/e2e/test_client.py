@@ -150,6 +150,21 @@ async def test_a_create_retried_through_refused_connections_makes_one_object(
     assert sorted(titles) == ["a", "b"] and made["title"] == "b"
 
 
+async def test_creates_without_a_key_are_not_retried(service: Service, acme: Tenant) -> None:
+    """A create that may have happened (its answer lost) must not be sent twice: without an
+    idempotency key, UNAVAILABLE reaches the caller; a read is retried."""
+    faults = Faults(refuse_connections=1)
+    async with misbehaving_proxy(service.grpc_address, faults) as address:
+        client = AsyncClient(
+            address, api_key=acme.api_key, retry=RetryPolicy(attempts=6, first_delay=0.2)
+        )
+        async with client:
+            with pytest.raises(Unavailable):
+                await client.create_bucket("once", SCHEMA)
+            faults.refuse_connections = 1
+            assert (await client.list_buckets())["total_count"] == 0  # retried, then through
+
+
 async def test_unavailable_after_the_retries(service: Service, acme: Tenant) -> None:
     faults = Faults(refuse_connections=1000)
     async with misbehaving_proxy(service.grpc_address, faults) as address:
