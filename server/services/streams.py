@@ -201,8 +201,10 @@ class StreamUploads:
         try:
             write = (await self._live_session(namespace, session_id)).write
         except NotFound:
+            if not session_id.startswith(SESSION_PREFIX):
+                raise
             made = await self._writes.by_committed_write(namespace.namespace_id, session_id)
-            if made is None or not session_id.startswith(SESSION_PREFIX):
+            if made is None:  # never made, cancelled, expired, deleted
                 raise
             blobs = [SessionBlob(b.size_bytes or 0, b.size_bytes) for b in made.blobs]
             return SessionStatus(blobs, made.updated_at, made=made)

@@ -42,7 +42,9 @@ class MongoWrites:
     async def by_committed_write(self, namespace_id: str, write_id: str) -> ObjectRecord | None:
         """The object whose last committed write was `write_id` (a finished session)."""
         with translated():
-            doc = await self._objects.find_one({"namespace_id": namespace_id, "write_id": write_id})
+            doc = await self._objects.find_one(
+                {"namespace_id": namespace_id, "write_id": write_id, "soft_deleted_at": None}
+            )
         return object_record(doc) if doc else None
 
     async def start_write(self, record: ObjectRecord, write: WriteLease) -> bool:
