@@ -3,6 +3,7 @@ resume by themselves. `AsyncClient` is the client; `Client` runs it for synchron
 
 from bucketd.client.async_client import AsyncClient, Progress
 from bucketd.client.errors import (
+    Aborted,
     AlreadyExists,
     ApiError,
     FailedPrecondition,
@@ -17,6 +18,7 @@ from bucketd.client.settings import ClientSettings
 from bucketd.client.sync import Client
 
 __all__ = [
+    "Aborted",
     "AlreadyExists",
     "ApiError",
     "AsyncClient",

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from bucketd.client.async_client import AsyncClient
 from bucketd.client.errors import (
+    Aborted,
     ApiError,
     DeadlineExceeded,
     FailedPrecondition,
@@ -38,7 +39,8 @@ EXIT_CODES = """exit codes:
   2  bad command line, or a local file that cannot be read or written
   3  not found (bucket, object, namespace)
   4  no valid API key, or not allowed
-  5  bucketd could not be reached (after retries), or took too long
+  5  bucketd could not be reached (after retries), took too long, or was busy with the
+     same upload (run it again)
   6  bucketd refused the input (invalid, too large, precondition)
 """
 _EXIT_BY_ERROR: list[tuple[type[BaseException], int]] = [
@@ -47,6 +49,7 @@ _EXIT_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (PermissionDenied, 4),
     (Unavailable, 5),
     (DeadlineExceeded, 5),
+    (Aborted, 5),
     (InvalidArgument, 6),
     (FailedPrecondition, 6),
     (ResourceExhausted, 6),

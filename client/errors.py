@@ -66,6 +66,13 @@ class DeadlineExceeded(ApiError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class Aborted(ApiError):
+    """Another operation holds the resource (a stream still writing the same upload session):
+    retrying shortly can succeed; upload_file does."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 _BY_CODE: dict[grpc.StatusCode, type[ApiError]] = {
     kind.code: kind
     for kind in (
@@ -78,6 +85,7 @@ _BY_CODE: dict[grpc.StatusCode, type[ApiError]] = {
         ResourceExhausted,
         Unavailable,
         DeadlineExceeded,
+        Aborted,
     )
 }
 _BY_CODE[grpc.StatusCode.OUT_OF_RANGE] = InvalidArgument

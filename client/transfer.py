@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import aiohttp
 from grpc import aio
 
-from bucketd.client.errors import ApiError, InvalidArgument, NotFound, Unavailable, from_rpc_error
+from bucketd.client.errors import (
+    Aborted,
+    ApiError,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    from_rpc_error,
+)
 from bucketd.gateway.marshal import parse_request, to_json
 from bucketd.server.domain.schema import FILE_TYPES
 from bucketd.v1 import objects_pb2 as pb
@@ -186,7 +193,7 @@ async def upload_file(
             )
             try:
                 obj = await _stream(client, messages)
-            except Unavailable:
+            except (Unavailable, Aborted):  # cut off, or the cut stream still lets go
                 if attempt == client.retry.attempts:
                     raise
                 await asyncio.sleep(client.retry.delay(attempt))

@@ -108,6 +108,13 @@ class FailedPrecondition(BucketdError):
     reason = "FAILED_PRECONDITION"
 
 
+class Aborted(BucketdError):
+    """Another operation holds the resource right now (an append to the same upload session):
+    retrying shortly can succeed."""
+
+    reason = "ABORTED"
+
+
 class SourceTooSlow(BucketdError):
     """A URL source did not deliver its bytes within the fetch's deadline."""
 

@@ -161,6 +161,8 @@ def _streams(
             max_chunk_bytes=settings.max_stream_chunk_bytes,
         ),
         session_ttl=timedelta(seconds=settings.stream_session_seconds),
+        # a stream's hold on its session outlives the idle timeout that would end the stream
+        stream_hold=timedelta(seconds=2 * settings.stream_idle_seconds),
         clock=now_ms,
     )
 

@@ -21,6 +21,7 @@ STATUS_BY_ERROR: dict[type[errors.BucketdError], grpc.StatusCode] = {
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Aborted: grpc.StatusCode.ABORTED,
     errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.SourceTooSlow: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
@@ -75,6 +76,7 @@ ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.PERMISSION_DENIED: "ForbiddenError",
     grpc.StatusCode.NOT_FOUND: "NotFoundError",
     grpc.StatusCode.ALREADY_EXISTS: "AlreadyExistsError",
+    grpc.StatusCode.ABORTED: "AlreadyExistsError",  # 409, as the envelope names it
     grpc.StatusCode.RESOURCE_EXHAUSTED: "TooManyRequestsError",
     grpc.StatusCode.UNAVAILABLE: "ServiceUnavailableError",
     grpc.StatusCode.DEADLINE_EXCEEDED: "GatewayTimeoutError",

@@ -61,6 +61,10 @@ class WriteLease:
     pending: list[PendingContent] = field(default_factory=list)
     # A session's stream header (StreamHeader as a dict): what a resumed stream continues.
     header: dict[str, Any] | None = None
+    # A session's stream in flight holds it until then (renewed as it goes), so that two
+    # streams never write the same parts at once.
+    stream_token: str | None = None
+    streaming_until: datetime | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.lease_until <= now

@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bucketd.server.domain import mime
 from bucketd.server.domain.blob_data import Streamed
+from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import (
     BlobInput,
@@ -40,7 +41,13 @@ from bucketd.server.domain.streams import (
     check_written,
 )
 from bucketd.server.domain.writes import SESSION_PREFIX, WriteKind
-from bucketd.server.errors import BucketdError, FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.errors import (
+    Aborted,
+    BucketdError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.content_writer import PART_BYTES, ContentWriter
@@ -112,6 +119,39 @@ class _Stream:
         self.bucket = bucket
         self.request = request
         self.writers: list[ContentWriter] = []
+        self.hold: _Hold | None = None  # a session's stream: its hold on the session
+
+
+class _Hold:
+    """A session held by one stream (so that two never write the same parts), renewed while
+    messages arrive and released when the stream ends; a crashed holder's hold runs out."""
+
+    def __init__(
+        self, writes: WriteStore, record: ObjectRecord, *, length: timedelta, clock: Clock
+    ) -> None:
+        assert record.write is not None
+        self._writes, self._clock, self._length = writes, clock, length
+        self._object_id, self._write_id = record.object_id, record.write.write_id
+        self._token = new_id("hold_")
+        self._renewed = datetime.min.replace(tzinfo=UTC)
+
+    async def take(self) -> bool:
+        now = self._clock()
+        taken = await self._writes.hold_stream(
+            self._object_id, self._write_id, self._token, until=now + self._length, now=now
+        )
+        self._renewed = now
+        return taken
+
+    async def keep(self) -> None:
+        """Renew once a third of the hold has passed; a hold lost meanwhile stops the stream."""
+        if self._clock() - self._renewed < self._length / 3:
+            return
+        if not await self.take():
+            raise Aborted("this stream's hold on its upload session ran out: resume it again")
+
+    async def release(self) -> None:
+        await self._writes.release_stream(self._object_id, self._write_id, self._token)
 
 
 class StreamUploads:
@@ -127,6 +167,7 @@ class StreamUploads:
         limits: StreamLimits,
         session_ttl: timedelta,
         clock: Clock,
+        stream_hold: timedelta = timedelta(seconds=60),
     ) -> None:
         self._objects = objects
         self._buckets = buckets
@@ -137,6 +178,7 @@ class StreamUploads:
         self._limits = limits
         self._session_ttl = session_ttl
         self._clock = clock
+        self._stream_hold = stream_hold
 
     async def _plan(
         self, namespace: Namespace, header: StreamHeader
@@ -220,6 +262,7 @@ class StreamUploads:
         """Abort the session's multipart uploads; its object ends FAILED."""
         record = await self._live_session(namespace, session_id)
         stream = await self._session_stream(namespace, record)
+        await self._take_hold(stream, record)  # never under a stream still writing its parts
         await stream.draft.fail(InvalidArgument("the upload session was cancelled by its client"))
 
     async def upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
@@ -255,12 +298,21 @@ class StreamUploads:
                 await self._drain(messages)  # an idempotent retry: the object made before
                 return started
             stream = started
+        try:
+            return await self._write(stream, messages, leave_open=first.leave_open)
+        finally:
+            if stream.hold is not None:
+                await stream.hold.release()
+
+    async def _write(
+        self, stream: _Stream, messages: AsyncIterator[Message], *, leave_open: bool
+    ) -> ObjectRecord:
         async with stream.draft as draft:
             session = draft.write.kind is WriteKind.SESSION
             draft.keep_on_error = session  # a broken session stream keeps its parts
             try:
                 await self._receive(messages, stream)
-                if first.leave_open:  # an append: whole parts persist, nothing is finished
+                if leave_open:  # an append: whole parts persist, nothing is finished
                     for writer in stream.writers:
                         await writer.stop()
                     return draft.record
@@ -304,7 +356,21 @@ class StreamUploads:
                 item, mime_type=mime.OCTET_STREAM, on_parts=self._parts_saver(record, index)
             )
             stream.writers.append(writer)
+        await self._take_hold(stream, record)  # last: nothing above holds anything
         return stream
+
+    async def _take_hold(self, stream: _Stream, record: ObjectRecord) -> None:
+        hold = _Hold(self._writes, record, length=self._stream_hold, clock=self._clock)
+        if not await hold.take():
+            seconds = int(self._stream_hold.total_seconds())
+            raise Aborted(
+                "another stream is writing this upload session: retry once it has ended "
+                f"(a holder that died lets go within {seconds} s)",
+                details={"resource": "upload_session", "id": record.write.write_id}
+                if record.write
+                else None,
+            )
+        stream.hold = hold
 
     async def _session_stream(self, namespace: Namespace, record: ObjectRecord) -> _Stream:
         """The session's object planned again from its saved header, its blob ids kept."""
@@ -335,6 +401,8 @@ class StreamUploads:
     async def _receive(self, messages: AsyncIterator[Message], stream: _Stream) -> None:
         writers = stream.writers
         async for message in messages:
+            if stream.hold is not None:
+                await stream.hold.keep()
             if isinstance(message, StreamHeader):
                 raise InvalidArgument("only the first message of the stream may be a header")
             if isinstance(message, StreamBlobSpec):

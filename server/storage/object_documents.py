@@ -30,6 +30,8 @@ def write_lease(doc: Document) -> WriteLease:
         refs=list(doc.get("refs", [])),
         pending=[_pending(item) for item in doc.get("pending", [])],
         header=doc.get("header"),
+        stream_token=doc.get("stream_token"),
+        streaming_until=doc.get("streaming_until"),
     )
 
 

@@ -47,6 +47,30 @@ class MongoWrites:
             )
         return object_record(doc) if doc else None
 
+    async def hold_stream(
+        self, object_id: str, write_id: str, token: str, *, until: datetime, now: datetime
+    ) -> bool:
+        """Take (or renew, with the same token) a session for one stream, unless another
+        stream's hold is still running."""
+        mine_or_free = [
+            {"write.stream_token": token},
+            {"write.streaming_until": None},
+            {"write.streaming_until": {"$lte": now}},
+        ]
+        with translated():
+            result = await self._objects.update_one(
+                {**_live(object_id, write_id), "$or": mine_or_free},
+                {"$set": {"write.stream_token": token, "write.streaming_until": until}},
+            )
+        return result.matched_count == 1
+
+    async def release_stream(self, object_id: str, write_id: str, token: str) -> None:
+        with translated():
+            await self._objects.update_one(
+                {**_live(object_id, write_id), "write.stream_token": token},
+                {"$set": {"write.stream_token": None, "write.streaming_until": None}},
+            )
+
     async def start_write(self, record: ObjectRecord, write: WriteLease) -> bool:
         """A write on an existing object, if nobody else is writing it."""
         with translated():

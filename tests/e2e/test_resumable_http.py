@@ -169,6 +169,39 @@ async def test_wrong_offset_is_409_with_the_right_one(service: Service, acme: Te
     assert "resume from 0" in error["error"]["message"]
 
 
+async def test_a_second_append_while_one_is_writing_is_409(service: Service, acme: Tenant) -> None:
+    await make_bucket(service, acme)
+    location, _ = await _create(service, acme, b"")
+    release, sending = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> Any:
+        yield b"x" * MIB
+        sending.set()
+        await release.wait()
+        yield b"y" * MIB
+
+    headers = {**acme.headers(), **PARTIAL, "Upload-Offset": "0", "Upload-Complete": "?1"}
+    first = asyncio.create_task(_patched(service, location, slow_body(), headers))
+    await sending.wait()
+
+    async def refused() -> bool:  # once the first request's stream has reached the server
+        status, _, error = await _patch(service, acme, location, 0, b"z", complete=True)
+        assert status in {409, 200}, error
+        return status == 409 and "another stream is writing" in error["error"]["message"]
+
+    await until(refused)
+    release.set()
+    status, obj = await first
+    assert status == 200 and obj["blobs"][0]["details"]["size_bytes"] == 2 * MIB
+
+
+async def _patched(
+    service: Service, location: str, body: Any, headers: dict[str, str]
+) -> tuple[int, Any]:
+    async with service.http.patch(location, data=body, headers=headers) as reply:
+        return reply.status, await reply.json()
+
+
 async def test_another_organization_gets_404_as_for_a_missing_upload(
     service: Service, acme: Tenant, globex: Tenant
 ) -> None:

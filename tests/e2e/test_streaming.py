@@ -235,6 +235,76 @@ async def test_resume_after_a_dropped_stream(
     assert list(finished.persisted_sizes) == [len(data)]
 
 
+async def test_one_stream_at_a_time_writes_a_session(service: Service, acme: Tenant) -> None:
+    """A second stream (or a cancel) while one is writing the session is ABORTED, not mixed in;
+    once the first one ends, the session is free again."""
+    await make_bucket(service, acme)
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    data = os.urandom(3 * MIB)
+    started = await stub.StartUploadSession(
+        pb.StartUploadSessionRequest(header=_header(_text_blob()).header), metadata=acme.metadata()
+    )
+    session = started.session_id
+    sent = asyncio.Event()
+    first = await _stream_then_stall(
+        service, acme, [_header(session_id=session), *_chunks(0, data[:MIB])], sent
+    )
+    await sent.wait()
+    with pytest.raises(aio.AioRpcError) as busy:
+        await _upload(service, acme, [_header(session_id=session), *_chunks(0, data)])
+    assert busy.value.code() == grpc.StatusCode.ABORTED
+    assert "another stream is writing" in (busy.value.details() or "")
+    with pytest.raises(aio.AioRpcError) as cancel_busy:
+        await stub.CancelUploadSession(
+            pb.CancelUploadSessionRequest(session_id=session), metadata=acme.metadata()
+        )
+    assert cancel_busy.value.code() == grpc.StatusCode.ABORTED
+    first.cancel()  # the first stream goes away: its hold is released
+
+    async def free_again() -> bool:
+        try:
+            obj = await _upload(service, acme, [_header(session_id=session), *_chunks(0, data)])
+        except aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.ABORTED
+            return False
+        return obj.blobs[0].details.hash == digest(data)
+
+    await until(free_again)
+
+
+async def test_a_dead_holders_hold_runs_out(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    """A holder that died (another instance, killed mid-stream) left its hold in the record:
+    streams are refused while it runs, and welcome once it has run out."""
+    await make_bucket(service, acme)
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    data = os.urandom(MIB)
+    started = await stub.StartUploadSession(
+        pb.StartUploadSessionRequest(header=_header(_text_blob()).header), metadata=acme.metadata()
+    )
+    session = started.session_id
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    objects = client[settings.mongodb_database]["objects"]
+
+    async def left_by_the_dead(until_: datetime) -> None:
+        await objects.update_one(
+            {"write.write_id": session},
+            {"$set": {"write.stream_token": "hold_dead", "write.streaming_until": until_}},
+        )
+
+    try:
+        await left_by_the_dead(datetime.now(UTC) + timedelta(minutes=5))
+        with pytest.raises(aio.AioRpcError) as busy:
+            await _upload(service, acme, [_header(session_id=session), *_chunks(0, data)])
+        assert busy.value.code() == grpc.StatusCode.ABORTED
+        await left_by_the_dead(datetime.now(UTC) - timedelta(seconds=1))
+        obj = await _upload(service, acme, [_header(session_id=session), *_chunks(0, data)])
+        assert obj.blobs[0].details.hash == digest(data)
+    finally:
+        await client.close()
+
+
 async def test_abandoned_sessions_expire(
     service: Service, acme: Tenant, settings: Settings
 ) -> None:

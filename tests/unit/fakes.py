@@ -286,6 +286,26 @@ class FakeObjects:
     async def by_committed_write(self, namespace_id: str, write_id: str) -> ObjectRecord | None:
         return next((r for r in self.records.values() if r.write_id == write_id), None)
 
+    async def hold_stream(
+        self, object_id: str, write_id: str, token: str, *, until: datetime, now: datetime
+    ) -> bool:
+        record = self.records.get(object_id)
+        write = record.write if record else None
+        if record is None or write is None or write.write_id != write_id:
+            return False
+        held = write.stream_token not in {None, token} and (
+            write.streaming_until is not None and write.streaming_until > now
+        )
+        if held:
+            return False
+        self._set_write(record, stream_token=token, streaming_until=until)
+        return True
+
+    async def release_stream(self, object_id: str, write_id: str, token: str) -> None:
+        record = self.records.get(object_id)
+        if record and record.write and record.write.stream_token == token:
+            self._set_write(record, stream_token=None, streaming_until=None)
+
     async def start_write(self, record: ObjectRecord, write: WriteLease) -> bool:
         current = self.records[record.object_id]
         if current.write is not None:
