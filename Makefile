@@ -29,8 +29,8 @@ protos-check: protos ## Fails when the committed stubs differ from a fresh regen
 	test -z "$$(git status --porcelain -- bucketd/v1)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
 
 docs: setup ## Regenerate the README's configuration and API tables (settings, protos)
-	$(PY) scripts/settings_table.py
-	$(PY) scripts/api_table.py
+	$(PY) -m scripts.settings_table
+	$(PY) -m scripts.api_table
 
 other-languages: setup ## Java and C# from protoc, Go stubs + examples/go built and run (Debian packages: see README)
 	scripts/check-other-languages.sh

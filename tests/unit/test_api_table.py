@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bucketd.gateway.routes import routes_from
-from scripts.api_table import NOTES, README, table, with_table
+from scripts.api_table import NOTES, table, with_table
+from scripts.readme_section import README
 
 
 def test_the_readme_table_is_current() -> None:
