@@ -102,7 +102,7 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
     # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
     resumable = ResumableUploads(channel)
     upload = app.router.add_resource(streams.PATH)
-    upload.add_route("POST", streams.StreamUploadHandler(channel, resumable).handle)
+    upload.add_route("POST", streams.StreamUploadHandler(channel, resumable.create).handle)
     upload.add_route("OPTIONS", resumable.options)
     upload.add_route("*", _literal_guard({"POST", "OPTIONS"}))
     upload_resource = app.router.add_resource(RESUMABLE_RESOURCE)

@@ -146,12 +146,17 @@ def _type_name(field: FieldDescriptor) -> str:
     return "integer" if field.type in _INTEGER_TYPES else "number"
 
 
+def default_json_name(name: str) -> str:
+    """protoc's JSON name for a field that declares none (lowerCamelCase)."""
+    return re.sub(r"_([a-z0-9])", lambda match: match[1].upper(), name)
+
+
 @cache
 def json_key(field: FieldDescriptor) -> str:
     """The field's key in the reference's JSON: its proto name, or its `json_name` when the proto
     declares one (a field renamed in the proto for other languages keeps its JSON name)."""
-    default = re.sub(r"_([a-z0-9])", lambda match: match[1].upper(), field.name)
-    return field.json_name if field.json_name != default else field.name
+    declared = field.json_name != default_json_name(field.name)
+    return field.json_name if declared else field.name
 
 
 def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:

@@ -28,12 +28,18 @@ from grpc import aio
 from bucketd.gateway.errors import envelope, from_rpc_error
 from bucketd.gateway.inputs import forwarded_metadata
 from bucketd.gateway.marshal import MarshalError, to_json
+from bucketd.gateway.streams import (
+    CHUNK_BYTES,
+    UPLOAD_COMPLETE,
+    UPLOAD_LENGTH,
+    chunk,
+    header_parameter,
+)
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 
 RESOURCE = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
 PARTIAL_UPLOAD = "application/partial-upload"
-CHUNK_BYTES = 1024 * 1024
 EXPOSED = "Location, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit"
 
 
@@ -66,17 +72,13 @@ def _limit_header(limits: pb.UploadSessionLimits, expires_at: datetime) -> str:
     )
 
 
-def _chunk(offset: int, data: bytes) -> pb.UploadObjectRequest:
-    return pb.UploadObjectRequest(chunk=pb.BlobChunk(blob_index=0, write_offset=offset, data=data))
-
-
 async def _append_messages(
     request: web.Request, session_id: str, offset: int, *, leave_open: bool
 ) -> AsyncIterator[pb.UploadObjectRequest]:
     header = pb.UploadObjectHeader(session_id=session_id, leave_open=leave_open)
     yield pb.UploadObjectRequest(header=header)
     async for data in request.content.iter_chunked(CHUNK_BYTES):
-        yield _chunk(offset, data)
+        yield chunk(0, offset, data)
         offset += len(data)
 
 
@@ -260,21 +262,6 @@ async def _interim_104(request: web.Request, location: str, limit: str) -> None:
     await asyncio.sleep(0)
 
 
-def _header_parameter(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "header",
-        "required": required,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-UPLOAD_COMPLETE = _header_parameter(
-    "Upload-Complete",
-    "?1 when this request carries the rest of the file, ?0 when more appends follow",
-)
-UPLOAD_LENGTH = _header_parameter("Upload-Length", "The whole file's size in bytes, when known")
 _ERROR = {
     "description": "Error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
@@ -303,7 +290,7 @@ def openapi_operations() -> dict[str, Any]:
             "parameters": [
                 _BUCKET,
                 _PATH,
-                _header_parameter("Upload-Offset", "The offset HEAD answered", required=True),
+                header_parameter("Upload-Offset", "The offset HEAD answered", required=True),
                 {**UPLOAD_COMPLETE, "required": True},
                 UPLOAD_LENGTH,
             ],

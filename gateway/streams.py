@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -21,19 +21,20 @@ from grpc import aio
 from bucketd.gateway.errors import from_rpc_error
 from bucketd.gateway.inputs import forwarded_metadata
 from bucketd.gateway.marshal import InvalidField, MarshalError, parse_request, to_json
-from bucketd.gateway.resumable import UPLOAD_COMPLETE, UPLOAD_LENGTH, ResumableUploads
 from bucketd.v1 import objects_pb2 as pb
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
 CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit
 RPC = "/bucketd.v1.ObjectService/UploadObject"
+# The resumable form of the route (gateway/resumable.py): the request and the header it read.
+ResumableCreate = Callable[[web.Request, pb.UploadObjectHeader], Awaitable[web.StreamResponse]]
 
 
 def _blob(fields: dict[str, Any]) -> pb.UploadBlobHeader:
     return parse_request(pb.UploadBlobHeader, fields, complete=False)
 
 
-def _chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
+def chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
     return pb.UploadObjectRequest(
         chunk=pb.BlobChunk(blob_index=index, write_offset=offset, data=data)
     )
@@ -74,7 +75,7 @@ async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObje
     yield pb.UploadObjectRequest(header=header)
     offset = 0
     async for data in request.content.iter_chunked(CHUNK_BYTES):
-        yield _chunk(0, offset, data)
+        yield chunk(0, offset, data)
         offset += len(data)
 
 
@@ -104,13 +105,13 @@ async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObj
         yield pb.UploadObjectRequest(blob=_blob(blob))
         offset = 0
         while data := await part.read_chunk(CHUNK_BYTES):
-            yield _chunk(index, offset, data)
+            yield chunk(index, offset, data)
             offset += len(data)
         index += 1
 
 
 class StreamUploadHandler:
-    def __init__(self, channel: aio.Channel, resumable: ResumableUploads) -> None:
+    def __init__(self, channel: aio.Channel, resumable: ResumableCreate) -> None:
         self._resumable = resumable
         self._call = channel.stream_unary(
             RPC,
@@ -132,7 +133,7 @@ class StreamUploadHandler:
                     "not multipart/form-data"
                 )
             header = raw_header(request, bucket, expected_size=None)
-            return await self._resumable.create(request, header)
+            return await self._resumable(request, header)
         failures: list[Exception] = []
         messages = _recording(_form(request, bucket) if form else _raw(request, bucket), failures)
         try:
@@ -159,6 +160,23 @@ async def _recording(
     except HttpProcessingError as error:  # a malformed multipart body (its part headers)
         failures.append(MarshalError(f"malformed multipart/form-data body: {error.message}"))
         raise
+
+
+def header_parameter(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+UPLOAD_COMPLETE = header_parameter(
+    "Upload-Complete",
+    "?1 when this request carries the rest of the file, ?0 when more appends follow",
+)
+UPLOAD_LENGTH = header_parameter("Upload-Length", "The whole file's size in bytes, when known")
 
 
 def openapi_operation() -> dict[str, Any]:

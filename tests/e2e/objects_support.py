@@ -88,6 +88,13 @@ async def s3_keys(settings: Settings, prefix: str = "") -> list[str]:
         return [item["Key"] for item in reply.get("Contents", [])]
 
 
+async def multipart_uploads(settings: Settings) -> list[str]:
+    """The keys of the multipart uploads still open in the storage bucket."""
+    async with open_s3(settings) as s3:
+        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
+        return [upload["Key"] for upload in reply.get("Uploads", [])]
+
+
 @asynccontextmanager
 async def file_server(files: dict[str, bytes]) -> AsyncIterator[str]:
     """An HTTP server on 127.0.0.1 serving `files`; /redirect/<name> redirects to /<name>."""

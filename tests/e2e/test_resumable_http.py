@@ -12,22 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from bucketd.server.settings import Settings
-from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant, until
-from tests.e2e.objects_support import digest, make_bucket
+from tests.e2e.objects_support import digest, make_bucket, multipart_uploads
 
 MIB = 1024 * 1024
 PART = 8 * MIB  # the server's part size: offsets advance by whole parts
 CREATE = "/v1/buckets/things/objects/upload?property=notes&filename=big.txt"
 PARTIAL = {"Content-Type": "application/partial-upload"}
-
-
-async def _multipart_uploads(settings: Settings) -> list[str]:
-    async with open_s3(settings) as s3:
-        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
-        return [upload["Key"] for upload in reply.get("Uploads", [])]
 
 
 async def _create(service: Service, tenant: Tenant, body: bytes) -> tuple[str, int]:
@@ -106,7 +99,7 @@ async def test_broken_upload_resumes_with_head_and_patch(
     assert headers["Upload-Complete"] == "?1"
     assert obj["blobs"][0]["details"]["hash"] == digest(data)
     assert obj["blobs"][0]["details"]["size_bytes"] == len(data)
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
 
 
 async def test_a_finished_upload_points_at_its_object(
@@ -226,10 +219,10 @@ async def test_delete_cancels_and_frees_the_parts(
 ) -> None:
     await make_bucket(service, acme)
     location, offset = await _create(service, acme, os.urandom(PART + MIB))
-    assert offset == PART and await _multipart_uploads(settings)
+    assert offset == PART and await multipart_uploads(settings)
     async with service.http.delete(location, headers=acme.headers()) as reply:
         assert reply.status == 204
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     async with service.http.head(location, headers=acme.headers()) as reply:
         assert reply.status == 404
 

@@ -16,11 +16,17 @@ from pymongo import AsyncMongoClient
 
 from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
-from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant, until
-from tests.e2e.objects_support import digest, make_bucket, s3_bytes, s3_keys, sha256
+from tests.e2e.objects_support import (
+    digest,
+    make_bucket,
+    multipart_uploads,
+    s3_bytes,
+    s3_keys,
+    sha256,
+)
 
 MIB = 1024 * 1024
 
@@ -46,12 +52,6 @@ def _chunks(
         )
         for offset in range(0, len(data), size)
     ]
-
-
-async def _multipart_uploads(settings: Settings) -> list[str]:
-    async with open_s3(settings) as s3:
-        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
-        return [upload["Key"] for upload in reply.get("Uploads", [])]
 
 
 async def _upload(
@@ -82,7 +82,7 @@ async def test_multi_blob_stream(service: Service, acme: Tenant, settings: Setti
     assert (notes.details.size_bytes, notes.details.hash) == (len(big), digest(big))
     assert doc.details.mime_type == "application/pdf" and doc.details.hash == digest(small)
     assert await s3_bytes(settings, str(notes.properties["url"])) == big
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     assert len(await s3_keys(settings)) == 2  # each blob's bytes once, where they were written
 
 
@@ -143,7 +143,7 @@ async def test_bad_streams_store_nothing(
         await _upload(service, acme, [_header(blob), *chunks(data)])
     assert raised.value.code() == code
     assert fragment in (raised.value.details() or "")
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     assert await s3_keys(settings) == []
 
 
@@ -184,11 +184,11 @@ async def test_client_cancel_leaves_no_multipart_upload(
 
 
 async def _has_multipart(settings: Settings) -> bool:
-    return bool(await _multipart_uploads(settings))
+    return bool(await multipart_uploads(settings))
 
 
 async def _no_multipart(settings: Settings) -> bool:
-    return not await _multipart_uploads(settings)
+    return not await multipart_uploads(settings)
 
 
 async def test_resume_after_a_dropped_stream(
@@ -227,7 +227,7 @@ async def test_resume_after_a_dropped_stream(
     )
     assert obj.blobs[0].details.hash == digest(data)
     assert obj.blobs[0].details.size_bytes == len(data)
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     finished = await stub.GetUploadSession(  # its answer lost, a client learns what it made
         pb.GetUploadSessionRequest(session_id=session), metadata=acme.metadata()
     )
@@ -313,7 +313,7 @@ async def test_abandoned_sessions_expire(
     started = await stub.StartUploadSession(
         pb.StartUploadSessionRequest(header=_header(_text_blob()).header), metadata=acme.metadata()
     )
-    assert await _multipart_uploads(settings) != []
+    assert await multipart_uploads(settings) != []
     assert settings.mongodb_uri
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
     objects = client[settings.mongodb_database]["objects"]
@@ -322,7 +322,7 @@ async def test_abandoned_sessions_expire(
         {"$set": {"write.lease_until": datetime.now(UTC) - timedelta(seconds=1)}},
     )
     assert await service.services.janitor.reclaim_writes() == (1, 1)
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     (failed,) = await objects.find({}).to_list()
     await client.close()
     assert failed["status"] == "FAILED" and "session expired" in failed["error"]

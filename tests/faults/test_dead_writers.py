@@ -24,7 +24,6 @@ from pymongo import AsyncMongoClient
 from bucketd.server.app import running_server
 from bucketd.server.services.buckets import NewBucket
 from bucketd.server.settings import Settings
-from bucketd.server.storage.s3 import open_s3
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
 from tests.e2e.harness import Service, Tenant, make_tenant, until, wait_until_serving
@@ -35,6 +34,7 @@ from tests.e2e.objects_support import (
     create,
     digest,
     make_bucket,
+    multipart_uploads,
     s3_bytes,
     serving,
 )
@@ -50,12 +50,6 @@ async def _objects(settings: Settings) -> list[dict[str, Any]]:
         return await client[settings.mongodb_database]["objects"].find({}).to_list()
     finally:
         await client.close()
-
-
-async def _multipart_uploads(settings: Settings) -> list[str]:
-    async with open_s3(settings) as s3:
-        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
-        return [upload["Key"] for upload in reply.get("Uploads", [])]
 
 
 def _setup(url: str, key: str) -> None:
@@ -87,17 +81,17 @@ async def test_kill_9_mid_http_upload_is_reclaimed_after_a_restart(settings: Set
                 )
             )
             await sent.wait()
-            await until(lambda: _has(_multipart_uploads(settings)))
+            await until(lambda: _has(multipart_uploads(settings)))
             first.signal(signal.SIGKILL)
             with contextlib.suppress(aiohttp.ClientError):
                 (await upload).release()
     (dead,) = await _objects(settings)
-    assert dead["status"] == "PROCESSING" and await _multipart_uploads(settings)
+    assert dead["status"] == "PROCESSING" and await multipart_uploads(settings)
     with bucketd(env):  # the restart's janitor finds what the dead one left
 
         async def cleaned() -> bool:
             objects = await _objects(settings)
-            return not await _multipart_uploads(settings) and all(
+            return not await multipart_uploads(settings) and all(
                 o["status"] != "PROCESSING" for o in objects
             )
 
@@ -171,7 +165,7 @@ async def test_a_frozen_writer_of_a_trickling_source_is_failed_by_another_instan
                 # Thawed, the writer finds its lease gone and stops, saying why.
                 status, reply = await asyncio.wait_for(pending, 30)
     assert status == 503 and "lease ran out" in reply["error"]["message"]
-    assert not await _multipart_uploads(settings)
+    assert not await multipart_uploads(settings)
     (record,) = await _objects(settings)
     assert record["status"] == "FAILED" and "lease ran out" in record["error"]
 
@@ -207,7 +201,7 @@ async def test_an_abandoned_create_of_a_trickling_source_ends_failed(
         await until(failed)
     (record,) = await _objects(settings)
     assert "cancelled" in record["error"] and "write" not in record
-    assert not await _multipart_uploads(settings)
+    assert not await multipart_uploads(settings)
 
 
 async def test_the_janitor_of_one_instance_never_reclaims_a_live_write_of_another(

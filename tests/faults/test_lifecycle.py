@@ -20,8 +20,7 @@ from typing import Any
 import aiohttp
 
 from bucketd.server.settings import Settings
-from bucketd.server.storage.s3 import open_s3
-from tests.e2e.objects_support import s3_keys
+from tests.e2e.objects_support import multipart_uploads, s3_keys
 from tests.faults.processes import bucketd, environment, issue_key, rest
 
 MIB = 1024 * 1024
@@ -31,12 +30,6 @@ SCHEMA = {"properties": {"data": {"type": "text"}}}
 def _setup(url: str, key: str) -> None:
     rest(url, "POST", "/v1/namespaces", key, {"namespace_name": "default"})
     rest(url, "POST", "/v1/buckets", key, {"bucket_name": "b", "bucket_schema": SCHEMA})
-
-
-async def _multipart_uploads(settings: Settings) -> list[str]:
-    async with open_s3(settings) as s3:
-        reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
-        return [upload["Key"] for upload in reply.get("Uploads", [])]
 
 
 class _Trickle:
@@ -117,7 +110,7 @@ async def test_a_stream_still_running_after_the_grace_gets_503_and_is_aborted(
         async with aiohttp.ClientSession() as http:
             upload = _upload(http, server.rest, key, trickle)
             await trickle.sent.wait()
-            assert await _multipart_uploads(settings)
+            assert await multipart_uploads(settings)
             started = time.monotonic()
             server.signal(signal.SIGTERM)
             status, answer = await upload
@@ -126,7 +119,7 @@ async def test_a_stream_still_running_after_the_grace_gets_503_and_is_aborted(
             assert "retry" in answer["error"]["message"]
             await _exited(server.process, within=grace + 10)
             assert time.monotonic() - started < grace + 8
-    assert await _multipart_uploads(settings) == []
+    assert await multipart_uploads(settings) == []
     assert [key for key in await s3_keys(settings) if "/contents/" in key] == []
 
 

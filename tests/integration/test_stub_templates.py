@@ -14,15 +14,13 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
+from bucketd.gateway.marshal import default_json_name
+
 ROOT = Path(__file__).resolve().parents[2]
 BUF = ROOT / "node_modules" / ".bin" / "buf"
 COMMITTED = ROOT / "bucketd" / "v1"
 SERIALIZED = re.compile(r"AddSerializedFile\((b'.*?')\)\n", re.DOTALL)
 OFFSETS = re.compile(r"_serialized_(start|end)=\d+")  # positions in that descriptor
-
-
-def _default_json_name(name: str) -> str:
-    return re.sub(r"_([a-z0-9])", lambda match: match[1].upper(), name)
 
 
 def _descriptor(module_text: str) -> descriptor_pb2.FileDescriptorProto:
@@ -35,7 +33,7 @@ def _descriptor(module_text: str) -> descriptor_pb2.FileDescriptorProto:
         messages.extend(message.nested_type)
         fields.extend([*message.field, *message.extension])
     for field in fields:
-        if field.json_name == _default_json_name(field.name):
+        if field.json_name == default_json_name(field.name):
             field.ClearField("json_name")
     return file
 
