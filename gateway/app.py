@@ -60,7 +60,7 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         return _routing_error(request, error)
     except MarshalError as error:
-        problems = [validation_error(p.field, p.message, p.kind) for p in error.problems]
+        problems = [validation_error(p.field, p.message, p.kind, p.source) for p in error.problems]
         details = {"validation_errors": problems} if problems else None
         return envelope(error.status, str(error), details=details)
     except Exception:

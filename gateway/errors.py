@@ -32,7 +32,7 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 }
 
 # A few ErrorInfo reasons are more precise than their status code allows.
-HTTP_STATUS_BY_REASON: dict[str, int] = {"PAYLOAD_TOO_LARGE": 413}
+HTTP_STATUS_BY_REASON: dict[str, int] = {"PAYLOAD_TOO_LARGE": 413, "NAMESPACE_REQUIRED": 400}
 
 # error.type values of the reference's Error Guide, by HTTP status.
 ERROR_TYPE: dict[int, str] = {
@@ -79,17 +79,18 @@ def envelope(
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-def location(field: str) -> list[str | int]:
-    """`objects[2].blobs[0].data` -> ["body", "objects", 2, "blobs", 0, "data"] (FastAPI's form)."""
-    parts: list[str | int] = ["body"]
+def location(field: str, source: str = "body") -> list[str | int]:
+    """`objects[2].blobs[0].data` -> ["body", "objects", 2, "blobs", 0, "data"] (FastAPI's form;
+    `source` is "body", "query" or "path")."""
+    parts: list[str | int] = [source]
     for name, index in _PATH_PART.findall(field):
         parts.append(int(index) if index else name)
     return parts
 
 
-def validation_error(field: str, message: str, kind: str) -> dict[str, Any]:
+def validation_error(field: str, message: str, kind: str, source: str = "body") -> dict[str, Any]:
     """One item of details.validation_errors, as the Error Guide shows them."""
-    return {"type": kind, "location": location(field), "message": message}
+    return {"type": kind, "location": location(field, source), "message": message}
 
 
 def _status_details(error: aio.AioRpcError) -> list[Any]:

@@ -9,7 +9,7 @@ from grpc import aio
 
 from bucketd.gateway.errors import from_rpc_error
 from bucketd.gateway.inputs import forwarded_metadata, read_json, request_timeout
-from bucketd.gateway.marshal import parse_request, set_text_field, to_json
+from bucketd.gateway.marshal import parse_request, text_values, to_json
 from bucketd.gateway.routes import Route
 from bucketd.gateway.settings import GatewaySettings
 
@@ -29,10 +29,17 @@ class RouteHandler:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         metadata = forwarded_metadata(request)  # the headers first: they are cheaper to check
         timeout = request_timeout(request, self._settings.gateway_timeout_seconds)
+        route = self._route
+        fixed = {
+            **text_values(route.path_fields, _path(request), source="path"),
+            **text_values(route.query_fields, _query(request), source="query"),
+        }
         message = parse_request(
-            self._route.request_class,
-            await self._request_data(request),
-            bound=tuple(self._route.path_variables),
+            route.request_class,
+            await self._body(request),
+            bound=tuple(route.path_variables),
+            from_body=True,
+            fixed=fixed,
         )
         try:
             response = await self._call(message, metadata=metadata, timeout=timeout)
@@ -40,24 +47,15 @@ class RouteHandler:
             return from_rpc_error(error)
         return self._render(response)
 
-    async def _request_data(self, request: web.Request) -> dict[str, Any]:
-        data = await self._json(request) if self._route.body else {}
-        if self._route.body and self._route.body != "*":
-            data = {self._route.body: data}
-        descriptor = self._route.method.input_type
-        for name, value in request.match_info.items():
-            data.pop(name, None)  # the path wins over the body
-            set_text_field(descriptor, data, name, [value])
-        for name in set(request.query) - set(request.match_info):
-            set_text_field(descriptor, data, name, request.query.getall(name))
-        return data
-
-    async def _json(self, request: web.Request) -> dict[str, Any]:
-        return await read_json(
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        if not self._route.body:
+            return {}
+        data = await read_json(
             request,
             limit=self._settings.http_max_body_bytes,
             idle_seconds=self._settings.http_body_idle_seconds,
         )
+        return data if self._route.body == "*" else {self._route.body: data}
 
     def _render(self, response: Any) -> web.Response:
         if not response.DESCRIPTOR.fields:
@@ -65,3 +63,11 @@ class RouteHandler:
         if self._route.response_body:
             response = getattr(response, self._route.response_body)
         return web.json_response(to_json(response))
+
+
+def _path(request: web.Request) -> dict[str, list[str]]:
+    return {name: [value] for name, value in request.match_info.items()}
+
+
+def _query(request: web.Request) -> dict[str, list[str]]:
+    return {name: request.query.getall(name) for name in request.query}

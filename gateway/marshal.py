@@ -9,7 +9,9 @@ protobuf's json_format does the work; this module only bends it to the reference
 - `null` on input means "not set"; an undeclared key is refused (422 naming it and the accepted
   keys, as the public docs do since 2026-11-02), unless the message has a
   `(bucketd.v1.json_inline)` Struct field: then it goes there (the object bodies' user fields),
-  and on output that field's keys are written at the root.
+  and on output that field's keys are written at the root;
+- in a REST body (`from_body`), a field the URL path binds or that travels only in the query
+  string (`(bucketd.v1.http_in) = HTTP_LOCATION_QUERY`) is not a key of the body, at any depth.
 """
 
 from __future__ import annotations
@@ -50,11 +52,13 @@ _FLOAT_TYPES = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOA
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One item of the 422 envelope's details.validation_errors."""
+    """One item of the 422 envelope's details.validation_errors; `source` is where the field
+    travels ("body" or "query")."""
 
     field: str
     message: str
     kind: str
+    source: str = "body"
 
 
 class MarshalError(ValueError):
@@ -74,8 +78,8 @@ class InvalidField(MarshalError):
     status = 422
 
     @classmethod
-    def at(cls, field: str, message: str, kind: str) -> InvalidField:
-        return cls(f"{field}: {message}", [FieldProblem(field, message, kind)])
+    def at(cls, field: str, message: str, kind: str, source: str = "body") -> InvalidField:
+        return cls(f"{field}: {message}", [FieldProblem(field, message, kind, source)])
 
 
 def _is_well_known(descriptor: Descriptor) -> bool:
@@ -111,19 +115,19 @@ def accepted_enum_values(enum: EnumDescriptor) -> list[str]:
     return [spelling for number, spelling in json_values(enum).items() if number != 0]
 
 
-def _enum_in(enum: EnumDescriptor, value: Any, path: str) -> int:
+def _enum_in(enum: EnumDescriptor, value: Any, path: str, source: str = "body") -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value in json_values(enum):
         return value
     if isinstance(value, str) and value.lower() in _enum_lookup(enum):
         return _enum_lookup(enum)[value.lower()]
     allowed = ", ".join(accepted_enum_values(enum))
-    raise InvalidField.at(path, f"{value!r} is not one of {allowed}", "enum")
+    raise InvalidField.at(path, f"{value!r} is not one of {allowed}", "enum", source)
 
 
-def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
+def _scalar_from_text(field: FieldDescriptor, text: str, path: str, source: str) -> Any:
     """A query-string or path value converted to the field's JSON type."""
     if field.enum_type is not None:
-        return _enum_in(field.enum_type, text, path)
+        return _enum_in(field.enum_type, text, path, source)
     try:
         if field.type == FieldDescriptor.TYPE_BOOL:
             lowered = text.lower()
@@ -136,7 +140,8 @@ def _scalar_from_text(field: FieldDescriptor, text: str, path: str) -> Any:
             return float(text)
     except ValueError:
         kind = "bool_parsing" if field.type == FieldDescriptor.TYPE_BOOL else "number_parsing"
-        raise InvalidField.at(path, f"{text!r} is not a valid {_type_name(field)}", kind) from None
+        message = f"{text!r} is not a valid {_type_name(field)}"
+        raise InvalidField.at(path, message, kind, source) from None
     return text
 
 
@@ -166,6 +171,25 @@ def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
     return next((f for f in descriptor.fields if f.json_name == key), None)
 
 
+def http_location(field: FieldDescriptor) -> int:
+    """The field's `(bucketd.v1.http_in)`: where REST carries it (common_pb2.HttpLocation)."""
+    return cast(int, field.GetOptions().Extensions[common_pb2.http_in])
+
+
+def in_body(field: FieldDescriptor, bound: tuple[str, ...]) -> bool:
+    """Whether a REST body may hold the field: not bound by the path, not query-only."""
+    return field.name not in bound and http_location(field) != common_pb2.HTTP_LOCATION_QUERY
+
+
+def _body_field(
+    descriptor: Descriptor, key: str, bound: tuple[str, ...], from_body: bool
+) -> FieldDescriptor | None:
+    field = _field(descriptor, key)
+    if field is None or not from_body or in_body(field, bound):
+        return field
+    return None
+
+
 @cache
 def inline_field(descriptor: Descriptor) -> FieldDescriptor | None:
     """The message's `(bucketd.v1.json_inline)` Struct field, if it has one."""
@@ -175,19 +199,24 @@ def inline_field(descriptor: Descriptor) -> FieldDescriptor | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """What a body may hold: `bound` names the fields the URL path sets; `from_body` says the
+    data is a REST body (query-only fields are not its keys)."""
+
+    bound: tuple[str, ...] = ()
+    from_body: bool = False
+
+
 def _normalize_value(
-    field: FieldDescriptor,
-    value: Any,
-    path: str,
-    problems: list[FieldProblem],
-    bound: tuple[str, ...],
+    field: FieldDescriptor, value: Any, path: str, problems: list[FieldProblem], rules: _Rules
 ) -> Any:
     if field.enum_type is not None:
         return _enum_in(field.enum_type, value, path)
     message = field.message_type
     if message is None or _is_well_known(message) or not isinstance(value, Mapping):
         return value
-    return _normalize(message, value, path, problems, bound)
+    return _normalize(message, value, path, problems, rules)
 
 
 def _required(field: FieldDescriptor) -> bool:
@@ -195,10 +224,16 @@ def _required(field: FieldDescriptor) -> bool:
     return field_behavior_pb2.REQUIRED in behaviors
 
 
-def accepted_keys(descriptor: Descriptor, bound: tuple[str, ...] = ()) -> list[str]:
+def accepted_keys(
+    descriptor: Descriptor, bound: tuple[str, ...] = (), *, from_body: bool = False
+) -> list[str]:
     """The keys a JSON body of this message may hold (`bound`: those the URL path sets)."""
     inline = inline_field(descriptor)
-    return [json_key(f) for f in descriptor.fields if f.name not in bound and f is not inline]
+    return [
+        json_key(f)
+        for f in descriptor.fields
+        if f is not inline and (in_body(f, bound) if from_body else f.name not in bound)
+    ]
 
 
 def _normalize(
@@ -206,17 +241,17 @@ def _normalize(
     data: Mapping[str, Any],
     path: str,
     problems: list[FieldProblem],
-    bound: tuple[str, ...] = (),
+    rules: _Rules,
 ) -> dict[str, Any]:
     normalized: dict[str, Any] = {}
     inline = inline_field(descriptor)
     for key, value in data.items():
-        field = _field(descriptor, key)
+        field = _body_field(descriptor, key, rules.bound, rules.from_body)
         here = f"{path}.{key}" if path else key
         if field is None and inline is not None:
             normalized.setdefault(inline.name, {})[key] = value
         elif field is None:
-            accepted = ", ".join(accepted_keys(descriptor, bound))
+            accepted = ", ".join(accepted_keys(descriptor, rules.bound, from_body=rules.from_body))
             message = f"{key!r} is not a field here; accepted: {accepted}"
             problems.append(FieldProblem(here, message, "extra_forbidden"))
         elif value is None:
@@ -224,21 +259,27 @@ def _normalize(
         elif _is_map(field) and isinstance(value, Mapping):
             value_field = _map_value_field(field)
             normalized[field.name] = {
-                k: _normalize_value(value_field, v, f"{here}.{k}", problems, bound)
+                k: _normalize_value(value_field, v, f"{here}.{k}", problems, rules)
                 for k, v in value.items()
             }
         elif field.is_repeated and isinstance(value, list):
             normalized[field.name] = [
-                _normalize_value(field, item, f"{here}[{i}]", problems, bound)
+                _normalize_value(field, item, f"{here}[{i}]", problems, rules)
                 for i, item in enumerate(value)
             ]
         else:
-            normalized[field.name] = _normalize_value(field, value, here, problems, bound)
+            normalized[field.name] = _normalize_value(field, value, here, problems, rules)
     for field in descriptor.fields:
-        if _required(field) and field.name not in normalized and field.name not in bound:
+        if _required(field) and field.name not in normalized and field.name not in rules.bound:
             here = f"{path}.{json_key(field)}" if path else json_key(field)
             problems.append(FieldProblem(here, "field required", "missing"))
     return normalized
+
+
+def _refuse(problems: list[FieldProblem], what: str = "request body") -> None:
+    if problems:
+        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
+        raise InvalidField(f"Invalid {what}: {summary}", problems)
 
 
 def normalize_input(
@@ -247,39 +288,44 @@ def normalize_input(
     bound: tuple[str, ...] = (),
     *,
     complete: bool = True,
+    from_body: bool = False,
 ) -> dict[str, Any]:
     """Drop nulls and resolve enum spellings (keys become proto field names); refuse, with one
     422 naming every field at fault, undeclared keys (listing the accepted ones) and missing
     required fields (`bound`: the fields the URL path sets)."""
     problems: list[FieldProblem] = []
-    normalized = _normalize(descriptor, data, "", problems, bound)
-    if not complete:
-        problems = [p for p in problems if p.kind != "missing"]
-    if problems:
-        summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise InvalidField(f"Invalid request body: {summary}", problems)
+    normalized = _normalize(descriptor, data, "", problems, _Rules(bound, from_body))
+    _refuse([p for p in problems if complete or p.kind != "missing"])
     return normalized
 
 
-def set_text_field(
-    descriptor: Descriptor, data: dict[str, Any], dotted: str, values: list[str]
-) -> None:
-    """Set `dotted` (a field path from a URL path or query) in `data` unless already set."""
-    *parents, last = dotted.split(".")
-    target = data
-    for name in parents:
-        field = _field(descriptor, name)
-        if field is None or field.message_type is None:
-            return
-        descriptor = field.message_type
-        target = target.setdefault(field.name, {})
-    field = _field(descriptor, last)
-    if field is None or field.name in target or (field.message_type and not field.enum_type):
-        return
-    if field.is_repeated:
-        target[field.name] = [_scalar_from_text(field, v, dotted) for v in values]
-    else:
-        target[field.name] = _scalar_from_text(field, values[-1], dotted)
+def text_values(
+    fields: Mapping[str, FieldDescriptor], texts: Mapping[str, list[str]], *, source: str
+) -> dict[str, Any]:
+    """Path or query values (`texts`: name -> values) typed for their fields and keyed by proto
+    field name; a name `fields` does not hold is refused (422) naming those it does."""
+    unknown = [name for name in texts if name not in fields]
+    accepted = ", ".join(fields) or "none"
+    _refuse(
+        [
+            FieldProblem(
+                name,
+                f"{name!r} is not a {source} parameter here; accepted: {accepted}",
+                "extra_forbidden",
+                source,
+            )
+            for name in unknown
+        ],
+        f"{source} parameters",
+    )
+    typed: dict[str, Any] = {}
+    for name, values in texts.items():
+        field = fields[name]
+        if field.is_repeated:
+            typed[field.name] = [_scalar_from_text(field, v, name, source) for v in values]
+        else:
+            typed[field.name] = _scalar_from_text(field, values[-1], name, source)
+    return typed
 
 
 def parse_request[M: Message](
@@ -288,12 +334,20 @@ def parse_request[M: Message](
     *,
     bound: tuple[str, ...] = (),
     complete: bool = True,
+    from_body: bool = False,
+    fixed: Mapping[str, Any] | None = None,
 ) -> M:
     """Build a request message from JSON-shaped data; MarshalError names what does not fit.
     `bound`: the fields the URL path sets (not body keys, at any depth: a batch's items name
-    no bucket); `complete=False` for a message still being assembled (no required check)."""
+    no bucket); `complete=False` for a message still being assembled (no required check);
+    `from_body`: `data` is a REST body; `fixed`: path and query values from `text_values`
+    (a body value wins over a query one)."""
     message = message_class()
-    normalized = normalize_input(descriptor_of(message), data, bound, complete=complete)
+    normalized = normalize_input(
+        descriptor_of(message), data, bound, complete=complete, from_body=from_body
+    )
+    for name, value in (fixed or {}).items():
+        normalized.setdefault(name, value)
     try:
         json_format.ParseDict(normalized, message)
     except json_format.ParseError as error:

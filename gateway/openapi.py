@@ -9,7 +9,7 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.gateway.errors import ERROR_TYPE
-from bucketd.gateway.marshal import accepted_enum_values, inline_field, json_key
+from bucketd.gateway.marshal import accepted_enum_values, in_body, inline_field, json_key
 from bucketd.gateway.openapi_examples import EXAMPLES
 from bucketd.gateway.routes import Route
 from bucketd.v1.comments import COMMENTS
@@ -84,7 +84,7 @@ class _Schemas:
         required: list[str] = []
         inline = inline_field(message)
         for field in message.fields:
-            if field.name in skip or field is inline:
+            if field is inline or not in_body(field, skip):
                 continue
             behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
             schema = self.field(field)
@@ -96,7 +96,8 @@ class _Schemas:
                 required.append(json_key(field))
             described = self.described(schema, f"{message.full_name}.{field.name}")
             properties[json_key(field)] = described
-        # Strict, as the gateway is: an undeclared key is refused, but for user fields at the root.
+        # Strict, as the gateway is: an undeclared key is refused, but for user fields at the root
+        # (query-only fields are the operation's parameters, not body keys).
         result: dict[str, Any] = {
             "type": "object",
             "properties": properties,
@@ -140,7 +141,7 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         "summary": comment.split(". ")[0].split("\n")[0].rstrip("."),
         "description": f"{comment}\n\ngRPC: `{method.full_name}`.",
         "tags": [method.containing_service.name],
-        "parameters": [*parameters, *_namespace_header(method)],
+        "parameters": [*parameters, *_query_parameters(route, schemas), *_namespace_header(method)],
         "responses": {
             **_success(route, schemas),
             "default": {
@@ -155,17 +156,16 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         if method.full_name in EXAMPLES:
             content["examples"] = EXAMPLES[method.full_name]
         operation["requestBody"] = {"content": {"application/json": content}}
-    else:
-        operation["parameters"] += _query_parameters(route, schemas)
     return operation
 
 
 def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:
-    return [
-        {"name": field.name, "in": "query", "schema": schemas.field(field)}
-        for field in route.method.input_type.fields
-        if field.name not in route.path_variables and field.message_type is None
-    ]
+    parameters = []
+    for name, field in route.query_fields.items():
+        parameter = {"name": name, "in": "query", "schema": schemas.field(field)}
+        comment = COMMENTS.get(f"{route.method.input_type.full_name}.{field.name}")
+        parameters.append({**parameter, "description": comment} if comment else parameter)
+    return parameters
 
 
 # Services whose calls act in a namespace: they need X-Namespace.

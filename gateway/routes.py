@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import message_factory
-from google.protobuf.descriptor import FileDescriptor, MethodDescriptor
+from google.protobuf.descriptor import FieldDescriptor, FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from bucketd.v1 import buckets_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
+from bucketd.gateway.marshal import http_location, json_key
+from bucketd.v1 import buckets_pb2, common_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
 
 API_FILES: tuple[FileDescriptor, ...] = (
     namespaces_pb2.DESCRIPTOR,
@@ -55,6 +57,30 @@ class Route:
     def path_variables(self) -> list[str]:
         """Field paths bound by the template, e.g. ["bucket_identifier"]."""
         return [match.group(1) for match in _VARIABLE.finditer(self.template)]
+
+    @cached_property
+    def path_fields(self) -> dict[str, FieldDescriptor]:
+        """The fields the path template binds, by variable name."""
+        fields = self.method.input_type.fields_by_name
+        return {name: fields[name] for name in self.path_variables}
+
+    @cached_property
+    def query_fields(self) -> dict[str, FieldDescriptor]:
+        """The query parameters the route accepts, by name: fields marked as travelling in the
+        query, and on a route without a body its other scalar fields (grpc-gateway's rule)."""
+        accepted: dict[str, FieldDescriptor] = {}
+        for field in self.method.input_type.fields:
+            where = http_location(field)
+            if field.name in self.path_variables or where == common_pb2.HTTP_LOCATION_BODY:
+                continue
+            scalar = field.message_type is None
+            in_query = where in (
+                common_pb2.HTTP_LOCATION_QUERY,
+                common_pb2.HTTP_LOCATION_BODY_OR_QUERY,
+            )
+            if in_query or (scalar and not self.body):
+                accepted[json_key(field)] = field
+        return accepted
 
     @property
     def aiohttp_path(self) -> str:

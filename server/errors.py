@@ -66,6 +66,13 @@ class InvalidArgument(BucketdError):
     reason = "INVALID_ARGUMENT"
 
 
+class NamespaceRequired(InvalidArgument):
+    """A namespaced call came without X-Namespace: a malformed request, 400 over REST (the
+    header is not a body field, so not a 422)."""
+
+    reason = "NAMESPACE_REQUIRED"
+
+
 class OutOfRange(BucketdError):
     """A position (a write offset) is not where it must be."""
 

@@ -220,7 +220,10 @@ def build_services(
     )
     ingest = _ingest(stores, settings, buckets, storage, fetcher)
     tasks = Tasks(
-        store=stores.tasks, lease=timedelta(seconds=settings.task_lease_seconds), clock=now_ms
+        store=stores.tasks,
+        uploads=stores.uploads,
+        lease=timedelta(seconds=settings.task_lease_seconds),
+        clock=now_ms,
     )
     confirmations = _confirmations(stores, settings, ingest, buckets, storage=storage, tasks=tasks)
     _handle_tasks(tasks, stores, storage, confirmations)

@@ -350,14 +350,28 @@ class CreateBucketRequest(_message.Message):
     BUCKET_SCHEMA_FIELD_NUMBER: _builtins.int
     UNIQUE_KEY_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    STORAGE_CLASS_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    INGEST_FILTER_FIELD_NUMBER: _builtins.int
+    SOURCE_ADAPTER_FIELD_NUMBER: _builtins.int
     bucket_name: _builtins.str
     description: _builtins.str
+    storage_class: _builtins.str
+    """Declared by the public docs; accepted, no effect: bucketd keeps bytes in its one S3 bucket
+    (one storage class), writes no extraction outputs, runs no retrievers and no source adapters.
+    """
     @_builtins.property
     def bucket_schema(self) -> Global___BucketSchema: ...
     @_builtins.property
     def unique_key(self) -> Global___UniqueKeyConfig: ...
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def destination(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def ingest_filter(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def source_adapter(self) -> _struct_pb2.Struct: ...
     def __init__(
         self,
         *,
@@ -366,14 +380,23 @@ class CreateBucketRequest(_message.Message):
         bucket_schema: Global___BucketSchema | None = ...,
         unique_key: Global___UniqueKeyConfig | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
+        storage_class: _builtins.str | None = ...,
+        destination: _struct_pb2.Struct | None = ...,
+        ingest_filter: _struct_pb2.Struct | None = ...,
+        source_adapter: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "bucket_schema", b"bucket_schema", "description", b"description", "metadata", b"metadata", "unique_key", b"unique_key"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_storage_class", b"_storage_class", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "source_adapter", b"source_adapter", "storage_class", b"storage_class", "unique_key", b"unique_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "metadata", b"metadata", "unique_key", b"unique_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_storage_class", b"_storage_class", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "source_adapter", b"source_adapter", "storage_class", b"storage_class", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__storage_class: _TypeAlias = _typing.Literal["storage_class"]  # noqa: Y015
+    _WhichOneofArgType__storage_class: _TypeAlias = _typing.Literal["_storage_class", b"_storage_class"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_class) -> _WhichOneofReturnType__storage_class | None: ...
 
 Global___CreateBucketRequest: _TypeAlias = CreateBucketRequest  # noqa: Y015
 
@@ -444,6 +467,7 @@ class ListBucketsRequest(_message.Message):
     SEARCH_FIELD_NUMBER: _builtins.int
     FILTERS_FIELD_NUMBER: _builtins.int
     SORT_FIELD_NUMBER: _builtins.int
+    SORTS_FIELD_NUMBER: _builtins.int
     CASE_SENSITIVE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
@@ -457,7 +481,7 @@ class ListBucketsRequest(_message.Message):
     """Wildcard match over id, name and description."""
     case_sensitive: _builtins.bool
     limit: _builtins.int
-    """limit: 1..1000, default 10."""
+    """limit: 1..1000, default 10 (body or query; the body wins)."""
     offset: _builtins.int
     page_size: _builtins.int
     """See ListObjectsRequest."""
@@ -472,12 +496,17 @@ class ListBucketsRequest(_message.Message):
 
     @_builtins.property
     def sort(self) -> _common_pb2.SortOption: ...
+    @_builtins.property
+    def sorts(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.SortOption]:
+        """Sorts as a list, the public docs' newer form: the first entry wins over `sort`."""
+
     def __init__(
         self,
         *,
         search: _builtins.str = ...,
         filters: _struct_pb2.Struct | None = ...,
         sort: _common_pb2.SortOption | None = ...,
+        sorts: _abc.Iterable[_common_pb2.SortOption] | None = ...,
         case_sensitive: _builtins.bool = ...,
         limit: _builtins.int | None = ...,
         offset: _builtins.int | None = ...,
@@ -490,7 +519,7 @@ class ListBucketsRequest(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort", "sorts", b"sorts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
     _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
@@ -590,11 +619,37 @@ class UpdateBucketRequest(_message.Message):
     BUCKET_NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    BUCKET_SCHEMA_FIELD_NUMBER: _builtins.int
+    UNIQUE_KEY_FIELD_NUMBER: _builtins.int
+    FORCE_SCHEMA_BREAK_FIELD_NUMBER: _builtins.int
+    STORAGE_CLASS_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    INGEST_FILTER_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     bucket_name: _builtins.str
     description: _builtins.str
+    force_schema_break: _builtins.bool
+    """Query parameter: allow a schema change that existing objects may not fit."""
+    storage_class: _builtins.str
+    """Accepted, no effect (see CreateBucketRequest)."""
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def bucket_schema(self) -> Global___BucketSchema:
+        """The new schema: it may add properties; changing or removing one that objects may hold needs
+        force_schema_break (422 otherwise, naming the property).
+        """
+
+    @_builtins.property
+    def unique_key(self) -> Global___UniqueKeyConfig:
+        """Only default_policy may change: `fields` must repeat the stored key (422 otherwise, and on
+        a bucket created without a unique key).
+        """
+
+    @_builtins.property
+    def destination(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def ingest_filter(self) -> _struct_pb2.Struct: ...
     def __init__(
         self,
         *,
@@ -602,19 +657,29 @@ class UpdateBucketRequest(_message.Message):
         bucket_name: _builtins.str | None = ...,
         description: _builtins.str | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
+        bucket_schema: Global___BucketSchema | None = ...,
+        unique_key: Global___UniqueKeyConfig | None = ...,
+        force_schema_break: _builtins.bool = ...,
+        storage_class: _builtins.str | None = ...,
+        destination: _struct_pb2.Struct | None = ...,
+        ingest_filter: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_name", b"bucket_name", "description", b"description", "metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "_storage_class", b"_storage_class", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "storage_class", b"storage_class", "unique_key", b"unique_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_identifier", b"bucket_identifier", "bucket_name", b"bucket_name", "description", b"description", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "_storage_class", b"_storage_class", "bucket_identifier", b"bucket_identifier", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "force_schema_break", b"force_schema_break", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "storage_class", b"storage_class", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bucket_name: _TypeAlias = _typing.Literal["bucket_name"]  # noqa: Y015
     _WhichOneofArgType__bucket_name: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name"]  # noqa: Y015
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__storage_class: _TypeAlias = _typing.Literal["storage_class"]  # noqa: Y015
+    _WhichOneofArgType__storage_class: _TypeAlias = _typing.Literal["_storage_class", b"_storage_class"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__bucket_name) -> _WhichOneofReturnType__bucket_name | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_class) -> _WhichOneofReturnType__storage_class | None: ...
 
 Global___UpdateBucketRequest: _TypeAlias = UpdateBucketRequest  # noqa: Y015
 
@@ -646,11 +711,32 @@ class PatchBucketRequest(_message.Message):
     BUCKET_NAME_FIELD_NUMBER: _builtins.int
     DESCRIPTION_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
+    BUCKET_SCHEMA_FIELD_NUMBER: _builtins.int
+    UNIQUE_KEY_FIELD_NUMBER: _builtins.int
+    FORCE_SCHEMA_BREAK_FIELD_NUMBER: _builtins.int
+    SOURCE_ADAPTER_FIELD_NUMBER: _builtins.int
+    DESTINATION_FIELD_NUMBER: _builtins.int
+    INGEST_FILTER_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     bucket_name: _builtins.str
     description: _builtins.str
+    force_schema_break: _builtins.bool
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def bucket_schema(self) -> Global___BucketSchema:
+        """As in UpdateBucketRequest."""
+
+    @_builtins.property
+    def unique_key(self) -> Global___UniqueKeyConfig: ...
+    @_builtins.property
+    def source_adapter(self) -> _struct_pb2.Struct:
+        """Accepted, no effect (see CreateBucketRequest)."""
+
+    @_builtins.property
+    def destination(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def ingest_filter(self) -> _struct_pb2.Struct: ...
     def __init__(
         self,
         *,
@@ -658,10 +744,16 @@ class PatchBucketRequest(_message.Message):
         bucket_name: _builtins.str | None = ...,
         description: _builtins.str | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
+        bucket_schema: Global___BucketSchema | None = ...,
+        unique_key: Global___UniqueKeyConfig | None = ...,
+        force_schema_break: _builtins.bool = ...,
+        source_adapter: _struct_pb2.Struct | None = ...,
+        destination: _struct_pb2.Struct | None = ...,
+        ingest_filter: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_name", b"bucket_name", "description", b"description", "metadata", b"metadata"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "source_adapter", b"source_adapter", "unique_key", b"unique_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_identifier", b"bucket_identifier", "bucket_name", b"bucket_name", "description", b"description", "metadata", b"metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name", "_description", b"_description", "bucket_identifier", b"bucket_identifier", "bucket_name", b"bucket_name", "bucket_schema", b"bucket_schema", "description", b"description", "destination", b"destination", "force_schema_break", b"force_schema_break", "ingest_filter", b"ingest_filter", "metadata", b"metadata", "source_adapter", b"source_adapter", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bucket_name: _TypeAlias = _typing.Literal["bucket_name"]  # noqa: Y015
     _WhichOneofArgType__bucket_name: _TypeAlias = _typing.Literal["_bucket_name", b"_bucket_name"]  # noqa: Y015
@@ -699,15 +791,19 @@ class DeleteBucketRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    FORCE_FORECLOSE_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
+    force_foreclose: _builtins.bool
+    """Query parameter of the public docs; accepted, no effect: a deletion always runs to its end."""
     def __init__(
         self,
         *,
         bucket_identifier: _builtins.str = ...,
+        force_foreclose: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "force_foreclose", b"force_foreclose"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -93,14 +93,15 @@ class BucketServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateBucket(self, request, context):
-        """Changes a bucket's name, description or metadata (the schema is fixed).
+        """Changes a bucket's name, description, metadata, schema (new properties; a change to an
+        existing one needs force_schema_break) or unique key's default policy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def PatchBucket(self, request, context):
-        """Changes the fields sent of a bucket's name, description and metadata.
+        """Changes the fields sent, as UpdateBucket does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -40,9 +40,11 @@ class BucketServiceStub:
     ListBuckets: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.ListBucketsRequest, _buckets_pb2.ListBucketsResponse]
     """The namespace's buckets: search, filters, sort and paging (POST body or GET query)."""
     UpdateBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.UpdateBucketRequest, _buckets_pb2.UpdateBucketResponse]
-    """Changes a bucket's name, description or metadata (the schema is fixed)."""
+    """Changes a bucket's name, description, metadata, schema (new properties; a change to an
+    existing one needs force_schema_break) or unique key's default policy.
+    """
     PatchBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.PatchBucketRequest, _buckets_pb2.PatchBucketResponse]
-    """Changes the fields sent of a bucket's name, description and metadata."""
+    """Changes the fields sent, as UpdateBucket does."""
     DeleteBucket: _grpc.UnaryUnaryMultiCallable[_buckets_pb2.DeleteBucketRequest, _buckets_pb2.DeleteBucketResponse]
     """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll."""
 
@@ -58,9 +60,11 @@ class BucketServiceAsyncStub(BucketServiceStub):
     ListBuckets: _aio.UnaryUnaryMultiCallable[_buckets_pb2.ListBucketsRequest, _buckets_pb2.ListBucketsResponse]  # type: ignore[assignment]
     """The namespace's buckets: search, filters, sort and paging (POST body or GET query)."""
     UpdateBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.UpdateBucketRequest, _buckets_pb2.UpdateBucketResponse]  # type: ignore[assignment]
-    """Changes a bucket's name, description or metadata (the schema is fixed)."""
+    """Changes a bucket's name, description, metadata, schema (new properties; a change to an
+    existing one needs force_schema_break) or unique key's default policy.
+    """
     PatchBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.PatchBucketRequest, _buckets_pb2.PatchBucketResponse]  # type: ignore[assignment]
-    """Changes the fields sent of a bucket's name, description and metadata."""
+    """Changes the fields sent, as UpdateBucket does."""
     DeleteBucket: _aio.UnaryUnaryMultiCallable[_buckets_pb2.DeleteBucketRequest, _buckets_pb2.DeleteBucketResponse]  # type: ignore[assignment]
     """Deletes the bucket and its objects and uploads, as a delete_bucket task to poll."""
 
@@ -93,14 +97,16 @@ class BucketServiceServicer:
         request: _buckets_pb2.UpdateBucketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_buckets_pb2.UpdateBucketResponse, _abc.Awaitable[_buckets_pb2.UpdateBucketResponse]]:
-        """Changes a bucket's name, description or metadata (the schema is fixed)."""
+        """Changes a bucket's name, description, metadata, schema (new properties; a change to an
+        existing one needs force_schema_break) or unique key's default policy.
+        """
 
     def PatchBucket(
         self,
         request: _buckets_pb2.PatchBucketRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_buckets_pb2.PatchBucketResponse, _abc.Awaitable[_buckets_pb2.PatchBucketResponse]]:
-        """Changes the fields sent of a bucket's name, description and metadata."""
+        """Changes the fields sent, as UpdateBucket does."""
 
     def DeleteBucket(
         self,

@@ -19,6 +19,34 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _HttpLocation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HttpLocationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HttpLocation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HTTP_LOCATION_UNSPECIFIED: _HttpLocation.ValueType  # 0
+    """The JSON body; on a route without a body (GET, DELETE), a query parameter when scalar."""
+    HTTP_LOCATION_QUERY: _HttpLocation.ValueType  # 1
+    """A query parameter only, on every route of the method: a body holding it is refused."""
+    HTTP_LOCATION_BODY_OR_QUERY: _HttpLocation.ValueType  # 2
+    """The body, or else the query string (the body wins)."""
+    HTTP_LOCATION_BODY: _HttpLocation.ValueType  # 3
+    """The body only, also on a route without a body (where it cannot be sent)."""
+
+class HttpLocation(_HttpLocation, metaclass=_HttpLocationEnumTypeWrapper):
+    """Where a request field travels over REST (the gRPC message holds them all alike)."""
+
+HTTP_LOCATION_UNSPECIFIED: HttpLocation.ValueType  # 0
+"""The JSON body; on a route without a body (GET, DELETE), a query parameter when scalar."""
+HTTP_LOCATION_QUERY: HttpLocation.ValueType  # 1
+"""A query parameter only, on every route of the method: a body holding it is refused."""
+HTTP_LOCATION_BODY_OR_QUERY: HttpLocation.ValueType  # 2
+"""The body, or else the query string (the body wins)."""
+HTTP_LOCATION_BODY: HttpLocation.ValueType  # 3
+"""The body only, also on a route without a body (where it cannot be sent)."""
+Global___HttpLocation: _TypeAlias = HttpLocation  # noqa: Y015
+
 class _TaskStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -39,6 +67,10 @@ class _TaskStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TaskStatus
     TASK_STATUS_ACTIVE: _TaskStatus.ValueType  # 11
     TASK_STATUS_ARCHIVED: _TaskStatus.ValueType  # 12
     TASK_STATUS_SUSPENDED: _TaskStatus.ValueType  # 13
+    TASK_STATUS_QUEUED: _TaskStatus.ValueType  # 14
+    """In the public docs' enum; bucketd never answers them (filters may name them)."""
+    TASK_STATUS_INTERRUPTED: _TaskStatus.ValueType  # 15
+    TASK_STATUS_DEACTIVATED: _TaskStatus.ValueType  # 16
 
 class TaskStatus(_TaskStatus, metaclass=_TaskStatusEnumTypeWrapper):
     """TaskStatusEnum of the reference (section 1.3): objects, buckets and uploads share it."""
@@ -57,6 +89,10 @@ TASK_STATUS_DRAFT: TaskStatus.ValueType  # 10
 TASK_STATUS_ACTIVE: TaskStatus.ValueType  # 11
 TASK_STATUS_ARCHIVED: TaskStatus.ValueType  # 12
 TASK_STATUS_SUSPENDED: TaskStatus.ValueType  # 13
+TASK_STATUS_QUEUED: TaskStatus.ValueType  # 14
+"""In the public docs' enum; bucketd never answers them (filters may name them)."""
+TASK_STATUS_INTERRUPTED: TaskStatus.ValueType  # 15
+TASK_STATUS_DEACTIVATED: TaskStatus.ValueType  # 16
 Global___TaskStatus: _TypeAlias = TaskStatus  # noqa: Y015
 
 class _FieldType:
@@ -271,6 +307,8 @@ Global___SourceDetails: _TypeAlias = SourceDetails  # noqa: Y015
 
 JSON_VALUE_FIELD_NUMBER: _builtins.int
 JSON_INLINE_FIELD_NUMBER: _builtins.int
+HTTP_IN_FIELD_NUMBER: _builtins.int
+NO_EFFECT_FIELD_NUMBER: _builtins.int
 json_value: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.str]
 """How the value is spelled in JSON (the reference's "PENDING", "pdf"). buf lint wants
 prefixed UPPER_SNAKE value names; the REST gateway reads and writes this spelling instead.
@@ -279,4 +317,12 @@ json_inline: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOpti
 """On a google.protobuf.Struct field: in JSON its keys sit at the root of the enclosing object
 instead of under the field's name. Unknown root keys of a request go into it; on output its
 keys are written at the root. This is how the reference's "flat user fields" travel.
+"""
+http_in: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, Global___HttpLocation.ValueType]
+"""Where the REST gateway reads the field from (see HttpLocation); the public docs declare
+some fields as query parameters only, and a body holding them is refused.
+"""
+no_effect: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
+"""Declared by the public API (so a public client may send it) and accepted, but bucketd gives
+it no effect; the field's comment says why. The README's API table lists these fields.
 """

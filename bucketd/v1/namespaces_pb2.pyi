@@ -81,18 +81,56 @@ class CreateNamespaceRequest(_message.Message):
     FEATURE_EXTRACTORS_FIELD_NUMBER: _builtins.int
     PAYLOAD_INDEXES_FIELD_NUMBER: _builtins.int
     AUTO_CREATE_INDEXES_FIELD_NUMBER: _builtins.int
+    NAMESPACE_ID_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    NAMESPACE_TYPE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    VECTOR_CONFIGS_FIELD_NUMBER: _builtins.int
+    ADAPTIVE_INDEXING_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    INFRASTRUCTURE_FIELD_NUMBER: _builtins.int
+    TRUSTED_ISSUERS_FIELD_NUMBER: _builtins.int
+    TIERING_FIELD_NUMBER: _builtins.int
+    SPEND_BUDGET_FIELD_NUMBER: _builtins.int
+    COST_CAP_OVERRIDE_FIELD_NUMBER: _builtins.int
     namespace_name: _builtins.str
     """3 to 64 characters, unique within the organization."""
     description: _builtins.str
     auto_create_indexes: _builtins.bool
+    namespace_id: _builtins.str
+    mode: _builtins.str
+    """"managed" or "standalone"."""
+    namespace_type: _builtins.str
+    """"standard" or "marketplace"."""
+    scope: _builtins.str
+    """"org" or "system": bucketd's namespaces always belong to the caller's organization."""
+    adaptive_indexing: _builtins.bool
+    ttl_seconds: _builtins.int
     @_builtins.property
     def feature_extractors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
-        """Declared by the public docs' request model, accepted and not used: bucketd runs no
-        feature extractors and keeps no vector indexes.
+        """The fields below are declared by the public docs' request model and accepted without effect:
+        bucketd runs no feature extractors, keeps no vectors or payload indexes, runs no compute of
+        its own, and always makes the namespace's id itself (ids are global: an id chosen by the
+        caller could tell it that another organization's namespace exists).
         """
 
     @_builtins.property
     def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def vector_configs(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
+    @_builtins.property
+    def infrastructure(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def trusted_issuers(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
+    @_builtins.property
+    def tiering(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def spend_budget(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def cost_cap_override(self) -> _struct_pb2.Struct: ...
     def __init__(
         self,
         *,
@@ -101,19 +139,56 @@ class CreateNamespaceRequest(_message.Message):
         feature_extractors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
         payload_indexes: _abc.Iterable[_struct_pb2.Struct] | None = ...,
         auto_create_indexes: _builtins.bool | None = ...,
+        namespace_id: _builtins.str | None = ...,
+        mode: _builtins.str | None = ...,
+        namespace_type: _builtins.str | None = ...,
+        scope: _builtins.str | None = ...,
+        features: _abc.Iterable[_builtins.str] | None = ...,
+        vector_configs: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        adaptive_indexing: _builtins.bool | None = ...,
+        ttl_seconds: _builtins.int | None = ...,
+        infrastructure: _struct_pb2.Struct | None = ...,
+        trusted_issuers: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        tiering: _struct_pb2.Struct | None = ...,
+        spend_budget: _struct_pb2.Struct | None = ...,
+        cost_cap_override: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "auto_create_indexes", b"auto_create_indexes", "description", b"description"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing", "_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "_mode", b"_mode", "_namespace_id", b"_namespace_id", "_namespace_type", b"_namespace_type", "_scope", b"_scope", "_ttl_seconds", b"_ttl_seconds", "adaptive_indexing", b"adaptive_indexing", "auto_create_indexes", b"auto_create_indexes", "cost_cap_override", b"cost_cap_override", "description", b"description", "infrastructure", b"infrastructure", "mode", b"mode", "namespace_id", b"namespace_id", "namespace_type", b"namespace_type", "scope", b"scope", "spend_budget", b"spend_budget", "tiering", b"tiering", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "auto_create_indexes", b"auto_create_indexes", "description", b"description", "feature_extractors", b"feature_extractors", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing", "_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "_mode", b"_mode", "_namespace_id", b"_namespace_id", "_namespace_type", b"_namespace_type", "_scope", b"_scope", "_ttl_seconds", b"_ttl_seconds", "adaptive_indexing", b"adaptive_indexing", "auto_create_indexes", b"auto_create_indexes", "cost_cap_override", b"cost_cap_override", "description", b"description", "feature_extractors", b"feature_extractors", "features", b"features", "infrastructure", b"infrastructure", "mode", b"mode", "namespace_id", b"namespace_id", "namespace_name", b"namespace_name", "namespace_type", b"namespace_type", "payload_indexes", b"payload_indexes", "scope", b"scope", "spend_budget", b"spend_budget", "tiering", b"tiering", "trusted_issuers", b"trusted_issuers", "ttl_seconds", b"ttl_seconds", "vector_configs", b"vector_configs"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__adaptive_indexing: _TypeAlias = _typing.Literal["adaptive_indexing"]  # noqa: Y015
+    _WhichOneofArgType__adaptive_indexing: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing"]  # noqa: Y015
     _WhichOneofReturnType__auto_create_indexes: _TypeAlias = _typing.Literal["auto_create_indexes"]  # noqa: Y015
     _WhichOneofArgType__auto_create_indexes: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes"]  # noqa: Y015
     _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
     _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__mode: _TypeAlias = _typing.Literal["mode"]  # noqa: Y015
+    _WhichOneofArgType__mode: _TypeAlias = _typing.Literal["_mode", b"_mode"]  # noqa: Y015
+    _WhichOneofReturnType__namespace_id: _TypeAlias = _typing.Literal["namespace_id"]  # noqa: Y015
+    _WhichOneofArgType__namespace_id: _TypeAlias = _typing.Literal["_namespace_id", b"_namespace_id"]  # noqa: Y015
+    _WhichOneofReturnType__namespace_type: _TypeAlias = _typing.Literal["namespace_type"]  # noqa: Y015
+    _WhichOneofArgType__namespace_type: _TypeAlias = _typing.Literal["_namespace_type", b"_namespace_type"]  # noqa: Y015
+    _WhichOneofReturnType__scope: _TypeAlias = _typing.Literal["scope"]  # noqa: Y015
+    _WhichOneofArgType__scope: _TypeAlias = _typing.Literal["_scope", b"_scope"]  # noqa: Y015
+    _WhichOneofReturnType__ttl_seconds: _TypeAlias = _typing.Literal["ttl_seconds"]  # noqa: Y015
+    _WhichOneofArgType__ttl_seconds: _TypeAlias = _typing.Literal["_ttl_seconds", b"_ttl_seconds"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__adaptive_indexing) -> _WhichOneofReturnType__adaptive_indexing | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__auto_create_indexes) -> _WhichOneofReturnType__auto_create_indexes | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mode) -> _WhichOneofReturnType__mode | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace_id) -> _WhichOneofReturnType__namespace_id | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace_type) -> _WhichOneofReturnType__namespace_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scope) -> _WhichOneofReturnType__scope | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ttl_seconds) -> _WhichOneofReturnType__ttl_seconds | None: ...
 
 Global___CreateNamespaceRequest: _TypeAlias = CreateNamespaceRequest  # noqa: Y015
 
@@ -183,6 +258,7 @@ class ListNamespacesRequest(_message.Message):
 
     SEARCH_FIELD_NUMBER: _builtins.int
     SORT_FIELD_NUMBER: _builtins.int
+    SORTS_FIELD_NUMBER: _builtins.int
     FILTERS_FIELD_NUMBER: _builtins.int
     CASE_SENSITIVE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
@@ -193,11 +269,13 @@ class ListNamespacesRequest(_message.Message):
     NEXT_CURSOR_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
     INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
+    INCLUDE_SYSTEM_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     search: _builtins.str
     """Matches names and descriptions (case-insensitive substring)."""
     case_sensitive: _builtins.bool
     limit: _builtins.int
-    """limit: 1..1000, default 10."""
+    """limit: 1..1000, default 10 (body or query; the body wins)."""
     offset: _builtins.int
     page_size: _builtins.int
     """See ListObjectsRequest."""
@@ -206,8 +284,17 @@ class ListNamespacesRequest(_message.Message):
     next_cursor: _builtins.str
     after: _builtins.str
     include_total: _builtins.bool
+    include_system: _builtins.bool
+    """Query parameters of the public docs' list route; accepted, no effect (bucketd has no
+    system namespaces and one view).
+    """
+    view: _builtins.str
     @_builtins.property
     def sort(self) -> _common_pb2.SortOption: ...
+    @_builtins.property
+    def sorts(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.SortOption]:
+        """Sorts as a list, the public docs' newer form: the first entry wins over `sort`."""
+
     @_builtins.property
     def filters(self) -> _struct_pb2.Struct:
         """Shorthand or AND/OR/NOT filters over namespace_id and namespace_name."""
@@ -217,6 +304,7 @@ class ListNamespacesRequest(_message.Message):
         *,
         search: _builtins.str = ...,
         sort: _common_pb2.SortOption | None = ...,
+        sorts: _abc.Iterable[_common_pb2.SortOption] | None = ...,
         filters: _struct_pb2.Struct | None = ...,
         case_sensitive: _builtins.bool = ...,
         limit: _builtins.int | None = ...,
@@ -227,10 +315,12 @@ class ListNamespacesRequest(_message.Message):
         next_cursor: _builtins.str | None = ...,
         after: _builtins.str | None = ...,
         include_total: _builtins.bool = ...,
+        include_system: _builtins.bool = ...,
+        view: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "_view", b"_view", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort", "view", b"view"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "_view", b"_view", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_system", b"include_system", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort", "sorts", b"sorts", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
     _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
@@ -246,6 +336,8 @@ class ListNamespacesRequest(_message.Message):
     _WhichOneofArgType__page: _TypeAlias = _typing.Literal["_page", b"_page"]  # noqa: Y015
     _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
     _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    _WhichOneofReturnType__view: _TypeAlias = _typing.Literal["view"]  # noqa: Y015
+    _WhichOneofArgType__view: _TypeAlias = _typing.Literal["_view", b"_view"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__after) -> _WhichOneofReturnType__after | None: ...
     @_typing.overload
@@ -260,6 +352,8 @@ class ListNamespacesRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__page) -> _WhichOneofReturnType__page | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__view) -> _WhichOneofReturnType__view | None: ...
 
 Global___ListNamespacesRequest: _TypeAlias = ListNamespacesRequest  # noqa: Y015
 
@@ -296,38 +390,26 @@ class UpdateNamespaceRequest(_message.Message):
 
     NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
     NAMESPACE_NAME_FIELD_NUMBER: _builtins.int
-    DESCRIPTION_FIELD_NUMBER: _builtins.int
-    FEATURE_EXTRACTORS_FIELD_NUMBER: _builtins.int
     PAYLOAD_INDEXES_FIELD_NUMBER: _builtins.int
     namespace_identifier: _builtins.str
     namespace_name: _builtins.str
-    description: _builtins.str
     @_builtins.property
-    def feature_extractors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
-        """Accepted and not used (see CreateNamespaceRequest)."""
+    def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """Accepted, no effect (see CreateNamespaceRequest)."""
 
-    @_builtins.property
-    def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
     def __init__(
         self,
         *,
         namespace_identifier: _builtins.str = ...,
         namespace_name: _builtins.str | None = ...,
-        description: _builtins.str | None = ...,
-        feature_extractors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
         payload_indexes: _abc.Iterable[_struct_pb2.Struct] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_namespace_name", b"_namespace_name", "description", b"description", "namespace_name", b"namespace_name"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_namespace_name", b"_namespace_name", "namespace_name", b"namespace_name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_namespace_name", b"_namespace_name", "description", b"description", "feature_extractors", b"feature_extractors", "namespace_identifier", b"namespace_identifier", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_namespace_name", b"_namespace_name", "namespace_identifier", b"namespace_identifier", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
-    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
     _WhichOneofReturnType__namespace_name: _TypeAlias = _typing.Literal["namespace_name"]  # noqa: Y015
     _WhichOneofArgType__namespace_name: _TypeAlias = _typing.Literal["_namespace_name", b"_namespace_name"]  # noqa: Y015
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
-    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace_name) -> _WhichOneofReturnType__namespace_name | None: ...
 
 Global___UpdateNamespaceRequest: _TypeAlias = UpdateNamespaceRequest  # noqa: Y015
@@ -351,6 +433,129 @@ class UpdateNamespaceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateNamespaceResponse: _TypeAlias = UpdateNamespaceResponse  # noqa: Y015
+
+@_typing.final
+class PatchNamespaceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    NAMESPACE_NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    FEATURE_EXTRACTORS_FIELD_NUMBER: _builtins.int
+    PAYLOAD_INDEXES_FIELD_NUMBER: _builtins.int
+    AUTO_CREATE_INDEXES_FIELD_NUMBER: _builtins.int
+    ADAPTIVE_INDEXING_FIELD_NUMBER: _builtins.int
+    REPAIR_VECTORS_FIELD_NUMBER: _builtins.int
+    INFRASTRUCTURE_FIELD_NUMBER: _builtins.int
+    TRUSTED_ISSUERS_FIELD_NUMBER: _builtins.int
+    SPEND_BUDGET_FIELD_NUMBER: _builtins.int
+    PINNED_FIELD_NUMBER: _builtins.int
+    TIERING_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    COST_CAP_OVERRIDE_FIELD_NUMBER: _builtins.int
+    namespace_identifier: _builtins.str
+    namespace_name: _builtins.str
+    description: _builtins.str
+    auto_create_indexes: _builtins.bool
+    adaptive_indexing: _builtins.bool
+    repair_vectors: _builtins.bool
+    expires_at: _builtins.str
+    ttl_seconds: _builtins.int
+    @_builtins.property
+    def feature_extractors(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """The fields below are accepted without effect (see CreateNamespaceRequest); bucketd keeps
+        its namespaces until they are deleted (no expiry) and keeps no vectors to repair.
+        """
+
+    @_builtins.property
+    def payload_indexes(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
+    @_builtins.property
+    def infrastructure(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def trusted_issuers(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]: ...
+    @_builtins.property
+    def spend_budget(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def pinned(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def tiering(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def cost_cap_override(self) -> _struct_pb2.Struct: ...
+    def __init__(
+        self,
+        *,
+        namespace_identifier: _builtins.str = ...,
+        namespace_name: _builtins.str | None = ...,
+        description: _builtins.str | None = ...,
+        feature_extractors: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        payload_indexes: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        auto_create_indexes: _builtins.bool | None = ...,
+        adaptive_indexing: _builtins.bool | None = ...,
+        repair_vectors: _builtins.bool | None = ...,
+        infrastructure: _struct_pb2.Struct | None = ...,
+        trusted_issuers: _abc.Iterable[_struct_pb2.Struct] | None = ...,
+        spend_budget: _struct_pb2.Struct | None = ...,
+        pinned: _struct_pb2.Struct | None = ...,
+        tiering: _struct_pb2.Struct | None = ...,
+        expires_at: _builtins.str | None = ...,
+        ttl_seconds: _builtins.int | None = ...,
+        cost_cap_override: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing", "_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "_expires_at", b"_expires_at", "_namespace_name", b"_namespace_name", "_repair_vectors", b"_repair_vectors", "_ttl_seconds", b"_ttl_seconds", "adaptive_indexing", b"adaptive_indexing", "auto_create_indexes", b"auto_create_indexes", "cost_cap_override", b"cost_cap_override", "description", b"description", "expires_at", b"expires_at", "infrastructure", b"infrastructure", "namespace_name", b"namespace_name", "pinned", b"pinned", "repair_vectors", b"repair_vectors", "spend_budget", b"spend_budget", "tiering", b"tiering", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing", "_auto_create_indexes", b"_auto_create_indexes", "_description", b"_description", "_expires_at", b"_expires_at", "_namespace_name", b"_namespace_name", "_repair_vectors", b"_repair_vectors", "_ttl_seconds", b"_ttl_seconds", "adaptive_indexing", b"adaptive_indexing", "auto_create_indexes", b"auto_create_indexes", "cost_cap_override", b"cost_cap_override", "description", b"description", "expires_at", b"expires_at", "feature_extractors", b"feature_extractors", "infrastructure", b"infrastructure", "namespace_identifier", b"namespace_identifier", "namespace_name", b"namespace_name", "payload_indexes", b"payload_indexes", "pinned", b"pinned", "repair_vectors", b"repair_vectors", "spend_budget", b"spend_budget", "tiering", b"tiering", "trusted_issuers", b"trusted_issuers", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__adaptive_indexing: _TypeAlias = _typing.Literal["adaptive_indexing"]  # noqa: Y015
+    _WhichOneofArgType__adaptive_indexing: _TypeAlias = _typing.Literal["_adaptive_indexing", b"_adaptive_indexing"]  # noqa: Y015
+    _WhichOneofReturnType__auto_create_indexes: _TypeAlias = _typing.Literal["auto_create_indexes"]  # noqa: Y015
+    _WhichOneofArgType__auto_create_indexes: _TypeAlias = _typing.Literal["_auto_create_indexes", b"_auto_create_indexes"]  # noqa: Y015
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__expires_at: _TypeAlias = _typing.Literal["expires_at"]  # noqa: Y015
+    _WhichOneofArgType__expires_at: _TypeAlias = _typing.Literal["_expires_at", b"_expires_at"]  # noqa: Y015
+    _WhichOneofReturnType__namespace_name: _TypeAlias = _typing.Literal["namespace_name"]  # noqa: Y015
+    _WhichOneofArgType__namespace_name: _TypeAlias = _typing.Literal["_namespace_name", b"_namespace_name"]  # noqa: Y015
+    _WhichOneofReturnType__repair_vectors: _TypeAlias = _typing.Literal["repair_vectors"]  # noqa: Y015
+    _WhichOneofArgType__repair_vectors: _TypeAlias = _typing.Literal["_repair_vectors", b"_repair_vectors"]  # noqa: Y015
+    _WhichOneofReturnType__ttl_seconds: _TypeAlias = _typing.Literal["ttl_seconds"]  # noqa: Y015
+    _WhichOneofArgType__ttl_seconds: _TypeAlias = _typing.Literal["_ttl_seconds", b"_ttl_seconds"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__adaptive_indexing) -> _WhichOneofReturnType__adaptive_indexing | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__auto_create_indexes) -> _WhichOneofReturnType__auto_create_indexes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expires_at) -> _WhichOneofReturnType__expires_at | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__namespace_name) -> _WhichOneofReturnType__namespace_name | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__repair_vectors) -> _WhichOneofReturnType__repair_vectors | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ttl_seconds) -> _WhichOneofReturnType__ttl_seconds | None: ...
+
+Global___PatchNamespaceRequest: _TypeAlias = PatchNamespaceRequest  # noqa: Y015
+
+@_typing.final
+class PatchNamespaceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def namespace(self) -> Global___Namespace: ...
+    def __init__(
+        self,
+        *,
+        namespace: Global___Namespace | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["namespace", b"namespace"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["namespace", b"namespace"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PatchNamespaceResponse: _TypeAlias = PatchNamespaceResponse  # noqa: Y015
 
 @_typing.final
 class GetNamespaceStatsRequest(_message.Message):

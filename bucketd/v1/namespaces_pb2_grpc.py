@@ -55,6 +55,11 @@ class NamespaceServiceStub:
                 request_serializer=bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceResponse.FromString,
                 _registered_method=True)
+        self.PatchNamespace = channel.unary_unary(
+                '/bucketd.v1.NamespaceService/PatchNamespace',
+                request_serializer=bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceResponse.FromString,
+                _registered_method=True)
         self.DeleteNamespace = channel.unary_unary(
                 '/bucketd.v1.NamespaceService/DeleteNamespace',
                 request_serializer=bucketd_dot_v1_dot_namespaces__pb2.DeleteNamespaceRequest.SerializeToString,
@@ -103,7 +108,14 @@ class NamespaceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateNamespace(self, request, context):
-        """PUT and PATCH both change only the fields that are sent.
+        """Renames a namespace (PUT takes the public docs' UpdateNamespaceRequest: only the name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PatchNamespace(self, request, context):
+        """Changes the fields sent of a namespace's name and description.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -159,6 +171,11 @@ def add_NamespaceServiceServicer_to_server(servicer, server):
                     servicer.UpdateNamespace,
                     request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceResponse.SerializeToString,
+            ),
+            'PatchNamespace': grpc.unary_unary_rpc_method_handler(
+                    servicer.PatchNamespace,
+                    request_deserializer=bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceResponse.SerializeToString,
             ),
             'DeleteNamespace': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteNamespace,
@@ -290,6 +307,33 @@ class NamespaceService:
             '/bucketd.v1.NamespaceService/UpdateNamespace',
             bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceRequest.SerializeToString,
             bucketd_dot_v1_dot_namespaces__pb2.UpdateNamespaceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PatchNamespace(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bucketd.v1.NamespaceService/PatchNamespace',
+            bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceRequest.SerializeToString,
+            bucketd_dot_v1_dot_namespaces__pb2.PatchNamespaceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,7 +40,9 @@ class NamespaceServiceStub:
     ListNamespaces: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.ListNamespacesRequest, _namespaces_pb2.ListNamespacesResponse]
     """The caller's namespaces: search, filters, sort and paging (POST body or GET query)."""
     UpdateNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]
-    """PUT and PATCH both change only the fields that are sent."""
+    """Renames a namespace (PUT takes the public docs' UpdateNamespaceRequest: only the name)."""
+    PatchNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.PatchNamespaceRequest, _namespaces_pb2.PatchNamespaceResponse]
+    """Changes the fields sent of a namespace's name and description."""
     DeleteNamespace: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]
     """Deletes the namespace and everything in it, as a delete_namespace task to poll."""
     GetNamespaceStats: _grpc.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]
@@ -62,7 +64,9 @@ class NamespaceServiceAsyncStub(NamespaceServiceStub):
     ListNamespaces: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.ListNamespacesRequest, _namespaces_pb2.ListNamespacesResponse]  # type: ignore[assignment]
     """The caller's namespaces: search, filters, sort and paging (POST body or GET query)."""
     UpdateNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.UpdateNamespaceRequest, _namespaces_pb2.UpdateNamespaceResponse]  # type: ignore[assignment]
-    """PUT and PATCH both change only the fields that are sent."""
+    """Renames a namespace (PUT takes the public docs' UpdateNamespaceRequest: only the name)."""
+    PatchNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.PatchNamespaceRequest, _namespaces_pb2.PatchNamespaceResponse]  # type: ignore[assignment]
+    """Changes the fields sent of a namespace's name and description."""
     DeleteNamespace: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.DeleteNamespaceRequest, _namespaces_pb2.DeleteNamespaceResponse]  # type: ignore[assignment]
     """Deletes the namespace and everything in it, as a delete_namespace task to poll."""
     GetNamespaceStats: _aio.UnaryUnaryMultiCallable[_namespaces_pb2.GetNamespaceStatsRequest, _namespaces_pb2.GetNamespaceStatsResponse]  # type: ignore[assignment]
@@ -101,7 +105,14 @@ class NamespaceServiceServicer:
         request: _namespaces_pb2.UpdateNamespaceRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_namespaces_pb2.UpdateNamespaceResponse, _abc.Awaitable[_namespaces_pb2.UpdateNamespaceResponse]]:
-        """PUT and PATCH both change only the fields that are sent."""
+        """Renames a namespace (PUT takes the public docs' UpdateNamespaceRequest: only the name)."""
+
+    def PatchNamespace(
+        self,
+        request: _namespaces_pb2.PatchNamespaceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_namespaces_pb2.PatchNamespaceResponse, _abc.Awaitable[_namespaces_pb2.PatchNamespaceResponse]]:
+        """Changes the fields sent of a namespace's name and description."""
 
     def DeleteNamespace(
         self,

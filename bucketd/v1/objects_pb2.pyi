@@ -323,11 +323,10 @@ class CreateObjectRequest(_message.Message):
     SKIP_DUPLICATES_FIELD_NUMBER: _builtins.int
     CANONICALIZE_SOURCE_FIELD_NUMBER: _builtins.int
     FORCE_REMIRROR_FIELD_NUMBER: _builtins.int
-    FORCE_UPLOAD_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
     AUTO_PROCESS_FIELD_NUMBER: _builtins.int
-    AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
+    EDGES_FIELD_NUMBER: _builtins.int
     USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     """The bucket: its name or bkt_ id (from the path)."""
@@ -339,16 +338,12 @@ class CreateObjectRequest(_message.Message):
     """Copy URL sources into bucketd's storage (default true)."""
     force_remirror: _builtins.bool
     """Store bytes again even if identical bytes are stored."""
-    force_upload: _builtins.bool
-    """Older name of force_remirror."""
     idempotency_key: _builtins.str
     """Retries with the same key in the same bucket answer the same object."""
     policy: _buckets_pb2.UniqueKeyPolicy.ValueType
     """Query parameter: overrides the bucket's unique_key.default_policy."""
     auto_process: _builtins.bool
-    """Query parameter of the reference; accepted, no processing pipeline exists."""
-    auto_submit_batch: _builtins.bool
-    """Declared by the public docs; accepted, no processing batch exists to submit."""
+    """Query parameter of the public docs; accepted, no effect: no processing pipeline exists."""
     @_builtins.property
     def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]:
         """The blobs, each filling a file property of the bucket schema."""
@@ -356,6 +351,12 @@ class CreateObjectRequest(_message.Message):
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
         """User fields under "metadata" (older form): merged with those at the root."""
+
+    @_builtins.property
+    def edges(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Struct]:
+        """Typed relations to other objects (the public docs' EdgeModel); accepted, no effect:
+        bucketd keeps no documents for a retriever to traverse.
+        """
 
     @_builtins.property
     def user_fields(self) -> _struct_pb2.Struct:
@@ -371,23 +372,20 @@ class CreateObjectRequest(_message.Message):
         skip_duplicates: _builtins.bool | None = ...,
         canonicalize_source: _builtins.bool | None = ...,
         force_remirror: _builtins.bool | None = ...,
-        force_upload: _builtins.bool | None = ...,
         idempotency_key: _builtins.str | None = ...,
         policy: _buckets_pb2.UniqueKeyPolicy.ValueType = ...,
         auto_process: _builtins.bool = ...,
-        auto_submit_batch: _builtins.bool = ...,
+        edges: _abc.Iterable[_struct_pb2.Struct] | None = ...,
         user_fields: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_force_upload", b"_force_upload", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "auto_submit_batch", b"auto_submit_batch", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "force_remirror", b"force_remirror", "force_upload", b"force_upload", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source", "_force_remirror", b"_force_remirror", "_idempotency_key", b"_idempotency_key", "_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "auto_process", b"auto_process", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "canonicalize_source", b"canonicalize_source", "edges", b"edges", "force_remirror", b"force_remirror", "idempotency_key", b"idempotency_key", "key_prefix", b"key_prefix", "metadata", b"metadata", "policy", b"policy", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__canonicalize_source: _TypeAlias = _typing.Literal["canonicalize_source"]  # noqa: Y015
     _WhichOneofArgType__canonicalize_source: _TypeAlias = _typing.Literal["_canonicalize_source", b"_canonicalize_source"]  # noqa: Y015
     _WhichOneofReturnType__force_remirror: _TypeAlias = _typing.Literal["force_remirror"]  # noqa: Y015
     _WhichOneofArgType__force_remirror: _TypeAlias = _typing.Literal["_force_remirror", b"_force_remirror"]  # noqa: Y015
-    _WhichOneofReturnType__force_upload: _TypeAlias = _typing.Literal["force_upload"]  # noqa: Y015
-    _WhichOneofArgType__force_upload: _TypeAlias = _typing.Literal["_force_upload", b"_force_upload"]  # noqa: Y015
     _WhichOneofReturnType__idempotency_key: _TypeAlias = _typing.Literal["idempotency_key"]  # noqa: Y015
     _WhichOneofArgType__idempotency_key: _TypeAlias = _typing.Literal["_idempotency_key", b"_idempotency_key"]  # noqa: Y015
     _WhichOneofReturnType__key_prefix: _TypeAlias = _typing.Literal["key_prefix"]  # noqa: Y015
@@ -398,8 +396,6 @@ class CreateObjectRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__canonicalize_source) -> _WhichOneofReturnType__canonicalize_source | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__force_remirror) -> _WhichOneofReturnType__force_remirror | None: ...
-    @_typing.overload
-    def WhichOneof(self, oneof_group: _WhichOneofArgType__force_upload) -> _WhichOneofReturnType__force_upload | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__idempotency_key) -> _WhichOneofReturnType__idempotency_key | None: ...
     @_typing.overload
@@ -436,13 +432,12 @@ class CreateObjectsBatchRequest(_message.Message):
     BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     OBJECTS_FIELD_NUMBER: _builtins.int
     AUTO_PROCESS_FIELD_NUMBER: _builtins.int
-    AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     auto_process: _builtins.bool
-    auto_submit_batch: _builtins.bool
+    """Query parameter; accepted, no effect (see CreateObjectRequest)."""
     @_builtins.property
     def objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateObjectRequest]:
-        """At most 100; bucket_identifier inside each item is ignored."""
+        """At most 100; their own policy and auto_process are the query's."""
 
     def __init__(
         self,
@@ -450,11 +445,10 @@ class CreateObjectsBatchRequest(_message.Message):
         bucket_identifier: _builtins.str = ...,
         objects: _abc.Iterable[Global___CreateObjectRequest] | None = ...,
         auto_process: _builtins.bool = ...,
-        auto_submit_batch: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_process", b"auto_process", "auto_submit_batch", b"auto_submit_batch", "bucket_identifier", b"bucket_identifier", "objects", b"objects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_process", b"auto_process", "bucket_identifier", b"bucket_identifier", "objects", b"objects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -529,19 +523,23 @@ class GetObjectRequest(_message.Message):
     BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     OBJECT_IDENTIFIER_FIELD_NUMBER: _builtins.int
     RETURN_PRESIGNED_URLS_FIELD_NUMBER: _builtins.int
+    INCLUDE_DOCUMENT_COUNT_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     object_identifier: _builtins.str
     return_presigned_urls: _builtins.bool
+    include_document_count: _builtins.bool
+    """Accepted, no effect: bucketd makes no documents from objects."""
     def __init__(
         self,
         *,
         bucket_identifier: _builtins.str = ...,
         object_identifier: _builtins.str = ...,
         return_presigned_urls: _builtins.bool = ...,
+        include_document_count: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "object_identifier", b"object_identifier", "return_presigned_urls", b"return_presigned_urls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "include_document_count", b"include_document_count", "object_identifier", b"object_identifier", "return_presigned_urls", b"return_presigned_urls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -588,9 +586,9 @@ class ListObjectsRequest(_message.Message):
     bucket_identifier: _builtins.str
     search: _builtins.str
     limit: _builtins.int
-    """Paging, from the body or the query string: limit (or page_size) items per page, starting
-    at offset, or at page (numbered from 1), or after a cursor (next_cursor and after are its
-    other names). include_total counts the matches into pagination.total.
+    """Paging, in the query string (as the public docs put it): limit (or page_size) items per
+    page, starting at offset, or at page (numbered from 1), or after a cursor (next_cursor and
+    after are its other names). include_total counts the matches into pagination.total.
     """
     offset: _builtins.int
     cursor: _builtins.str
@@ -749,15 +747,22 @@ class UpdateObjectRequest(_message.Message):
     BLOBS_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     SKIP_DUPLICATES_FIELD_NUMBER: _builtins.int
+    USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     object_identifier: _builtins.str
     key_prefix: _builtins.str
     skip_duplicates: _builtins.bool
     @_builtins.property
-    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]: ...
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateBlobRequest]:
+        """bucketd's own: the object's new blobs (the public docs' PUT declares none)."""
+
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct:
         """Merged into the existing metadata."""
+
+    @_builtins.property
+    def user_fields(self) -> _struct_pb2.Struct:
+        """Root-level user fields of the JSON body, merged as PATCH merges them."""
 
     def __init__(
         self,
@@ -768,10 +773,11 @@ class UpdateObjectRequest(_message.Message):
         blobs: _abc.Iterable[Global___CreateBlobRequest] | None = ...,
         metadata: _struct_pb2.Struct | None = ...,
         skip_duplicates: _builtins.bool | None = ...,
+        user_fields: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "key_prefix", b"key_prefix", "metadata", b"metadata", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_identifier", b"object_identifier", "skip_duplicates", b"skip_duplicates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix", "_skip_duplicates", b"_skip_duplicates", "blobs", b"blobs", "bucket_identifier", b"bucket_identifier", "key_prefix", b"key_prefix", "metadata", b"metadata", "object_identifier", b"object_identifier", "skip_duplicates", b"skip_duplicates", "user_fields", b"user_fields"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__key_prefix: _TypeAlias = _typing.Literal["key_prefix"]  # noqa: Y015
     _WhichOneofArgType__key_prefix: _TypeAlias = _typing.Literal["_key_prefix", b"_key_prefix"]  # noqa: Y015
@@ -1230,18 +1236,16 @@ class BulkSoftDeleteObjectsResponse(_message.Message):
     COLLECTIONS_FIELD_NUMBER: _builtins.int
     soft_deleted: _builtins.int
     requested: _builtins.int
-    @_builtins.property
-    def collections(self) -> _struct_pb2.Struct:
-        """Documents hidden per collection: bucketd has no collections, so always empty."""
-
+    collections: _builtins.int
+    """Collections the change was passed on to: bucketd has none, so always 0."""
     def __init__(
         self,
         *,
         soft_deleted: _builtins.int = ...,
         requested: _builtins.int = ...,
-        collections: _struct_pb2.Struct | None = ...,
+        collections: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["collections", b"collections"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["collections", b"collections", "requested", b"requested", "soft_deleted", b"soft_deleted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...

@@ -29,7 +29,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62ucketd/v1/tasks.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x03\n\x04Task\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\ttask_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x16.bucketd.v1.TaskStatusB\x04\xe2\x41\x01\x02\x12\'\n\x06inputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x30\n\x0f\x61\x64\x64itional_data\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cnamespace_id\x18\x08 \x01(\tH\x01\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_errorB\x0f\n\r_namespace_id\"\'\n\x0eGetTaskRequest\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"1\n\x0fGetTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.bucketd.v1.Task\"(\n\x0fKillTaskRequest\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"2\n\x10KillTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.bucketd.v1.Task\"\x89\x03\n\x10ListTasksRequest\x12(\n\x07\x66ilters\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x04sort\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12\x16\n\x0e\x63\x61se_sensitive\x18\x03 \x01(\x08\x12\x12\n\x05limit\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tpage_size\x18\x06 \x01(\x05H\x02\x88\x01\x01\x12\x11\n\x04page\x18\x07 \x01(\x05H\x03\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\x08 \x01(\tH\x04\x88\x01\x01\x12\x18\n\x0bnext_cursor\x18\t \x01(\tH\x05\x88\x01\x01\x12\x12\n\x05\x61\x66ter\x18\n \x01(\tH\x06\x88\x01\x01\x12\x15\n\rinclude_total\x18\x0b \x01(\x08\x12\x0e\n\x06search\x18\x0c \x01(\tB\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_after\"w\n\x11ListTasksResponse\x12!\n\x07results\x18\x01 \x03(\x0b\x32\x10.bucketd.v1.Task\x12*\n\npagination\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.Pagination\x12\x13\n\x0btotal_count\x18\x03 \x01(\x03\x32\xc3\x02\n\x0bTaskService\x12\x65\n\x07GetTask\x12\x1a.bucketd.v1.GetTaskRequest\x1a\x1b.bucketd.v1.GetTaskResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x13/v1/tasks/{task_id}b\x04task\x12h\n\x08KillTask\x12\x1b.bucketd.v1.KillTaskRequest\x1a\x1c.bucketd.v1.KillTaskResponse\"!\x82\xd3\xe4\x93\x02\x1b*\x13/v1/tasks/{task_id}b\x04task\x12\x63\n\tListTasks\x12\x1c.bucketd.v1.ListTasksRequest\x1a\x1d.bucketd.v1.ListTasksResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/tasks/list:\x01*Bb\n\rio.bucketd.v1B\nTasksProtoP\x01Z6github.com/bucketd/bucketd/gen/go/bucketd/v1;bucketdv1\xaa\x02\nBucketd.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x62ucketd/v1/tasks.proto\x12\nbucketd.v1\x1a\x17\x62ucketd/v1/common.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n\x04Task\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\ttask_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x16.bucketd.v1.TaskStatusB\x04\xe2\x41\x01\x02\x12&\n\x06inputs\x18\x0b \x03(\x0b\x32\x16.google.protobuf.Value\x12\'\n\x07outputs\x18\x0c \x03(\x0b\x32\x16.google.protobuf.Value\x12\x30\n\x0f\x61\x64\x64itional_data\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\x05\x65rror\x18\x07 \x01(\tH\x00\x88\x01\x01\x12\x19\n\x0cnamespace_id\x18\x08 \x01(\tH\x01\x88\x01\x01\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_errorB\x0f\n\r_namespace_idJ\x04\x08\x04\x10\x05J\x04\x08\x05\x10\x06\"\'\n\x0eGetTaskRequest\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"1\n\x0fGetTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.bucketd.v1.Task\"(\n\x0fKillTaskRequest\x12\x15\n\x07task_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"T\n\x10KillTaskResponse\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x10.bucketd.v1.Task\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x85\x04\n\x10ListTasksRequest\x12(\n\x07\x66ilters\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct\x12$\n\x04sort\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.SortOption\x12&\n\x06status\x18\r \x01(\x0e\x32\x16.bucketd.v1.TaskStatus\x12\x16\n\ttask_type\x18\x0e \x01(\tH\x00\x88\x01\x01\x12\x18\n\x05limit\x18\x04 \x01(\x05\x42\x04\x98\xb5\x18\x01H\x01\x88\x01\x01\x12\x19\n\x06offset\x18\x05 \x01(\x05\x42\x04\x98\xb5\x18\x01H\x02\x88\x01\x01\x12\x1c\n\tpage_size\x18\x06 \x01(\x05\x42\x04\x98\xb5\x18\x01H\x03\x88\x01\x01\x12\x17\n\x04page\x18\x07 \x01(\x05\x42\x04\x98\xb5\x18\x01H\x04\x88\x01\x01\x12\x19\n\x06\x63ursor\x18\x08 \x01(\tB\x04\x98\xb5\x18\x01H\x05\x88\x01\x01\x12\x1e\n\x0bnext_cursor\x18\t \x01(\tB\x04\x98\xb5\x18\x01H\x06\x88\x01\x01\x12\x18\n\x05\x61\x66ter\x18\n \x01(\tB\x04\x98\xb5\x18\x01H\x07\x88\x01\x01\x12\x1b\n\rinclude_total\x18\x0b \x01(\x08\x42\x04\x98\xb5\x18\x01\x12\x0e\n\x06search\x18\x0c \x01(\tB\x0c\n\n_task_typeB\x08\n\x06_limitB\t\n\x07_offsetB\x0c\n\n_page_sizeB\x07\n\x05_pageB\t\n\x07_cursorB\x0e\n\x0c_next_cursorB\x08\n\x06_afterJ\x04\x08\x03\x10\x04R\x0e\x63\x61se_sensitive\"w\n\x11ListTasksResponse\x12!\n\x07results\x18\x01 \x03(\x0b\x32\x10.bucketd.v1.Task\x12*\n\npagination\x18\x02 \x01(\x0b\x32\x16.bucketd.v1.Pagination\x12\x13\n\x0btotal_count\x18\x03 \x01(\x03\x32\xbd\x02\n\x0bTaskService\x12\x65\n\x07GetTask\x12\x1a.bucketd.v1.GetTaskRequest\x1a\x1b.bucketd.v1.GetTaskResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x13/v1/tasks/{task_id}b\x04task\x12\x62\n\x08KillTask\x12\x1b.bucketd.v1.KillTaskRequest\x1a\x1c.bucketd.v1.KillTaskResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/tasks/{task_id}\x12\x63\n\tListTasks\x12\x1c.bucketd.v1.ListTasksRequest\x1a\x1d.bucketd.v1.ListTasksResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/v1/tasks/list:\x01*Bb\n\rio.bucketd.v1B\nTasksProtoP\x01Z6github.com/bucketd/bucketd/gen/go/bucketd/v1;bucketdv1\xaa\x02\nBucketd.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,26 +47,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTASKREQUEST'].fields_by_name['task_id']._serialized_options = b'\342A\001\002'
   _globals['_KILLTASKREQUEST'].fields_by_name['task_id']._loaded_options = None
   _globals['_KILLTASKREQUEST'].fields_by_name['task_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['limit']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['limit']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['offset']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['offset']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_size']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['cursor']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['cursor']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['next_cursor']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['next_cursor']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['after']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['after']._serialized_options = b'\230\265\030\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['include_total']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['include_total']._serialized_options = b'\230\265\030\001'
   _globals['_TASKSERVICE'].methods_by_name['GetTask']._loaded_options = None
   _globals['_TASKSERVICE'].methods_by_name['GetTask']._serialized_options = b'\202\323\344\223\002\033\022\023/v1/tasks/{task_id}b\004task'
   _globals['_TASKSERVICE'].methods_by_name['KillTask']._loaded_options = None
-  _globals['_TASKSERVICE'].methods_by_name['KillTask']._serialized_options = b'\202\323\344\223\002\033*\023/v1/tasks/{task_id}b\004task'
+  _globals['_TASKSERVICE'].methods_by_name['KillTask']._serialized_options = b'\202\323\344\223\002\025*\023/v1/tasks/{task_id}'
   _globals['_TASKSERVICE'].methods_by_name['ListTasks']._loaded_options = None
   _globals['_TASKSERVICE'].methods_by_name['ListTasks']._serialized_options = b'\202\323\344\223\002\023\"\016/v1/tasks/list:\001*'
   _globals['_TASK']._serialized_start=190
-  _globals['_TASK']._serialized_end=593
-  _globals['_GETTASKREQUEST']._serialized_start=595
-  _globals['_GETTASKREQUEST']._serialized_end=634
-  _globals['_GETTASKRESPONSE']._serialized_start=636
-  _globals['_GETTASKRESPONSE']._serialized_end=685
-  _globals['_KILLTASKREQUEST']._serialized_start=687
-  _globals['_KILLTASKREQUEST']._serialized_end=727
-  _globals['_KILLTASKRESPONSE']._serialized_start=729
-  _globals['_KILLTASKRESPONSE']._serialized_end=779
-  _globals['_LISTTASKSREQUEST']._serialized_start=782
-  _globals['_LISTTASKSREQUEST']._serialized_end=1175
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1177
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1296
-  _globals['_TASKSERVICE']._serialized_start=1299
-  _globals['_TASKSERVICE']._serialized_end=1622
+  _globals['_TASK']._serialized_end=603
+  _globals['_GETTASKREQUEST']._serialized_start=605
+  _globals['_GETTASKREQUEST']._serialized_end=644
+  _globals['_GETTASKRESPONSE']._serialized_start=646
+  _globals['_GETTASKRESPONSE']._serialized_end=695
+  _globals['_KILLTASKREQUEST']._serialized_start=697
+  _globals['_KILLTASKREQUEST']._serialized_end=737
+  _globals['_KILLTASKRESPONSE']._serialized_start=739
+  _globals['_KILLTASKRESPONSE']._serialized_end=823
+  _globals['_LISTTASKSREQUEST']._serialized_start=826
+  _globals['_LISTTASKSREQUEST']._serialized_end=1343
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1345
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1464
+  _globals['_TASKSERVICE']._serialized_start=1467
+  _globals['_TASKSERVICE']._serialized_end=1784
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,9 @@ class Task(_message.Message):
     task_id: _builtins.str
     """task_ id, made by bucketd."""
     task_type: _builtins.str
-    """delete_namespace, delete_bucket or confirm_uploads."""
+    """A TaskType value of the public docs: api_namespaces_delete, api_buckets_delete,
+    api_buckets_uploads_batch_confirm, api_buckets_uploads_confirm.
+    """
     status: _common_pb2.TaskStatus.ValueType
     """PENDING, IN_PROGRESS, then COMPLETED, COMPLETED_WITH_ERRORS, FAILED or CANCELED."""
     error: _builtins.str
@@ -48,12 +50,12 @@ class Task(_message.Message):
     namespace_id: _builtins.str
     """The namespace it works in."""
     @_builtins.property
-    def inputs(self) -> _struct_pb2.Struct:
-        """What the task was asked to do."""
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]:
+        """What the task was asked to do: one object."""
 
     @_builtins.property
-    def outputs(self) -> _struct_pb2.Struct:
-        """What it did, once finished."""
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]:
+        """What it did, once finished: one object (empty before)."""
 
     @_builtins.property
     def additional_data(self) -> _struct_pb2.Struct:
@@ -73,15 +75,15 @@ class Task(_message.Message):
         task_id: _builtins.str = ...,
         task_type: _builtins.str = ...,
         status: _common_pb2.TaskStatus.ValueType = ...,
-        inputs: _struct_pb2.Struct | None = ...,
-        outputs: _struct_pb2.Struct | None = ...,
+        inputs: _abc.Iterable[_struct_pb2.Value] | None = ...,
+        outputs: _abc.Iterable[_struct_pb2.Value] | None = ...,
         additional_data: _struct_pb2.Struct | None = ...,
         error: _builtins.str | None = ...,
         namespace_id: _builtins.str | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_namespace_id", b"_namespace_id", "additional_data", b"additional_data", "created_at", b"created_at", "error", b"error", "inputs", b"inputs", "namespace_id", b"namespace_id", "outputs", b"outputs", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_namespace_id", b"_namespace_id", "additional_data", b"additional_data", "created_at", b"created_at", "error", b"error", "namespace_id", b"namespace_id", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["_error", b"_error", "_namespace_id", b"_namespace_id", "additional_data", b"additional_data", "created_at", b"created_at", "error", b"error", "inputs", b"inputs", "namespace_id", b"namespace_id", "outputs", b"outputs", "status", b"status", "task_id", b"task_id", "task_type", b"task_type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
@@ -156,19 +158,27 @@ Global___KillTaskRequest: _TypeAlias = KillTaskRequest  # noqa: Y015
 
 @_typing.final
 class KillTaskResponse(_message.Message):
+    """GenericDeleteResponse of the public docs, with the task as it is now."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     TASK_FIELD_NUMBER: _builtins.int
+    SUCCESS_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    success: _builtins.bool
+    message: _builtins.str
     @_builtins.property
     def task(self) -> Global___Task: ...
     def __init__(
         self,
         *,
         task: Global___Task | None = ...,
+        success: _builtins.bool = ...,
+        message: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "success", b"success", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -180,7 +190,8 @@ class ListTasksRequest(_message.Message):
 
     FILTERS_FIELD_NUMBER: _builtins.int
     SORT_FIELD_NUMBER: _builtins.int
-    CASE_SENSITIVE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TASK_TYPE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
@@ -190,9 +201,12 @@ class ListTasksRequest(_message.Message):
     AFTER_FIELD_NUMBER: _builtins.int
     INCLUDE_TOTAL_FIELD_NUMBER: _builtins.int
     SEARCH_FIELD_NUMBER: _builtins.int
-    case_sensitive: _builtins.bool
+    status: _common_pb2.TaskStatus.ValueType
+    """Only tasks in this status."""
+    task_type: _builtins.str
+    """Only tasks of this type (a TaskType value)."""
     limit: _builtins.int
-    """Paging as in ListObjectsRequest."""
+    """Paging as in ListObjectsRequest (query parameters)."""
     offset: _builtins.int
     page_size: _builtins.int
     page: _builtins.int
@@ -213,7 +227,8 @@ class ListTasksRequest(_message.Message):
         *,
         filters: _struct_pb2.Struct | None = ...,
         sort: _common_pb2.SortOption | None = ...,
-        case_sensitive: _builtins.bool = ...,
+        status: _common_pb2.TaskStatus.ValueType = ...,
+        task_type: _builtins.str | None = ...,
         limit: _builtins.int | None = ...,
         offset: _builtins.int | None = ...,
         page_size: _builtins.int | None = ...,
@@ -224,9 +239,9 @@ class ListTasksRequest(_message.Message):
         include_total: _builtins.bool = ...,
         search: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "_task_type", b"_task_type", "after", b"after", "cursor", b"cursor", "filters", b"filters", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "sort", b"sort", "task_type", b"task_type"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "after", b"after", "case_sensitive", b"case_sensitive", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_after", b"_after", "_cursor", b"_cursor", "_limit", b"_limit", "_next_cursor", b"_next_cursor", "_offset", b"_offset", "_page", b"_page", "_page_size", b"_page_size", "_task_type", b"_task_type", "after", b"after", "cursor", b"cursor", "filters", b"filters", "include_total", b"include_total", "limit", b"limit", "next_cursor", b"next_cursor", "offset", b"offset", "page", b"page", "page_size", b"page_size", "search", b"search", "sort", b"sort", "status", b"status", "task_type", b"task_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__after: _TypeAlias = _typing.Literal["after"]  # noqa: Y015
     _WhichOneofArgType__after: _TypeAlias = _typing.Literal["_after", b"_after"]  # noqa: Y015
@@ -242,6 +257,8 @@ class ListTasksRequest(_message.Message):
     _WhichOneofArgType__page: _TypeAlias = _typing.Literal["_page", b"_page"]  # noqa: Y015
     _WhichOneofReturnType__page_size: _TypeAlias = _typing.Literal["page_size"]  # noqa: Y015
     _WhichOneofArgType__page_size: _TypeAlias = _typing.Literal["_page_size", b"_page_size"]  # noqa: Y015
+    _WhichOneofReturnType__task_type: _TypeAlias = _typing.Literal["task_type"]  # noqa: Y015
+    _WhichOneofArgType__task_type: _TypeAlias = _typing.Literal["_task_type", b"_task_type"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__after) -> _WhichOneofReturnType__after | None: ...
     @_typing.overload
@@ -256,6 +273,8 @@ class ListTasksRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__page) -> _WhichOneofReturnType__page | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__page_size) -> _WhichOneofReturnType__page_size | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__task_type) -> _WhichOneofReturnType__task_type | None: ...
 
 Global___ListTasksRequest: _TypeAlias = ListTasksRequest  # noqa: Y015
 

@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from bucketd.v1 import buckets_pb2 as _buckets_pb2
 from bucketd.v1 import common_pb2 as _common_pb2
 from bucketd.v1 import tasks_pb2 as _tasks_pb2
 from collections import abc as _abc
@@ -433,12 +434,12 @@ class ListUploadsRequest(_message.Message):
     search: _builtins.str
     return_presigned_urls: _builtins.bool
     limit: _builtins.int
-    """limit: 1..100, default 20."""
+    """limit: 1..100, default 20 (body or query; the body wins)."""
     offset: _builtins.int
     cursor: _builtins.str
+    """See ListObjectsRequest."""
     include_total: _builtins.bool
     page_size: _builtins.int
-    """See ListObjectsRequest."""
     page: _builtins.int
     next_cursor: _builtins.str
     after: _builtins.str
@@ -632,12 +633,20 @@ class ConfirmUploadRequest(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     FILE_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     RUN_ASYNC_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    AUTO_SUBMIT_BATCH_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     upload_id: _builtins.str
     etag: _builtins.str
     file_size_bytes: _builtins.int
     run_async: _builtins.bool
     """Query parameter "async": finish in the background and answer PROCESSING."""
+    policy: _buckets_pb2.UniqueKeyPolicy.ValueType
+    """Query parameter: the policy of the object the confirmation creates against the bucket's
+    unique key (default: the bucket's default_policy).
+    """
+    auto_submit_batch: _builtins.bool
+    """Accepted, no effect: no processing batch exists to submit."""
     def __init__(
         self,
         *,
@@ -646,15 +655,21 @@ class ConfirmUploadRequest(_message.Message):
         etag: _builtins.str | None = ...,
         file_size_bytes: _builtins.int | None = ...,
         run_async: _builtins.bool = ...,
+        policy: _buckets_pb2.UniqueKeyPolicy.ValueType = ...,
+        auto_submit_batch: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_etag", b"_etag", "_file_size_bytes", b"_file_size_bytes", "etag", b"etag", "file_size_bytes", b"file_size_bytes"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_auto_submit_batch", b"_auto_submit_batch", "_etag", b"_etag", "_file_size_bytes", b"_file_size_bytes", "auto_submit_batch", b"auto_submit_batch", "etag", b"etag", "file_size_bytes", b"file_size_bytes"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_etag", b"_etag", "_file_size_bytes", b"_file_size_bytes", "bucket_identifier", b"bucket_identifier", "etag", b"etag", "file_size_bytes", b"file_size_bytes", "run_async", b"run_async", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_auto_submit_batch", b"_auto_submit_batch", "_etag", b"_etag", "_file_size_bytes", b"_file_size_bytes", "auto_submit_batch", b"auto_submit_batch", "bucket_identifier", b"bucket_identifier", "etag", b"etag", "file_size_bytes", b"file_size_bytes", "policy", b"policy", "run_async", b"run_async", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__auto_submit_batch: _TypeAlias = _typing.Literal["auto_submit_batch"]  # noqa: Y015
+    _WhichOneofArgType__auto_submit_batch: _TypeAlias = _typing.Literal["_auto_submit_batch", b"_auto_submit_batch"]  # noqa: Y015
     _WhichOneofReturnType__etag: _TypeAlias = _typing.Literal["etag"]  # noqa: Y015
     _WhichOneofArgType__etag: _TypeAlias = _typing.Literal["_etag", b"_etag"]  # noqa: Y015
     _WhichOneofReturnType__file_size_bytes: _TypeAlias = _typing.Literal["file_size_bytes"]  # noqa: Y015
     _WhichOneofArgType__file_size_bytes: _TypeAlias = _typing.Literal["_file_size_bytes", b"_file_size_bytes"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__auto_submit_batch) -> _WhichOneofReturnType__auto_submit_batch | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__etag) -> _WhichOneofReturnType__etag | None: ...
     @_typing.overload
@@ -773,7 +788,10 @@ class ConfirmUploadsBatchRequest(_message.Message):
 
     BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     CONFIRMATIONS_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
+    policy: _buckets_pb2.UniqueKeyPolicy.ValueType
+    """Query parameter, as in ConfirmUploadRequest."""
     @_builtins.property
     def confirmations(self) -> _containers.RepeatedCompositeFieldContainer[Global___UploadConfirmation]:
         """1..100 confirmations; always processed in the background."""
@@ -783,10 +801,11 @@ class ConfirmUploadsBatchRequest(_message.Message):
         *,
         bucket_identifier: _builtins.str = ...,
         confirmations: _abc.Iterable[Global___UploadConfirmation] | None = ...,
+        policy: _buckets_pb2.UniqueKeyPolicy.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "confirmations", b"confirmations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "confirmations", b"confirmations", "policy", b"policy"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

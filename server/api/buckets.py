@@ -10,8 +10,8 @@ from bucketd.server.api import convert
 from bucketd.server.api.auth import CallerNamespace
 from bucketd.server.api.tasks import task_message
 from bucketd.server.domain.listing import pagination
-from bucketd.server.domain.models import Bucket, BucketChanges
-from bucketd.server.services.buckets import BucketService, NewBucket
+from bucketd.server.domain.models import Bucket
+from bucketd.server.services.buckets import BucketService, BucketUpdate, NewBucket
 from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.v1 import buckets_pb2 as pb
@@ -44,11 +44,22 @@ def bucket_message(bucket: Bucket) -> pb.Bucket:
     return message
 
 
-def _changes(request: pb.UpdateBucketRequest | pb.PatchBucketRequest) -> BucketChanges:
-    return BucketChanges(
+def _changes(request: pb.UpdateBucketRequest | pb.PatchBucketRequest) -> BucketUpdate:
+    return BucketUpdate(
         bucket_name=convert.optional(request, "bucket_name"),
         description=convert.optional(request, "description"),
         metadata=convert.to_dict(request.metadata) if request.HasField("metadata") else None,
+        bucket_schema=(
+            convert.schema_to_dict(request.bucket_schema)
+            if request.HasField("bucket_schema")
+            else None
+        ),
+        unique_key=(
+            convert.unique_key_to_dict(request.unique_key)
+            if request.HasField("unique_key")
+            else None
+        ),
+        force_schema_break=request.force_schema_break,
     )
 
 

@@ -43,6 +43,13 @@ def _json_of(message: struct_pb2.Struct | struct_pb2.Value) -> Any:
         ) from None
 
 
+def value(data: Any) -> struct_pb2.Value:
+    """A JSON value as a google.protobuf.Value."""
+    message = struct_pb2.Value()
+    json_format.ParseDict(data, message)
+    return message
+
+
 def to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
     converted: dict[str, Any] = _json_of(message)
     return converted
@@ -64,11 +71,13 @@ def list_query(request: Any) -> ListQuery:
     """The list parameters of any List…Request (fields it does not have stay unset)."""
     fields = request.DESCRIPTOR.fields_by_name
     has_filters = "filters" in fields and request.HasField("filters")
+    # `sorts`, the newer form, wins over `sort`: its first entry (bucketd sorts by one field).
+    sort = request.sorts[0] if "sorts" in fields and request.sorts else request.sort
     return ListQuery(
         filters=to_dict(request.filters) if has_filters else None,
         search=request.search,
-        sort_field=request.sort.field or None,
-        sort_direction=enums.spelling(enums.SORT_DIRECTION, request.sort.direction),
+        sort_field=sort.field or None,
+        sort_direction=enums.spelling(enums.SORT_DIRECTION, sort.direction),
         case_sensitive=bool(getattr(request, "case_sensitive", False)),
         limit=_first_set(request, "limit", "page_size"),
         offset=optional(request, "offset"),

@@ -87,9 +87,21 @@ class NamespaceServicer(namespaces_pb2_grpc.NamespaceServiceServicer):
             current_caller().principal,
             request.namespace_identifier,
             name=convert.optional(request, "namespace_name"),
-            description=convert.optional(request, "description"),
+            description=None,
         )
         return pb.UpdateNamespaceResponse(namespace=namespace_message(view))
+
+    @override
+    async def PatchNamespace(
+        self, request: pb.PatchNamespaceRequest, context: Context
+    ) -> pb.PatchNamespaceResponse:
+        view = await self._namespaces.update(
+            current_caller().principal,
+            request.namespace_identifier,
+            name=convert.optional(request, "namespace_name"),
+            description=convert.optional(request, "description"),
+        )
+        return pb.PatchNamespaceResponse(namespace=namespace_message(view))
 
     @override
     async def GetNamespaceStats(

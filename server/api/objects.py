@@ -132,9 +132,6 @@ def row_keys(spec: Aggregation) -> list[str]:
 
 
 def object_input(request: pb.CreateObjectRequest) -> ObjectInput:
-    force = convert.optional(request, "force_remirror")
-    if force is None:
-        force = convert.optional(request, "force_upload")  # the older name
     canonicalize = convert.optional(request, "canonicalize_source")
     return ObjectInput(
         key_prefix=convert.optional(request, "key_prefix"),
@@ -145,7 +142,7 @@ def object_input(request: pb.CreateObjectRequest) -> ObjectInput:
         ),
         skip_duplicates=bool(convert.optional(request, "skip_duplicates")),
         canonicalize_source=True if canonicalize is None else canonicalize,
-        force_remirror=bool(force),
+        force_remirror=bool(request.force_remirror),
         idempotency_key=convert.optional(request, "idempotency_key") or None,
         policy=enums.spelling(enums.UNIQUE_KEY_POLICY, request.policy),
     )
@@ -258,6 +255,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             key_prefix=convert.optional(request, "key_prefix"),
             blobs=[blob_input(blob) for blob in request.blobs],
             metadata=convert.to_dict(request.metadata),
+            user_fields=convert.to_dict(request.user_fields),
             skip_duplicates=bool(convert.optional(request, "skip_duplicates")),
         )
         record = await self._objects.update(
@@ -331,7 +329,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             ),
         )
         return pb.BulkSoftDeleteObjectsResponse(
-            soft_deleted=len(hidden), requested=len(request.object_ids)
+            soft_deleted=len(hidden), requested=len(request.object_ids), collections=0
         )
 
     @override

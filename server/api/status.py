@@ -82,7 +82,10 @@ ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: "GatewayTimeoutError",
     grpc.StatusCode.INTERNAL: "InternalServerError",
 }
-ERROR_TYPE_BY_REASON = {errors.PayloadTooLarge.reason: "PayloadTooLargeError"}
+ERROR_TYPE_BY_REASON = {
+    errors.PayloadTooLarge.reason: "PayloadTooLargeError",
+    errors.NamespaceRequired.reason: "BadRequestError",
+}
 
 
 def error_type(error: errors.BucketdError) -> str:

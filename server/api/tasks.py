@@ -3,11 +3,12 @@ organization: no X-Namespace is needed to read or kill them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, override
 
 from grpc import aio
 
-from bucketd.server.api import convert
+from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import current_caller
 from bucketd.server.domain.listing import pagination
 from bucketd.server.domain.tasks import TaskRecord
@@ -19,12 +20,14 @@ Context = aio.ServicerContext[Any, Any]
 
 
 def task_message(record: TaskRecord) -> pb.Task:
+    """The public docs' TaskResponse: inputs and outputs are lists, here of one object each
+    (outputs empty until the task has some)."""
     return pb.Task(
         task_id=record.task_id,
         task_type=record.task_type,
         status=convert.status(record.status),
-        inputs=convert.struct(record.inputs),
-        outputs=convert.struct(record.outputs),
+        inputs=[convert.value(record.inputs)],
+        outputs=[convert.value(record.outputs)] if record.outputs else [],
         additional_data=convert.struct(record.additional_data),
         error=record.error,
         namespace_id=record.namespace_id,
@@ -45,15 +48,25 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     @override
     async def KillTask(self, request: pb.KillTaskRequest, context: Context) -> pb.KillTaskResponse:
         record = await self._tasks.kill(current_caller().principal, request.task_id)
-        return pb.KillTaskResponse(task=task_message(record))
+        return pb.KillTaskResponse(
+            task=task_message(record),
+            success=True,
+            message=f"Task '{record.task_id}' is {record.status}.",
+        )
 
     @override
     async def ListTasks(
         self, request: pb.ListTasksRequest, context: Context
     ) -> pb.ListTasksResponse:
-        found, total, page = await self._tasks.page(
-            current_caller().principal, convert.list_query(request)
-        )
+        query = convert.list_query(request)
+        shorthand: dict[str, Any] = {}
+        if request.status:
+            shorthand["status"] = enums.spelling(enums.TASK_STATUS, request.status)
+        if request.HasField("task_type"):
+            shorthand["task_type"] = request.task_type
+        if shorthand:  # the body's status and task_type narrow its filters
+            query = replace(query, filters={"AND": [f for f in (query.filters, shorthand) if f]})
+        found, total, page = await self._tasks.page(current_caller().principal, query)
         return pb.ListTasksResponse(
             results=[task_message(record) for record in found],
             total_count=total,

@@ -6,7 +6,7 @@ from typing import Any, override
 
 from grpc import aio
 
-from bucketd.server.api import convert
+from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace, current_caller
 from bucketd.server.api.tasks import task_message
 from bucketd.server.domain.listing import pagination
@@ -177,6 +177,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
             etag=convert.optional(request, "etag"),
             size=convert.optional(request, "file_size_bytes"),
             run_async=request.run_async,
+            policy=enums.spelling(enums.UNIQUE_KEY_POLICY, request.policy),
         )
         return confirm_message(record)
 
@@ -195,6 +196,7 @@ class UploadServicer(uploads_pb2_grpc.UploadServiceServicer):
                 )
                 for item in request.confirmations
             ],
+            policy=enums.spelling(enums.UNIQUE_KEY_POLICY, request.policy),
         )
         return pb.ConfirmUploadsBatchResponse(
             task_id=task.task_id,

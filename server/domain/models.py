@@ -91,6 +91,8 @@ class BucketChanges:
     bucket_name: str | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
+    bucket_schema: BucketSchema | None = None
+    unique_key: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

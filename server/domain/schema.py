@@ -108,3 +108,44 @@ class BucketSchema:
         policy = unique_key.get("default_policy")
         if policy is not None and policy not in UNIQUE_KEY_POLICIES:
             raise _invalid("unique_key.default_policy", "must be insert, update or upsert")
+
+    def breaks(self, new: BucketSchema) -> list[str]:
+        """What objects stored under this schema may not fit in `new`: a property removed, its
+        type changed, or a property that becomes required (they may lack it)."""
+        problems = []
+        for name, spec in self.properties.items():
+            if name not in new.properties:
+                problems.append(f"{name!r} is removed")
+            elif new.properties[name]["type"] != spec["type"]:
+                problems.append(
+                    f"{name!r} changes type {spec['type']} -> {new.properties[name]['type']}"
+                )
+            elif new.properties[name].get("required") and not spec.get("required"):
+                problems.append(f"{name!r} becomes required")
+        problems += [
+            f"{name!r} is new and required"
+            for name, spec in new.properties.items()
+            if name not in self.properties and spec.get("required")
+        ]
+        return problems
+
+
+def changed_unique_key(
+    stored: Mapping[str, Any] | None, requested: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A unique key change: only default_policy may change, `fields` repeat the stored key
+    (every stored object is registered under it)."""
+    if stored is None:
+        raise _invalid(
+            "unique_key", "this bucket was created without a unique key; it cannot get one now"
+        )
+    if list(requested.get("fields") or []) != list(stored["fields"]):
+        raise _invalid(
+            "unique_key.fields",
+            f"must repeat the bucket's unique key fields {list(stored['fields'])}: the key is "
+            "fixed at creation; only default_policy may change",
+        )
+    policy = requested.get("default_policy")
+    if policy is not None and policy not in UNIQUE_KEY_POLICIES:
+        raise _invalid("unique_key.default_policy", "must be insert, update or upsert")
+    return {"fields": list(stored["fields"]), "default_policy": policy}

@@ -50,6 +50,8 @@ class UploadRecord:
     message: str | None = None
     content_id: str | None = None  # the content its file became, once COMPLETED
     lease_until: datetime | None = None
+    # The confirm's ?policy= for the object it creates (kept for a confirm another resumes).
+    policy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

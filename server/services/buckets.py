@@ -17,10 +17,10 @@ from bucketd.server.domain.filters import fields_or_metadata, list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
-from bucketd.server.domain.schema import BucketSchema
+from bucketd.server.domain.schema import BucketSchema, changed_unique_key
 from bucketd.server.domain.stored import Usage
 from bucketd.server.domain.user_json import check_user_json
-from bucketd.server.errors import NotFound
+from bucketd.server.errors import InvalidArgument, NotFound
 from bucketd.server.services.ports import BucketStore, ObjectStore
 
 Clock = Callable[[], datetime]
@@ -51,6 +51,18 @@ class BucketPage:
     page: PageRequest
     total_objects: int
     total_size_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketUpdate:
+    """A PUT or PATCH: None leaves a field as it is."""
+
+    bucket_name: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+    bucket_schema: dict[str, Any] | None = None
+    unique_key: dict[str, Any] | None = None
+    force_schema_break: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,13 +150,22 @@ class BucketService:
         """The bucket as the API shows it, usage included."""
         return (await self.with_usage(namespace, [await self.get(namespace, identifier)]))[0]
 
-    async def update(self, namespace: Namespace, identifier: str, changes: BucketChanges) -> Bucket:
+    async def update(self, namespace: Namespace, identifier: str, changes: BucketUpdate) -> Bucket:
         bucket = await self.get(namespace, identifier)
         check_user_json("metadata", changes.metadata or {}, max_bytes=self._max_metadata_bytes)
+        schema = _new_schema(bucket, changes)
+        unique_key = None
+        if changes.unique_key is not None:
+            unique_key = changed_unique_key(bucket.unique_key, changes.unique_key)
+        key = unique_key or bucket.unique_key
+        if schema is not None and key is not None:
+            schema.check_unique_key(key)  # the key's fields stay scalar fields of the schema
         checked = BucketChanges(
             bucket_name=names.bucket_name(changes.bucket_name) if changes.bucket_name else None,
             description=names.description(changes.description),
             metadata=changes.metadata,
+            bucket_schema=schema,
+            unique_key=unique_key,
         )
         updated = await self._buckets.update(
             namespace.namespace_id, bucket.bucket_id, checked, now=self._clock()
@@ -157,3 +178,19 @@ class BucketService:
         """Removes the bucket record (services/deletions.py removes what it held)."""
         if not await self._buckets.delete(namespace.namespace_id, bucket.bucket_id):
             raise not_found(bucket.bucket_id)
+
+
+def _new_schema(bucket: Bucket, changes: BucketUpdate) -> BucketSchema | None:
+    """The requested schema, checked; one that stored objects may not fit needs
+    force_schema_break (422 naming what breaks)."""
+    if changes.bucket_schema is None:
+        return None
+    schema = BucketSchema.parse(changes.bucket_schema)
+    breaks = bucket.bucket_schema.breaks(schema)
+    if breaks and not changes.force_schema_break:
+        raise InvalidArgument(
+            f"bucket_schema: {'; '.join(breaks)}: objects stored under the current schema may "
+            "not fit; send ?force_schema_break=true to change it anyway",
+            details={"field": "bucket_schema"},
+        )
+    return schema

@@ -16,7 +16,7 @@ from bucketd.server.domain.filters import list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
-from bucketd.server.errors import InvalidArgument, NotFound
+from bucketd.server.errors import InvalidArgument, NamespaceRequired, NotFound
 from bucketd.server.services.cache import TtlCache
 from bucketd.server.services.ports import BucketStore, IndexStore, NamespaceStore, ObjectStore
 
@@ -76,7 +76,7 @@ class NamespaceService:
     async def resolve(self, principal: Principal, header: str | None) -> Namespace:
         """The namespace named by the X-Namespace header (name or ns_ id), in the caller's org."""
         if not header or not header.strip():
-            raise InvalidArgument(
+            raise NamespaceRequired(
                 "Missing X-Namespace header: send the namespace name or its ns_ id",
                 details={"header": "X-Namespace"},
             )

@@ -20,9 +20,15 @@ from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Principal
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.tasks import UNSTOPPABLE, TaskOutcome, TaskRecord, TaskType
+from bucketd.server.domain.tasks import (
+    UNSTOPPABLE,
+    TaskOutcome,
+    TaskRecord,
+    TaskType,
+    upload_task,
+)
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
-from bucketd.server.services.ports import TaskStore
+from bucketd.server.services.ports import TaskStore, UploadStore
 
 log = logging.getLogger("bucketd.tasks")
 Clock = Callable[[], datetime]
@@ -61,8 +67,11 @@ def task_not_found(task_id: str) -> NotFound:
 
 
 class Tasks:
-    def __init__(self, *, store: TaskStore, lease: timedelta, clock: Clock) -> None:
+    def __init__(
+        self, *, store: TaskStore, uploads: UploadStore, lease: timedelta, clock: Clock
+    ) -> None:
         self._store = store
+        self._uploads = uploads
         self._lease = lease
         self._clock = clock
         self._handlers: dict[TaskType, Handler] = {}
@@ -97,10 +106,15 @@ class Tasks:
         return record
 
     async def get(self, principal: Principal, task_id: str) -> TaskRecord:
+        """A task of the caller's organization; a background confirm of one upload (its
+        task_id) answers as a task too, from the upload's state."""
         record = await self._store.get(principal.organization_id, task_id)
-        if record is None:
+        if record is not None:
+            return record
+        upload = await self._uploads.by_task(principal.organization_id, task_id)
+        if upload is None:
             raise task_not_found(task_id)
-        return record
+        return upload_task(upload)
 
     async def page(
         self, principal: Principal, request: ListQuery
@@ -122,6 +136,12 @@ class Tasks:
             raise FailedPrecondition(
                 f"Task '{task_id}' is a {record.task_type}: a deletion cannot stop halfway, "
                 "what it deleted first is gone already. Wait for it to finish.",
+                details={"resource": "task", "id": task_id},
+            )
+        if record.task_type == TaskType.CONFIRM_UPLOAD:
+            raise FailedPrecondition(
+                f"Task '{task_id}' confirms one upload: it cannot be stopped; cancel the upload "
+                "(DELETE …/uploads/{upload_id}) once it has finished if you do not want it.",
                 details={"resource": "task", "id": task_id},
             )
         cancelled = await self._store.cancel(principal.organization_id, task_id, now=self._clock())

@@ -90,10 +90,12 @@ class UploadConfirmations:
         etag: str | None,
         size: int | None,
         run_async: bool,
+        policy: str | None = None,
     ) -> UploadRecord:
-        """Verify the uploaded file; finish now, or in the background (async or large files)."""
+        """Verify the uploaded file; finish now, or in the background (async or large files).
+        `policy`: the created object's unique-key policy (default: the bucket's)."""
         record, claimed = await self._start(
-            namespace, bucket_identifier, upload_id, etag=etag, size=size
+            namespace, bucket_identifier, upload_id, etag=etag, size=size, policy=policy
         )
         if not claimed:
             return record
@@ -111,6 +113,7 @@ class UploadConfirmations:
         *,
         etag: str | None,
         size: int | None,
+        policy: str | None,
     ) -> tuple[UploadRecord, bool]:
         """Verify the file and claim the upload (PROCESSING, under its lease): (the upload,
         whether this call claimed it). Confirming again answers the upload as it is."""
@@ -131,6 +134,7 @@ class UploadConfirmations:
                 "lease_until": now + self._limits.lease,
                 "verified_at": now,
                 "etag": head.etag,
+                "policy": policy,
             },
         )
         if claimed is None:  # somebody else confirmed it first
@@ -139,7 +143,12 @@ class UploadConfirmations:
         return claimed, True
 
     async def confirm_batch(
-        self, namespace: Namespace, bucket_identifier: str, items: list[Confirmation]
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        items: list[Confirmation],
+        *,
+        policy: str | None = None,
     ) -> TaskRecord:
         """A confirm_uploads task (run_batch) confirms them in the background, one by one."""
         check_batch_size("confirmations", len(items))
@@ -150,6 +159,7 @@ class UploadConfirmations:
             namespace_id=namespace.namespace_id,
             inputs={
                 "bucket_id": bucket.bucket_id,
+                "policy": policy,
                 "confirmations": [
                     {"upload_id": i.upload_id, "etag": i.etag, "file_size_bytes": i.size}
                     for i in items
@@ -174,6 +184,7 @@ class UploadConfirmations:
                     upload_id,
                     etag=item.get("etag"),
                     size=item.get("file_size_bytes"),
+                    policy=task.inputs.get("policy"),
                 )
                 record = await (self.finish(record) if claimed else self._settled(record))
                 results[upload_id] = {
@@ -305,6 +316,7 @@ class UploadConfirmations:
             idempotency_key=f"upload:{upload.upload_id}",  # a resumed finish finds its object
             metadata=upload.object_metadata,
             blobs=[BlobInput(property=prop, type=field_type, source=source)],
+            policy=upload.policy,
         )
         made = await self._objects.create(
             namespace, upload.bucket_id, request, kind=WriteKind.CONFIRM

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.tasks import RUNNABLE, TaskRecord, TaskType
+from bucketd.server.domain.tasks import LEGACY_TASK_TYPES, RUNNABLE, TaskRecord, TaskType
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 
@@ -23,7 +23,7 @@ def _record(doc: Document) -> TaskRecord:
     values = {k: v for k, v in doc.items() if k in _FIELDS}
     values["task_id"] = doc["_id"]
     values["status"] = Status(doc["status"])
-    values["task_type"] = TaskType(doc["task_type"])
+    values["task_type"] = LEGACY_TASK_TYPES.get(doc["task_type"]) or TaskType(doc["task_type"])
     return TaskRecord(**values)
 
 

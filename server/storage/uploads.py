@@ -37,6 +37,9 @@ class MongoUploads:
                 [("namespace_id", ASCENDING), ("bucket_id", ASCENDING), ("created_at", ASCENDING)]
             )
             await self._uploads.create_index([("status", ASCENDING), ("expires_at", ASCENDING)])
+            await self._uploads.create_index(
+                [("organization_id", ASCENDING), ("task_id", ASCENDING)], sparse=True
+            )
 
     async def insert(self, record: UploadRecord) -> None:
         doc = asdict(record)
@@ -152,6 +155,14 @@ class MongoUploads:
                 .to_list()
             )
         return [d["_id"] for d in expired], [d["_id"] for d in stalled]
+
+    async def by_task(self, organization_id: str, task_id: str) -> UploadRecord | None:
+        """The upload a background confirm (task_id) works on, in the caller's organization."""
+        with translated():
+            doc = await self._uploads.find_one(
+                {"organization_id": organization_id, "task_id": task_id}
+            )
+        return _record(doc) if doc else None
 
     async def by_id(self, upload_id: str) -> UploadRecord | None:
         """For the background worker only: it acts on ids that a scoped query produced."""

@@ -26,7 +26,7 @@ async def test_offset_pages_answer_string_page_numbers_and_no_total_unless_asked
     assert first["total_count"] == 5  # required by ListBucketsResponse: always counted
 
     _, counted = await call(
-        service, "POST", "/v1/buckets/list", acme, {"limit": 2, "sort": sort, "include_total": True}
+        service, "POST", "/v1/buckets/list?include_total=true", acme, {"limit": 2, "sort": sort}
     )
     assert counted["pagination"]["total"] == 5 and counted["pagination"]["total_pages"] == 3
 

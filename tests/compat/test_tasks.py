@@ -102,7 +102,7 @@ async def test_deleting_a_namespace_deletes_everything_in_it_and_nothing_else(
     assert (await call(service, "GET", f"/v1/tasks/{deletion['task_id']}", globex))[0] == 404
 
     task = await _finished(service, acme, deletion["task_id"])
-    assert task["status"] == "COMPLETED" and task["task_type"] == "delete_namespace"
+    assert task["status"] == "COMPLETED" and task["task_type"] == "api_namespaces_delete"
     progress = task["additional_data"]
     # an object, the one the confirmed upload became, and the open session
     assert progress["buckets_deleted"] == 1 and progress["objects_deleted"] == 3
@@ -170,7 +170,8 @@ async def test_deleting_a_bucket_answers_a_pending_task_then_completes(
     assert status == 200 and deletion["status"] == "PENDING" and deletion["object_count"] == 2
     assert (await call(service, "GET", "/v1/buckets/things", acme))[0] == 404
     task = await _finished(service, acme, deletion["task_id"])
-    assert task["status"] == "COMPLETED" and task["outputs"]["objects_deleted"] == 2
+    assert task["status"] == "COMPLETED" and task["outputs"][0]["objects_deleted"] == 2
+    assert task["inputs"][0]["bucket_id"] == created["bucket_id"]
     assert await database["objects"].count_documents({"bucket_id": created["bucket_id"]}) == 0
     await make_bucket(service, acme)  # the name is free again
 
@@ -201,7 +202,7 @@ async def test_batch_confirm_is_a_task_reporting_each_upload(
     assert batch["task"]["task_id"] == batch["task_id"]
     task = await _finished(service, acme, batch["task_id"])
     assert task["status"] == "COMPLETED_WITH_ERRORS"
-    done, missing = (task["outputs"]["uploads"][upload_id] for upload_id in ids)
+    done, missing = (task["outputs"][0]["uploads"][upload_id] for upload_id in ids)
     assert done["status"] == "COMPLETED" and done["object_id"].startswith("obj_")
     assert missing["status"] == "FAILED" and "PUT the file" in missing["error"]
     assert task["additional_data"] == {"completed": 1, "failed": 1}
@@ -215,20 +216,27 @@ async def test_tasks_are_listed_and_killed_as_the_docs_say(
     _, deletion = await call(service, "DELETE", "/v1/buckets/second", acme)
     await _finished(service, acme, deletion["task_id"])
     status, listed = await call(
-        service, "POST", "/v1/tasks/list", acme, {"filters": {"task_type": "delete_bucket"}}
+        service, "POST", "/v1/tasks/list", acme, {"filters": {"task_type": "api_buckets_delete"}}
     )
     assert status == 200 and [t["task_id"] for t in listed["results"]] == [deletion["task_id"]]
+    body = {"task_type": "api_buckets_delete", "status": "COMPLETED"}
+    status, listed = await call(service, "POST", "/v1/tasks/list", acme, body)
+    assert status == 200 and [t["task_id"] for t in listed["results"]] == [deletion["task_id"]]
+    body = {"task_type": "api_buckets_delete", "status": "FAILED"}
+    status, listed = await call(service, "POST", "/v1/tasks/list", acme, body)
+    assert status == 200 and listed["results"] == []
     _, theirs = await call(service, "POST", "/v1/tasks/list", globex, {})
     assert theirs["results"] == []
     # a finished task answers as it is; a running deletion cannot be stopped halfway
     status, killed = await call(service, "DELETE", f"/v1/tasks/{deletion['task_id']}", acme)
-    assert status == 200 and killed["status"] == "COMPLETED"
+    assert status == 200 and killed["success"] is True
+    assert killed["task"]["status"] == "COMPLETED"
     now = datetime.now(UTC)
     running = {
         "_id": "task_runningconfirm",
         "organization_id": (await database["tasks"].find_one({}) or {})["organization_id"],
         "namespace_id": None,
-        "task_type": "confirm_uploads",
+        "task_type": "confirm_uploads",  # the name bucketd 0.x gave it: still read
         "status": "IN_PROGRESS",
         "inputs": {},
         "outputs": {},
@@ -242,7 +250,8 @@ async def test_tasks_are_listed_and_killed_as_the_docs_say(
     await database["tasks"].insert_one(running)
     assert (await call(service, "DELETE", "/v1/tasks/task_runningconfirm", globex))[0] == 404
     status, killed = await call(service, "DELETE", "/v1/tasks/task_runningconfirm", acme)
-    assert status == 200 and killed["status"] == "CANCELED"
+    assert status == 200 and killed["task"]["status"] == "CANCELED"
+    assert killed["task"]["task_type"] == "api_buckets_uploads_batch_confirm"
     await database["tasks"].update_one(
         {"_id": deletion["task_id"]}, {"$set": {"status": "IN_PROGRESS"}}
     )

@@ -79,9 +79,9 @@ async def test_expired_key_is_401(service: Service) -> None:
     assert (await _list_buckets(service, headers))[0] == 401
 
 
-async def test_missing_namespace_header_is_422_naming_it(service: Service, acme: Tenant) -> None:
+async def test_missing_namespace_header_is_400_naming_it(service: Service, acme: Tenant) -> None:
     status, body = await _list_buckets(service, {"Authorization": f"Bearer {acme.api_key}"})
-    assert status == 422
+    assert status == 400 and body["error"]["type"] == "BadRequestError"
     assert "X-Namespace" in body["error"]["message"]
     assert body["error"]["details"]["header"] == "X-Namespace"
     metadata = (("authorization", f"Bearer {acme.api_key}"),)

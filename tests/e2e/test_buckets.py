@@ -176,7 +176,7 @@ async def test_update_and_patch(service: Service, acme: Tenant) -> None:
     )
     assert status == 200
     assert (put["bucket_name"], put["description"], put["metadata"]) == ("new", "d2", {"a": 1})
-    assert put["bucket_schema"] == created["bucket_schema"]  # the schema is not mutable
+    assert put["bucket_schema"] == created["bucket_schema"]  # unchanged unless sent
     status, patched = await _call(
         service, "PATCH", f"/v1/buckets/{created['bucket_id']}", acme, {"metadata": {"b": 2}}
     )
@@ -190,6 +190,57 @@ async def test_update_and_patch(service: Service, acme: Tenant) -> None:
     assert status == 422 and "bucket_name" in bad["error"]["message"]
 
 
+async def test_schema_and_unique_key_changes(service: Service, acme: Tenant) -> None:
+    """A schema may grow; what stored objects may not fit needs force_schema_break. Only the
+    unique key's default_policy may change."""
+    await _call(service, "POST", "/v1/buckets", acme, PRODUCT_IMAGES)
+    path = "/v1/buckets/product_images"
+    properties = PRODUCT_IMAGES["bucket_schema"]["properties"]  # type: ignore[index]
+    grown = {"properties": {**properties, "price": {"type": "number"}}}
+    status, patched = await _call(service, "PATCH", path, acme, {"bucket_schema": grown})
+    assert status == 200 and patched["bucket_schema"]["properties"]["price"]["type"] == "number"
+    retyped = {"properties": {**properties, "price": {"type": "string"}}}
+    for breaking, why in (
+        (retyped, "'price' changes type number -> string"),
+        ({"properties": {"title": properties["title"]}}, "'image' is removed"),
+        (
+            {"properties": {**grown["properties"], "sku": {"type": "string", "required": True}}},
+            "'sku' is new and required",
+        ),
+    ):
+        status, refused = await _call(service, "PUT", path, acme, {"bucket_schema": breaking})
+        assert status == 422 and why in refused["error"]["message"], refused
+        assert "force_schema_break" in refused["error"]["message"]
+    status, forced = await _call(
+        service, "PUT", f"{path}?force_schema_break=true", acme, {"bucket_schema": retyped}
+    )
+    assert status == 200 and forced["bucket_schema"]["properties"]["price"]["type"] == "string"
+    title_only = {"properties": {"image": properties["image"], "tags": properties["tags"]}}
+    status, keyless = await _call(
+        service, "PUT", f"{path}?force_schema_break=true", acme, {"bucket_schema": title_only}
+    )
+    assert status == 422 and "unique_key.fields[0]" in keyless["error"]["message"]
+
+    key = {"fields": ["title"], "default_policy": "insert"}
+    status, changed = await _call(service, "PATCH", path, acme, {"unique_key": key})
+    assert status == 200 and changed["unique_key"] == key
+    status, cleared = await _call(
+        service, "PATCH", path, acme, {"unique_key": {"fields": ["title"], "default_policy": None}}
+    )
+    assert status == 200 and cleared["unique_key"]["default_policy"] is None
+    other = {"fields": ["price"], "default_policy": "insert"}
+    status, refused = await _call(service, "PATCH", path, acme, {"unique_key": other})
+    assert (
+        status == 422
+        and "must repeat the bucket's unique key fields" in refused["error"]["message"]
+    )
+    await _bucket(service, acme, "keyless")
+    status, refused = await _call(
+        service, "PATCH", "/v1/buckets/keyless", acme, {"unique_key": key}
+    )
+    assert status == 422 and "created without a unique key" in refused["error"]["message"]
+
+
 async def test_delete_answers_the_task_then_404(service: Service, acme: Tenant) -> None:
     created = await _bucket(service, acme, "doomed")
     status, task = await _call(service, "DELETE", "/v1/buckets/doomed", acme)
@@ -198,7 +249,7 @@ async def test_delete_answers_the_task_then_404(service: Service, acme: Tenant) 
     assert task["bucket_id"] == created["bucket_id"]
     assert task["bucket_name"] == "doomed"
     assert task["object_count"] == 0
-    assert task["status"] == "PENDING" and task["task"]["task_type"] == "delete_bucket"
+    assert task["status"] == "PENDING" and task["task"]["task_type"] == "api_buckets_delete"
     assert (await _call(service, "GET", "/v1/buckets/doomed", acme))[0] == 404
     assert (await _call(service, "DELETE", "/v1/buckets/doomed", acme))[0] == 404
 

@@ -39,23 +39,30 @@ async def test_create_get_update_delete_over_rest(service: Service, acme: Tenant
         status, got = await _call(service, "GET", f"/v1/namespaces/{identifier}", acme)
         assert status == 200 and got["namespace_id"] == created["namespace_id"]
 
-    status, put = await _call(
-        service, "PUT", "/v1/namespaces/production", acme, {"description": "changed"}
-    )
-    assert status == 200 and put["description"] == "changed"
-    assert put["namespace_name"] == "production"
     status, patched = await _call(
+        service, "PATCH", "/v1/namespaces/production", acme, {"description": "changed"}
+    )
+    assert status == 200 and patched["description"] == "changed"
+    assert patched["namespace_name"] == "production"
+    # PUT takes the public docs' UpdateNamespaceRequest: the name (a description is refused)
+    status, put = await _call(
         service,
-        "PATCH",
+        "PUT",
         f"/v1/namespaces/{created['namespace_id']}",
         acme,
         {"namespace_name": "prod-2"},
     )
-    assert status == 200 and patched["namespace_name"] == "prod-2"
-    assert patched["description"] == "changed"
+    assert status == 200 and put["namespace_name"] == "prod-2"
+    assert put["description"] == "changed"
+    status, refused = await _call(
+        service, "PUT", "/v1/namespaces/prod-2", acme, {"description": "no"}
+    )
+    assert (
+        status == 422 and "accepted: namespace_name, payload_indexes" in refused["error"]["message"]
+    )
 
     status, deletion = await _call(service, "DELETE", "/v1/namespaces/prod-2", acme)
-    assert status == 200 and deletion["task"]["task_type"] == "delete_namespace"
+    assert status == 200 and deletion["task"]["task_type"] == "api_namespaces_delete"
     status, missing = await _call(service, "GET", "/v1/namespaces/prod-2", acme)
     assert status == 404
     assert missing["error"]["type"] == "NotFoundError"
@@ -155,11 +162,16 @@ async def test_namespace_lifecycle_over_grpc(service: Service, acme: Tenant) -> 
     assert got.namespace.namespace_id == created.namespace.namespace_id
     listed = await stub.ListNamespaces(pb.ListNamespacesRequest(), metadata=metadata)
     assert listed.total_count == 2
-    updated = await stub.UpdateNamespace(
-        pb.UpdateNamespaceRequest(namespace_identifier="grpc-space", description="d"),
+    updated = await stub.PatchNamespace(
+        pb.PatchNamespaceRequest(namespace_identifier="grpc-space", description="d"),
         metadata=metadata,
     )
     assert updated.namespace.description == "d"
+    renamed = await stub.UpdateNamespace(
+        pb.UpdateNamespaceRequest(namespace_identifier="grpc-space", namespace_name="grpc-space"),
+        metadata=metadata,
+    )
+    assert renamed.namespace.description == "d"
     await stub.DeleteNamespace(
         pb.DeleteNamespaceRequest(namespace_identifier="grpc-space"), metadata=metadata
     )

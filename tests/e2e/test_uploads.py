@@ -172,6 +172,27 @@ async def test_async_confirm_completes_in_the_background(service: Service, acme:
     )
 
 
+async def test_an_async_confirm_is_a_task_a_client_can_poll(
+    service: Service, acme: Tenant, globex: Tenant
+) -> None:
+    """The docs' client polls GET /v1/tasks/{task_id} after ?async=true."""
+    await make_bucket(service, acme)
+    _, upload = await _create(service, acme)
+    await _put(upload["presigned_url"], PDF)
+    _, pending = await _confirm(service, acme, upload["upload_id"], query="?async=true")
+    await service.services.confirmations.drain()
+    status, task = await call(service, "GET", f"/v1/tasks/{pending['task_id']}", acme)
+    assert status == 200 and task["task_type"] == "api_buckets_uploads_confirm"
+    assert task["status"] == "COMPLETED" and task["inputs"] == [
+        {"bucket_id": upload["bucket_id"], "upload_id": upload["upload_id"]}
+    ]
+    _, done = await call(service, "GET", f"{BASE}/{upload['upload_id']}", acme)
+    assert task["outputs"][0]["object_id"] == done["object_id"]
+    assert (await call(service, "GET", f"/v1/tasks/{pending['task_id']}", globex))[0] == 404
+    status, refused = await call(service, "DELETE", f"/v1/tasks/{pending['task_id']}", acme)
+    assert status == 200 and refused["task"]["status"] == "COMPLETED"  # finished: as it is
+
+
 async def test_a_dead_servers_confirm_is_finished_by_the_sweep(
     service: Service, acme: Tenant, settings: Settings
 ) -> None:
@@ -280,11 +301,11 @@ async def test_list_batch_and_batch_confirm(service: Service, acme: Tenant) -> N
     }
     status, task = await call(service, "POST", f"{BASE}/confirm/batch", acme, confirmations)
     assert status == 200 and task["status"] == "PENDING" and task["confirmations_count"] == 2
-    assert task["task"]["task_type"] == "confirm_uploads"
+    assert task["task"]["task_type"] == "api_buckets_uploads_batch_confirm"
     await service.services.tasks.drain()
     _, done = await call(service, "GET", f"/v1/tasks/{task['task_id']}", acme)
     assert done["status"] == "COMPLETED"
-    assert {u["status"] for u in done["outputs"]["uploads"].values()} == {"COMPLETED"}
+    assert {u["status"] for u in done["outputs"][0]["uploads"].values()} == {"COMPLETED"}
     status, listed = await call(service, "POST", f"{BASE}/list", acme, {"search": "b.png"})
     assert status == 200 and [u["filename"] for u in listed["results"]] == ["b.png"]
     _, everything = await call(service, "POST", f"{BASE}/list", acme, {})

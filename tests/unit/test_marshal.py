@@ -9,9 +9,10 @@ from bucketd.gateway.marshal import (
     InvalidField,
     MarshalError,
     parse_request,
-    set_text_field,
+    text_values,
     to_json,
 )
+from bucketd.gateway.routes import routes_from
 from bucketd.v1 import buckets_pb2, common_pb2, objects_pb2, uploads_pb2
 
 
@@ -136,27 +137,65 @@ def test_unset_enum_is_null_on_output() -> None:
     assert to_json(objects_pb2.Blob(property="p"))["type"] is None
 
 
-def test_text_fields_from_path_and_query_are_typed() -> None:
-    data: dict[str, object] = {"bucket_identifier": "b"}
-    descriptor = objects_pb2.ListObjectsRequest.DESCRIPTOR
-    set_text_field(descriptor, data, "limit", ["25"])
-    set_text_field(descriptor, data, "include_total", ["true"])
-    set_text_field(descriptor, data, "select", ["a", "b"])
-    set_text_field(descriptor, data, "sort.direction", ["DESC"])
-    set_text_field(descriptor, data, "not_a_field", ["x"])
-    request = parse_request(objects_pb2.ListObjectsRequest, data)
-    assert request.limit == 25
-    assert request.include_total is True
-    assert list(request.select) == ["a", "b"]
-    assert request.sort.direction == common_pb2.SORT_DIRECTION_DESC
+def _route(method: str, template: str):  # type: ignore[no-untyped-def]
+    return next(r for r in routes_from() if (r.http_method, r.template) == (method, template))
 
 
-def test_query_value_does_not_override_the_body() -> None:
-    data: dict[str, object] = {"limit": 5}
-    set_text_field(objects_pb2.ListObjectsRequest.DESCRIPTOR, data, "limit", ["9"])
-    assert data["limit"] == 5
+def test_query_parameters_are_typed_and_a_body_value_wins() -> None:
+    route = _route("POST", "/v1/buckets/{bucket_identifier}/objects/list")
+    query = {"limit": ["25"], "include_total": ["true"], "after": ["c"]}
+    fixed = text_values(route.query_fields, query, source="query")
+    request = parse_request(
+        objects_pb2.ListObjectsRequest,
+        {"search": "x"},
+        bound=("bucket_identifier",),
+        from_body=True,
+        fixed={**fixed, "bucket_identifier": "b", "search": "y"},
+    )
+    assert request.limit == 25 and request.include_total is True and request.after == "c"
+    assert request.search == "x"
+
+
+def test_query_only_fields_are_not_body_keys_and_undeclared_query_names_are_refused() -> None:
+    route = _route("POST", "/v1/buckets/{bucket_identifier}/objects/list")
+    assert set(route.query_fields) == {
+        "limit",
+        "offset",
+        "cursor",
+        "include_total",
+        "page_size",
+        "page",
+        "next_cursor",
+        "after",
+    }
+    with pytest.raises(InvalidField) as refused:
+        parse_request(
+            objects_pb2.ListObjectsRequest,
+            {"limit": 5, "bucket_identifier": "b"},
+            bound=("bucket_identifier",),
+            from_body=True,
+        )
+    assert [(p.field, p.kind) for p in refused.value.problems] == [
+        ("limit", "extra_forbidden"),
+        ("bucket_identifier", "extra_forbidden"),
+    ]
+    with pytest.raises(InvalidField) as unknown:
+        text_values(route.query_fields, {"limt": ["5"]}, source="query")
+    (problem,) = unknown.value.problems
+    assert (problem.field, problem.kind, problem.source) == ("limt", "extra_forbidden", "query")
+    assert "accepted: limit, offset" in problem.message
+
+
+def test_a_route_without_body_takes_its_scalar_fields_from_the_query() -> None:
+    route = _route("GET", "/v1/buckets/{bucket_identifier}/objects")
+    assert "search" not in route.query_fields  # declared body-only: not a GET parameter
+    assert "limit" in route.query_fields
+    listed = _route("GET", "/v1/buckets")
+    assert "search" in listed.query_fields and "case_sensitive" not in listed.query_fields
 
 
 def test_bad_query_boolean_names_the_parameter() -> None:
-    with pytest.raises(MarshalError, match="include_total"):
-        set_text_field(objects_pb2.ListObjectsRequest.DESCRIPTOR, {}, "include_total", ["maybe"])
+    route = _route("POST", "/v1/buckets/{bucket_identifier}/objects/list")
+    with pytest.raises(MarshalError, match="include_total") as refused:
+        text_values(route.query_fields, {"include_total": ["maybe"]}, source="query")
+    assert refused.value.problems[0].source == "query"
