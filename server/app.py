@@ -1,4 +1,6 @@
-"""Composition root: builds everything from one Settings, inside one AsyncExitStack."""
+"""Runs bucketd's gRPC server: opens MongoDB, S3 and the URL fetcher in one AsyncExitStack,
+builds the use cases over them (server/wiring.py, the composition root), listens, runs the
+background work, and shuts down in the one order `_shutdown_order` states."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
 from grpc_reflection.v1alpha import reflection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.drain import Drain
 from bucketd.listeners import PortInUse, dial_host
@@ -26,8 +29,8 @@ from bucketd.server.services.janitor import sweep_safely
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
-from bucketd.server.storage.mongo import open_database
-from bucketd.server.storage.s3 import open_s3
+from bucketd.server.storage.mongo import Document, open_database
+from bucketd.server.storage.s3 import S3Client, open_s3
 from bucketd.server.wiring import Stores, build_services
 from bucketd.tls import TlsFiles
 
@@ -90,87 +93,125 @@ def _listen(
     return bound, local_target
 
 
+@dataclass(frozen=True)
+class _Resources:
+    database: AsyncDatabase[Document]
+    s3: S3Client
+    services: Services
+    stores: Stores
+
+
+async def _open(settings: Settings, stack: contextlib.AsyncExitStack) -> _Resources:
+    """MongoDB, S3 (and the presigning client), the URL fetcher, and the use cases over them;
+    closed when `stack` unwinds."""
+    assert settings.mongodb_uri
+    database = await stack.enter_async_context(
+        open_database(
+            settings.mongodb_uri,
+            settings.mongodb_database,
+            timeout_seconds=settings.mongodb_timeout_seconds,
+        )
+    )
+    s3 = await stack.enter_async_context(open_s3(settings))
+    presigner = s3
+    if settings.presign_endpoint_url != settings.s3_endpoint_url:
+        presigner = await stack.enter_async_context(
+            open_s3(settings, endpoint_url=settings.presign_endpoint_url)
+        )
+    fetcher = await stack.enter_async_context(
+        UrlFetcher(
+            allowlist=Allowlist.parse(settings.fetch_allowlist),
+            max_bytes=settings.max_fetch_bytes,
+            connect_timeout=settings.fetch_connect_timeout_seconds,
+            read_timeout=settings.fetch_read_timeout_seconds,
+            total_timeout=settings.fetch_timeout_seconds,
+        )
+    )
+    stores = Stores.on(database)
+    storage = S3BlobStorage(s3, settings.s3_bucket, presigner=presigner)
+    services = build_services(stores, settings, storage=storage, fetcher=fetcher)
+    return _Resources(database, s3, services, stores)
+
+
+def _grpc_server(
+    settings: Settings, services: Services, drain: Drain, *, reuse_port: bool
+) -> aio.Server:
+    return aio.server(
+        # Outermost first: observing sees (and logs) authentication failures too.
+        interceptors=[ObserveInterceptor(drain), AuthInterceptor(services.api_keys)],
+        options=[
+            # Two servers on one port would split the calls between them: off, unless several
+            # workers of one bucketd share it on purpose.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
+            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+            # No BDP probing: it grows each stream's flow-control window to megabytes that the
+            # server then buffers; a slow S3 should slow the client down instead.
+            ("grpc.http2.bdp_probe", 0),
+        ],
+    )
+
+
+async def _add_services(
+    server: aio.Server, services: Services, settings: Settings
+) -> health_aio.HealthServicer:
+    """bucketd's services, health (NOT_SERVING until ready) and reflection over all of them."""
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    names = add_bucketd_services(server, services, settings)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
+    return health
+
+
+def _shutdown_order(
+    stack: contextlib.AsyncExitStack,
+    *,
+    server: aio.Server,
+    health: health_aio.HealthServicer,
+    services: Services,
+    background: list[asyncio.Task[None]],
+    grace: float,
+) -> None:
+    """The shutdown order, stated once: stop watching readiness, answer NOT_SERVING, stop taking
+    calls and give those in flight `grace` seconds, stop background confirms and tasks (a
+    janitor resumes them from their leases), stop sweeping; then the stack closes the clients.
+    (An exit stack runs callbacks last-in first-out: they are pushed in reverse here.)"""
+    watcher, sweeper = background
+    stack.callback(sweeper.cancel)
+    stack.push_async_callback(services.tasks.close)
+    stack.push_async_callback(services.confirmations.close)
+    stack.push_async_callback(server.stop, grace)
+    stack.push_async_callback(health.enter_graceful_shutdown)
+    stack.callback(watcher.cancel)
+
+
 @contextlib.asynccontextmanager
 async def running_server(
     settings: Settings, *, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False
 ) -> AsyncIterator[RunningServer]:
-    """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits.
-
-    On exit the server stops accepting calls, lets in-flight calls finish within the grace
-    period, then the MongoDB and S3 clients close.
-    """
+    """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits."""
     if not settings.mongodb_uri:
         raise ValueError("MONGODB_URI is required to run the server")
     async with contextlib.AsyncExitStack() as stack:
-        database = await stack.enter_async_context(
-            open_database(
-                settings.mongodb_uri,
-                settings.mongodb_database,
-                timeout_seconds=settings.mongodb_timeout_seconds,
-            )
-        )
-        s3 = await stack.enter_async_context(open_s3(settings))
-        presigner = s3
-        if settings.presign_endpoint_url != settings.s3_endpoint_url:
-            presigner = await stack.enter_async_context(
-                open_s3(settings, endpoint_url=settings.presign_endpoint_url)
-            )
-        fetcher = await stack.enter_async_context(
-            UrlFetcher(
-                allowlist=Allowlist.parse(settings.fetch_allowlist),
-                max_bytes=settings.max_fetch_bytes,
-                connect_timeout=settings.fetch_connect_timeout_seconds,
-                read_timeout=settings.fetch_read_timeout_seconds,
-                total_timeout=settings.fetch_timeout_seconds,
-            )
-        )
-        stores = Stores.on(database)
-        drain = Drain()
-        services = build_services(
-            stores,
-            settings,
-            storage=S3BlobStorage(s3, settings.s3_bucket, presigner=presigner),
-            fetcher=fetcher,
-        )
-        server = aio.server(
-            # Outermost first: observing sees (and logs) authentication failures too.
-            interceptors=[ObserveInterceptor(drain), AuthInterceptor(services.api_keys)],
-            options=[
-                # Two servers on one port would split the calls between them: off, unless
-                # several workers of one bucketd share it on purpose.
-                ("grpc.so_reuseport", 1 if reuse_port else 0),
-                ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
-                ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
-                # No BDP probing: it grows each stream's flow-control window to megabytes that
-                # the server then buffers; a slow S3 should slow the client down instead.
-                ("grpc.http2.bdp_probe", 0),
-            ],
-        )
-        health = health_aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health, server)
-        await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        names = add_bucketd_services(server, services, settings)
-        reflection.enable_server_reflection(
-            [
-                *names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            server,
-        )
+        opened = await _open(settings, stack)
+        services, drain = opened.services, Drain()
+        server = _grpc_server(settings, services, drain, reuse_port=reuse_port)
+        health = await _add_services(server, services, settings)
         bound, local_target = _listen(server, settings, host, port, stack)
         await server.start()
-        readiness = Readiness(health, database, stores, s3, settings)
+        readiness = Readiness(health, opened.database, opened.stores, opened.s3, settings)
         watcher = asyncio.create_task(readiness.run())
         sweeper = asyncio.create_task(_sweep(services, readiness, settings))
-        # Run on exit in the reverse order: stop watching, NOT_SERVING, stop taking calls and let
-        # in-flight ones finish, stop background confirms (a janitor resumes them), stop sweeping.
-        stack.callback(sweeper.cancel)
-        stack.push_async_callback(services.tasks.close)
-        stack.push_async_callback(services.confirmations.close)
-        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
-        stack.push_async_callback(health.enter_graceful_shutdown)
-        stack.callback(watcher.cancel)
+        _shutdown_order(
+            stack,
+            server=server,
+            health=health,
+            services=services,
+            background=[watcher, sweeper],
+            grace=settings.shutdown_grace_seconds,
+        )
 
         async def stop_serving() -> None:
             watcher.cancel()  # it would say SERVING again

@@ -1,9 +1,15 @@
-"""Builds the stores and the use cases from one database, one S3 client and one Settings."""
+"""The composition root: every store and use case, built from one Settings.
+
+server/app.py opens the resources (MongoDB, S3, the URL fetcher) and runs the gRPC server over
+what this module builds; the unit tests build the same use cases over in-memory fakes of the
+stores (tests/unit/fakes), so the wiring they test is this one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -23,7 +29,22 @@ from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
-from bucketd.server.services.ports import BlobStorage, Fetcher
+from bucketd.server.services.ports import (
+    ApiKeyStore,
+    BlobStorage,
+    BucketStore,
+    ClaimStore,
+    ContentRegistry,
+    Fetcher,
+    IndexStore,
+    NamespaceStore,
+    ObjectStore,
+    OrganizationStore,
+    PurgeStore,
+    TaskStore,
+    UploadStore,
+    WriteStore,
+)
 from bucketd.server.services.purge import Purge
 from bucketd.server.services.streams import StreamUploads
 from bucketd.server.services.tasks import Tasks
@@ -44,21 +65,25 @@ from bucketd.server.storage.tasks import MongoTasks
 from bucketd.server.storage.uploads import MongoUploads
 from bucketd.server.storage.writes import MongoWrites
 
+Clock = Callable[[], datetime]
+
 
 @dataclass(frozen=True)
 class Stores:
-    organizations: MongoOrganizations
-    api_keys: MongoApiKeys
-    namespaces: MongoNamespaces
-    buckets: MongoBuckets
-    objects: MongoObjects
-    writes: MongoWrites
-    claims: MongoClaims
-    contents: MongoContents
-    uploads: MongoUploads
-    tasks: MongoTasks
-    purge: MongoPurge
-    indexes: MongoIndexes
+    """One adapter per storage port (MongoDB in production: `Stores.on`)."""
+
+    organizations: OrganizationStore
+    api_keys: ApiKeyStore
+    namespaces: NamespaceStore
+    buckets: BucketStore
+    objects: ObjectStore
+    writes: WriteStore
+    claims: ClaimStore
+    contents: ContentRegistry
+    uploads: UploadStore
+    tasks: TaskStore
+    purge: PurgeStore
+    indexes: IndexStore
 
     @classmethod
     def on(cls, database: AsyncDatabase[Document]) -> Stores:
@@ -87,12 +112,23 @@ class Stores:
         await self.indexes.ensure()
 
 
-def build_api_keys(stores: Stores, settings: Settings) -> ApiKeyService:
+@dataclass(frozen=True)
+class _Parts:
+    """What every builder below reads."""
+
+    stores: Stores
+    settings: Settings
+    storage: BlobStorage
+    fetcher: Fetcher
+    clock: Clock
+
+
+def build_api_keys(stores: Stores, settings: Settings, clock: Clock = now_ms) -> ApiKeyService:
     return ApiKeyService(
         organizations=stores.organizations,
         api_keys=stores.api_keys,
         cache=KeyCache(settings.key_cache_seconds),
-        clock=now_ms,
+        clock=clock,
     )
 
 
@@ -106,56 +142,57 @@ class _Ingest:
     objects: ObjectService
 
 
-def _ingest(
-    stores: Stores,
-    settings: Settings,
-    buckets: BucketService,
-    storage: BlobStorage,
-    fetcher: Fetcher,
-) -> _Ingest:
-    contents = Contents(registry=stores.contents, storage=storage, clock=now_ms)
+def _ingest(parts: _Parts, buckets: BucketService) -> _Ingest:
+    stores, settings, clock = parts.stores, parts.settings, parts.clock
+    contents = Contents(registry=stores.contents, storage=parts.storage, clock=clock)
     drafts = Drafts(
         objects=stores.objects,
         writes=stores.writes,
         claims=ObjectClaims(stores.claims, stores.objects),
         registry=stores.contents,
-        storage=storage,
+        storage=parts.storage,
         lease=timedelta(seconds=settings.write_lease_seconds),
-        clock=now_ms,
+        clock=clock,
     )
     sources = BlobSources(
         contents=contents,
         registry=stores.contents,
-        fetcher=fetcher,
+        fetcher=parts.fetcher,
         uploads=stores.uploads,
         objects=stores.objects,
     )
-    objects = ObjectService(
-        objects=stores.objects,
+    return _Ingest(contents, drafts, sources, _objects(parts, buckets, drafts, sources))
+
+
+def _objects(
+    parts: _Parts, buckets: BucketService, drafts: Drafts, sources: BlobSources
+) -> ObjectService:
+    settings = parts.settings
+    limits = Limits(
+        max_inline_bytes=settings.max_inline_bytes,
+        max_blobs=settings.max_blobs_per_object,
+        max_metadata_bytes=settings.max_metadata_bytes,
+        s3_source_buckets=frozenset(settings.s3_source_buckets) - {settings.s3_bucket},
+    )
+    return ObjectService(
+        objects=parts.stores.objects,
         buckets=buckets,
         drafts=drafts,
         sources=sources,
-        limits=Limits(
-            max_inline_bytes=settings.max_inline_bytes,
-            max_blobs=settings.max_blobs_per_object,
-            max_metadata_bytes=settings.max_metadata_bytes,
-            s3_source_buckets=frozenset(settings.s3_source_buckets) - {settings.s3_bucket},
-        ),
-        clock=now_ms,
+        limits=limits,
+        clock=parts.clock,
     )
-    return _Ingest(contents, drafts, sources, objects)
 
 
-def _streams(
-    stores: Stores, settings: Settings, ingest: _Ingest, buckets: BucketService
-) -> StreamUploads:
+def _streams(parts: _Parts, ingest: _Ingest, buckets: BucketService) -> StreamUploads:
+    settings = parts.settings
     return StreamUploads(
         objects=ingest.objects,
         buckets=buckets,
         drafts=ingest.drafts,
         contents=ingest.contents,
         sources=ingest.sources,
-        writes=stores.writes,
+        writes=parts.stores.writes,
         limits=StreamLimits(
             max_blob_bytes=settings.max_stream_blob_bytes,
             max_chunk_bytes=settings.max_stream_chunk_bytes,
@@ -163,37 +200,41 @@ def _streams(
         session_ttl=timedelta(seconds=settings.stream_session_seconds),
         # a stream's hold on its session outlives the idle timeout that would end the stream
         stream_hold=timedelta(seconds=2 * settings.stream_idle_seconds),
-        clock=now_ms,
+        clock=parts.clock,
     )
 
 
 def _confirmations(
-    stores: Stores,
-    settings: Settings,
-    ingest: _Ingest,
-    buckets: BucketService,
-    *,
-    storage: BlobStorage,
-    tasks: Tasks,
+    parts: _Parts, ingest: _Ingest, buckets: BucketService, tasks: Tasks
 ) -> UploadConfirmations:
     return UploadConfirmations(
-        uploads=stores.uploads,
-        storage=storage,
+        uploads=parts.stores.uploads,
+        storage=parts.storage,
         contents=ingest.contents,
         buckets=buckets,
-        namespaces=stores.namespaces,
+        namespaces=parts.stores.namespaces,
         objects=ingest.objects,
         tasks=tasks,
-        limits=_upload_limits(settings),
-        clock=now_ms,
+        limits=_upload_limits(parts.settings),
+        clock=parts.clock,
     )
 
 
-def _handle_tasks(
-    tasks: Tasks, stores: Stores, storage: BlobStorage, confirmations: UploadConfirmations
-) -> None:
+def _tasks(parts: _Parts) -> Tasks:
+    return Tasks(
+        store=parts.stores.tasks,
+        uploads=parts.stores.uploads,
+        lease=timedelta(seconds=parts.settings.task_lease_seconds),
+        clock=parts.clock,
+    )
+
+
+def _handle_tasks(parts: _Parts, tasks: Tasks, confirmations: UploadConfirmations) -> None:
     """Which work each task type runs."""
-    purge = Purge(store=stores.purge, registry=stores.contents, storage=storage, clock=now_ms)
+    stores = parts.stores
+    purge = Purge(
+        store=stores.purge, registry=stores.contents, storage=parts.storage, clock=parts.clock
+    )
     tasks.handle(TaskType.DELETE_BUCKET, purge.delete_bucket)
     tasks.handle(TaskType.DELETE_NAMESPACE, purge.delete_namespace)
     tasks.handle(TaskType.CONFIRM_UPLOADS, confirmations.run_batch)
@@ -208,67 +249,89 @@ def _upload_limits(settings: Settings) -> UploadLimits:
     )
 
 
-def build_services(
-    stores: Stores, settings: Settings, *, storage: BlobStorage, fetcher: Fetcher
-) -> Services:
-    """Every use case, wired to the stores, the blob storage and the URL fetcher."""
-    buckets = BucketService(
-        buckets=stores.buckets,
-        objects=stores.objects,
-        clock=now_ms,
-        max_metadata_bytes=settings.max_metadata_bytes,
-    )
-    ingest = _ingest(stores, settings, buckets, storage, fetcher)
-    tasks = Tasks(
-        store=stores.tasks,
-        uploads=stores.uploads,
-        lease=timedelta(seconds=settings.task_lease_seconds),
-        clock=now_ms,
-    )
-    confirmations = _confirmations(stores, settings, ingest, buckets, storage=storage, tasks=tasks)
-    _handle_tasks(tasks, stores, storage, confirmations)
-    namespaces = NamespaceService(
+def _namespaces(parts: _Parts) -> NamespaceService:
+    stores = parts.stores
+    return NamespaceService(
         namespaces=stores.namespaces,
         buckets=stores.buckets,
         objects=stores.objects,
         indexes=stores.indexes,
-        cache=TtlCache(settings.namespace_cache_seconds),
-        clock=now_ms,
+        cache=TtlCache(parts.settings.namespace_cache_seconds),
+        clock=parts.clock,
     )
+
+
+def _deletions(
+    parts: _Parts, buckets: BucketService, namespaces: NamespaceService, tasks: Tasks
+) -> Deletions:
+    stores = parts.stores
+    return Deletions(
+        objects=stores.objects,
+        claims=stores.claims,
+        registry=stores.contents,
+        buckets=buckets,
+        namespaces=namespaces,
+        tasks=tasks,
+        clock=parts.clock,
+    )
+
+
+def _uploads(parts: _Parts, buckets: BucketService) -> UploadService:
+    return UploadService(
+        uploads=parts.stores.uploads,
+        storage=parts.storage,
+        registry=parts.stores.contents,
+        buckets=buckets,
+        limits=_upload_limits(parts.settings),
+        clock=parts.clock,
+    )
+
+
+def _janitor(parts: _Parts, confirmations: UploadConfirmations, tasks: Tasks) -> Janitor:
+    settings = parts.settings
+    return Janitor(
+        writes=parts.stores.writes,
+        registry=parts.stores.contents,
+        storage=parts.storage,
+        confirmations=confirmations,
+        tasks=tasks,
+        lease=timedelta(seconds=settings.write_lease_seconds),
+        grace=timedelta(seconds=settings.blob_grace_seconds),
+        clock=parts.clock,
+    )
+
+
+def build_services(
+    stores: Stores,
+    settings: Settings,
+    *,
+    storage: BlobStorage,
+    fetcher: Fetcher,
+    clock: Clock = now_ms,
+) -> Services:
+    """Every use case, wired to the stores, the blob storage, the URL fetcher and a clock."""
+    parts = _Parts(stores, settings, storage, fetcher, clock)
+    buckets = BucketService(
+        buckets=stores.buckets,
+        objects=stores.objects,
+        clock=clock,
+        max_metadata_bytes=settings.max_metadata_bytes,
+    )
+    ingest = _ingest(parts, buckets)
+    tasks = _tasks(parts)
+    confirmations = _confirmations(parts, ingest, buckets, tasks)
+    _handle_tasks(parts, tasks, confirmations)
+    namespaces = _namespaces(parts)
     return Services(
-        api_keys=build_api_keys(stores, settings),
+        api_keys=build_api_keys(stores, settings, clock),
         namespaces=namespaces,
         buckets=buckets,
         objects=ingest.objects,
         object_reads=ObjectReads(objects=stores.objects, buckets=buckets, storage=storage),
-        deletions=Deletions(
-            objects=stores.objects,
-            claims=stores.claims,
-            registry=stores.contents,
-            buckets=buckets,
-            namespaces=namespaces,
-            tasks=tasks,
-            clock=now_ms,
-        ),
-        uploads=UploadService(
-            uploads=stores.uploads,
-            storage=storage,
-            registry=stores.contents,
-            buckets=buckets,
-            limits=_upload_limits(settings),
-            clock=now_ms,
-        ),
+        deletions=_deletions(parts, buckets, namespaces, tasks),
+        uploads=_uploads(parts, buckets),
         confirmations=confirmations,
-        streams=_streams(stores, settings, ingest, buckets),
+        streams=_streams(parts, ingest, buckets),
         tasks=tasks,
-        janitor=Janitor(
-            writes=stores.writes,
-            registry=stores.contents,
-            storage=storage,
-            confirmations=confirmations,
-            tasks=tasks,
-            lease=timedelta(seconds=settings.write_lease_seconds),
-            grace=timedelta(seconds=settings.blob_grace_seconds),
-            clock=now_ms,
-        ),
+        janitor=_janitor(parts, confirmations, tasks),
     )

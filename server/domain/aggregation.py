@@ -1,14 +1,13 @@
-"""The aggregate-objects request translated to a MongoDB aggregation pipeline.
+"""The aggregate-objects request checked into a plan (what to group, count and keep), which
+storage/ runs as one MongoDB pipeline and the unit tests' fakes run in memory.
 
 Only what the public docs document gets through: the functions, the having operators, the date
-units, and field paths that resolve to stored fields (user fields, status, created_at,
-updated_at, key_prefix, blobs.*). Aliases are plain identifiers. No string the caller sends
-becomes a pipeline key or a `$` expression on its own; values reach MongoDB as literals.
+units, and field paths that resolve to record fields (user fields, status, created_at,
+updated_at, key_prefix, blobs.*). Aliases are plain identifiers; values are literals.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,28 +15,11 @@ from typing import Any
 
 from bucketd.server.errors import InvalidArgument
 
-FUNCTIONS = {
-    "sum": "$sum",
-    "avg": "$avg",
-    "min": "$min",
-    "max": "$max",
-    "first": "$first",
-    "last": "$last",
-    "push": "$push",
-    "add_to_set": "$addToSet",
-}
-COUNTING = {"count", "count_distinct"}
-HAVING = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "eq": "$eq", "ne": "$ne"}
-DATE_TRUNC = {"year", "quarter", "month", "week", "day", "hour", "minute"}
-DATE_PART = {
-    "year": "$year",
-    "month": "$month",
-    "week": "$week",
-    "day": "$dayOfMonth",
-    "day_of_week": "$dayOfWeek",
-    "hour": "$hour",
-    "minute": "$minute",
-}
+FUNCTIONS = frozenset({"sum", "avg", "min", "max", "first", "last", "push", "add_to_set"})
+COUNTING = ("count", "count_distinct")
+HAVING = ("gt", "gte", "lt", "lte", "eq", "ne")
+DATE_TRUNC = ("year", "quarter", "month", "week", "day", "hour", "minute")
+DATE_PART = ("year", "month", "week", "day", "day_of_week", "hour", "minute")
 DATE_FIELDS = {"created_at", "updated_at"}
 MAX_GROUPS = 10
 MAX_METRICS = 20
@@ -80,6 +62,8 @@ class RangeBuckets:
 
 @dataclass(frozen=True, kw_only=True)
 class Aggregation:
+    """The request, as the caller wrote it (public field names)."""
+
     group_by: list[GroupBy]
     metrics: list[Metric]
     having: list[Having] = field(default_factory=list)
@@ -88,6 +72,66 @@ class Aggregation:
     sort_by: str | None = None
     descending: bool = True
     limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Ranges:
+    """[b0, b1), [b1, b2)...: a value falls in the range labelled "b0-b1", else `default`."""
+
+    boundaries: tuple[float, ...]
+    default: str
+
+    def label(self, value: Any) -> str:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            for low, high in zip(self.boundaries, self.boundaries[1:], strict=False):
+                if low <= value < high:
+                    return range_label(low, high)
+        return self.default
+
+
+def range_label(low: float, high: float) -> str:
+    return f"{low:g}-{high:g}"
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    """A group key over a record field: as it is, truncated to a date unit, one part of a
+    date, or the label of the range it falls in."""
+
+    alias: str
+    path: str
+    date_trunc: str | None = None
+    date_part: str | None = None
+    ranges: Ranges | None = None
+
+
+@dataclass(frozen=True)
+class MetricPlan:
+    alias: str
+    function: str  # count, count_distinct, or one of FUNCTIONS
+    path: str | None  # None for count
+
+
+@dataclass(frozen=True)
+class HavingPlan:
+    alias: str
+    operator: str
+    value: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class AggregationPlan:
+    """What to run: unwind, group, metrics, having, then the sorted groups up to `limit` and
+    how many groups there were."""
+
+    unwind: str | None
+    groups: tuple[GroupKey, ...]
+    metrics: tuple[MetricPlan, ...]
+    having: tuple[HavingPlan, ...]
+    sort_by: str  # a metric alias, or a group alias when sort_by_group
+    sort_by_group: bool
+    descending: bool
+    limit: int
 
 
 def _invalid(where: str, message: str) -> InvalidArgument:
@@ -111,28 +155,17 @@ def _alias(where: str, alias: str) -> str:
     return alias
 
 
-def _label(low: float, high: float) -> str:
-    return f"{low:g}-{high:g}"
-
-
-def _ranges(spec: RangeBuckets, path: str, where: str) -> dict[str, Any]:
+def _ranges(spec: RangeBuckets, where: str) -> Ranges:
     bounds = spec.boundaries
     if not 2 <= len(bounds) <= MAX_BOUNDARIES or bounds != sorted(set(bounds)):
         raise _invalid(f"{where}.boundaries", f"give 2 to {MAX_BOUNDARIES} increasing numbers")
-    branches = [
-        {
-            "case": {"$and": [{"$gte": [f"${path}", low]}, {"$lt": [f"${path}", high]}]},
-            "then": _label(low, high),
-        }
-        for low, high in itertools.pairwise(bounds)
-    ]
     default = spec.default_bucket if spec.default_bucket is not None else "other"
-    return {"$switch": {"branches": branches, "default": {"$literal": default}}}
+    return Ranges(tuple(bounds), default)
 
 
 def _group_key(
-    index: int, group: GroupBy, resolve: FieldResolver, ranges: dict[str, dict[str, Any]]
-) -> tuple[str, Any]:
+    index: int, group: GroupBy, resolve: FieldResolver, ranges: dict[str, Ranges]
+) -> GroupKey:
     where = f"group_by[{index}]"
     path = _path(f"{where}.field", group.field, resolve)
     alias = _alias(f"{where}.alias", group.alias or group.field.replace(".", "_"))
@@ -141,36 +174,29 @@ def _group_key(
         raise _invalid(
             f"{where}.field", "date_trunc and date_part apply to created_at and updated_at"
         )
+    if group.date_trunc is not None and group.date_trunc not in DATE_TRUNC:
+        raise _invalid(f"{where}.date_trunc", f"use one of {', '.join(DATE_TRUNC)}")
+    if group.date_part is not None and group.date_part not in DATE_PART:
+        raise _invalid(f"{where}.date_part", f"use one of {', '.join(DATE_PART)}")
     if group.date_trunc is not None:
-        if group.date_trunc not in DATE_TRUNC:
-            raise _invalid(f"{where}.date_trunc", f"use one of {', '.join(sorted(DATE_TRUNC))}")
-        return alias, {"$dateTrunc": {"date": f"${path}", "unit": group.date_trunc}}
+        return GroupKey(alias, path, date_trunc=group.date_trunc)
     if group.date_part is not None:
-        if group.date_part not in DATE_PART:
-            raise _invalid(f"{where}.date_part", f"use one of {', '.join(DATE_PART)}")
-        return alias, {DATE_PART[group.date_part]: f"${path}"}
-    if group.field in ranges:
-        return alias, ranges[group.field]
-    return alias, f"${path}"
+        return GroupKey(alias, path, date_part=group.date_part)
+    return GroupKey(alias, path, ranges=ranges.get(group.field))
 
 
-def _accumulator(index: int, metric: Metric, resolve: FieldResolver) -> Any:
+def _metric(index: int, metric: Metric, resolve: FieldResolver) -> MetricPlan:
     where = f"aggregations[{index}]"
+    alias = _alias(f"{where}.alias", metric.alias)
     if metric.function == "count":
-        return {"$sum": 1}
+        return MetricPlan(alias, "count", None)
     if metric.function == "count_distinct":
         name = metric.distinct_field or metric.field or ""
-        return {"$addToSet": f"${_path(f'{where}.distinct_field', name, resolve)}"}
+        return MetricPlan(alias, "count_distinct", _path(f"{where}.distinct_field", name, resolve))
     if metric.function not in FUNCTIONS:
-        allowed = ", ".join([*sorted(COUNTING), *FUNCTIONS])
+        allowed = ", ".join([*COUNTING, *sorted(FUNCTIONS)])
         raise _invalid(f"{where}.function", f"{metric.function!r} is not one of {allowed}")
-    return {FUNCTIONS[metric.function]: f"${_path(f'{where}.field', metric.field or '', resolve)}"}
-
-
-def _literal(where: str, value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        raise _invalid(where, "compare to a string, number, boolean or null")
-    return value
+    return MetricPlan(alias, metric.function, _path(f"{where}.field", metric.field or "", resolve))
 
 
 def _check_sizes(spec: Aggregation) -> int:
@@ -185,77 +211,48 @@ def _check_sizes(spec: Aggregation) -> int:
     return limit
 
 
-def _having(spec: Aggregation, metrics: dict[str, Any]) -> list[Any]:
-    stages = []
+def _having(spec: Aggregation, metrics: set[str]) -> tuple[HavingPlan, ...]:
+    plans = []
     for i, having in enumerate(spec.having):
         where = f"having[{i}]"
         if having.field not in metrics:
             raise _invalid(f"{where}.field", f"{having.field!r} is not a metric alias")
         if having.operator not in HAVING:
             raise _invalid(f"{where}.operator", f"use one of {', '.join(HAVING)}")
-        value = _literal(f"{where}.value", having.value)
-        stages.append({"$match": {having.field: {HAVING[having.operator]: value}}})
-    return stages
+        if isinstance(having.value, (dict, list)):
+            raise _invalid(f"{where}.value", "compare to a string, number, boolean or null")
+        plans.append(HavingPlan(having.field, having.operator, having.value))
+    return tuple(plans)
 
 
-def _sort_key(spec: Aggregation, keys: dict[str, Any], metrics: dict[str, Any]) -> str:
-    sort_by = spec.sort_by or spec.metrics[0].alias
-    if sort_by in metrics:
-        return sort_by
-    if sort_by in keys:
-        return f"_id.{sort_by}"
-    raise _invalid("sort_by", f"{sort_by!r} is not a group or metric alias")
-
-
-def pipeline(spec: Aggregation, resolve: FieldResolver) -> list[Any]:
-    """The stages after the (scoped) $match: unwind, group, count the distinct, having, then
-    one $facet that answers the sorted, limited groups and how many there were."""
+def plan(spec: Aggregation, resolve: FieldResolver) -> AggregationPlan:
+    """The checked plan of `spec`; InvalidArgument names the part at fault."""
     limit = _check_sizes(spec)
-    stages: list[Any] = []
-    if spec.unwind:
-        stages.append({"$unwind": f"${_path('unwind', spec.unwind, resolve)}"})
+    unwind = _path("unwind", spec.unwind, resolve) if spec.unwind else None
     ranges = {
-        r.field: _ranges(
-            r, _path(f"range_buckets[{i}].field", r.field, resolve), f"range_buckets[{i}]"
-        )
+        r.field: _ranges(r, f"range_buckets[{i}]")
         for i, r in enumerate(spec.range_buckets)
+        if _path(f"range_buckets[{i}].field", r.field, resolve)
     }
-    keys = dict(_group_key(i, g, resolve, ranges) for i, g in enumerate(spec.group_by))
-    if len(keys) != len(spec.group_by):
+    groups = tuple(_group_key(i, g, resolve, ranges) for i, g in enumerate(spec.group_by))
+    metrics = tuple(_metric(i, m, resolve) for i, m in enumerate(spec.metrics))
+    group_aliases = {g.alias for g in groups}
+    metric_aliases = {m.alias for m in metrics}
+    if len(group_aliases) != len(groups):
         raise _invalid("group_by", "two group keys share an alias")
-    metrics = {
-        _alias(f"aggregations[{i}].alias", m.alias): _accumulator(i, m, resolve)
-        for i, m in enumerate(spec.metrics)
-    }
-    if len(metrics) != len(spec.metrics) or set(metrics) & set(keys) or "_id" in metrics:
+    clash = group_aliases & metric_aliases or "_id" in metric_aliases
+    if len(metric_aliases) != len(metrics) or clash:
         raise _invalid("aggregations", "every alias must be unique among group keys and metrics")
-    stages.append({"$group": {"_id": keys, **metrics}})
-    distinct = {
-        m.alias: {"$size": f"${m.alias}"} for m in spec.metrics if m.function == "count_distinct"
-    }
-    if distinct:
-        stages.append({"$addFields": distinct})
-    stages += _having(spec, metrics)
-    direction = -1 if spec.descending else 1
-    sorting = {_sort_key(spec, keys, metrics): direction, "_id": 1}
-    stages.append(
-        {
-            "$facet": {
-                "results": [{"$sort": sorting}, {"$limit": limit}],
-                "total": [{"$count": "groups"}],
-            }
-        }
+    sort_by = spec.sort_by or metrics[0].alias
+    if sort_by not in metric_aliases | group_aliases:
+        raise _invalid("sort_by", f"{sort_by!r} is not a group or metric alias")
+    return AggregationPlan(
+        unwind=unwind,
+        groups=groups,
+        metrics=metrics,
+        having=_having(spec, metric_aliases),
+        sort_by=sort_by,
+        sort_by_group=sort_by not in metric_aliases,
+        descending=spec.descending,
+        limit=limit,
     )
-    return stages
-
-
-def results(rows: list[dict[str, Any]], spec: Aggregation) -> tuple[list[dict[str, Any]], int]:
-    """([{group, metrics}], total_groups) from the $facet's one document."""
-    facet = rows[0] if rows else {"results": [], "total": []}
-    aliases = [m.alias for m in spec.metrics]
-    answered = [
-        {"group": row["_id"], "metrics": {alias: row.get(alias) for alias in aliases}}
-        for row in facet["results"]
-    ]
-    total = facet["total"][0]["groups"] if facet["total"] else 0
-    return answered, total

@@ -1,9 +1,9 @@
-"""The reference's list filters (section 1.5) translated to a MongoDB query document.
+"""The reference's list filters (section 1.5) translated to the query model (domain/query.py).
 
 Two forms: the LogicalOperator `{"AND": [...], "OR": [...], "NOT": [...], "case_sensitive": false}`
 whose items are nested operators or `{field, operator, value}` conditions, and the shorthand
 `{"status": "PENDING", "metadata.campaign": "x"}` (each key equals its value). Only fields that
-the caller's `resolve` accepts may be filtered on; the query is bounded in size and depth.
+the caller's `resolve` accepts may be filtered on; the filter is bounded in size and depth.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
+from bucketd.server.domain.query import EVERYTHING, AllOf, AnyOf, Filter, NoneOf, Op, Where, all_of
 from bucketd.server.errors import InvalidArgument
-
-Query = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,9 @@ LOGICAL_KEYS = frozenset({"AND", "OR", "NOT"})
 MAX_CONDITIONS = 50
 MAX_DEPTH = 5
 MAX_PATTERN_LENGTH = 256
+# What starts a store's operator: never the start of a key or a field name a caller sends.
+OPERATOR_MARK = "\N{DOLLAR SIGN}"
+_COMPARISONS = {"ne": Op.NE, "gt": Op.GT, "lt": Op.LT, "gte": Op.GTE, "lte": Op.LTE}
 
 
 class _Budget:
@@ -54,12 +56,8 @@ def _pattern(value: Any, operator: str) -> str:
     return value
 
 
-def _regex(pattern: str, case_sensitive: bool) -> dict[str, Any]:
-    return {"$regex": pattern} if case_sensitive else {"$regex": pattern, "$options": "i"}
-
-
 def _scalar(value: Any, operator: str) -> Any:
-    """A JSON scalar: objects never reach MongoDB, where they would be read as operators."""
+    """A JSON scalar: objects never reach the store, where they could be read as operators."""
     if isinstance(value, (dict, list)):
         raise InvalidArgument(
             f"filters: operator {operator} needs a string, number, boolean or null value"
@@ -73,40 +71,43 @@ def _list(value: Any, operator: str) -> list[Any]:
     return [_scalar(item, operator) for item in value]
 
 
-def _operator_query(operator: str, value: Any, case_sensitive: bool) -> Any:  # noqa: PLR0911
-    comparisons = {"ne": "$ne", "gt": "$gt", "lt": "$lt", "gte": "$gte", "lte": "$lte"}
+def _matches(path: str, pattern: str, case_sensitive: bool) -> Where:
+    return Where(path, Op.MATCHES, pattern, case_sensitive)
+
+
+def _where(path: str, operator: str, value: Any, case: bool) -> Filter:  # noqa: PLR0911
     if operator == "eq":
-        if isinstance(value, str) and not case_sensitive:
-            return _regex(f"^{re.escape(value)}$", case_sensitive)
-        return _scalar(value, operator)
-    if operator in comparisons:
-        return {comparisons[operator]: _scalar(value, operator)}
+        if isinstance(value, str) and not case:
+            return _matches(path, f"^{re.escape(value)}$", case)
+        return Where(path, Op.EQ, _scalar(value, operator))
+    if operator in _COMPARISONS:
+        return Where(path, _COMPARISONS[operator], _scalar(value, operator))
     if operator in {"in", "nin"}:
-        return {f"${operator}": _list(value, operator)}
+        return Where(path, Op.IN if operator == "in" else Op.NIN, _list(value, operator))
     if operator in {"contains", "text"}:
-        return _regex(re.escape(_pattern(value, operator)), case_sensitive)
+        return _matches(path, re.escape(_pattern(value, operator)), case)
     if operator == "starts_with":
-        return _regex("^" + re.escape(_pattern(value, operator)), case_sensitive)
+        return _matches(path, "^" + re.escape(_pattern(value, operator)), case)
     if operator == "ends_with":
-        return _regex(re.escape(_pattern(value, operator)) + "$", case_sensitive)
+        return _matches(path, f"{re.escape(_pattern(value, operator))}$", case)
     if operator == "regex":
         pattern = _pattern(value, operator)
         try:
             re.compile(pattern)
         except re.error as error:
             raise InvalidArgument(f"filters: invalid regex {pattern!r}: {error}") from None
-        return _regex(pattern, case_sensitive)
+        return _matches(path, pattern, case)
     if operator == "exists":
-        return {"$exists": bool(value)}
+        return Where(path, Op.EXISTS, bool(value))
     if operator == "is_null":
-        return None if value else {"$ne": None}
+        return Where(path, Op.EQ if value else Op.NE, None)
     raise InvalidArgument(
         f"filters: unknown operator {operator!r}; use eq, ne, gt, lt, gte, lte, in, nin, "
         "contains, starts_with, ends_with, regex, exists, is_null or text"
     )
 
 
-def _clause(name: Any, operator: str, value: Any, resolve: FieldResolver, case: bool) -> Query:
+def _clause(name: Any, operator: str, value: Any, resolve: FieldResolver, case: bool) -> Filter:
     resolved = resolve(name) if isinstance(name, str) else None
     if resolved is None:
         raise InvalidArgument(f"filters: cannot filter on field {name!r}")
@@ -114,15 +115,15 @@ def _clause(name: Any, operator: str, value: Any, resolve: FieldResolver, case: 
         stored = resolved.stored
         value = [stored(item) for item in value] if isinstance(value, list) else stored(value)
         resolved = resolved.path
-    return {resolved: _operator_query(operator, value, case)}
+    return _where(resolved, operator, value, case)
 
 
-def _condition(item: Mapping[str, Any], resolve: FieldResolver, case_sensitive: bool) -> Query:
+def _condition(item: Mapping[str, Any], resolve: FieldResolver, case_sensitive: bool) -> Filter:
     operator = str(item.get("operator") or "eq").lower()
     return _clause(item.get("field"), operator, item.get("value"), resolve, case_sensitive)
 
 
-def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: bool) -> Query:
+def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: bool) -> Filter:
     if not isinstance(node, Mapping):
         raise InvalidArgument("filters: each item must be an object")
     if depth > MAX_DEPTH:
@@ -138,16 +139,16 @@ def _node(node: Any, resolve: FieldResolver, budget: _Budget, depth: int, case: 
                 continue
             budget.spend()
             clauses.append(_clause(key, "eq", value, resolve, case))
-        return {"$and": clauses} if len(clauses) > 1 else (clauses[0] if clauses else {})
-    parts: list[Query] = []
-    for key, mongo in (("AND", "$and"), ("OR", "$or"), ("NOT", "$nor")):
+        return all_of(*clauses)
+    parts: list[Filter] = []
+    for key, kind in (("AND", AllOf), ("OR", AnyOf), ("NOT", NoneOf)):
         items = node.get(key)
         if not items:
             continue
         if not isinstance(items, list):
             raise InvalidArgument(f"filters: {key} must be a list")
-        parts.append({mongo: [_node(i, resolve, budget, depth + 1, case) for i in items]})
-    return {"$and": parts} if len(parts) > 1 else (parts[0] if parts else {})
+        parts.append(kind(tuple(_node(i, resolve, budget, depth + 1, case) for i in items)))
+    return all_of(*parts)
 
 
 def refuse_operators(where: str, value: Any) -> None:
@@ -157,7 +158,7 @@ def refuse_operators(where: str, value: Any) -> None:
         path, item = stack.pop()
         if isinstance(item, Mapping):
             for key, inner in item.items():
-                if isinstance(key, str) and key.startswith("$"):
+                if isinstance(key, str) and key.startswith(OPERATOR_MARK):
                     raise InvalidArgument(
                         f"{path}: {key!r} is not allowed: keys may not start with '$'",
                         details={"field": f"{path}.{key}"},
@@ -172,7 +173,7 @@ def refuse_operators(where: str, value: Any) -> None:
 def refuse_operator_fields(where: str, names: list[str]) -> None:
     """Field names (a sort, a select, a condition's field) may not start with `$` either."""
     for index, name in enumerate(names):
-        if name.startswith("$") or ".$" in name:
+        if name.startswith(OPERATOR_MARK) or f".{OPERATOR_MARK}" in name:
             path = where if len(names) == 1 else f"{where}[{index}]"
             raise InvalidArgument(
                 f"{path}: {name!r} is not allowed: field names may not start with '$'",
@@ -180,35 +181,27 @@ def refuse_operator_fields(where: str, names: list[str]) -> None:
             )
 
 
-def to_query(filters: Mapping[str, Any] | None, resolve: FieldResolver) -> Query:
-    """The MongoDB query for `filters` (empty for none); InvalidArgument says what is wrong."""
+def to_filter(filters: Mapping[str, Any] | None, resolve: FieldResolver) -> Filter:
+    """The filter `filters` asks for (everything for none); InvalidArgument says what is wrong."""
     if not filters:
-        return {}
+        return EVERYTHING
     refuse_operators("filters", filters)
     return _node(filters, resolve, _Budget(), depth=1, case=False)
 
 
-def search_query(text: str, fields: list[str], *, case_sensitive: bool = False) -> Query:
+def search_filter(text: str, fields: list[str], *, case_sensitive: bool = False) -> Filter:
     """Substring search over `fields` (the reference's `search`), regex-escaped."""
     if not text:
-        return {}
-    pattern = _regex(re.escape(_pattern(text, "search")), case_sensitive)
-    return {"$or": [{name: pattern} for name in fields]}
+        return EVERYTHING
+    pattern = re.escape(_pattern(text, "search"))
+    return AnyOf(tuple(_matches(name, pattern, case_sensitive) for name in fields))
 
 
-def all_of(*clauses: Query) -> Query:
-    """The conjunction of the non-empty clauses ({} when there are none)."""
-    present = [clause for clause in clauses if clause]
-    if len(present) > 1:
-        return {"$and": present}
-    return present[0] if present else {}
-
-
-def list_filter(request: ListQuery, resolve: FieldResolver, search_fields: list[str]) -> Query:
+def list_filter(request: ListQuery, resolve: FieldResolver, search_fields: list[str]) -> Filter:
     """A list request's `filters` and `search`, as one query."""
     return all_of(
-        to_query(request.filters, resolve),
-        search_query(request.search, search_fields, case_sensitive=request.case_sensitive),
+        to_filter(request.filters, resolve),
+        search_filter(request.search, search_fields, case_sensitive=request.case_sensitive),
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.user_json import search_text
 from bucketd.server.domain.writes import WriteLease
 
 
@@ -146,3 +147,7 @@ class ObjectRecord:
     @property
     def size_bytes(self) -> int:
         return sum(blob.size_bytes or 0 for blob in self.blobs)
+
+    @property
+    def search_text(self) -> str:
+        return search_text(self.metadata)

@@ -11,6 +11,7 @@ from typing import Any
 from bucketd.server.domain import mime
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.user_json import search_text
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 
 EXPIRATION_SECONDS = (60, 86400)
@@ -52,6 +53,10 @@ class UploadRecord:
     lease_until: datetime | None = None
     # The confirm's ?policy= for the object it creates (kept for a confirm another resumes).
     policy: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        return search_text(self.metadata)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,7 @@ def _invalid(path: str, message: str) -> InvalidArgument:
 def _check_key(path: str, key: object) -> None:
     if not isinstance(key, str) or not key:
         raise _invalid(path, "keys must be non-empty strings")
-    if key.startswith("$"):
+    if key.startswith("\N{DOLLAR SIGN}"):
         raise _invalid(path, f"the key {key!r} starts with '$': such keys are reserved")
     if "." in key:
         raise _invalid(path, f"the key {key!r} contains '.': use nested objects instead")
@@ -68,3 +68,17 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [json_safe(item) for item in value]
     return value
+
+
+def search_text(value: Any) -> str:
+    """The words of a record's metadata values, which a list's `search` matches (stored with
+    the record, so that a search is one condition on one field)."""
+    return " ".join(_words(value))
+
+
+def _words(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [word for item in value.values() for word in _words(item)]
+    if isinstance(value, list):
+        return [word for item in value for word in _words(item)]
+    return [] if value is None else [str(value)]

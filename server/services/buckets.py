@@ -26,7 +26,7 @@ from bucketd.server.services.ports import BucketStore, ObjectStore
 Clock = Callable[[], datetime]
 
 FILTERABLE = {
-    "bucket_id": "_id",
+    "bucket_id": "bucket_id",
     "bucket_name": "bucket_name",
     "description": "description",
     "status": "status",
@@ -118,7 +118,7 @@ class BucketService:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
         query = list_filter(
-            request, fields_or_metadata(FILTERABLE), ["_id", "bucket_name", "description"]
+            request, fields_or_metadata(FILTERABLE), ["bucket_id", "bucket_name", "description"]
         )
         found, total = await self._buckets.page(
             namespace.namespace_id, query=query, sort=sort, page=page

@@ -31,7 +31,7 @@ SORTABLE = {
 DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 LIST_LIMIT = (10, 1000)
 MAX_STATS_BATCH = 100
-FILTERABLE = {"namespace_id": "_id", "description": "description", **SORTABLE}.get
+FILTERABLE = {"namespace_id": "namespace_id", "description": "description", **SORTABLE}.get
 
 
 def not_found(identifier: str) -> NotFound:
@@ -111,7 +111,7 @@ class NamespaceService:
     async def page(self, principal: Principal, request: ListQuery) -> NamespacePage:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=SORTABLE, default=DEFAULT_SORT)
-        query = list_filter(request, FILTERABLE, ["namespace_name", "description", "_id"])
+        query = list_filter(request, FILTERABLE, ["namespace_name", "description", "namespace_id"])
         found, total = await self._namespaces.page(
             principal.organization_id, query=query, sort=sort, page=page
         )

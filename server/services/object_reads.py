@@ -11,10 +11,9 @@ from bucketd.server.domain import aggregation, checksums
 from bucketd.server.domain.aggregation import Aggregation
 from bucketd.server.domain.filters import (
     StoredAs,
-    all_of,
     list_filter,
     refuse_operator_fields,
-    to_query,
+    to_filter,
 )
 from bucketd.server.domain.listing import (
     ListQuery,
@@ -24,6 +23,7 @@ from bucketd.server.domain.listing import (
     encode_cursor,
 )
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
+from bucketd.server.domain.query import AnyOf, Filter, Op, Where, all_of
 from bucketd.server.domain.stored import ObjectStats
 from bucketd.server.domain.user_json import json_safe
 from bucketd.server.errors import InvalidArgument
@@ -34,7 +34,7 @@ from bucketd.server.services.ports import BlobStorage, ObjectStore
 Clock = Callable[[], datetime]
 LIST_LIMIT = (20, 1000)
 TOP_LEVEL = {
-    "object_id": "_id",
+    "object_id": "object_id",
     "key_prefix": "key_prefix",
     "status": "status",
     "created_at": "created_at",
@@ -90,19 +90,20 @@ def _next_cursor(found: list[ObjectRecord], page: PageRequest, sort: SortRequest
     return encode_cursor({"c": last.created_at.isoformat(), "i": last.object_id})
 
 
-def _after(position: dict[str, Any]) -> dict[str, Any]:
+def _after(position: dict[str, Any]) -> Filter:
+    """The objects after the cursor's one, in the default order (created_at, then id)."""
     try:
         created, object_id = datetime.fromisoformat(position["c"]), str(position["i"])
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument(
             "cursor: not a next_cursor that this API returned", details={"field": "cursor"}
         ) from None
-    return {
-        "$or": [
-            {"created_at": {"$gt": created}},
-            {"created_at": created, "_id": {"$gt": object_id}},
-        ]
-    }
+    return AnyOf(
+        (
+            Where("created_at", Op.GT, created),
+            all_of(Where("created_at", Op.EQ, created), Where("object_id", Op.GT, object_id)),
+        )
+    )
 
 
 class ObjectReads:
@@ -147,7 +148,7 @@ class ObjectReads:
         names = [*TOP_LEVEL, request.sort_field or ""]
         sortable = {name: path for name in names if (path := stored_field(name))}
         sort = request.sort(allowed=sortable, default=DEFAULT_SORT)
-        query = list_filter(request, filter_field, ["key_prefix", "_id", "search_text"])
+        query = list_filter(request, filter_field, ["key_prefix", "object_id", "search_text"])
         stats = await self._objects.stats(namespace.namespace_id, bucket.bucket_id, query)
         position = decode_cursor(request.cursor) if request.cursor else {}
         if "c" in position:  # a keyset cursor: the page starts after that object
@@ -172,10 +173,9 @@ class ObjectReads:
         """Groups and their metrics ([{group, metrics}], total_groups) over the live objects
         that `filters` match; dates come back as ISO 8601 strings."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
-        query = to_query(filters, filter_field)
-        stages = aggregation.pipeline(spec, aggregation_field)
-        rows = await self._objects.aggregate(
-            namespace.namespace_id, bucket.bucket_id, query, stages
+        query = to_filter(filters, filter_field)
+        plan = aggregation.plan(spec, aggregation_field)
+        found, total = await self._objects.aggregate(
+            namespace.namespace_id, bucket.bucket_id, query, plan
         )
-        found, total = aggregation.results(rows, spec)
         return json_safe(found), total

@@ -1,8 +1,8 @@
 """What the use cases need from storage. storage/ satisfies these structurally (typing.Protocol).
 
-The ports speak the domain: records, contents, write leases and plain values. The one exception
-is a list's filter: it crosses as a MongoDB query document built by server.domain.filters, since
-MongoDB is the store the design chose and its query language says "which records" most directly.
+The ports speak the domain: records, contents, write leases, plain values, and for "which
+records" the query model of server.domain.query (conditions over record fields, sorts, pages,
+an aggregation plan), which only storage/ turns into MongoDB's words.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from bucketd.server.domain.aggregation import AggregationPlan
 from bucketd.server.domain.contents import Content
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import (
@@ -22,13 +23,12 @@ from bucketd.server.domain.models import (
     ObjectRecord,
     Organization,
 )
+from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Fetched, Head, ObjectStats, Usage
 from bucketd.server.domain.tasks import TaskRecord
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.domain.writes import Part, PendingContent, WriteLease
-
-Query = dict[str, Any]
 
 
 class OrganizationStore(Protocol):
@@ -49,7 +49,7 @@ class NamespaceStore(Protocol):
     async def insert(self, namespace: Namespace) -> None: ...
     async def find(self, organization_id: str, identifier: str) -> Namespace | None: ...
     async def page(
-        self, organization_id: str, *, query: Query, sort: SortRequest, page: PageRequest
+        self, organization_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Namespace], int]: ...
     async def update(
         self, organization_id: str, namespace_id: str, changes: dict[str, Any], *, now: datetime
@@ -61,9 +61,9 @@ class BucketStore(Protocol):
     async def insert(self, bucket: Bucket) -> None: ...
     async def find(self, namespace_id: str, identifier: str) -> Bucket | None: ...
     async def page(
-        self, namespace_id: str, *, query: Query, sort: SortRequest, page: PageRequest
+        self, namespace_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Bucket], int]: ...
-    async def ids(self, namespace_id: str, query: Query) -> list[str]: ...
+    async def ids(self, namespace_id: str, query: Filter) -> list[str]: ...
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]: ...
     async def update(
         self, namespace_id: str, bucket_id: str, changes: BucketChanges, *, now: datetime
@@ -83,7 +83,7 @@ class ObjectStore(Protocol):
         namespace_id: str,
         bucket_id: str,
         *,
-        query: Query,
+        query: Filter,
         sort: SortRequest,
         page: PageRequest,
         count: bool,
@@ -91,10 +91,10 @@ class ObjectStore(Protocol):
     async def holder_of_sha256(
         self, namespace_id: str, bucket_id: str, sha256: str
     ) -> str | None: ...
-    async def stats(self, namespace_id: str, bucket_id: str, query: Query) -> ObjectStats: ...
+    async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> ObjectStats: ...
     async def aggregate(
-        self, namespace_id: str, bucket_id: str, query: Query, stages: list[Any]
-    ) -> list[dict[str, Any]]: ...
+        self, namespace_id: str, bucket_id: str, query: Filter, plan: AggregationPlan
+    ) -> tuple[list[dict[str, Any]], int]: ...
     async def soft_delete(
         self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
     ) -> list[str]: ...
@@ -192,7 +192,7 @@ class TaskStore(Protocol):
     async def insert(self, record: TaskRecord) -> None: ...
     async def get(self, organization_id: str, task_id: str) -> TaskRecord | None: ...
     async def page(
-        self, organization_id: str, *, query: Query, sort: SortRequest, page: PageRequest
+        self, organization_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[TaskRecord], int]: ...
     async def claim(
         self, task_id: str, *, now: datetime, until: datetime, fresh: bool
@@ -261,11 +261,11 @@ class UploadStore(Protocol):
         namespace_id: str,
         bucket_id: str,
         *,
-        query: Query,
+        query: Filter,
         sort: SortRequest,
         page: PageRequest,
     ) -> tuple[list[UploadRecord], int]: ...
-    async def stats(self, namespace_id: str, bucket_id: str, query: Query) -> dict[str, Any]: ...
+    async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> dict[str, Any]: ...
     async def due(self, *, now: datetime, limit: int = 50) -> tuple[list[str], list[str]]: ...
     async def by_task(self, organization_id: str, task_id: str) -> UploadRecord | None: ...
     async def by_id(self, upload_id: str) -> UploadRecord | None: ...

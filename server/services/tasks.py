@@ -34,7 +34,7 @@ log = logging.getLogger("bucketd.tasks")
 Clock = Callable[[], datetime]
 LIST_LIMIT = (20, 1000)
 FILTERABLE = {
-    "task_id": "_id",
+    "task_id": "task_id",
     "task_type": "task_type",
     "status": "status",
     "namespace_id": "namespace_id",
@@ -121,7 +121,7 @@ class Tasks:
     ) -> tuple[list[TaskRecord], int, PageRequest]:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
         sort = request.sort(allowed=FILTERABLE, default=DEFAULT_SORT)
-        query = list_filter(request, fields_or_metadata(FILTERABLE), ["task_type", "_id"])
+        query = list_filter(request, fields_or_metadata(FILTERABLE), ["task_type", "task_id"])
         found, total = await self._store.page(
             principal.organization_id, query=query, sort=sort, page=page
         )

@@ -37,7 +37,7 @@ DEFAULT_SORT = SortRequest(field="created_at", descending=True)
 FILTERABLE = fields_or_metadata(
     {
         **SORTABLE,
-        "upload_id": "_id",
+        "upload_id": "upload_id",
         "content_type": "content_type",
         "blob_property": "blob_property",
         "file_hash": "file_hash",

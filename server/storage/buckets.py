@@ -6,17 +6,20 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import Bucket, BucketChanges
+from bucketd.server.domain.query import Filter
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.queries import paged, scoped
 
 BUCKET_PREFIX = "bkt_"
+_ID = "bucket_id"
 
 
 def _bucket(doc: Document) -> Bucket:
@@ -71,15 +74,11 @@ class MongoBuckets:
         return _bucket(doc) if doc else None
 
     async def page(
-        self, namespace_id: str, *, query: dict[str, Any], sort: SortRequest, page: PageRequest
+        self, namespace_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Bucket], int]:
-        scoped = {"$and": [{"namespace_id": namespace_id}, query]}
-        direction = DESCENDING if sort.descending else ASCENDING
-        with translated():
-            total = await self._buckets.count_documents(scoped)
-            cursor = self._buckets.find(scoped).sort([(sort.field, direction), ("_id", direction)])
-            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
-        return [_bucket(doc) for doc in docs], total
+        scope = {"namespace_id": namespace_id}
+        docs, total = await paged(self._buckets, scope, query, sort=sort, page=page, id_field=_ID)
+        return [_bucket(doc) for doc in docs], total or 0
 
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
         """Buckets per namespace."""
@@ -91,11 +90,11 @@ class MongoBuckets:
             rows = await (await self._buckets.aggregate(pipeline)).to_list()
         return {row["_id"]: row["buckets"] for row in rows}
 
-    async def ids(self, namespace_id: str, query: dict[str, Any]) -> list[str]:
+    async def ids(self, namespace_id: str, query: Filter) -> list[str]:
         """Every bucket of the namespace that matches `query` (for list stats)."""
         with translated():
             docs = await self._buckets.find(
-                {"$and": [{"namespace_id": namespace_id}, query]}, {"_id": 1}
+                scoped({"namespace_id": namespace_id}, query, _ID), {"_id": 1}
             ).to_list()
         return [doc["_id"] for doc in docs]
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.query import Filter
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.queries import paged
 
 NAMESPACE_PREFIX = "ns_"
 
@@ -66,17 +68,13 @@ class MongoNamespaces:
         return _namespace(doc) if doc else None
 
     async def page(
-        self, organization_id: str, *, query: dict[str, Any], sort: SortRequest, page: PageRequest
+        self, organization_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Namespace], int]:
-        scoped = {"$and": [{"organization_id": organization_id}, query]}
-        direction = DESCENDING if sort.descending else ASCENDING
-        with translated():
-            total = await self._namespaces.count_documents(scoped)
-            cursor = self._namespaces.find(scoped).sort(
-                [(sort.field, direction), ("_id", direction)]
-            )
-            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
-        return [_namespace(doc) for doc in docs], total
+        scope = {"organization_id": organization_id}
+        docs, total = await paged(
+            self._namespaces, scope, query, sort=sort, page=page, id_field="namespace_id"
+        )
+        return [_namespace(doc) for doc in docs], total or 0
 
     async def update(
         self, organization_id: str, namespace_id: str, changes: dict[str, Any], *, now: datetime

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from bucketd.server.domain.models import Blob, ObjectRecord, SkippedBlob
 from bucketd.server.domain.status import Status
@@ -56,19 +55,11 @@ def object_record(doc: Document) -> ObjectRecord:
     )
 
 
-def _words(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [word for item in value.values() for word in _words(item)]
-    if isinstance(value, list):
-        return [word for item in value for word in _words(item)]
-    return [] if value is None else [str(value)]
-
-
 def object_document(record: ObjectRecord) -> Document:
     doc = asdict(record)
     doc["_id"] = doc.pop("object_id")
     if doc["write"] is None:
         del doc["write"]
     doc["size_bytes"] = record.size_bytes  # what bucket usage sums
-    doc["search_text"] = " ".join(_words(record.metadata))  # what `search` matches, with key_prefix
+    doc["search_text"] = record.search_text  # what `search` matches, with key_prefix
     return doc

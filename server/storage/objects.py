@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
+from bucketd.server.domain.aggregation import AggregationPlan
 from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import ObjectRecord
+from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
 from bucketd.server.errors import InvalidArgument, StorageUnavailable
+from bucketd.server.storage import aggregation
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
+from bucketd.server.storage.queries import paged, scoped
 
 # Objects that get and list answer: all but the soft-deleted ones (bulk-soft-delete).
 _LIVE = {"soft_deleted_at": None}
@@ -24,8 +28,11 @@ _LIVE = {"soft_deleted_at": None}
 _COUNTED = {"status": {"$nin": [Status.FAILED, Status.PROCESSING]}, **_LIVE}
 
 
-def _scoped(namespace_id: str, bucket_id: str, query: dict[str, Any]) -> dict[str, Any]:
-    return {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}, query]}
+def _scoped(namespace_id: str, bucket_id: str, query: Filter) -> dict[str, Any]:
+    return scoped({"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}, query, _ID)
+
+
+_ID = "object_id"
 
 
 class MongoObjects:
@@ -78,20 +85,18 @@ class MongoObjects:
         namespace_id: str,
         bucket_id: str,
         *,
-        query: dict[str, Any],
+        query: Filter,
         sort: SortRequest,
         page: PageRequest,
         count: bool,
     ) -> tuple[list[ObjectRecord], int | None]:
-        scoped = {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}, query]}
-        direction = DESCENDING if sort.descending else ASCENDING
-        with translated():
-            total = await self._objects.count_documents(scoped) if count else None
-            cursor = self._objects.find(scoped).sort([(sort.field, direction), ("_id", direction)])
-            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
+        scope = {"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}
+        docs, total = await paged(
+            self._objects, scope, query, sort=sort, page=page, id_field=_ID, count=count
+        )
         return [object_record(doc) for doc in docs], total
 
-    async def stats(self, namespace_id: str, bucket_id: str, query: dict[str, Any]) -> ObjectStats:
+    async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> ObjectStats:
         """Objects, blobs and objects per status among those `query` matches: one aggregation."""
         pipeline: list[dict[str, Any]] = [
             {"$match": _scoped(namespace_id, bucket_id, query)},
@@ -112,13 +117,16 @@ class MongoObjects:
         )
 
     async def aggregate(
-        self, namespace_id: str, bucket_id: str, query: dict[str, Any], stages: list[Any]
-    ) -> list[dict[str, Any]]:
-        """Run `stages` over the live objects of the bucket that `query` matches."""
-        pipeline = [{"$match": _scoped(namespace_id, bucket_id, query)}, *stages]
+        self, namespace_id: str, bucket_id: str, query: Filter, plan: AggregationPlan
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Run `plan` over the live objects of the bucket that `query` matches: the groups with
+        their metrics, and how many groups there were."""
+        stages = [{"$match": _scoped(namespace_id, bucket_id, query)}]
+        stages += aggregation.pipeline(plan)
         try:
             with translated():
-                return await (await self._objects.aggregate(pipeline)).to_list()
+                rows = await (await self._objects.aggregate(stages)).to_list()
+                return aggregation.answer(rows, plan)
         except StorageUnavailable as error:
             if isinstance(error.__cause__, OperationFailure):  # the data did not fit the request
                 raise InvalidArgument(

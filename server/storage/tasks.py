@@ -7,14 +7,16 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.tasks import LEGACY_TASK_TYPES, RUNNABLE, TaskRecord, TaskType
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.queries import paged
 
 _FIELDS = {f.name for f in fields(TaskRecord)}
 
@@ -50,15 +52,13 @@ class MongoTasks:
         return _record(doc) if doc else None
 
     async def page(
-        self, organization_id: str, *, query: dict[str, Any], sort: SortRequest, page: PageRequest
+        self, organization_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[TaskRecord], int]:
-        scoped = {"$and": [{"organization_id": organization_id}, query]}
-        direction = DESCENDING if sort.descending else ASCENDING
-        with translated():
-            total = await self._tasks.count_documents(scoped)
-            cursor = self._tasks.find(scoped).sort([(sort.field, direction), ("_id", direction)])
-            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
-        return [_record(doc) for doc in docs], total
+        scope = {"organization_id": organization_id}
+        docs, total = await paged(
+            self._tasks, scope, query, sort=sort, page=page, id_field="task_id"
+        )
+        return [_record(doc) for doc in docs], total or 0
 
     async def claim(
         self, task_id: str, *, now: datetime, until: datetime, fresh: bool

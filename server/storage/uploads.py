@@ -8,16 +8,19 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
+from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.queries import paged, scoped
 
 _FIELDS = {f.name for f in fields(UploadRecord)}
+_ID = "upload_id"
 
 
 def _record(doc: Document) -> UploadRecord:
@@ -44,7 +47,7 @@ class MongoUploads:
     async def insert(self, record: UploadRecord) -> None:
         doc = asdict(record)
         doc["_id"] = doc.pop("upload_id")
-        doc["search_text"] = " ".join(str(v) for v in record.metadata.values())
+        doc["search_text"] = record.search_text  # what `search` matches, with the filename
         with translated():
             await self._uploads.insert_one(doc)
 
@@ -99,23 +102,18 @@ class MongoUploads:
         namespace_id: str,
         bucket_id: str,
         *,
-        query: dict[str, Any],
+        query: Filter,
         sort: SortRequest,
         page: PageRequest,
     ) -> tuple[list[UploadRecord], int]:
-        scoped = {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}
-        direction = DESCENDING if sort.descending else ASCENDING
-        with translated():
-            total = await self._uploads.count_documents(scoped)
-            cursor = self._uploads.find(scoped).sort([(sort.field, direction), ("_id", direction)])
-            docs = await cursor.skip(page.offset).limit(page.limit).to_list()
-        return [_record(doc) for doc in docs], total
+        scope = {"namespace_id": namespace_id, "bucket_id": bucket_id}
+        docs, total = await paged(self._uploads, scope, query, sort=sort, page=page, id_field=_ID)
+        return [_record(doc) for doc in docs], total or 0
 
-    async def stats(
-        self, namespace_id: str, bucket_id: str, query: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> dict[str, Any]:
+        scope = {"namespace_id": namespace_id, "bucket_id": bucket_id}
         pipeline: list[dict[str, Any]] = [
-            {"$match": {"$and": [{"namespace_id": namespace_id, "bucket_id": bucket_id}, query]}},
+            {"$match": scoped(scope, query, _ID)},
             {
                 "$group": {
                     "_id": "$status",

@@ -8,49 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bucketd.server.domain import keys
-from bucketd.server.domain.models import ApiKey, Organization
 from bucketd.server.errors import InvalidArgument, NotFound, Unauthenticated
 from bucketd.server.services.api_keys import ApiKeyService, KeyCache
+from tests.unit.fakes import FakeApiKeys, FakeDatabase, FakeOrganizations
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-class FakeOrganizations:
-    def __init__(self) -> None:
-        self.by_name: dict[str, Organization] = {}
-
-    async def get_or_create(self, name: str, *, now: datetime) -> Organization:
-        return self.by_name.setdefault(
-            name, Organization(organization_id=f"org_{name}", name=name, created_at=now)
-        )
-
-    async def find_by_name(self, name: str) -> Organization | None:
-        return self.by_name.get(name)
-
-    async def names(self, organization_ids: list[str]) -> dict[str, str]:
-        return {o.organization_id: o.name for o in self.by_name.values()}
-
-
-class FakeKeys:
-    def __init__(self) -> None:
-        self.records: dict[str, ApiKey] = {}
-        self.reads = 0
-
-    async def insert(self, key: ApiKey) -> None:
-        self.records[key.key_id] = key
-
-    async def find_by_digest(self, digest: str) -> ApiKey | None:
-        self.reads += 1
-        return next((k for k in self.records.values() if k.digest == digest), None)
-
-    async def find_by_id_or_prefix(self, value: str) -> list[ApiKey]:
-        return [k for k in self.records.values() if value in {k.key_id, k.prefix}]
-
-    async def list_keys(self, organization_id: str | None) -> list[ApiKey]:
-        return list(self.records.values())
-
-    async def revoke(self, key_id: str, *, now: datetime) -> None:
-        self.records[key_id] = replace(self.records[key_id], revoked_at=now)
 
 
 class Clock:
@@ -61,10 +23,13 @@ class Clock:
         return self.seconds
 
 
-def _service(store: FakeKeys, *, ttl: float = 30, ticks: Clock | None = None) -> ApiKeyService:
+def _service(store: FakeApiKeys, *, ttl: float = 30, ticks: Clock | None = None) -> ApiKeyService:
     cache = KeyCache(ttl, now=ticks or Clock())
     return ApiKeyService(
-        organizations=FakeOrganizations(), api_keys=store, cache=cache, clock=lambda: NOW
+        organizations=FakeOrganizations(FakeDatabase()),
+        api_keys=store,
+        cache=cache,
+        clock=lambda: NOW,
     )
 
 
@@ -91,9 +56,9 @@ def test_bearer_token(header: str, token: str | None) -> None:
 
 
 async def test_only_the_digest_is_stored() -> None:
-    store = FakeKeys()
-    issued = await _service(store).issue("acme", test=False)
-    (record,) = store.records.values()
+    db = FakeDatabase()
+    issued = await _service(FakeApiKeys(db)).issue("acme", test=False)
+    (record,) = db.keys.values()
     assert issued.plaintext not in {record.digest, record.prefix, record.key_id}
     assert record.digest == keys.key_digest(issued.plaintext)
     assert issued.plaintext.startswith(record.prefix)
@@ -110,11 +75,11 @@ async def test_only_the_digest_is_stored() -> None:
 )
 async def test_authentication_failures(header: str | None, message: str) -> None:
     with pytest.raises(Unauthenticated, match=message):
-        await _service(FakeKeys()).authenticate(header)
+        await _service(FakeApiKeys(FakeDatabase())).authenticate(header)
 
 
 async def test_valid_key_is_cached_for_the_ttl_then_read_again() -> None:
-    store, ticks = FakeKeys(), Clock()
+    store, ticks = FakeApiKeys(FakeDatabase()), Clock()
     service = _service(store, ttl=30, ticks=ticks)
     issued = await service.issue("acme", test=True)
     principal = await service.authenticate(f"Bearer {issued.plaintext}")
@@ -129,7 +94,7 @@ async def test_valid_key_is_cached_for_the_ttl_then_read_again() -> None:
 
 
 async def test_expired_key_is_refused_even_when_cached() -> None:
-    store = FakeKeys()
+    store = FakeApiKeys(FakeDatabase())
     service = _service(store)
     issued = await service.issue("acme", test=True, expires_in=timedelta(seconds=-1))
     with pytest.raises(Unauthenticated, match="Invalid API key"):
@@ -137,7 +102,7 @@ async def test_expired_key_is_refused_even_when_cached() -> None:
 
 
 async def test_revoke_by_prefix_needs_a_unique_match() -> None:
-    store = FakeKeys()
+    store = FakeApiKeys(FakeDatabase())
     service = _service(store)
     first = await service.issue("acme", test=True)
     assert (await service.revoke(first.record.prefix)).key_id == first.record.key_id
@@ -151,4 +116,6 @@ async def test_revoke_by_prefix_needs_a_unique_match() -> None:
 
 async def test_imported_key_must_be_well_formed() -> None:
     with pytest.raises(InvalidArgument):
-        await _service(FakeKeys()).issue("acme", test=True, plaintext="sk_test_short")
+        await _service(FakeApiKeys(FakeDatabase())).issue(
+            "acme", test=True, plaintext="sk_test_short"
+        )

@@ -1,4 +1,4 @@
-"""The reference's list filters translated to MongoDB queries."""
+"""The reference's list filters translated to the query model (domain/query.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bucketd.server.domain.filters import search_query, to_query
+from bucketd.server.domain.filters import search_filter, to_filter
 from bucketd.server.domain.listing import (
     ListQuery,
     PageRequest,
@@ -14,20 +14,27 @@ from bucketd.server.domain.listing import (
     encode_cursor,
     pagination,
 )
+from bucketd.server.domain.query import EVERYTHING, AllOf, AnyOf, NoneOf, Op, Where
 from bucketd.server.errors import InvalidArgument
 
 
 def resolve(name: str) -> str | None:
-    return {"name": "name", "size": "metadata.size", "id": "_id"}.get(name)
+    return {"name": "name", "size": "metadata.size", "id": "record_id"}.get(name)
 
 
 def test_shorthand_is_case_insensitive_equality() -> None:
-    assert to_query({"name": "a.b"}, resolve) == {"name": {"$regex": "^a\\.b$", "$options": "i"}}
-    assert to_query({"size": 3, "case_sensitive": True}, resolve) == {"metadata.size": 3}
+    assert to_filter({"name": "a.b"}, resolve) == Where("name", Op.MATCHES, "^a\\.b$", False)
+    assert to_filter({"size": 3, "case_sensitive": True}, resolve) == Where(
+        "metadata.size", Op.EQ, 3
+    )
+    assert to_filter({"name": None, "size": 2}, resolve) == AllOf(
+        (Where("name", Op.EQ, None), Where("metadata.size", Op.EQ, 2))
+    )
+    assert to_filter({}, resolve) == EVERYTHING
 
 
 def test_logical_operators() -> None:
-    query = to_query(
+    query = to_filter(
         {
             "AND": [{"field": "size", "operator": "gte", "value": 2}],
             "OR": [{"field": "id", "operator": "in", "value": ["a", "b"]}],
@@ -42,13 +49,25 @@ def test_logical_operators() -> None:
         },
         resolve,
     )
-    assert query == {
-        "$and": [
-            {"$and": [{"metadata.size": {"$gte": 2}}]},
-            {"$or": [{"_id": {"$in": ["a", "b"]}}]},
-            {"$nor": [{"name": {"$regex": "^x"}}]},
-        ]
-    }
+    assert query == AllOf(
+        (
+            AllOf((Where("metadata.size", Op.GTE, 2),)),
+            AnyOf((Where("record_id", Op.IN, ["a", "b"]),)),
+            NoneOf((Where("name", Op.MATCHES, "^x", True),)),
+        )
+    )
+
+
+def test_null_and_existence_operators() -> None:
+    def one(operator: str, value: Any) -> Any:
+        return to_filter(
+            {"AND": [{"field": "name", "operator": operator, "value": value}]}, resolve
+        )
+
+    assert one("is_null", True) == AllOf((Where("name", Op.EQ, None),))
+    assert one("is_null", False) == AllOf((Where("name", Op.NE, None),))
+    assert one("exists", 1) == AllOf((Where("name", Op.EXISTS, True),))
+    assert one("ends_with", "z.") == AllOf((Where("name", Op.MATCHES, "z\\.$", False),))
 
 
 @pytest.mark.parametrize(
@@ -64,7 +83,7 @@ def test_logical_operators() -> None:
 )
 def test_refusals(filters: dict[str, Any], fragment: str) -> None:
     with pytest.raises(InvalidArgument, match=fragment):
-        to_query(filters, resolve)
+        to_filter(filters, resolve)
 
 
 def test_deep_nesting_is_refused() -> None:
@@ -72,14 +91,14 @@ def test_deep_nesting_is_refused() -> None:
     for _ in range(6):
         node = {"AND": [node]}
     with pytest.raises(InvalidArgument, match="nest at most"):
-        to_query(node, resolve)
+        to_filter(node, resolve)
 
 
 def test_search_escapes_the_text() -> None:
-    assert search_query("a+b", ["name"]) == {
-        "$or": [{"name": {"$regex": "a\\+b", "$options": "i"}}]
-    }
-    assert search_query("", ["name"]) == {}
+    assert search_filter("a+b", ["name", "id"]) == AnyOf(
+        (Where("name", Op.MATCHES, "a\\+b", False), Where("id", Op.MATCHES, "a\\+b", False))
+    )
+    assert search_filter("", ["name"]) == EVERYTHING
 
 
 def test_pagination_numbers() -> None:

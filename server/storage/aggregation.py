@@ -1,0 +1,93 @@
+"""An aggregation plan (domain/aggregation.py) as one MongoDB pipeline, and its answer.
+
+Every key and `$` expression here is built from the plan's checked aliases and record paths;
+the caller's values reach MongoDB as literals only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from bucketd.server.domain.aggregation import AggregationPlan, GroupKey, MetricPlan, range_label
+
+ACCUMULATORS = {
+    "sum": "$sum",
+    "avg": "$avg",
+    "min": "$min",
+    "max": "$max",
+    "first": "$first",
+    "last": "$last",
+    "push": "$push",
+    "add_to_set": "$addToSet",
+}
+HAVING = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte", "eq": "$eq", "ne": "$ne"}
+DATE_PART = {
+    "year": "$year",
+    "month": "$month",
+    "week": "$week",
+    "day": "$dayOfMonth",
+    "day_of_week": "$dayOfWeek",
+    "hour": "$hour",
+    "minute": "$minute",
+}
+
+
+def _group_key(group: GroupKey) -> Any:
+    value = f"${group.path}"
+    if group.date_trunc is not None:
+        return {"$dateTrunc": {"date": value, "unit": group.date_trunc}}
+    if group.date_part is not None:
+        return {DATE_PART[group.date_part]: value}
+    if group.ranges is not None:
+        branches = [
+            {
+                "case": {"$and": [{"$gte": [value, low]}, {"$lt": [value, high]}]},
+                "then": range_label(low, high),
+            }
+            for low, high in itertools.pairwise(group.ranges.boundaries)
+        ]
+        return {"$switch": {"branches": branches, "default": {"$literal": group.ranges.default}}}
+    return value
+
+
+def _accumulator(metric: MetricPlan) -> Any:
+    if metric.function == "count":
+        return {"$sum": 1}
+    if metric.function == "count_distinct":
+        return {"$addToSet": f"${metric.path}"}
+    return {ACCUMULATORS[metric.function]: f"${metric.path}"}
+
+
+def pipeline(plan: AggregationPlan) -> list[Any]:
+    """The stages after the scoped $match: unwind, group, count the distinct, having, then one
+    $facet that answers the sorted, limited groups and how many there were."""
+    stages: list[Any] = []
+    if plan.unwind:
+        stages.append({"$unwind": f"${plan.unwind}"})
+    keys = {group.alias: _group_key(group) for group in plan.groups}
+    metrics = {metric.alias: _accumulator(metric) for metric in plan.metrics}
+    stages.append({"$group": {"_id": keys, **metrics}})
+    distinct = {
+        m.alias: {"$size": f"${m.alias}"} for m in plan.metrics if m.function == "count_distinct"
+    }
+    if distinct:
+        stages.append({"$addFields": distinct})
+    stages += [{"$match": {h.alias: {HAVING[h.operator]: h.value}}} for h in plan.having]
+    sort_key = f"_id.{plan.sort_by}" if plan.sort_by_group else plan.sort_by
+    direction = -1 if plan.descending else 1
+    results = [{"$sort": {sort_key: direction, "_id": 1}}, {"$limit": plan.limit}]
+    stages.append({"$facet": {"results": results, "total": [{"$count": "groups"}]}})
+    return stages
+
+
+def answer(rows: list[dict[str, Any]], plan: AggregationPlan) -> tuple[list[dict[str, Any]], int]:
+    """([{group, metrics}], total_groups) from the $facet's one document."""
+    facet = rows[0] if rows else {"results": [], "total": []}
+    aliases = [m.alias for m in plan.metrics]
+    answered = [
+        {"group": row["_id"], "metrics": {alias: row.get(alias) for alias in aliases}}
+        for row in facet["results"]
+    ]
+    total = facet["total"][0]["groups"] if facet["total"] else 0
+    return answered, total

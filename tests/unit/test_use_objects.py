@@ -1,0 +1,182 @@
+"""ObjectReads, Deletions, Tasks and Purge over the fakes (tests/unit/world.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from bucketd.server.domain.aggregation import Aggregation, GroupBy, Metric
+from bucketd.server.domain.listing import ListQuery
+from bucketd.server.domain.models import Namespace, ObjectRecord
+from bucketd.server.domain.object_plan import BlobInput, ObjectInput
+from bucketd.server.domain.status import Status
+from bucketd.server.domain.tasks import TaskType
+from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.buckets import NewBucket
+from bucketd.server.services.deletions import SoftDeletion
+from tests.unit.world import World, world
+
+SCHEMA = {"properties": {"title": {"type": "string"}, "note": {"type": "text"}}}
+
+
+async def _bucket(w: World, namespace: Namespace, name: str = "things") -> None:
+    new = NewBucket(name=name, description=None, bucket_schema=SCHEMA, unique_key=None, metadata={})
+    await w.services.buckets.create(namespace, new)
+
+
+async def _object(w: World, namespace: Namespace, title: str, **fields: Any) -> ObjectRecord:
+    w.clock.advance(1)
+    blob = BlobInput(property="note", type="text", data=f"note {title}")
+    request = ObjectInput(blobs=[blob], metadata={"title": title, **fields})
+    return await w.services.objects.create(namespace, "things", request)
+
+
+async def _world_with(titles: list[str]) -> tuple[World, Namespace, list[ObjectRecord]]:
+    w = world()
+    _, namespace = await w.tenant()
+    await _bucket(w, namespace)
+    made = [await _object(w, namespace, title, n=i) for i, title in enumerate(titles)]
+    return w, namespace, made
+
+
+async def test_object_lists_filter_and_page_by_keyset_cursor() -> None:
+    w, namespace, made = await _world_with(["alpha", "bravo", "charlie", "delta", "echo"])
+    reads = w.services.object_reads
+    first = await reads.page(
+        namespace, "things", ListQuery(limit=2, filters={"NOT": [{"title": "charlie"}]})
+    )
+    assert [r.object_id for r in first.results] == [made[0].object_id, made[1].object_id]
+    assert first.stats.total_objects == 4 and first.stats.objects_by_status == {"PENDING": 4}
+    rest = await reads.page(
+        namespace,
+        "things",
+        ListQuery(limit=2, cursor=first.next_cursor, filters={"NOT": [{"title": "charlie"}]}),
+    )
+    assert [r.object_id for r in rest.results] == [made[3].object_id, made[4].object_id]
+    with pytest.raises(InvalidArgument, match="default sort"):
+        await reads.page(
+            namespace, "things", ListQuery(cursor=first.next_cursor, sort_field="title")
+        )
+    found = await reads.page(namespace, "things", ListQuery(search="DELT"))
+    assert [r.object_id for r in found.results] == [made[3].object_id]
+
+
+async def test_aggregations_run_over_the_matching_objects() -> None:
+    w, namespace, _ = await _world_with(["a", "a", "b"])
+    spec = Aggregation(
+        group_by=[GroupBy("title")],
+        metrics=[Metric("count", "n"), Metric("sum", "total", field="n")],
+    )
+    rows, total = await w.services.object_reads.aggregate(
+        namespace, "things", spec, {"NOT": [{"n": 0}]}
+    )
+    assert total == 2
+    assert sorted(rows, key=lambda row: row["group"]["title"]) == [
+        {"group": {"title": "a"}, "metrics": {"n": 1, "total": 1}},
+        {"group": {"title": "b"}, "metrics": {"n": 1, "total": 2}},
+    ]
+    with pytest.raises(InvalidArgument, match=r"aggregations\[0\]\.function"):
+        bad = Aggregation(group_by=[GroupBy("title")], metrics=[Metric("median", "m", field="n")])
+        await w.services.object_reads.aggregate(namespace, "things", bad, None)
+
+
+async def test_deleting_an_object_releases_its_bytes_and_claims() -> None:
+    w, namespace, (made,) = await _world_with(["only"])
+    content_id = made.blobs[0].content_id
+    assert content_id is not None and w.registry.holders(content_id)
+    await w.services.deletions.delete_object(namespace, "things", made.object_id)
+    assert w.registry.holders(content_id) == []
+    with pytest.raises(NotFound):
+        await w.services.object_reads.get(namespace, "things", made.object_id)
+    with pytest.raises(NotFound):
+        await w.services.deletions.delete_object(namespace, "things", made.object_id)
+
+
+async def test_soft_deleted_objects_are_hidden_but_keep_their_bytes() -> None:
+    w, namespace, made = await _world_with(["a", "b"])
+    request = ObjectInput(
+        blobs=[BlobInput(property="note", type="text", data="x")], idempotency_key="once"
+    )
+    keyed = await w.services.objects.create(namespace, "things", request)
+    hidden = await w.services.deletions.soft_delete(
+        namespace, "things", SoftDeletion([made[0].object_id, keyed.object_id, "obj_missing"])
+    )
+    assert hidden == [made[0].object_id, keyed.object_id]
+    page = await w.services.object_reads.page(namespace, "things", ListQuery())
+    assert [r.object_id for r in page.results] == [made[1].object_id]
+    content_id = made[0].blobs[0].content_id
+    assert content_id and w.registry.holders(content_id)
+    again = await w.services.objects.create(namespace, "things", request)
+    assert again.object_id != keyed.object_id  # its idempotency key is free again
+
+
+async def test_deleting_a_bucket_is_a_task_that_purges_what_it_held() -> None:
+    w, namespace, _ = await _world_with(["a", "b"])
+    deletion = await w.services.deletions.delete_bucket(namespace, "things")
+    assert deletion.task.task_type == TaskType.DELETE_BUCKET and deletion.object_count == 2
+    with pytest.raises(NotFound):
+        await w.services.buckets.get(namespace, "things")
+    await w.services.tasks.drain()
+    principal = await w.services.api_keys.authenticate(f"Bearer {await _key(w)}")  # acme's
+    task = await w.services.tasks.get(principal, deletion.task.task_id)
+    assert task.status == Status.COMPLETED and task.outputs["objects_deleted"] == 2
+    assert w.objects.records == {}
+    assert all(not e.holders for e in w.registry.entries.values())
+    w.db.tasks[task.task_id] = dataclasses.replace(task, status=Status.IN_PROGRESS)
+    with pytest.raises(FailedPrecondition, match="cannot stop halfway"):
+        await w.services.tasks.kill(principal, task.task_id)
+
+
+async def _key(w: World) -> str:
+    issued = await w.services.api_keys.issue("acme", test=True)
+    return issued.plaintext
+
+
+async def test_deleting_a_namespace_purges_everything_in_it_and_nothing_else() -> None:
+    w = world()
+    principal, doomed = await w.tenant("acme", "doomed")
+    _, kept = await w.tenant("acme", "kept")
+    for namespace in (doomed, kept):
+        await _bucket(w, namespace)
+        await _object(w, namespace, "x")
+    task, _ = await w.services.deletions.delete_namespace(principal, "doomed")
+    await w.services.tasks.drain()
+    done = await w.services.tasks.get(principal, task.task_id)
+    assert done.status == Status.COMPLETED and done.additional_data["objects_deleted"] == 1
+    assert {r.namespace_id for r in w.objects.records.values()} == {kept.namespace_id}
+    assert {b.namespace_id for b in w.db.buckets.values()} == {kept.namespace_id}
+    assert all(key.startswith(f"{kept.namespace_id}/") for key in w.storage.objects)
+    assert {e.content.namespace_id for e in w.registry.entries.values()} == {kept.namespace_id}
+
+
+async def test_tasks_are_scoped_listed_and_taken_over_when_their_lease_runs_out() -> None:
+    w = world()
+    acme, namespace = await w.tenant("acme", "default")
+    globex, _ = await w.tenant("globex", "default")
+    await _bucket(w, namespace)
+    await _bucket(w, namespace, "second")
+    w.services.tasks.handle(TaskType.DELETE_BUCKET, _never_finishes)
+    deletion = await w.services.deletions.delete_bucket(namespace, "second")
+    await asyncio.sleep(0)  # the task starts on this instance (IN_PROGRESS, under its lease)
+    assert w.db.tasks[deletion.task.task_id].status == Status.IN_PROGRESS
+    with pytest.raises(NotFound):
+        await w.services.tasks.get(globex, deletion.task.task_id)
+    found, total, _ = await w.services.tasks.page(
+        acme, ListQuery(filters={"task_type": "api_buckets_delete"})
+    )
+    assert total == 1 and found[0].task_id == deletion.task.task_id
+    other = world(beside=w)  # a second instance on the same database
+    assert await other.services.tasks.sweep() == 0  # the first one's lease still holds
+    await w.services.tasks.close()  # the first instance dies: its task stays IN_PROGRESS
+    w.clock.advance(3600)
+    assert await other.services.tasks.sweep() == 1
+    finished = await other.services.tasks.get(acme, deletion.task.task_id)
+    assert finished.status == Status.COMPLETED and finished.attempts == 2
+    assert await other.services.tasks.sweep() == 0  # done once
+
+
+async def _never_finishes(*_: Any) -> Any:
+    await asyncio.Event().wait()

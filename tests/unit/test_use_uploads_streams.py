@@ -1,0 +1,212 @@
+"""UploadService, UploadConfirmations and StreamUploads over the fakes (tests/unit/world.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bucketd.server.domain.listing import ListQuery
+from bucketd.server.domain.models import Namespace, Principal
+from bucketd.server.domain.status import Status
+from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
+from bucketd.server.domain.tasks import TaskType
+from bucketd.server.domain.uploads import UploadRequest
+from bucketd.server.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from bucketd.server.services.buckets import NewBucket
+from bucketd.server.services.streams import Message
+from bucketd.server.services.upload_confirm import Confirmation
+from tests.unit.world import World, world
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+SCHEMA = {"properties": {"doc": {"type": "pdf"}, "title": {"type": "string"}}}
+
+
+async def _ready() -> tuple[World, Namespace, str]:
+    w = world()
+    principal, namespace = await w.tenant()
+    new = NewBucket(
+        name="papers", description=None, bucket_schema=SCHEMA, unique_key=None, metadata={}
+    )
+    await w.services.buckets.create(namespace, new)
+    return w, namespace, principal.organization_id
+
+
+def _request(name: str = "a.pdf", file_hash: str | None = None) -> UploadRequest:
+    return UploadRequest(
+        filename=name, content_type="application/pdf", blob_property="doc", file_hash=file_hash
+    )
+
+
+async def _uploaded(w: World, namespace: Namespace, org: str, name: str = "a.pdf") -> str:
+    view = await w.services.uploads.create(namespace, org, "papers", _request(name))
+    w.storage.objects[view.record.s3_key] = PDF  # the client's PUT to the presigned URL
+    return view.record.upload_id
+
+
+async def test_a_confirm_checks_the_file_then_makes_the_object_where_it_lies() -> None:
+    w, namespace, org = await _ready()
+    upload_id = await _uploaded(w, namespace, org)
+    confirmations = w.services.confirmations
+    with pytest.raises(FailedPrecondition, match="etag"):
+        await confirmations.confirm(
+            namespace, "papers", upload_id, etag="nope", size=None, run_async=False
+        )
+    record = w.db.uploads[upload_id]
+    assert record.status == Status.PENDING  # a failed check loses nothing
+    done = await confirmations.confirm(
+        namespace,
+        "papers",
+        upload_id,
+        etag=hashlib.md5(PDF).hexdigest(),
+        size=len(PDF),
+        run_async=False,
+    )
+    assert done.status == Status.COMPLETED and done.file_hash == hashlib.sha256(PDF).hexdigest()
+    made = await w.services.object_reads.get(namespace, "papers", done.object_id or "")
+    assert made.blobs[0].storage_key == record.s3_key  # not copied: it became the blob
+    again = await confirmations.confirm(
+        namespace, "papers", upload_id, etag=None, size=None, run_async=False
+    )
+    assert again.object_id == done.object_id
+
+
+async def test_nothing_uploaded_or_expired_stays_pending() -> None:
+    w, namespace, org = await _ready()
+    view = await w.services.uploads.create(namespace, org, "papers", _request())
+    upload_id = view.record.upload_id
+    with pytest.raises(FailedPrecondition, match="PUT the file"):
+        await w.services.confirmations.confirm(
+            namespace, "papers", upload_id, etag=None, size=None, run_async=False
+        )
+    w.clock.advance(3601)
+    w.storage.objects[view.record.s3_key] = PDF
+    with pytest.raises(FailedPrecondition, match="expired"):
+        await w.services.confirmations.confirm(
+            namespace, "papers", upload_id, etag=None, size=None, run_async=False
+        )
+    expired, resumed = await w.services.confirmations.sweep()
+    assert (expired, resumed) == (1, 0) and w.db.uploads[upload_id].status == Status.FAILED
+    assert view.record.s3_key not in w.storage.objects
+
+
+async def test_an_async_confirm_is_a_pollable_task_and_a_batch_reports_each_upload() -> None:
+    w, namespace, org = await _ready()
+    principal = await _principal(w)
+    one = await _uploaded(w, namespace, org, "one.pdf")
+    pending = await w.services.confirmations.confirm(
+        namespace, "papers", one, etag=None, size=None, run_async=True
+    )
+    assert pending.status == Status.PROCESSING and pending.task_id
+    await w.services.confirmations.drain()
+    task = await w.services.tasks.get(principal, pending.task_id)
+    assert task.task_type == TaskType.CONFIRM_UPLOAD and task.status == Status.COMPLETED
+    two = await _uploaded(w, namespace, org, "two.pdf")
+    batch = await w.services.confirmations.confirm_batch(
+        namespace, "papers", [Confirmation(two), Confirmation("upl_missing")]
+    )
+    await w.services.tasks.drain()
+    done = await w.services.tasks.get(principal, batch.task_id)
+    assert done.status == Status.COMPLETED_WITH_ERRORS
+    assert done.outputs["uploads"][two]["status"] == Status.COMPLETED
+    assert "not found" in done.outputs["uploads"]["upl_missing"]["error"]
+
+
+async def _principal(w: World) -> Principal:
+    issued = await w.services.api_keys.issue("acme", test=True)
+    return await w.services.api_keys.authenticate(f"Bearer {issued.plaintext}")
+
+
+async def test_uploads_are_listed_deduplicated_and_cancelled() -> None:
+    w, namespace, org = await _ready()
+    uploads = w.services.uploads
+    done_id = await _uploaded(w, namespace, org, "done.pdf")
+    await w.services.confirmations.confirm(
+        namespace, "papers", done_id, etag=None, size=None, run_async=False
+    )
+    digest = hashlib.sha256(PDF).hexdigest()
+    duplicate = await uploads.create(
+        namespace, org, "papers", _request("again.pdf", file_hash=digest)
+    )
+    assert duplicate.is_duplicate and duplicate.duplicate_of_upload_id == done_id
+    w.clock.advance(1)
+    waiting = await uploads.create(namespace, org, "papers", _request("waiting.pdf"))
+    page = await uploads.page(namespace, "papers", ListQuery(filters={"status": "PENDING"}))
+    assert [v.upload_id for v in page.results] == [waiting.record.upload_id]
+    assert page.stats["uploads_by_status"] == {"PENDING": 1}
+    await uploads.cancel(namespace, "papers", waiting.record.upload_id, delete_bytes=True)
+    assert w.db.uploads[waiting.record.upload_id].status == Status.CANCELED
+    with pytest.raises(FailedPrecondition, match="cannot be cancelled"):
+        await uploads.cancel(namespace, "papers", done_id, delete_bytes=True)
+    _, theirs = await w.tenant("globex", "default")
+    with pytest.raises(NotFound):
+        await uploads.get(theirs, "papers", done_id, presign=False)
+
+
+async def _messages(*items: Message) -> AsyncIterator[Message]:
+    for item in items:
+        yield item
+
+
+def _header() -> StreamHeader:
+    spec = StreamBlobSpec(property="doc", mime_type="application/pdf", expected_size=len(PDF))
+    return StreamHeader(bucket_identifier="papers", blobs=[spec])
+
+
+async def test_a_stream_makes_an_object_and_refuses_gaps() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    made = await streams.upload(
+        namespace,
+        _messages(_header(), StreamChunk(0, 0, PDF[:10]), StreamChunk(0, 10, PDF[10:])),
+    )
+    assert made.status == Status.PENDING and made.blobs[0].size_bytes == len(PDF)
+    with pytest.raises(Exception, match="offset") as gap:
+        await streams.upload(namespace, _messages(_header(), StreamChunk(0, 5, PDF)))
+    assert gap.type.__name__ == "OutOfRange"
+    with pytest.raises(InvalidArgument, match="size"):
+        await streams.upload(namespace, _messages(_header(), StreamChunk(0, 0, PDF[:10])))
+
+
+async def test_a_session_survives_a_broken_stream_and_is_held_by_one_stream() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    session_id, _ = await streams.start_session(namespace, _header())
+    status = await streams.session_status(namespace, session_id)
+    assert [b.persisted for b in status.blobs] == [0]
+    made = await streams.upload(
+        namespace, _messages(StreamHeader(session_id=session_id), StreamChunk(0, 0, PDF))
+    )
+    assert made.blobs[0].sha256 == hashlib.sha256(PDF).hexdigest()
+    finished = await streams.session_status(namespace, session_id)
+    assert finished.made is not None and finished.made.object_id == made.object_id
+    other, _ = await streams.start_session(namespace, _header())
+    await streams.cancel_session(namespace, other)
+    with pytest.raises(NotFound):
+        await streams.session_status(namespace, other)
+
+
+async def test_a_session_is_written_by_one_stream_at_a_time() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    session_id, _ = await streams.start_session(namespace, _header())
+    gate = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[Message]:
+        yield StreamHeader(session_id=session_id)
+        yield StreamChunk(0, 0, PDF[:10])
+        await gate.wait()
+        yield StreamChunk(0, 10, PDF[10:])
+
+    writing = asyncio.create_task(streams.upload(namespace, stalled()))
+    for _ in range(20):  # let the stream take its hold on the session
+        await asyncio.sleep(0)
+    with pytest.raises(Aborted):
+        await streams.cancel_session(namespace, session_id)
+    with pytest.raises(Aborted):
+        await streams.upload(namespace, _messages(StreamHeader(session_id=session_id)))
+    gate.set()
+    made = await writing
+    assert made.blobs[0].size_bytes == len(PDF)
