@@ -2,6 +2,6 @@
 
 import sys
 
-from bucketd.server.cli import main
+from bucketd.cli import main
 
 sys.exit(main())

@@ -1,4 +1,5 @@
-"""Enum values as the contract spells them in JSON: the `(bucketd.v1.json_value)` option.
+"""Enum values as the contract spells them in JSON (the `(bucketd.v1.json_value)` option), and
+which field types hold a file (`(bucketd.v1.holds_bytes)`).
 
 Read from the descriptors of bucketd.v1, shared by the server (proto <-> domain strings) and the
 gateway (JSON), neither of which reaches into the other for it.
@@ -35,3 +36,16 @@ def numbers(enum: EnumDescriptor) -> dict[str, int]:
 def spelling(enum: EnumDescriptor, number: int) -> str | None:
     """The spelling of a set value; None for the unspecified zero value."""
     return json_values(enum)[number] if number else None
+
+
+def _file_types() -> frozenset[str]:
+    enum = common_pb2.FieldType.DESCRIPTOR
+    return frozenset(
+        json_values(enum)[value.number]
+        for value in enum.values
+        if value.GetOptions().Extensions[common_pb2.holds_bytes]
+    )
+
+
+# The bucket schema types whose properties hold a blob's bytes (text, image, ..., excel).
+FILE_TYPES = _file_types()

@@ -24,7 +24,7 @@ from bucketd.client import transfer
 from bucketd.client.errors import InvalidArgument, from_rpc_error
 from bucketd.client.retries import RetryPolicy, retrying
 from bucketd.client.settings import ClientSettings
-from bucketd.gateway.marshal import MarshalError, parse_request, to_json
+from bucketd.codec import MarshalError, parse_request, to_json
 from bucketd.v1 import (
     buckets_pb2,
     buckets_pb2_grpc,

@@ -31,8 +31,7 @@ from bucketd.client.errors import (
     Unavailable,
     from_rpc_error,
 )
-from bucketd.gateway.marshal import parse_request, to_json
-from bucketd.server.domain.schema import FILE_TYPES
+from bucketd.codec import FILE_TYPES, parse_request, to_json
 from bucketd.v1 import objects_pb2 as pb
 
 if TYPE_CHECKING:
@@ -40,7 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FILE_TYPES", "FileUpload", "Progress", "StreamUpload"]
 
-CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit
+# Bytes per message; a session's limits may ask for less (BUCKETD_MAX_STREAM_CHUNK_BYTES).
+CHUNK_BYTES = 1024 * 1024
 Progress = Callable[[int, int | None], None]
 """Called with (bytes sent or received so far, total bytes when known); it may go back after a
 resumption, to the offset bucketd kept."""
@@ -117,6 +117,12 @@ class _Session:
         self._client = client
         self._state = state
         self.session_id = ""
+        self.chunk_bytes = CHUNK_BYTES
+
+    def _fit(self, limits: pb.UploadSessionLimits) -> None:
+        """Send no chunk larger than the server takes."""
+        if limits.max_chunk_bytes:
+            self.chunk_bytes = min(CHUNK_BYTES, limits.max_chunk_bytes)
 
     async def open(self, header: pb.UploadObjectHeader) -> tuple[int, str]:
         """Where to stream from: a remembered session's persisted bytes (or the object it made
@@ -133,6 +139,7 @@ class _Session:
             pb.StartUploadSessionRequest(header=header),
         )
         self.session_id = started.session_id
+        self._fit(started.limits)
         if self._state is not None:
             self._state.parent.mkdir(parents=True, exist_ok=True)
             self._state.write_text(json.dumps({"session_id": self.session_id}))
@@ -144,6 +151,7 @@ class _Session:
             self._client.stubs.objects.GetUploadSession,
             pb.GetUploadSessionRequest(session_id=self.session_id),
         )
+        self._fit(status.limits)
         return int(status.persisted_sizes[0]), status.object_id if status.complete else ""
 
     def forget(self) -> None:
@@ -189,7 +197,13 @@ async def upload_file(
             if progress:
                 progress(offset, size)
             messages = _file_messages(
-                session.session_id, file, offset, hasher, size=size, progress=progress
+                session.session_id,
+                file,
+                offset,
+                hasher,
+                size=size,
+                progress=progress,
+                chunk_bytes=session.chunk_bytes,
             )
             try:
                 obj = await _stream(client, messages)
@@ -216,12 +230,13 @@ async def _file_messages(
     *,
     size: int,
     progress: Progress | None,
+    chunk_bytes: int,
 ) -> AsyncIterator[pb.UploadObjectRequest]:
     yield pb.UploadObjectRequest(header=pb.UploadObjectHeader(session_id=session_id))
     file.seek(offset)
 
     def read_and_hash() -> bytes:  # off the event loop: hashlib lets go of the GIL
-        data = file.read(CHUNK_BYTES)
+        data = file.read(chunk_bytes)
         hasher.update(data)
         return data
 

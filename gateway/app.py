@@ -11,18 +11,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from grpc import aio
 
+from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway import streams
 from bucketd.gateway.access import DRAIN, access_log, metrics_endpoint
 from bucketd.gateway.docs import add_docs
-from bucketd.gateway.errors import envelope, validation_error
+from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
-from bucketd.gateway.marshal import MarshalError
-from bucketd.gateway.openapi import openapi_document
+from bucketd.gateway.openapi import served_document
 from bucketd.gateway.resumable import RESOURCE as RESUMABLE_RESOURCE
 from bucketd.gateway.resumable import ResumableUploads
-from bucketd.gateway.resumable import openapi_operations as resumable_operations
 from bucketd.gateway.routes import Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.listeners import PortInUse
@@ -49,7 +48,8 @@ def _oversized(request: web.Request, limit: int) -> web.Response | None:
 
 @web.middleware
 async def error_envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error leaves in the reference's envelope, routing errors included."""
+    """Every error leaves in the reference's envelope, routing errors included: the one place
+    where a failed gRPC call, a refused input or an unknown route becomes an answer."""
     refused = _oversized(request, request.app[SETTINGS].http_max_header_bytes)
     if refused is not None:
         return refused
@@ -59,13 +59,23 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
         if error.status < 400:
             raise
         return _routing_error(request, error)
-    except MarshalError as error:
-        problems = [validation_error(p.field, p.message, p.kind, p.source) for p in error.problems]
-        details = {"validation_errors": problems} if problems else None
-        return envelope(error.status, str(error), details=details)
+    except (aio.AioRpcError, CallFailed, MarshalError) as error:
+        return _failure(error)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelope(500, "Internal server error")
+
+
+def _failure(error: aio.AioRpcError | CallFailed | MarshalError) -> web.Response:
+    if isinstance(error, aio.AioRpcError):  # every route's call fails the same way
+        return from_rpc_error(error)
+    if isinstance(error, CallFailed):
+        answer = from_rpc_error(error.error)
+        answer.headers.update(error.headers)
+        return answer
+    problems = [validation_error(p.field, p.message, p.kind, p.source) for p in error.problems]
+    details = {"validation_errors": problems} if problems else None
+    return envelope(error.status, str(error), details=details)
 
 
 def _routing_error(request: web.Request, error: web.HTTPException) -> web.Response:
@@ -100,9 +110,10 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
     for route in routes_from():
         by_path[route.aiohttp_path].append(route)
     # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
-    resumable = ResumableUploads(channel)
+    resumable = ResumableUploads(channel, settings)
     upload = app.router.add_resource(streams.PATH)
-    upload.add_route("POST", streams.StreamUploadHandler(channel, resumable.create).handle)
+    handler = streams.StreamUploadHandler(channel, settings, resumable.create)
+    upload.add_route("POST", handler.handle)
     upload.add_route("OPTIONS", resumable.options)
     upload.add_route("*", _literal_guard({"POST", "OPTIONS"}))
     upload_resource = app.router.add_resource(RESUMABLE_RESOURCE)
@@ -127,9 +138,7 @@ def build_app(
     app[SETTINGS] = settings
     app[DRAIN] = drain or Drain()
     _add_routes(app, channel, settings)
-    document = openapi_document(routes_from())
-    document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
-    document["paths"][RESUMABLE_RESOURCE] = resumable_operations()
+    document = served_document()
 
     async def openapi(_: web.Request) -> web.Response:
         return web.json_response(document)

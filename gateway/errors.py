@@ -93,6 +93,15 @@ def validation_error(field: str, message: str, kind: str, source: str = "body") 
     return {"type": kind, "location": location(field, source), "message": message}
 
 
+class CallFailed(Exception):
+    """A failed gRPC call whose error answer carries headers of its own (an upload's Location)."""
+
+    def __init__(self, error: aio.AioRpcError, headers: dict[str, str]) -> None:
+        super().__init__(error.details())
+        self.error = error
+        self.headers = headers
+
+
 def _status_details(error: aio.AioRpcError) -> list[Any]:
     try:
         status = rpc_status.from_call(cast(grpc.Call, error))

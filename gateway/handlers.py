@@ -7,9 +7,8 @@ from typing import Any
 from aiohttp import web
 from grpc import aio
 
-from bucketd.gateway.errors import from_rpc_error
-from bucketd.gateway.inputs import forwarded_metadata, read_json, request_timeout
-from bucketd.gateway.marshal import parse_request, text_values, to_json
+from bucketd.codec import parse_request, text_values, to_json
+from bucketd.gateway.inputs import Call, read_json
 from bucketd.gateway.routes import Route
 from bucketd.gateway.settings import GatewaySettings
 
@@ -27,8 +26,7 @@ class RouteHandler:
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        metadata = forwarded_metadata(request)  # the headers first: they are cheaper to check
-        timeout = request_timeout(request, self._settings.gateway_timeout_seconds)
+        call = Call.of(request, self._settings)  # the headers first: they are cheaper to check
         route = self._route
         fixed = {
             **text_values(route.path_fields, _path(request), source="path"),
@@ -41,10 +39,7 @@ class RouteHandler:
             from_body=True,
             fixed=fixed,
         )
-        try:
-            response = await self._call(message, metadata=metadata, timeout=timeout)
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+        response = await self._call(message, metadata=call.metadata, timeout=call.timeout)
         return self._render(response)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:

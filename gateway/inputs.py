@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bucketd import logs
+from bucketd.codec import InvalidField, MarshalError
 from bucketd.gateway.access import REQUEST_ID
-from bucketd.gateway.marshal import InvalidField, MarshalError
+from bucketd.gateway.settings import GatewaySettings
 
 TIMEOUT_HEADER = "X-Request-Timeout"
 # Header -> longest value forwarded (API keys are 40 characters, namespace names 64).
@@ -126,8 +128,24 @@ def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
     return tuple(forwarded)
 
 
-def request_timeout(request: web.Request, limit: float) -> float:
-    """The gRPC deadline: X-Request-Timeout, capped by BUCKETD_GATEWAY_TIMEOUT_SECONDS."""
+@dataclass(frozen=True)
+class Call:
+    """How every route calls the server: the forwarded headers as metadata, and the deadline."""
+
+    metadata: tuple[tuple[str, str], ...]
+    timeout: float | None
+
+    @classmethod
+    def of(cls, request: web.Request, settings: GatewaySettings, *, stream: bool = False) -> Call:
+        """A unary call gets BUCKETD_GATEWAY_TIMEOUT_SECONDS (or less, X-Request-Timeout); a
+        stream as long as its body takes, unless X-Request-Timeout asks for less (the body's
+        idle timeout guards a stalled one)."""
+        limit = None if stream else settings.gateway_timeout_seconds
+        return cls(forwarded_metadata(request), request_timeout(request, limit))
+
+
+def request_timeout(request: web.Request, limit: float | None) -> float | None:
+    """The gRPC deadline: X-Request-Timeout, capped by `limit` (None: no cap)."""
     raw = request.headers.get(TIMEOUT_HEADER)
     if raw is None:
         return limit
@@ -137,4 +155,4 @@ def request_timeout(request: web.Request, limit: float) -> float:
         raise MarshalError(f"{TIMEOUT_HEADER} must be a number of seconds, got {raw!r}") from None
     if not math.isfinite(requested) or requested <= 0:
         raise MarshalError(f"{TIMEOUT_HEADER} must be a positive number of seconds, got {raw}")
-    return min(requested, limit)
+    return requested if limit is None else min(requested, limit)

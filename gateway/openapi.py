@@ -8,10 +8,11 @@ from typing import Any
 from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
+from bucketd.codec import accepted_enum_values, in_body, inline_field, json_key
+from bucketd.gateway import resumable, streams
 from bucketd.gateway.errors import ERROR_TYPE
-from bucketd.gateway.marshal import accepted_enum_values, in_body, inline_field, json_key
 from bucketd.gateway.openapi_examples import EXAMPLES
-from bucketd.gateway.routes import Route
+from bucketd.gateway.routes import Route, routes_from
 from bucketd.v1.comments import COMMENTS
 
 _SCALARS: dict[int, dict[str, Any]] = {
@@ -248,3 +249,13 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
             },
         },
     }
+
+
+def served_document() -> dict[str, Any]:
+    """The document the gateway serves: the derived routes, and the streaming route and its
+    resumable upload resource, which are written by hand (client streaming has no
+    google.api.http form) and describe themselves beside their handlers."""
+    document = openapi_document(routes_from())
+    document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
+    document["paths"][resumable.RESOURCE] = resumable.openapi_operations()
+    return document

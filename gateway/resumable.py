@@ -25,11 +25,11 @@ from typing import Any
 from aiohttp import web
 from grpc import aio
 
-from bucketd.gateway.errors import envelope, from_rpc_error
-from bucketd.gateway.inputs import forwarded_metadata
-from bucketd.gateway.marshal import MarshalError, to_json
+from bucketd.codec import MarshalError, to_json
+from bucketd.gateway.errors import CallFailed, envelope
+from bucketd.gateway.inputs import Call
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.gateway.streams import (
-    CHUNK_BYTES,
     UPLOAD_COMPLETE,
     UPLOAD_LENGTH,
     chunk,
@@ -73,11 +73,11 @@ def _limit_header(limits: pb.UploadSessionLimits, expires_at: datetime) -> str:
 
 
 async def _append_messages(
-    request: web.Request, session_id: str, offset: int, *, leave_open: bool
+    request: web.Request, session_id: str, offset: int, *, leave_open: bool, chunk_bytes: int
 ) -> AsyncIterator[pb.UploadObjectRequest]:
     header = pb.UploadObjectHeader(session_id=session_id, leave_open=leave_open)
     yield pb.UploadObjectRequest(header=header)
-    async for data in request.content.iter_chunked(CHUNK_BYTES):
+    async for data in request.content.iter_chunked(chunk_bytes):
         yield chunk(0, offset, data)
         offset += len(data)
 
@@ -85,8 +85,12 @@ async def _append_messages(
 class ResumableUploads:
     """The upload resource's methods, and the creating POST's resumable path."""
 
-    def __init__(self, channel: aio.Channel) -> None:
+    def __init__(self, channel: aio.Channel, settings: GatewaySettings) -> None:
         self._stub = objects_pb2_grpc.ObjectServiceStub(channel)
+        self._settings = settings
+
+    def _call(self, request: web.Request, *, stream: bool = False) -> Call:
+        return Call.of(request, self._settings, stream=stream)
 
     async def create(
         self, request: web.Request, header: pb.UploadObjectHeader
@@ -100,13 +104,12 @@ class ResumableUploads:
             length = request.content_length
         if length is not None:
             header.blobs[0].expected_size_bytes = length
-        metadata = forwarded_metadata(request)
-        try:
-            started = await self._stub.StartUploadSession(
-                pb.StartUploadSessionRequest(header=header), metadata=metadata
-            )
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+        call = self._call(request)
+        started = await self._stub.StartUploadSession(
+            pb.StartUploadSessionRequest(header=header),
+            metadata=call.metadata,
+            timeout=call.timeout,
+        )
         bucket = request.match_info["bucket_identifier"]
         location = f"/v1/buckets/{bucket}/objects/upload/{started.session_id}"
         limit = _limit_header(started.limits, started.expires_at.ToDatetime(UTC))
@@ -120,10 +123,7 @@ class ResumableUploads:
         )
 
     async def head(self, request: web.Request) -> web.StreamResponse:
-        try:
-            status = await self._status(request)
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+        status = await self._status(request)
         blob = status.blobs[0]
         headers = {
             "Upload-Offset": str(blob.persisted_size),
@@ -149,10 +149,7 @@ class ResumableUploads:
         if offset is None:
             raise BadUploadHeader("Upload-Offset is required: the offset HEAD answered")
         complete = structured_boolean(request, "Upload-Complete")
-        try:
-            status = await self._status(request)
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+        status = await self._status(request)
         blob = status.blobs[0]
         if status.complete:
             return _completed(request, status.object_id)
@@ -177,19 +174,22 @@ class ResumableUploads:
         return await self._append(request, session_id, offset, complete, request.path)
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
-        try:
-            await self._stub.CancelUploadSession(
-                pb.CancelUploadSessionRequest(session_id=request.match_info["session_id"]),
-                metadata=forwarded_metadata(request),
-            )
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+        call = self._call(request)
+        await self._stub.CancelUploadSession(
+            pb.CancelUploadSessionRequest(session_id=request.match_info["session_id"]),
+            metadata=call.metadata,
+            timeout=call.timeout,
+        )
         return web.Response(status=204)
 
-    async def _status(self, request: web.Request) -> pb.GetUploadSessionResponse:
+    async def _status(
+        self, request: web.Request, session_id: str | None = None
+    ) -> pb.GetUploadSessionResponse:
+        call = self._call(request)
         status: pb.GetUploadSessionResponse = await self._stub.GetUploadSession(
-            pb.GetUploadSessionRequest(session_id=request.match_info["session_id"]),
-            metadata=forwarded_metadata(request),
+            pb.GetUploadSessionRequest(session_id=session_id or request.match_info["session_id"]),
+            metadata=call.metadata,
+            timeout=call.timeout,
         )
         return status
 
@@ -203,21 +203,25 @@ class ResumableUploads:
         *,
         created: bool = False,
     ) -> web.StreamResponse:
-        metadata = forwarded_metadata(request)
-        messages = _append_messages(request, session_id, offset, leave_open=not complete)
+        call = self._call(request, stream=True)
+        messages = _append_messages(
+            request,
+            session_id,
+            offset,
+            leave_open=not complete,
+            chunk_bytes=self._settings.stream_chunk_bytes,
+        )
         try:
-            response = await self._stub.UploadObject(messages, metadata=metadata)
+            response = await self._stub.UploadObject(
+                messages, metadata=call.metadata, timeout=call.timeout
+            )
         except aio.AioRpcError as error:
-            failed = from_rpc_error(error)
-            failed.headers["Location"] = location
-            return failed
+            raise CallFailed(error, {"Location": location}) from None
         if complete:
             done = web.json_response(to_json(response.object))
             done.headers.update({"Upload-Complete": "?1", "Location": location})
             return done
-        status = await self._stub.GetUploadSession(
-            pb.GetUploadSessionRequest(session_id=session_id), metadata=metadata
-        )
+        status = await self._status(request, session_id)
         headers = {
             "Location": location,
             "Upload-Offset": str(status.blobs[0].persisted_size),

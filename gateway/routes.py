@@ -16,7 +16,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import FieldDescriptor, FileDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
-from bucketd.gateway.marshal import http_location, json_key
+from bucketd.codec import http_location, json_key
 from bucketd.v1 import buckets_pb2, common_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
 
 API_FILES: tuple[FileDescriptor, ...] = (

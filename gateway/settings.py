@@ -50,6 +50,10 @@ class GatewaySettings:
         minimum=0.001,
     )
 
+    # Not a variable of its own: the chunk the streaming routes send per UploadObject message,
+    # which `bucketd serve` sets to fit the server's BUCKETD_MAX_STREAM_CHUNK_BYTES.
+    stream_chunk_bytes: int = MIB
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         return config.from_env(cls, os.environ if env is None else env)

@@ -10,7 +10,6 @@ Client streaming has no google.api.http form, so this one route is written by ha
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,13 +17,12 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from grpc import aio
 
-from bucketd.gateway.errors import from_rpc_error
-from bucketd.gateway.inputs import forwarded_metadata
-from bucketd.gateway.marshal import InvalidField, MarshalError, parse_request, to_json
+from bucketd.codec import InvalidField, MarshalError, parse_request, to_json
+from bucketd.gateway.inputs import BodyTooLarge, Call, parse_json
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.v1 import objects_pb2 as pb
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
-CHUNK_BYTES = 1024 * 1024  # under the server's 2 MiB per-message limit
 RPC = "/bucketd.v1.ObjectService/UploadObject"
 # The resumable form of the route (gateway/resumable.py): the request and the header it read.
 ResumableCreate = Callable[[web.Request, pb.UploadObjectHeader], Awaitable[web.StreamResponse]]
@@ -69,17 +67,32 @@ def raw_header(
     return header
 
 
-async def _raw(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+async def _raw(
+    request: web.Request, bucket: str, chunk_bytes: int
+) -> AsyncIterator[pb.UploadObjectRequest]:
     # the declared length: a truncated body is refused
     header = raw_header(request, bucket, expected_size=request.content_length)
     yield pb.UploadObjectRequest(header=header)
     offset = 0
-    async for data in request.content.iter_chunked(CHUNK_BYTES):
+    async for data in request.content.iter_chunked(chunk_bytes):
         yield chunk(0, offset, data)
         offset += len(data)
 
 
-async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObjectRequest]:
+async def _json_part(part: BodyPartReader, limit: int) -> dict[str, Any]:
+    """The form's JSON part, read within the JSON routes' size limit and with their guards
+    (depth, NaN, 64-bit integers)."""
+    raw = bytearray()
+    while data := await part.read_chunk():
+        raw += data
+        if len(raw) > limit:
+            raise BodyTooLarge(f"the JSON part exceeds the limit of {limit} bytes")
+    return parse_json(bytes(part.decode(bytes(raw))))
+
+
+async def _form(
+    request: web.Request, bucket: str, settings: GatewaySettings
+) -> AsyncIterator[pb.UploadObjectRequest]:
     reader = await request.multipart()
     header_sent, index = False, 0
     async for part in reader:
@@ -88,7 +101,7 @@ async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObj
         if part.headers.get("Content-Type", "").startswith("application/json"):
             if header_sent:
                 raise MarshalError("the JSON part must come before the file parts")
-            fields = json.loads(await part.read(decode=True) or b"{}")
+            fields = await _json_part(part, settings.http_max_body_bytes)
             header = parse_request(pb.UploadObjectHeader, {**fields, "blobs": []}, complete=False)
             header.bucket_identifier = bucket
             header_sent = True
@@ -104,14 +117,17 @@ async def _form(request: web.Request, bucket: str) -> AsyncIterator[pb.UploadObj
         }
         yield pb.UploadObjectRequest(blob=_blob(blob))
         offset = 0
-        while data := await part.read_chunk(CHUNK_BYTES):
+        while data := await part.read_chunk(settings.stream_chunk_bytes):
             yield chunk(index, offset, data)
             offset += len(data)
         index += 1
 
 
 class StreamUploadHandler:
-    def __init__(self, channel: aio.Channel, resumable: ResumableCreate) -> None:
+    def __init__(
+        self, channel: aio.Channel, settings: GatewaySettings, resumable: ResumableCreate
+    ) -> None:
+        self._settings = settings
         self._resumable = resumable
         self._call = channel.stream_unary(
             RPC,
@@ -120,6 +136,7 @@ class StreamUploadHandler:
         )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        call = Call.of(request, self._settings, stream=True)
         bucket = request.match_info["bucket_identifier"]
         form = request.content_type == "multipart/form-data"
         if not form and not request.query.get("property"):
@@ -135,11 +152,14 @@ class StreamUploadHandler:
             header = raw_header(request, bucket, expected_size=None)
             return await self._resumable(request, header)
         failures: list[Exception] = []
-        messages = _recording(_form(request, bucket) if form else _raw(request, bucket), failures)
+        body = (
+            _form(request, bucket, self._settings)
+            if form
+            else _raw(request, bucket, self._settings.stream_chunk_bytes)
+        )
+        messages = _recording(body, failures)
         try:
-            response = await self._call(messages, metadata=forwarded_metadata(request))
-        except aio.AioRpcError as error:
-            return from_rpc_error(error)
+            response = await self._call(messages, metadata=call.metadata, timeout=call.timeout)
         except asyncio.CancelledError:
             if failures:  # our body reader failed, and gRPC cancelled the call for it
                 raise failures[0] from None
@@ -192,6 +212,14 @@ def openapi_operation() -> dict[str, Any]:
             }
             for name in ("property", "type", "filename", "key_prefix")
         ),
+        {
+            "name": "sha256",
+            "in": "query",
+            "required": False,
+            "description": "The file's SHA-256 (hex), when known: checked against the bytes, "
+            "and it lets bucketd write them once at their final place.",
+            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        },
         UPLOAD_COMPLETE,
         UPLOAD_LENGTH,
     ]

@@ -7,7 +7,7 @@ tests/unit/test_api_table.py fails when the README drifts from the protos or the
 
 from __future__ import annotations
 
-from bucketd.gateway.marshal import in_body, json_key
+from bucketd.codec import in_body, json_key
 from bucketd.gateway.routes import Route, routes_from
 from bucketd.v1 import common_pb2
 from scripts.readme_section import README, with_section

@@ -63,7 +63,8 @@ def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settin
         shutdown_grace_seconds=2.0,
         # Tests call the janitor themselves; the server's own periodic sweep must not race them.
         sweep_seconds=3600.0,
-        # Unheld bytes go at the next sweep the tests run (test_janitor.py tests the grace).
+        # Unheld bytes go at the next sweep the tests run (tests/unit/test_pipeline.py tests the
+        # grace).
         blob_grace_seconds=0.0,
     )
 

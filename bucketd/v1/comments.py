@@ -275,6 +275,7 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.UploadSessionBlob.expected_size_bytes': 'The size the header announced, when it did.',
     'bucketd.v1.UploadSessionBlob.persisted_size': 'Bytes persisted: resume at this offset.',
     'bucketd.v1.UploadSessionLimits': 'What a session accepts.',
+    'bucketd.v1.UploadSessionLimits.max_chunk_bytes': 'Largest BlobChunk.data this server takes (BUCKETD_MAX_STREAM_CHUNK_BYTES).',
     'bucketd.v1.UploadSessionLimits.max_size_bytes': 'Largest blob (BUCKETD_MAX_STREAM_BLOB_BYTES).',
     'bucketd.v1.UploadSessionLimits.part_size_bytes': 'Bytes are persisted in parts of this size (the last one excepted): a stream that leaves the\n session open advances its persisted size by whole parts only.',
 }

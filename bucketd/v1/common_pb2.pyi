@@ -306,6 +306,7 @@ class SourceDetails(_message.Message):
 Global___SourceDetails: _TypeAlias = SourceDetails  # noqa: Y015
 
 JSON_VALUE_FIELD_NUMBER: _builtins.int
+HOLDS_BYTES_FIELD_NUMBER: _builtins.int
 JSON_INLINE_FIELD_NUMBER: _builtins.int
 HTTP_IN_FIELD_NUMBER: _builtins.int
 NO_EFFECT_FIELD_NUMBER: _builtins.int
@@ -313,6 +314,8 @@ json_value: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueO
 """How the value is spelled in JSON (the reference's "PENDING", "pdf"). buf lint wants
 prefixed UPPER_SNAKE value names; the REST gateway reads and writes this spelling instead.
 """
+holds_bytes: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.bool]
+"""On a FieldType value: a property of this type holds a blob's bytes (a file), not JSON."""
 json_inline: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
 """On a google.protobuf.Struct field: in JSON its keys sit at the root of the enclosing object
 instead of under the field's name. Unknown root keys of a request go into it; on output its

@@ -1430,21 +1430,25 @@ class UploadSessionLimits(_message.Message):
 
     MAX_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     PART_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_CHUNK_BYTES_FIELD_NUMBER: _builtins.int
     max_size_bytes: _builtins.int
     """Largest blob (BUCKETD_MAX_STREAM_BLOB_BYTES)."""
     part_size_bytes: _builtins.int
     """Bytes are persisted in parts of this size (the last one excepted): a stream that leaves the
     session open advances its persisted size by whole parts only.
     """
+    max_chunk_bytes: _builtins.int
+    """Largest BlobChunk.data this server takes (BUCKETD_MAX_STREAM_CHUNK_BYTES)."""
     def __init__(
         self,
         *,
         max_size_bytes: _builtins.int = ...,
         part_size_bytes: _builtins.int = ...,
+        max_chunk_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_size_bytes", b"max_size_bytes", "part_size_bytes", b"part_size_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_chunk_bytes", b"max_chunk_bytes", "max_size_bytes", b"max_size_bytes", "part_size_bytes", b"part_size_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

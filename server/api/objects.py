@@ -360,6 +360,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         return pb.UploadSessionLimits(
             max_size_bytes=self._streams.max_blob_bytes,
             part_size_bytes=self._streams.part_bytes,
+            max_chunk_bytes=self._streams.max_chunk_bytes,
         )
 
     @override

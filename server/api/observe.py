@@ -103,10 +103,6 @@ async def _observed(
     except aio.AbortError:
         code = context.code() or grpc.StatusCode.UNKNOWN
         raise
-    except NotImplementedError:
-        # The generated base servicers raise it for RPCs whose issue has not landed yet.
-        code = grpc.StatusCode.UNIMPLEMENTED
-        await context.abort(code, f"{method.lstrip('/')} is not implemented yet")
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if not drain.stopping or current is None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from bucketd.server.domain.schema import FILE_TYPES
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
+from bucketd.spellings import FILE_TYPES
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,", re.I)
 _BARE_BASE64 = re.compile(r"^[A-Za-z0-9+/]{8,}={0,2}$")

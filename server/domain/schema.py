@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.errors import InvalidArgument
+from bucketd.spellings import FILE_TYPES, numbers
+from bucketd.v1 import common_pb2
 
-METADATA_TYPES = frozenset(
-    {"string", "number", "integer", "float", "boolean", "object", "array", "date", "datetime"}
-)
-FILE_TYPES = frozenset({"text", "image", "audio", "video", "pdf", "excel"})
-FIELD_TYPES = METADATA_TYPES | FILE_TYPES
+# The contract's FieldType values: those holding bytes (files), and the JSON ones.
+FIELD_TYPES = frozenset(numbers(common_pb2.FieldType.DESCRIPTOR))
+METADATA_TYPES = FIELD_TYPES - FILE_TYPES
 SCALAR_TYPES = frozenset({"string", "number", "integer", "float", "boolean", "date", "datetime"})
 UNIQUE_KEY_POLICIES = frozenset({"insert", "update", "upsert"})
 

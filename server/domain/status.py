@@ -20,3 +20,7 @@ class Status(StrEnum):
     ACTIVE = "ACTIVE"
     ARCHIVED = "ARCHIVED"
     SUSPENDED = "SUSPENDED"
+    # In the public docs' enum; bucketd never sets them (a filter may name them).
+    QUEUED = "QUEUED"
+    INTERRUPTED = "INTERRUPTED"
+    DEACTIVATED = "DEACTIVATED"

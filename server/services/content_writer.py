@@ -11,8 +11,8 @@ hash of their bytes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from bucketd.server.domain.writes import Part, PendingContent
 from bucketd.server.services.ports import BlobStorage
 
 # S3 parts are >= 5 MiB but the last; 8 MiB keeps 5 GiB under 640 parts (of 10,000).
+log = logging.getLogger("bucketd.storage")
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 3
 
@@ -158,8 +159,15 @@ class ContentWriter:
         if self._in_flight:
             await asyncio.wait(self._in_flight)
         self._in_flight = set()
-        with contextlib.suppress(Exception):
+        try:
             await self._storage.abort_multipart(self.key, self._multipart_id)
+        except Exception as error:
+            log.warning(
+                "aborting multipart upload %s of %s failed (the janitor retries): %s",
+                self._multipart_id,
+                self.key,
+                error,
+            )
 
     async def stop(self) -> None:
         """A broken session stream: let the parts in flight land (they persist), keep the rest."""

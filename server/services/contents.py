@@ -39,9 +39,6 @@ class Contents:
     def storage(self) -> BlobStorage:
         return self._storage
 
-    async def hold_existing(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
-        return await self._hold(namespace_id, sha256, ref)
-
     async def _hold(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
         """Hold the registered content with these bytes, if there is one: a dedup hit."""
         held = await self._registry.hold(namespace_id, sha256, ref)

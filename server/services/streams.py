@@ -238,6 +238,10 @@ class StreamUploads:
     def max_blob_bytes(self) -> int:
         return self._limits.max_blob_bytes
 
+    @property
+    def max_chunk_bytes(self) -> int:
+        return self._limits.max_chunk_bytes
+
     async def session_status(self, namespace: Namespace, session_id: str) -> SessionStatus:
         """A live session's progress, or the object a finished one made."""
         try:

@@ -5,12 +5,14 @@ restarts a dead worker and drains them all on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -203,3 +205,49 @@ async def test_workers_share_the_ports_are_restarted_and_drain_together(settings
         assert supervisor.process.wait(timeout=20) == 0
         assert time.monotonic() - started < 3 + 8
     assert not _alive(current)
+
+
+def test_a_small_stream_chunk_limit_still_takes_http_and_client_uploads(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """BUCKETD_MAX_STREAM_CHUNK_BYTES below the 1 MiB bucketd sends by default: `bucketd serve`
+    fits the gateway's chunks to it, and the client fits its own to the session's limits."""
+    env = environment(settings, BUCKETD_MAX_STREAM_CHUNK_BYTES="65536")
+    key = issue_key(env, "chunky")
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    file = tmp_path / "big.pdf"
+    file.write_bytes(b"%PDF-1.4\n" + data)
+    with bucketd(env) as server:
+        headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
+        schema = {"bucket_name": "docs", "bucket_schema": {"properties": {"doc": {"type": "pdf"}}}}
+        for path, body in (("namespaces", {"namespace_name": "default"}), ("buckets", schema)):
+            request = urllib.request.Request(
+                f"{server.rest}/v1/{path}", data=json.dumps(body).encode(), headers=headers
+            )
+            urllib.request.urlopen(request, timeout=30).close()
+        upload = urllib.request.Request(
+            f"{server.rest}/v1/buckets/docs/objects/upload?property=doc",
+            data=file.read_bytes(),
+            headers={**headers, "Content-Type": "application/pdf"},
+        )
+        with urllib.request.urlopen(upload, timeout=60) as reply:
+            made = json.loads(reply.read())
+        assert made["blobs"][0]["details"]["size_bytes"] == file.stat().st_size
+        put = subprocess.run(
+            [sys.executable, "-m", "bucketd", "put", str(file), "--bucket", "docs", "--json"],
+            env={
+                **env,
+                "BUCKETD_ADDRESS": server.grpc,
+                "BUCKETD_API_KEY": key,
+                "BUCKETD_NAMESPACE": "default",
+                "HOME": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert put.returncode == 0, put.stderr
+        assert json.loads(put.stdout.splitlines()[-1])["object"]["blobs"][0]["details"][
+            "size_bytes"
+        ] == (file.stat().st_size)

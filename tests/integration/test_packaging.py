@@ -43,7 +43,7 @@ def test_wheel_claims_only_the_bucketd_name(tmp_path: Path) -> None:
         (top_level,) = [name for name in names if name.endswith(".dist-info/top_level.txt")]
         assert archive.read(top_level).decode().split() == ["bucketd"]
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
-        assert "bucketd = bucketd.server.cli:main" in archive.read(entry_points).decode()
+        assert "bucketd = bucketd.cli:main" in archive.read(entry_points).decode()
     packages = {
         name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")
     }

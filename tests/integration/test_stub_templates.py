@@ -14,7 +14,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from bucketd.gateway.marshal import default_json_name
+from bucketd.codec import default_json_name
 
 ROOT = Path(__file__).resolve().parents[2]
 BUF = ROOT / "node_modules" / ".bin" / "buf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from google.protobuf import timestamp_pb2
 
-from bucketd.gateway.marshal import (
+from bucketd.codec import (
     InvalidField,
     MarshalError,
     parse_request,

@@ -1,4 +1,6 @@
-"""The `bucketd` command line."""
+"""`bucketd serve` (the gRPC server and the REST gateway, with the stand-ins when none is
+configured, in one process or supervised workers) and `bucketd keys`: the commands that run
+the server side. bucketd/cli.py dispatches to them."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 from bucketd import logs
-from bucketd.client import cli as client_cli
 from bucketd.drain import Drain
 from bucketd.gateway.access import running_metrics
 from bucketd.gateway.app import running_gateway
@@ -34,12 +35,10 @@ log = logging.getLogger("bucketd")
 STANDIN_CREDENTIALS = "bucketd-standin"  # moto accepts any key; botocore needs one to sign
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bucketd",
-        description="Self-hostable object-ingestion service: gRPC API plus a REST gateway.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+COMMANDS = frozenset({"serve", "keys"})
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the gRPC server and the REST gateway",
@@ -73,8 +72,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--bootstrap-dev", action="store_true", help=argparse.SUPPRESS)
     keys_cli.add_commands(commands)
-    client_cli.add_commands(commands)
-    return parser
 
 
 def _with_standins(settings: Settings, stack: contextlib.ExitStack) -> Settings:
@@ -145,7 +142,12 @@ async def _serve(
         url = await stack.enter_async_context(
             running_gateway(
                 server.local_target,
-                gateway,
+                dataclasses.replace(
+                    gateway,
+                    stream_chunk_bytes=min(
+                        gateway.stream_chunk_bytes, settings.max_stream_chunk_bytes
+                    ),
+                ),
                 host=listen.host,
                 port=listen.http_port,
                 ssl_context=tls.http_context() if tls else None,
@@ -269,10 +271,8 @@ def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> 
         return Supervisor(argv, args.workers, env).run(settings.shutdown_grace_seconds)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command in client_cli.COMMANDS:  # a client: the server's settings do not apply
-        return client_cli.run(args)
+def run(args: argparse.Namespace) -> int:
+    """Run `serve` or `keys` with the server's settings (exit 2 when they are wrong)."""
     try:
         settings = Settings.from_env()
         gateway = GatewaySettings.from_env()
@@ -283,7 +283,3 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return keys_cli.run(args, settings)
     return serve(args, settings, gateway)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
