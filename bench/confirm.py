@@ -4,9 +4,10 @@ A confirm reads the uploaded file once, to hash and sniff it, and copies nothing
 becomes the object's blob where it was put. So its cost should be about one read of the bytes.
 This script uploads the file through a presigned URL, then in one run times (a) the confirm
 (synchronous) and (b) a GET of the same key straight from S3 with aiobotocore, and prints the
-ratio. Runs bucketd in this process on the stand-ins (or MONGODB_URI / S3_ENDPOINT_URL).
+ratio. Runs bucketd in this process on the MongoDB stand-in (or MONGODB_URI) and the S3 of
+bench/s3.py (Ceph's RGW by default, moto with --s3 moto, or S3_ENDPOINT_URL).
 
-    .venv/bin/python bench/confirm.py [--mib 512]
+    .venv/bin/python -m bench.confirm [--mib 512] [--s3 rgw|moto]
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
+from bench import s3 as s3_choice
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
-from bucketd.standins.launch import mongo_standin, s3_standin
+from bucketd.standins.launch import mongo_standin
 
 MIB = 1024 * 1024
 BLOCK = os.urandom(MIB)
@@ -72,7 +74,10 @@ async def bench(settings: Settings, mib: int) -> None:
         async with (
             aiohttp.ClientSession() as raw,
             raw.put(
-                upload["presigned_url"], data=_body(mib), headers={"Content-Type": "text/plain"}
+                upload["presigned_url"],
+                data=_body(mib),
+                # S3 takes a PUT of a known length only (no chunked body)
+                headers={"Content-Type": "text/plain", "Content-Length": str(mib * MIB)},
             ) as put,
         ):
             assert put.status == 200, await put.text()
@@ -95,15 +100,16 @@ async def bench(settings: Settings, mib: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--mib", type=int, default=512, help="size of the file, in MiB")
+    s3_choice.add_argument(parser)
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         mongodb = os.environ.get("MONGODB_URI") or stack.enter_context(mongo_standin())
-        s3 = os.environ.get("S3_ENDPOINT_URL") or stack.enter_context(s3_standin())
+        s3 = stack.enter_context(s3_choice.s3_for(args.s3))
         settings = Settings(
             mongodb_uri=mongodb,
-            s3_endpoint_url=s3,
-            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "bench"),
-            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "bench"),
+            s3_endpoint_url=s3.url,
+            aws_access_key_id=s3.access_key,
+            aws_secret_access_key=s3.secret_key,
             async_confirm_bytes=1 << 40,  # confirm synchronously, to time it
         )
         asyncio.run(bench(settings, args.mib))

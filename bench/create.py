@@ -7,7 +7,7 @@ objects are deleted between rounds). Prints requests/s, p50 and p99 latency, and
 gateway/gRPC ratios measured in this run, and what one CreateObject costs in MongoDB commands and
 S3 requests (new bytes, and bytes registered already). Not a test: numbers, not assertions.
 
-    .venv/bin/python bench/create.py [--requests 200] [--rounds 4]
+    .venv/bin/python -m bench.create [--requests 200] [--rounds 4]
 
 With `--workers 1 2`, it runs `bucketd serve --workers N` as a separate process for each N
 instead, and prints the REST and gRPC throughput at 16 clients, and the ratios to N = 1.

@@ -7,12 +7,13 @@ faster of aiobotocore multipart (8 MiB parts, one after the other) and boto3's m
 
 Prints MB/s for each, the ratios (a)/(c) and (b)/(c), and the peak RSS growth of the bucketd
 process during (a) and (b) (sampled from /proc). bucketd runs as `bucketd serve` in its own
-process against this script's S3 stand-in (moto) and its own MongoDB stand-in. Each run's bytes
+process against the S3 this script starts (Ceph's RGW by default, moto with --s3 moto; see
+bench/s3.py) and its own MongoDB stand-in. Each run's bytes
 are fresh (its first block differs), so deduplication never skips the work. By default the
 client does not send the SHA-256 (the common case); --with-sha256 sends it up front
 (expected_sha256 / ?sha256=). Either way bucketd writes the parts once, at their final key.
 
-    .venv/bin/python bench/upload.py [--mib 1024] [--with-sha256]
+    .venv/bin/python -m bench.upload [--mib 1024] [--with-sha256] [--s3 rgw|moto]
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from grpc import aio
 
+from bench import s3 as s3_choice
+from bench.s3 import S3, s3_for
 from bucketd.client import AsyncClient
 from bucketd.server.domain import keys
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import ensure_bucket, open_s3
-from bucketd.standins.launch import s3_standin
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 
@@ -274,12 +276,12 @@ async def setup(url: str, headers: dict[str, str]) -> None:
         assert reply.status == 200, await reply.text()
 
 
-def start_bucketd(endpoint: str, key: str) -> tuple[subprocess.Popen[str], str, str]:
+def start_bucketd(s3: S3, key: str) -> tuple[subprocess.Popen[str], str, str]:
     env = {
         **os.environ,
-        "S3_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
+        "S3_ENDPOINT_URL": s3.url,
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
         "BUCKETD_DEV_API_KEY": key,
     }
     env.pop("MONGODB_URI", None)  # bucketd starts its own MongoDB stand-in and bootstraps
@@ -302,19 +304,19 @@ def digest_of(mib: int, salt: bytes) -> str:
     return hasher.hexdigest()
 
 
-async def bench(endpoint: str, mib: int, *, with_sha256: bool) -> None:
+async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
     settings = Settings(
-        s3_endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench"
+        s3_endpoint_url=s3.url, aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key
     )
     key = keys.generate_key(test=True)
-    process, target, url = start_bucketd(endpoint, key)
+    process, target, url = start_bucketd(s3, key)
     try:
         headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
         metadata = tuple((k.lower(), v) for k, v in headers.items())
         await setup(url, headers)
         size_mb = mib * MIB / 1e6
-        async with open_s3(settings) as s3:
-            await ensure_bucket(s3, "direct", region=settings.aws_region)
+        async with open_s3(settings) as client:
+            await ensure_bucket(client, "direct", region=settings.aws_region)
         aio_rate = await direct_aiobotocore(settings, mib)
         boto3_rates = {
             checksums: await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
@@ -340,7 +342,10 @@ async def bench(endpoint: str, mib: int, *, with_sha256: bool) -> None:
                 rate = size_mb / (time.perf_counter() - started)
             await delete_object(url, headers, object_id)
             rows.append((name, rate, sampled[0]))
-        print(f"{mib} MiB per run, SHA-256 sent up front: {'yes' if with_sha256 else 'no'}")
+        print(
+            f"{mib} MiB per run against {s3.kind} S3, "
+            f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}"
+        )
         print(
             f"{'(c) direct, aiobotocore multipart, as bucketd sets it':<50}: {aio_rate:8.1f} MB/s"
         )
@@ -374,9 +379,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--mib", type=int, default=1024, help="size of each run, in MiB")
     parser.add_argument("--with-sha256", action="store_true", help="send the hash up front")
+    s3_choice.add_argument(parser)
     args = parser.parse_args()
-    with s3_standin() as endpoint:
-        asyncio.run(bench(endpoint, args.mib, with_sha256=args.with_sha256))
+    with s3_for(args.s3) as s3:
+        asyncio.run(bench(s3, args.mib, with_sha256=args.with_sha256))
 
 
 if __name__ == "__main__":

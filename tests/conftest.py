@@ -19,8 +19,10 @@ from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
 from bucketd.server.settings import Settings
+from bucketd.standins import ceph
 from bucketd.standins.launch import mongo_standin, s3_standin
 from tests.e2e.harness import Service, Tenant, wait_until_serving
+from tests.s3_choice import s3_kind
 
 
 @pytest.fixture(scope="session")
@@ -33,14 +35,27 @@ def mongodb_uri() -> Iterator[str]:
         yield uri
 
 
+def pytest_report_header() -> str:
+    kind = s3_kind()
+    described = {
+        "configured": f"S3_ENDPOINT_URL={os.environ.get('S3_ENDPOINT_URL')}",
+        "rgw": "Ceph RADOS Gateway (one-node cluster, started for this session)",
+        "moto": "moto's S3 server (a stand-in: install radosgw ceph-mon ceph-osd for a real S3)",
+    }
+    return f"S3 for this session: {described[kind]}"
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint_url() -> Iterator[str]:
-    configured = os.environ.get("S3_ENDPOINT_URL")
-    if configured:
-        yield configured
-        return
-    with s3_standin() as endpoint:
-        yield endpoint
+    kind = s3_kind()
+    if kind == "configured":
+        yield os.environ["S3_ENDPOINT_URL"]
+    elif kind == "rgw":
+        with ceph.ceph_s3() as s3:
+            yield s3.url
+    else:
+        with s3_standin() as endpoint:
+            yield endpoint
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ StorageUnavailable, a source that cannot be read is FailedPrecondition.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,9 +47,12 @@ class S3BlobStorage:
         return f"s3://{self._bucket}/{key}"
 
     async def put(self, key: str, data: bytes, *, mime_type: str) -> None:
+        """One PUT of a small body (inline data, JSON), with its Content-MD5: S3 refuses bytes
+        that arrive other than they left (BadDigest)."""
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
         with _s3("PUT"):
             await self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType=mime_type
+                Bucket=self._bucket, Key=key, Body=data, ContentType=mime_type, ContentMD5=digest
             )
 
     async def start_multipart(self, key: str, *, mime_type: str) -> str:

@@ -22,6 +22,7 @@ from tests.e2e.objects_support import (
     s3_keys,
     sha256,
 )
+from tests.s3_choice import s3_kind
 
 BASE = "/v1/buckets/things/uploads"
 
@@ -119,11 +120,23 @@ async def test_confirm_refusals_keep_the_upload_pending(service: Service, acme: 
 
 
 async def test_wrong_content_type_at_put_is_refused(service: Service, acme: Tenant) -> None:
+    """The Content-Type is signed: a real S3 refuses the PUT itself (then nothing was
+    uploaded); moto stores it, and the confirm's check refuses the file. Either way: 400 that
+    says why, and no object."""
     await make_bucket(service, acme)
     _, upload = await _create(service, acme)
-    await _put(upload["presigned_url"], PDF, content_type="text/plain")
-    status, reply = await _confirm(service, acme, upload["upload_id"])
-    assert status == 400 and "not as the signed application/pdf" in reply["error"]["message"]
+    headers = {"Content-Type": "text/plain"}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.put(upload["presigned_url"], data=PDF, headers=headers) as reply,
+    ):
+        stored = reply.status == 200
+    status, refused = await _confirm(service, acme, upload["upload_id"])
+    why = "not as the signed application/pdf" if stored else "Nothing was uploaded"
+    assert status == 400 and why in refused["error"]["message"]
+    assert stored == (s3_kind() == "moto")
+    _, listed = await call(service, "GET", "/v1/buckets/things/objects", acme)
+    assert listed["results"] == []
 
 
 async def test_expired_upload_is_refused_then_swept(
