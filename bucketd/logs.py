@@ -43,10 +43,20 @@ class _RequestId(logging.Filter):
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger message key=value …`, the fields in the order they were given."""
+    """`time level logger message key=value …`, the fields in the order they were given. A
+    caller's text (a path, a name) may hold control characters: they are escaped, in the
+    message and in the fields, so that no value can start a forged line."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        original = record.message
+        record.message = escaped(original)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = original
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -54,9 +64,17 @@ class TextFormatter(logging.Formatter):
         return line + "".join(f" {key}={_text(value)}" for key, value in fields.items())
 
 
+def escaped(text: str) -> str:
+    """`text` with every control character (a line break, a tab, an escape) written as \\xNN."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def _text(value: Any) -> str:
     text = str(value)
-    return json.dumps(text) if not text or any(c in text for c in ' "=') else text
+    quoted = not text or not text.isprintable() or any(c in text for c in ' "=')
+    return json.dumps(text) if quoted else text
 
 
 def configure(*, log_format: str, level: str) -> None:

@@ -142,12 +142,7 @@ async def _serve(
         url = await stack.enter_async_context(
             running_gateway(
                 server.local_target,
-                dataclasses.replace(
-                    gateway,
-                    stream_chunk_bytes=min(
-                        gateway.stream_chunk_bytes, settings.max_stream_chunk_bytes
-                    ),
-                ),
+                fitted(gateway, settings),
                 host=listen.host,
                 port=listen.http_port,
                 ssl_context=tls.http_context() if tls else None,
@@ -239,6 +234,16 @@ def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings
             print(f"bucketd: {error}", file=sys.stderr)
             return 2
     return 0
+
+
+def fitted(gateway: GatewaySettings, settings: Settings) -> GatewaySettings:
+    """The gateway's settings fitted to the server's stream limits: chunks it may send, the
+    largest blob it may be declared."""
+    return dataclasses.replace(
+        gateway,
+        stream_chunk_bytes=min(gateway.stream_chunk_bytes, settings.max_stream_chunk_bytes),
+        max_stream_blob_bytes=settings.max_stream_blob_bytes,
+    )
 
 
 def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> int:

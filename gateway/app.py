@@ -32,13 +32,20 @@ log = logging.getLogger("bucketd.gateway")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SETTINGS = web.AppKey("settings", GatewaySettings)
 # aiohttp itself refuses (in plain text) only headers this many times over our own limit.
-PROTOCOL_HEADER_FACTOR = 4
+PROTOCOL_HEADER_FACTOR = 16
+# At most this many header fields (431 above); aiohttp itself refuses (plain text) past
+# PROTOCOL_MAX_HEADERS only.
+MAX_HEADERS = 100
+PROTOCOL_MAX_HEADERS = 1000
 
 
 def _oversized(request: web.Request, limit: int) -> web.Response | None:
-    """431 (or 414) in the envelope for a header field (or URL) longer than the limit."""
+    """431 (or 414) in the envelope for a header field (or URL) longer than the limit, or for
+    too many header fields."""
     if len(request.raw_path) > limit:
         return envelope(414, f"The request URL is longer than {limit} bytes")
+    if len(request.raw_headers) > MAX_HEADERS:
+        return envelope(431, f"The request has more than {MAX_HEADERS} header fields")
     for name, value in request.raw_headers:
         if len(name) + len(value) + 2 > limit:
             field = name.decode("latin-1")[:64]
@@ -181,6 +188,7 @@ async def running_gateway(
         keepalive_timeout=settings.http_idle_seconds,
         max_line_size=protocol_limit,
         max_field_size=protocol_limit,
+        max_headers=PROTOCOL_MAX_HEADERS,
     )
     await runner.setup()
     try:

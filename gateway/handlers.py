@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from grpc import aio
 
-from bucketd.codec import parse_request, text_values, to_json
+from bucketd.codec import InvalidField, parse_request, text_values, to_json
 from bucketd.gateway.inputs import Call, read_json
 from bucketd.gateway.routes import Route
 from bucketd.gateway.settings import GatewaySettings
@@ -44,6 +44,12 @@ class RouteHandler:
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if not self._route.body:
+            if request.content_length or request.headers.get("Transfer-Encoding"):
+                raise InvalidField.at(
+                    "",
+                    "this route takes no body: its parameters go in the path and query",
+                    "extra_forbidden",
+                )
             return {}
         data = await read_json(
             request,

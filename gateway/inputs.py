@@ -25,6 +25,7 @@ from bucketd.gateway.access import REQUEST_ID
 from bucketd.gateway.settings import GatewaySettings
 
 TIMEOUT_HEADER = "X-Request-Timeout"
+MIN_TIMEOUT_SECONDS = 0.001  # shorter than a millisecond is no deadline a call can meet
 # Header -> longest value forwarded (API keys are 40 characters, namespace names 64).
 FORWARDED_HEADERS = {"authorization": 512, "x-namespace": 256}
 _INT64 = 2**63
@@ -153,6 +154,9 @@ def request_timeout(request: web.Request, limit: float | None) -> float | None:
         requested = float(raw)
     except ValueError:
         raise MarshalError(f"{TIMEOUT_HEADER} must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(requested) or requested <= 0:
-        raise MarshalError(f"{TIMEOUT_HEADER} must be a positive number of seconds, got {raw}")
+    if not math.isfinite(requested) or requested < MIN_TIMEOUT_SECONDS:
+        raise MarshalError(
+            f"{TIMEOUT_HEADER} must be a number of seconds, at least {MIN_TIMEOUT_SECONDS}; "
+            f"got {raw[:32]}"
+        )
     return requested if limit is None else min(requested, limit)

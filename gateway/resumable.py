@@ -59,7 +59,7 @@ def structured_integer(request: web.Request, name: str) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    if not value.isdigit() or len(value) > 15:
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
         raise BadUploadHeader(f"{name} must be a non-negative integer (a byte count)")
     return int(value)
 

@@ -18,7 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from grpc import aio
 
 from bucketd.codec import InvalidField, MarshalError, parse_request, to_json
-from bucketd.gateway.inputs import BodyTooLarge, Call, parse_json
+from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.v1 import objects_pb2 as pb
 
@@ -137,6 +137,7 @@ class StreamUploadHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         call = Call.of(request, self._settings, stream=True)
+        check_declared_size(request, self._settings.max_stream_blob_bytes)
         bucket = request.match_info["bucket_identifier"]
         form = request.content_type == "multipart/form-data"
         if not form and not request.query.get("property"):

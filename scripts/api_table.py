@@ -28,7 +28,8 @@ NOTES: dict[tuple[str, str], str] = {
     (
         "POST",
         "/v1/namespaces/{namespace_identifier}/ensure-indexes",
-    ): "bucketd's MongoDB indexes (shared by all namespaces); never dropped to rebuild",
+    ): "answers the collections indexed (shared by all namespaces), not the indexes; "
+    "never dropped to rebuild",
     (
         "DELETE",
         "/v1/buckets/{bucket_identifier}",

@@ -30,6 +30,7 @@ from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
 from bucketd.server.storage.mongo import Document, open_database
+from bucketd.server.storage.queries import QueryLimits
 from bucketd.server.storage.s3 import S3Client, open_s3
 from bucketd.server.wiring import Stores, build_services
 from bucketd.tls import TlsFiles
@@ -127,7 +128,7 @@ async def _open(settings: Settings, stack: contextlib.AsyncExitStack) -> _Resour
             total_timeout=settings.fetch_timeout_seconds,
         )
     )
-    stores = Stores.on(database)
+    stores = Stores.on(database, QueryLimits(seconds=settings.query_timeout_seconds))
     storage = S3BlobStorage(s3, settings.s3_bucket, presigner=presigner)
     services = build_services(stores, settings, storage=storage, fetcher=fetcher)
     return _Resources(database, s3, services, stores)

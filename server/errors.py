@@ -115,6 +115,13 @@ class FailedPrecondition(BucketdError):
     reason = "FAILED_PRECONDITION"
 
 
+class QueryTooExpensive(FailedPrecondition):
+    """A list, stats or aggregation query ran past its time limit, or its answer past its size
+    limit; the message names the limit and what to narrow."""
+
+    reason = "QUERY_TOO_EXPENSIVE"
+
+
 class Aborted(BucketdError):
     """Another operation holds the resource right now (an append to the same upload session):
     retrying shortly can succeed."""

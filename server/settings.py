@@ -118,6 +118,13 @@ class Settings:
         "the longest a MongoDB operation may wait for an answer (503 after that)",
         minimum=0.1,
     )
+    query_timeout_seconds: float = setting(
+        "BUCKETD_QUERY_TIMEOUT_SECONDS",
+        10.0,
+        "the longest a list, stats or aggregation query may run in MongoDB (sent as maxTimeMS); "
+        "past it the call answers 400 naming this limit",
+        minimum=0.01,
+    )
     grpc_max_message_bytes: int = setting(
         "BUCKETD_GRPC_MAX_MESSAGE_BYTES",
         32 * MIB,

@@ -61,6 +61,7 @@ from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.namespaces import MongoNamespaces
 from bucketd.server.storage.objects import MongoObjects
 from bucketd.server.storage.purge import MongoPurge
+from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits
 from bucketd.server.storage.tasks import MongoTasks
 from bucketd.server.storage.uploads import MongoUploads
 from bucketd.server.storage.writes import MongoWrites
@@ -86,11 +87,12 @@ class Stores:
     indexes: IndexStore
 
     @classmethod
-    def on(cls, database: AsyncDatabase[Document]) -> Stores:
+    def on(cls, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS) -> Stores:
+        """The MongoDB adapters; `limits` bound every list, stats and aggregation query."""
         organizations, api_keys = MongoOrganizations(database), MongoApiKeys(database)
-        namespaces, buckets = MongoNamespaces(database), MongoBuckets(database)
-        objects, contents = MongoObjects(database), MongoContents(database)
-        uploads, tasks = MongoUploads(database), MongoTasks(database)
+        namespaces, buckets = MongoNamespaces(database, limits), MongoBuckets(database, limits)
+        objects, contents = MongoObjects(database, limits), MongoContents(database)
+        uploads, tasks = MongoUploads(database, limits), MongoTasks(database, limits)
         owners = (organizations, api_keys, namespaces, buckets, objects, contents, uploads, tasks)
         return cls(
             organizations=organizations,

@@ -133,6 +133,9 @@ class _Cluster:
             )
         )
 
+    def alive(self) -> bool:
+        return all(process.poll() is None for process in self.processes)
+
     def stop(self) -> None:
         """By PID, at once: the cluster is a throwaway (memstore), nothing to flush."""
         for process in reversed(self.processes):
@@ -181,32 +184,48 @@ def _boot(cluster: _Cluster, fsid: str, mon_port: int) -> None:
     cluster.start("radosgw", "-n", "client.rgw.s3")
 
 
-@contextlib.contextmanager
-def ceph_s3() -> Iterator[CephS3]:
-    """A one-node Ceph cluster with its S3 gateway, for as long as the context lasts."""
+def _start(cluster: _Cluster) -> CephS3:
+    """Boot the cluster on fresh ports; CephError if a daemon exits or nothing answers."""
     mon_port, rgw_port, fsid = _free_port(), _free_port(), str(uuid.uuid4())
-    with tempfile.TemporaryDirectory(prefix="bucketd-ceph-") as directory:
-        root = Path(directory)
-        (root / "ceph.conf").write_text(_config(root, fsid, mon_port, rgw_port))
-        cluster = _Cluster(root)
-        try:
-            _boot(cluster, fsid, mon_port)
-            url = f"http://127.0.0.1:{rgw_port}"
-            deadline = time.monotonic() + START_TIMEOUT_SECONDS
-            while not _answers(url):  # a health check, not a guess
-                if any(p.poll() is not None for p in cluster.processes):
-                    raise cluster.failure("a Ceph daemon exited while starting")
-                if time.monotonic() > deadline:
-                    raise cluster.failure("radosgw did not answer in time")
-                time.sleep(0.1)
-            cluster.run(
-                "radosgw-admin", "user", "create", "--uid=bucketd", "--display-name=bucketd",
-                f"--access-key={ACCESS_KEY}", f"--secret-key={SECRET_KEY}",
-            )  # fmt: skip
-            pids = tuple(process.pid for process in cluster.processes)
-            yield CephS3(url, ACCESS_KEY, SECRET_KEY, pids)
-        finally:
-            cluster.stop()
+    (cluster.root / "ceph.conf").write_text(_config(cluster.root, fsid, mon_port, rgw_port))
+    _boot(cluster, fsid, mon_port)
+    url = f"http://127.0.0.1:{rgw_port}"
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not _answers(url) or not cluster.alive():  # a health check, not a guess
+        if not cluster.alive():
+            raise cluster.failure("a Ceph daemon exited while starting")
+        if time.monotonic() > deadline:
+            raise cluster.failure("radosgw did not answer in time")
+        time.sleep(0.1)
+    cluster.run(
+        "radosgw-admin", "user", "create", "--uid=bucketd", "--display-name=bucketd",
+        f"--access-key={ACCESS_KEY}", f"--secret-key={SECRET_KEY}",
+    )  # fmt: skip
+    if not cluster.alive():  # e.g. its port was taken meanwhile: another cluster answered
+        raise cluster.failure("a Ceph daemon exited while starting")
+    return CephS3(url, ACCESS_KEY, SECRET_KEY, tuple(p.pid for p in cluster.processes))
+
+
+@contextlib.contextmanager
+def ceph_s3(attempts: int = 3) -> Iterator[CephS3]:
+    """A one-node Ceph cluster with its S3 gateway, for as long as the context lasts. A port
+    picked free may be taken before a daemon binds it (another test session starting its own):
+    the cluster then starts again, on other ports and in another directory."""
+    for attempt in range(1, attempts + 1):
+        with tempfile.TemporaryDirectory(prefix="bucketd-ceph-") as directory:
+            cluster = _Cluster(Path(directory))
+            try:
+                s3 = _start(cluster)
+            except CephError:
+                cluster.stop()
+                if attempt == attempts:
+                    raise
+                continue
+            try:
+                yield s3
+            finally:
+                cluster.stop()
+            return
 
 
 def main() -> None:

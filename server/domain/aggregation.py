@@ -25,6 +25,8 @@ MAX_GROUPS = 10
 MAX_METRICS = 20
 MAX_BOUNDARIES = 100
 LIMIT = (100, 1000)
+# push and add_to_set answer at most this many items per group (the answer stays bounded).
+LISTED_ITEMS = 100
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 FieldResolver = Callable[[str], str | None]
@@ -150,7 +152,7 @@ def _path(where: str, name: str, resolve: FieldResolver) -> str:
 
 
 def _alias(where: str, alias: str) -> str:
-    if not _ALIAS.match(alias):
+    if not _ALIAS.fullmatch(alias):
         raise _invalid(where, f"{alias!r} is not an alias: letters, digits and _ (up to 64)")
     return alias
 
@@ -225,10 +227,14 @@ def _having(spec: Aggregation, metrics: set[str]) -> tuple[HavingPlan, ...]:
     return tuple(plans)
 
 
-def plan(spec: Aggregation, resolve: FieldResolver) -> AggregationPlan:
-    """The checked plan of `spec`; InvalidArgument names the part at fault."""
+def plan(
+    spec: Aggregation, resolve: FieldResolver, *, unwindable: FieldResolver | None = None
+) -> AggregationPlan:
+    """The checked plan of `spec`; InvalidArgument names the part at fault. `resolve` maps the
+    fields groups and metrics read (public ones only: what they answer is shown to the caller);
+    `unwindable` the lists `unwind` may take (default: `resolve`'s)."""
     limit = _check_sizes(spec)
-    unwind = _path("unwind", spec.unwind, resolve) if spec.unwind else None
+    unwind = _path("unwind", spec.unwind, unwindable or resolve) if spec.unwind else None
     ranges = {
         r.field: _ranges(r, f"range_buckets[{i}]")
         for i, r in enumerate(spec.range_buckets)

@@ -146,7 +146,7 @@ def _decode(where: str, text: str, limit: int) -> bytes:
 def _looks_like_encoded_text(text: str) -> bool:
     """A bare base64 string that decodes to readable text: almost surely sent encoded by
     mistake, and storing the encoding as the text would be silently wrong."""
-    if len(text) % 4 or not _BARE_BASE64.match(text):
+    if len(text) % 4 or not _BARE_BASE64.fullmatch(text):
         return False
     try:
         decoded = base64.b64decode(text, validate=True).decode("utf-8")

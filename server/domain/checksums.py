@@ -31,7 +31,7 @@ def parse_checksum(where: str, value: str) -> str:
     """The hex SHA-256 a caller's `checksum` promises; 422 naming the accepted forms."""
     algorithm, _, digest = value.strip().rpartition(":")
     digest = digest.lower()
-    if algorithm.lower() not in {"", ALGORITHM} or not _HEX.match(digest):
+    if algorithm.lower() not in {"", ALGORITHM} or not _HEX.fullmatch(digest):
         raise InvalidArgument(
             f"{where}: {value[:80]!r} is not a checksum; give sha256:<64 hex characters> "
             "(or the 64 hex characters alone)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from re import _parser as _sre  # the stdlib's own regex parser, to judge a pattern's shape
 from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
@@ -33,6 +34,7 @@ LOGICAL_KEYS = frozenset({"AND", "OR", "NOT"})
 MAX_CONDITIONS = 50
 MAX_DEPTH = 5
 MAX_PATTERN_LENGTH = 256
+MAX_REPEAT_COUNT = 1000
 # What starts a store's operator: never the start of a key or a field name a caller sends.
 OPERATOR_MARK = "\N{DOLLAR SIGN}"
 _COMPARISONS = {"ne": Op.NE, "gt": Op.GT, "lt": Op.LT, "gte": Op.GTE, "lte": Op.LTE}
@@ -54,6 +56,75 @@ def _pattern(value: Any, operator: str) -> str:
     if len(value) > MAX_PATTERN_LENGTH:
         raise InvalidArgument(f"filters: {operator} values are at most {MAX_PATTERN_LENGTH} chars")
     return value
+
+
+def _repeats_within(items: Any) -> bool:
+    """Whether a parsed (sub)pattern holds a repetition, at any depth."""
+    for op, argument in items:
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            return True
+        nested = argument[-1] if op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP) else None
+        if op is _sre.BRANCH:
+            if any(_repeats_within(branch) for branch in argument[1]):
+                return True
+        elif nested is not None and _repeats_within(nested):
+            return True
+    return False
+
+
+_ONE_CHARACTER = (_sre.LITERAL, _sre.NOT_LITERAL, _sre.IN, _sre.ANY)
+
+
+def _long_alternation(items: Any) -> bool:
+    """An alternation whose branches are not single characters, at any depth (`(a|aa)+`
+    backtracks exponentially like `(a+)+`; `(a|b)+` is a character class, and harmless)."""
+    for op, argument in items:
+        if op is _sre.BRANCH:
+            branches = argument[1]
+            single = all(len(b) == 1 and b[0][0] in _ONE_CHARACTER for b in branches)
+            if not single or any(_long_alternation(b) for b in branches):
+                return True
+        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP) and _long_alternation(argument[-1]):
+            return True
+    return False
+
+
+def _check_regex_items(pattern: str, items: Any) -> None:
+    for op, argument in items:
+        if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS, _sre.ASSERT, _sre.ASSERT_NOT):
+            raise InvalidArgument(
+                f"filters: regex {pattern!r}: back-references and look-arounds are not supported"
+            )
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
+            _, high, body = argument
+            if high is not _sre.MAXREPEAT and high > MAX_REPEAT_COUNT:
+                raise InvalidArgument(
+                    f"filters: regex {pattern!r}: a count is at most {MAX_REPEAT_COUNT}"
+                )
+            if _repeats_within(body) or _long_alternation(body):
+                raise InvalidArgument(
+                    f"filters: regex {pattern!r}: a repetition or alternation inside a repetition "
+                    "(like (a+)+ or (a|aa)+) can take exponential time; write it without nesting"
+                )
+            _check_regex_items(pattern, body)
+        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP):
+            _check_regex_items(pattern, argument[-1])
+        elif op is _sre.BRANCH:
+            for branch in argument[1]:
+                _check_regex_items(pattern, branch)
+
+
+def bounded_regex(pattern: str) -> str:
+    """A regex the store can run in bounded time: no repetition nested in another (the
+    catastrophic backtracking of `^(a+)+$`), no back-references or look-arounds (which make
+    matching exponential and which MongoDB's and Python's engines read differently), counts up
+    to MAX_REPEAT_COUNT; every query also runs under BUCKETD_QUERY_TIMEOUT_SECONDS."""
+    try:
+        parsed = _sre.parse(pattern)
+    except re.error as error:
+        raise InvalidArgument(f"filters: invalid regex {pattern!r}: {error}") from None
+    _check_regex_items(pattern, parsed)
+    return pattern
 
 
 def _scalar(value: Any, operator: str) -> Any:
@@ -91,12 +162,7 @@ def _where(path: str, operator: str, value: Any, case: bool) -> Filter:  # noqa:
     if operator == "ends_with":
         return _matches(path, f"{re.escape(_pattern(value, operator))}$", case)
     if operator == "regex":
-        pattern = _pattern(value, operator)
-        try:
-            re.compile(pattern)
-        except re.error as error:
-            raise InvalidArgument(f"filters: invalid regex {pattern!r}: {error}") from None
-        return _matches(path, pattern, case)
+        return _matches(path, bounded_regex(_pattern(value, operator)), case)
     if operator == "exists":
         return Where(path, Op.EXISTS, bool(value))
     if operator == "is_null":
@@ -107,7 +173,22 @@ def _where(path: str, operator: str, value: Any, case: bool) -> Filter:  # noqa:
     )
 
 
+def field_path_problem(name: str) -> str | None:
+    """Why `name` cannot be a field path (None when it can): every dotted segment non-empty,
+    without an operator mark anywhere or a control character."""
+    if any(not segment for segment in name.split(".")):
+        return "has an empty segment"
+    if OPERATOR_MARK in name:
+        return f"holds {OPERATOR_MARK!r}, which field names may not"
+    if not name.isprintable():
+        return "holds a control character"
+    return None
+
+
 def _clause(name: Any, operator: str, value: Any, resolve: FieldResolver, case: bool) -> Filter:
+    problem = field_path_problem(name) if isinstance(name, str) else "is not a string"
+    if problem is not None:
+        raise InvalidArgument(f"filters: the field {name!r} {problem}")
     resolved = resolve(name) if isinstance(name, str) else None
     if resolved is None:
         raise InvalidArgument(f"filters: cannot filter on field {name!r}")
@@ -171,13 +252,13 @@ def refuse_operators(where: str, value: Any) -> None:
 
 
 def refuse_operator_fields(where: str, names: list[str]) -> None:
-    """Field names (a sort, a select, a condition's field) may not start with `$` either."""
+    """Field names (a sort, a select, a condition's field) follow field_path_problem's rules."""
     for index, name in enumerate(names):
-        if name.startswith(OPERATOR_MARK) or f".{OPERATOR_MARK}" in name:
+        problem = field_path_problem(name) if name else None
+        if problem is not None:
             path = where if len(names) == 1 else f"{where}[{index}]"
             raise InvalidArgument(
-                f"{path}: {name!r} is not allowed: field names may not start with '$'",
-                details={"field": path},
+                f"{path}: the field name {name!r} {problem}", details={"field": path}
             )
 
 

@@ -22,7 +22,7 @@ def generate_key(*, test: bool) -> str:
 
 
 def is_well_formed(key: str) -> bool:
-    return _WELL_FORMED.match(key) is not None
+    return _WELL_FORMED.fullmatch(key) is not None
 
 
 def is_test_key(key: str) -> bool:

@@ -10,6 +10,9 @@ from typing import Any
 
 from bucketd.server.errors import InvalidArgument
 
+# Deepest offset (or page x limit) a list skips to: skipping costs the store one step per item.
+MAX_OFFSET = 100_000
+
 
 def encode_cursor(position: dict[str, Any]) -> str:
     """An opaque next_cursor: where the next page starts (an offset, or a sort key)."""
@@ -32,7 +35,7 @@ def _cursor_offset(cursor: str | None) -> int | None:
     if not cursor:
         return None
     offset = decode_cursor(cursor).get("o")
-    return offset if isinstance(offset, int) else None
+    return offset if type(offset) is int else None  # not a bool, not a float
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,10 @@ class PageRequest:
                 f"limit must be between 1 and {maximum}, got {chosen}", details={"field": "limit"}
             )
         start = offset or 0
-        if start < 0:
+        if not 0 <= start <= MAX_OFFSET:
             raise InvalidArgument(
-                f"offset must be 0 or more, got {start}", details={"field": "offset"}
+                f"offset must be 0 to {MAX_OFFSET}, got {start}: page further with next_cursor",
+                details={"field": "offset"},
             )
         return cls(limit=chosen, offset=start, include_total=include_total)
 

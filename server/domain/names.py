@@ -19,7 +19,7 @@ def _check(field: str, value: str, bounds: tuple[int, int]) -> str:
             f"{field} must be {low} to {high} characters long, got {len(value)}",
             details={"field": field},
         )
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise InvalidArgument(
             f"{field} may contain only letters, digits, '_', '-' and '.', and must start with "
             f"a letter or a digit; got {value!r}",

@@ -111,7 +111,7 @@ def _upload_ref(where: str, blob: BlobInput) -> UploadRef:
             f"{where}: give either data or upload_id, not both", details={"field": where}
         )
     assert blob.upload_id is not None
-    if not _UPLOAD_ID.match(blob.upload_id):
+    if not _UPLOAD_ID.fullmatch(blob.upload_id):
         raise InvalidArgument(
             f"{where}.upload_id: {blob.upload_id!r} is not an upload id (upl_...)",
             details={"field": f"{where}.upload_id"},

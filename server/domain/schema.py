@@ -46,7 +46,7 @@ def _check_properties(path: str, properties: Mapping[str, Any], depth: int) -> N
     if len(properties) > MAX_PROPERTIES:
         raise _invalid(path, f"at most {MAX_PROPERTIES} fields, got {len(properties)}")
     for name, spec in properties.items():
-        if not _PROPERTY_NAME.match(name):
+        if not _PROPERTY_NAME.fullmatch(name):
             raise _invalid(
                 f"{path}.{name}",
                 "field names are 1-100 letters, digits or '_', not starting with a digit",

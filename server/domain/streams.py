@@ -53,7 +53,7 @@ class StreamLimits:
 def check_header(header: StreamHeader, limits: StreamLimits) -> None:
     for index, spec in enumerate(header.blobs):
         where = f"header.blobs[{index}]"
-        if spec.expected_sha256 is not None and not _SHA256.match(spec.expected_sha256):
+        if spec.expected_sha256 is not None and not _SHA256.fullmatch(spec.expected_sha256):
             raise InvalidArgument(f"{where}.expected_sha256: must be 64 lowercase hex characters")
         if spec.expected_size is not None and spec.expected_size > limits.max_blob_bytes:
             raise PayloadTooLarge(

@@ -99,7 +99,7 @@ def derived_blob_type(content_type: str) -> str | None:
 def check_request(request: UploadRequest, *, schema: BucketSchema, max_bytes: int) -> UploadRequest:
     """A validated request with defaults filled in; errors name the field."""
     check_filename(request.filename)
-    if not _MIME.match(request.content_type):
+    if not _MIME.fullmatch(request.content_type):
         raise _invalid(
             "content_type", f"{request.content_type!r} is not a MIME type (type/subtype)"
         )
@@ -115,11 +115,11 @@ def check_request(request: UploadRequest, *, schema: BucketSchema, max_bytes: in
     expiration = request.presigned_url_expiration or DEFAULT_EXPIRATION_SECONDS
     if not low <= expiration <= high:
         raise _invalid("presigned_url_expiration", f"must be {low} to {high} seconds")
-    if request.file_hash is not None and not _SHA256.match(request.file_hash):
+    if request.file_hash is not None and not _SHA256.fullmatch(request.file_hash):
         raise _invalid("file_hash", "must be 64 lowercase hex characters (SHA-256)")
     prop = request.blob_property or PurePosixPath(request.filename).stem
     if request.create_object_on_confirm:
-        if not _PROPERTY.match(prop):
+        if not _PROPERTY.fullmatch(prop):
             raise _invalid("blob_property", f"{prop!r} may use only letters, digits and '_'")
         field_type = schema.property(prop, where="blob_property").type
         if not mime.fits(field_type, request.content_type):

@@ -49,7 +49,7 @@ class SoftDeletion:
                 f"reason: at most {MAX_REASON} characters", details={"field": "reason"}
             )
         for name in ("lifecycle_state", "source"):
-            if not _LABEL.match(getattr(self, name)):
+            if not _LABEL.fullmatch(getattr(self, name)):
                 raise InvalidArgument(
                     f"{name}: lowercase letters, digits and _ (up to 32)", details={"field": name}
                 )

@@ -61,7 +61,8 @@ def stored_field(name: str) -> str | None:
 
 
 def aggregation_field(name: str) -> str | None:
-    """Like stored_field, and "blobs" itself (to unwind an object's blobs)."""
+    """Like stored_field, and "blobs" itself: a list to unwind, never a value to answer (a
+    blob's record holds internal fields: storage keys, content ids)."""
     return "blobs" if name == "blobs" else stored_field(name)
 
 
@@ -174,7 +175,7 @@ class ObjectReads:
         that `filters` match; dates come back as ISO 8601 strings."""
         bucket = await self._buckets.get(namespace, bucket_identifier)
         query = to_filter(filters, filter_field)
-        plan = aggregation.plan(spec, aggregation_field)
+        plan = aggregation.plan(spec, stored_field, unwindable=aggregation_field)
         found, total = await self._objects.aggregate(
             namespace.namespace_id, bucket.bucket_id, query, plan
         )

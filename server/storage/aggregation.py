@@ -1,4 +1,5 @@
-"""An aggregation plan (domain/aggregation.py) as one MongoDB pipeline, and its answer.
+"""An aggregation plan (domain/aggregation.py) as MongoDB pipelines: one for the groups (sorted,
+limited, read as a cursor within the answer's size limit), one for how many groups there are.
 
 Every key and `$` expression here is built from the plan's checked aliases and record paths;
 the caller's values reach MongoDB as literals only.
@@ -9,7 +10,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bucketd.server.domain.aggregation import AggregationPlan, GroupKey, MetricPlan, range_label
+from bucketd.server.domain.aggregation import (
+    LISTED_ITEMS,
+    AggregationPlan,
+    GroupKey,
+    MetricPlan,
+    range_label,
+)
 
 ACCUMULATORS = {
     "sum": "$sum",
@@ -59,35 +66,43 @@ def _accumulator(metric: MetricPlan) -> Any:
     return {ACCUMULATORS[metric.function]: f"${metric.path}"}
 
 
-def pipeline(plan: AggregationPlan) -> list[Any]:
-    """The stages after the scoped $match: unwind, group, count the distinct, having, then one
-    $facet that answers the sorted, limited groups and how many there were."""
+def _grouped(plan: AggregationPlan) -> list[Any]:
+    """The stages after the scoped $match: unwind, group, count the distinct, cut the lists to
+    LISTED_ITEMS, having."""
     stages: list[Any] = []
     if plan.unwind:
         stages.append({"$unwind": f"${plan.unwind}"})
     keys = {group.alias: _group_key(group) for group in plan.groups}
     metrics = {metric.alias: _accumulator(metric) for metric in plan.metrics}
     stages.append({"$group": {"_id": keys, **metrics}})
-    distinct = {
-        m.alias: {"$size": f"${m.alias}"} for m in plan.metrics if m.function == "count_distinct"
-    }
-    if distinct:
-        stages.append({"$addFields": distinct})
+    finished: dict[str, Any] = {}
+    for m in plan.metrics:
+        if m.function == "count_distinct":
+            finished[m.alias] = {"$size": f"${m.alias}"}
+        elif m.function in {"push", "add_to_set"}:
+            finished[m.alias] = {"$slice": [f"${m.alias}", LISTED_ITEMS]}
+    if finished:
+        stages.append({"$addFields": finished})
     stages += [{"$match": {h.alias: {HAVING[h.operator]: h.value}}} for h in plan.having]
-    sort_key = f"_id.{plan.sort_by}" if plan.sort_by_group else plan.sort_by
-    direction = -1 if plan.descending else 1
-    results = [{"$sort": {sort_key: direction, "_id": 1}}, {"$limit": plan.limit}]
-    stages.append({"$facet": {"results": results, "total": [{"$count": "groups"}]}})
     return stages
 
 
-def answer(rows: list[dict[str, Any]], plan: AggregationPlan) -> tuple[list[dict[str, Any]], int]:
-    """([{group, metrics}], total_groups) from the $facet's one document."""
-    facet = rows[0] if rows else {"results": [], "total": []}
+def groups_pipeline(plan: AggregationPlan) -> list[Any]:
+    """The groups, sorted (ties by key) and limited."""
+    sort_key = f"_id.{plan.sort_by}" if plan.sort_by_group else plan.sort_by
+    direction = -1 if plan.descending else 1
+    return [*_grouped(plan), {"$sort": {sort_key: direction, "_id": 1}}, {"$limit": plan.limit}]
+
+
+def count_pipeline(plan: AggregationPlan) -> list[Any]:
+    """How many groups there are (before the limit)."""
+    return [*_grouped(plan), {"$count": "groups"}]
+
+
+def answer(rows: list[dict[str, Any]], plan: AggregationPlan) -> list[dict[str, Any]]:
+    """[{group, metrics}] from the groups' documents."""
     aliases = [m.alias for m in plan.metrics]
-    answered = [
+    return [
         {"group": row["_id"], "metrics": {alias: row.get(alias) for alias in aliases}}
-        for row in facet["results"]
+        for row in rows
     ]
-    total = facet["total"][0]["groups"] if facet["total"] else 0
-    return answered, total

@@ -16,7 +16,7 @@ from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
-from bucketd.server.storage.queries import paged, scoped
+from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits, bounded, paged, scoped
 
 BUCKET_PREFIX = "bkt_"
 _ID = "bucket_id"
@@ -45,7 +45,10 @@ def _duplicate(name: str | None) -> str:
 
 
 class MongoBuckets:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
         self._buckets = database["buckets"]
 
     async def ensure_indexes(self) -> None:
@@ -77,7 +80,9 @@ class MongoBuckets:
         self, namespace_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Bucket], int]:
         scope = {"namespace_id": namespace_id}
-        docs, total = await paged(self._buckets, scope, query, sort=sort, page=page, id_field=_ID)
+        docs, total = await paged(
+            self._buckets, scope, query, sort=sort, page=page, id_field=_ID, limits=self._limits
+        )
         return [_bucket(doc) for doc in docs], total or 0
 
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
@@ -86,13 +91,13 @@ class MongoBuckets:
             {"$match": {"namespace_id": {"$in": namespace_ids}}},
             {"$group": {"_id": "$namespace_id", "buckets": {"$sum": 1}}},
         ]
-        with translated():
+        with translated(), bounded(self._limits):
             rows = await (await self._buckets.aggregate(pipeline)).to_list()
         return {row["_id"]: row["buckets"] for row in rows}
 
     async def ids(self, namespace_id: str, query: Filter) -> list[str]:
         """Every bucket of the namespace that matches `query` (for list stats)."""
-        with translated():
+        with translated(), bounded(self._limits):
             docs = await self._buckets.find(
                 scoped({"namespace_id": namespace_id}, query, _ID), {"_id": 1}
             ).to_list()

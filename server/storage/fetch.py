@@ -1,12 +1,15 @@
 """Fetching URL sources for mirroring: streamed, size-capped, deadlined, and SSRF-guarded.
 
-Every address a connection may use comes from GuardedResolver, which refuses non-public
-addresses (private, loopback, link-local and so cloud metadata, multicast, reserved) after DNS
-resolution, unless BUCKETD_FETCH_ALLOWLIST names the host or a CIDR that holds the address. An
-IPv6 address that embeds an IPv4 one (mapped, compatible, 6to4, Teredo, NAT64) is judged by the
-IPv4 address. IP literals, which never reach a resolver, are judged before connecting; redirects
-are followed by hand, each hop judged the same way; and the address actually connected to is
-checked once more. A whole fetch has one deadline (BUCKETD_FETCH_TIMEOUT_SECONDS, and the call's).
+The guard sits where a connection is made, not where a URL is read: every socket the fetcher
+opens comes from AddressGuard.socket, which judges the address it is about to connect to —
+however the URL spelled the host (Unicode digits and dots that yarl maps to ASCII, numeric
+forms the resolver reads), whatever hop of a redirect it is — and refuses non-public addresses
+(private, loopback, link-local and so cloud metadata, multicast, reserved) before a byte is
+sent, unless BUCKETD_FETCH_ALLOWLIST holds the address (a CIDR) or the host it was resolved for
+(GuardedResolver vouches for those). An IPv6 address that embeds an IPv4 one (mapped,
+compatible, 6to4, Teredo, NAT64) is judged by the IPv4 address. The host is also read as
+aiohttp will read it (yarl's IDNA/UTS-46 mapping) to refuse an IP literal early with a clear
+message. A whole fetch has one deadline (BUCKETD_FETCH_TIMEOUT_SECONDS, and the call's).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
+from yarl import URL
 
 from bucketd.server.domain.deadlines import seconds_left
 from bucketd.server.domain.stored import Fetched
@@ -61,6 +66,36 @@ class Allowlist:
     def permits(self, host: str, address: str) -> bool:
         """Whether a fetch of `host` may connect to `address`."""
         return is_public(address) or self.allows(host, address)
+
+
+class RefusedAddress(OSError):
+    """A socket refused its address (AddressGuard): aiohttp reports it as a connect error."""
+
+
+class AddressGuard:
+    """Every socket the fetcher opens, judged by the address it will connect to."""
+
+    def __init__(self, allowlist: Allowlist) -> None:
+        self._allowlist = allowlist
+        self._vouched: set[str] = set()  # addresses of allow-listed hosts (GuardedResolver)
+
+    def vouch(self, address: str) -> None:
+        self._vouched.add(address)
+
+    def permits(self, address: str) -> bool:
+        return (
+            is_public(address)
+            or self._allowlist.allows("", address)
+            or address.split("%", 1)[0] in self._vouched
+        )
+
+    def socket(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        """aiohttp's socket factory (aiohappyeyeballs calls it with the address to connect)."""
+        family, kind, proto, _, sockaddr = addr_info
+        address = str(sockaddr[0])
+        if not self.permits(address):
+            raise RefusedAddress(f"{address} is not a public address")
+        return socket.socket(family, kind, proto)
 
 
 def refused_address(host: str) -> FetchRefused:
@@ -104,10 +139,12 @@ def is_public(address: str) -> bool:
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolves, then keeps only the addresses a fetch may connect to."""
+    """Resolves, then keeps only the addresses a fetch may connect to (vouching to the guard
+    for those an allow-listed host name resolved to)."""
 
-    def __init__(self, allowlist: Allowlist) -> None:
+    def __init__(self, allowlist: Allowlist, guard: AddressGuard) -> None:
         self._allowlist = allowlist
+        self._guard = guard
         self._resolver = DefaultResolver()
 
     async def resolve(
@@ -120,6 +157,9 @@ class GuardedResolver(AbstractResolver):
         allowed = [r for r in results if self._allowlist.permits(host, r["host"])]
         if not allowed:
             raise refused_address(host)
+        for result in allowed:
+            if self._allowlist.allows(host, result["host"]):
+                self._guard.vouch(result["host"])
         return allowed
 
     async def close(self) -> None:
@@ -152,7 +192,12 @@ class UrlFetcher:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> UrlFetcher:
-        connector = aiohttp.TCPConnector(resolver=GuardedResolver(self._allowlist), limit=64)
+        guard = AddressGuard(self._allowlist)
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self._allowlist, guard),
+            socket_factory=guard.socket,
+            limit=64,
+        )
         self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self
 
@@ -183,35 +228,36 @@ class UrlFetcher:
         finally:
             response.release()
 
-    def _check_literal(self, url: str) -> None:
-        parsed = urlparse(url)
-        if parsed.scheme.lower() not in {"http", "https"} or not parsed.hostname:
+    def _check_literal(self, url: str) -> str:
+        """The host as aiohttp will connect to it (yarl's IDNA mapping: fullwidth digits and
+        dots are 127.0.0.1); an IP literal is refused here, early and clearly (AddressGuard
+        would refuse its socket anyway)."""
+        try:
+            parsed = URL(url)
+            host = parsed.host
+        except ValueError as error:
+            raise FetchRefused(f"{url!r} is not a URL bucketd can fetch: {error}") from None
+        if parsed.scheme.lower() not in {"http", "https"} or not host:
             raise FetchRefused(f"{url!r}: only http and https URLs with a host are fetched")
-        literal = _ip_literal(parsed.hostname)  # aiohttp connects to IP literals unresolved
-        if literal is not None and not self._allowlist.permits(parsed.hostname, literal):
-            raise refused_address(parsed.hostname)
-
-    def _check_peer(self, url: str, response: aiohttp.ClientResponse) -> None:
-        """The address actually connected to, judged once more."""
-        connection = response.connection
-        transport = connection.transport if connection else None
-        peer = transport.get_extra_info("peername") if transport else None
-        host = urlparse(url).hostname or ""
-        if peer and not self._allowlist.permits(host, str(peer[0])):
-            response.release()
+        literal = _ip_literal(host)
+        if literal is not None and not self._allowlist.permits(host, literal):
             raise refused_address(host)
+        return host
 
     async def _follow(self, url: str) -> aiohttp.ClientResponse:
         assert self._session is not None
         for _ in range(MAX_REDIRECTS + 1):
-            self._check_literal(url)
+            host = self._check_literal(url)
             try:
                 response = await self._session.get(url, allow_redirects=False)
             except FetchRefused:
                 raise
+            except aiohttp.ClientConnectorError as error:
+                if isinstance(error.os_error, RefusedAddress):
+                    raise refused_address(host) from None
+                raise FetchRefused(f"cannot fetch {url!r}: {_reason(error)}") from None
             except (aiohttp.ClientError, OSError) as error:
                 raise FetchRefused(f"cannot fetch {url!r}: {_reason(error)}") from None
-            self._check_peer(url, response)
             if response.status in {301, 302, 303, 307, 308} and "Location" in response.headers:
                 url = urljoin(url, response.headers["Location"])
                 response.release()

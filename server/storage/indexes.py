@@ -25,11 +25,9 @@ class MongoIndexes:
         self._owners = owners
 
     async def ensure(self) -> list[str]:
+        """Create what is missing; answer the collections indexed (never the indexes
+        themselves: their names and keys are bucketd's business, not a tenant's)."""
         for owner in self._owners:
             await owner.ensure_indexes()
-        names = []
         with translated():
-            for collection in sorted(await self._database.list_collection_names()):
-                information = await self._database[collection].index_information()
-                names += [f"{collection}.{name}" for name in sorted(information)]
-        return names
+            return sorted(await self._database.list_collection_names())

@@ -13,7 +13,7 @@ from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.query import Filter
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
-from bucketd.server.storage.queries import paged
+from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits, paged
 
 NAMESPACE_PREFIX = "ns_"
 
@@ -34,7 +34,10 @@ def _duplicate(name: str) -> str:
 
 
 class MongoNamespaces:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
         self._namespaces = database["namespaces"]
 
     async def ensure_indexes(self) -> None:
@@ -72,7 +75,13 @@ class MongoNamespaces:
     ) -> tuple[list[Namespace], int]:
         scope = {"organization_id": organization_id}
         docs, total = await paged(
-            self._namespaces, scope, query, sort=sort, page=page, id_field="namespace_id"
+            self._namespaces,
+            scope,
+            query,
+            sort=sort,
+            page=page,
+            id_field="namespace_id",
+            limits=self._limits,
         )
         return [_namespace(doc) for doc in docs], total or 0
 

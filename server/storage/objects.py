@@ -20,7 +20,14 @@ from bucketd.server.storage import aggregation
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
-from bucketd.server.storage.queries import paged, scoped
+from bucketd.server.storage.queries import (
+    DEFAULT_LIMITS,
+    QueryLimits,
+    bounded,
+    paged,
+    scoped,
+    within_size,
+)
 
 # Objects that get and list answer: all but the soft-deleted ones (bulk-soft-delete).
 _LIVE = {"soft_deleted_at": None}
@@ -36,7 +43,10 @@ _ID = "object_id"
 
 
 class MongoObjects:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
         self._objects = database["objects"]
 
     async def ensure_indexes(self) -> None:
@@ -92,7 +102,14 @@ class MongoObjects:
     ) -> tuple[list[ObjectRecord], int | None]:
         scope = {"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}
         docs, total = await paged(
-            self._objects, scope, query, sort=sort, page=page, id_field=_ID, count=count
+            self._objects,
+            scope,
+            query,
+            sort=sort,
+            page=page,
+            id_field=_ID,
+            limits=self._limits,
+            count=count,
         )
         return [object_record(doc) for doc in docs], total
 
@@ -108,7 +125,7 @@ class MongoObjects:
                 }
             },
         ]
-        with translated():
+        with translated(), bounded(self._limits):
             rows = await (await self._objects.aggregate(pipeline)).to_list()
         return ObjectStats(
             total_objects=sum(row["objects"] for row in rows),
@@ -121,12 +138,14 @@ class MongoObjects:
     ) -> tuple[list[dict[str, Any]], int]:
         """Run `plan` over the live objects of the bucket that `query` matches: the groups with
         their metrics, and how many groups there were."""
-        stages = [{"$match": _scoped(namespace_id, bucket_id, query)}]
-        stages += aggregation.pipeline(plan)
+        match = {"$match": _scoped(namespace_id, bucket_id, query)}
         try:
-            with translated():
-                rows = await (await self._objects.aggregate(stages)).to_list()
-                return aggregation.answer(rows, plan)
+            with translated(), bounded(self._limits):
+                groups = await self._objects.aggregate([match, *aggregation.groups_pipeline(plan)])
+                rows = await within_size(groups, self._limits)
+                counted = await self._objects.aggregate([match, *aggregation.count_pipeline(plan)])
+                total = (await counted.to_list() or [{"groups": 0}])[0]["groups"]
+                return aggregation.answer(rows, plan), total
         except StorageUnavailable as error:
             if isinstance(error.__cause__, OperationFailure):  # the data did not fit the request
                 raise InvalidArgument(
@@ -181,7 +200,7 @@ class MongoObjects:
                 }
             },
         ]
-        with translated():
+        with translated(), bounded(self._limits):
             rows = await (await self._objects.aggregate(pipeline)).to_list()
         return {row["_id"]: Usage(row["objects"], row["bytes"], row["last"]) for row in rows}
 
@@ -191,7 +210,7 @@ class MongoObjects:
             {"$match": {"namespace_id": {"$in": namespace_ids}, **_COUNTED}},
             {"$group": {"_id": "$namespace_id", "objects": {"$sum": 1}}},
         ]
-        with translated():
+        with translated(), bounded(self._limits):
             rows = await (await self._objects.aggregate(pipeline)).to_list()
         return {row["_id"]: row["objects"] for row in rows}
 

@@ -6,13 +6,22 @@ Only here do record fields become document paths: the record's id field is the d
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import bson
+import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
+from pymongo.errors import PyMongoError
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.query import AllOf, AnyOf, Filter, NoneOf, Op, Where
+from bucketd.server.errors import QueryTooExpensive
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 
@@ -27,6 +36,52 @@ _OPERATORS = {
     Op.EXISTS: "$exists",
 }
 _LOGICAL = {AllOf: "$and", AnyOf: "$or", NoneOf: "$nor"}
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one list, stats or aggregation query may take: `seconds` in MongoDB (sent as
+    maxTimeMS; BUCKETD_QUERY_TIMEOUT_SECONDS), and `max_bytes` of answer (a page, the groups)."""
+
+    seconds: float = 10.0
+    max_bytes: int = 16 * 1024 * 1024
+
+
+DEFAULT_LIMITS = QueryLimits()
+
+
+@contextlib.contextmanager
+def bounded(limits: QueryLimits) -> Iterator[None]:
+    """Every operation inside runs with maxTimeMS (pymongo's client-side operation timeout
+    sends it) and fails as QueryTooExpensive past it, naming the limit."""
+    try:
+        with pymongo.timeout(limits.seconds):
+            yield
+    except PyMongoError as error:
+        if not error.timeout:
+            raise
+        raise QueryTooExpensive(
+            f"the query ran longer than {limits.seconds:g} s (BUCKETD_QUERY_TIMEOUT_SECONDS): "
+            "narrow its filters (a regex over many objects costs the most)",
+            details={"limit_seconds": f"{limits.seconds:g}"},
+        ) from None
+
+
+async def within_size(
+    cursor: AsyncCursor[Document] | AsyncCommandCursor[Document], limits: QueryLimits
+) -> list[Document]:
+    """The cursor's documents, refused (QueryTooExpensive) once they pass `max_bytes`."""
+    found, size = [], 0
+    async for doc in cursor:
+        size += len(bson.encode(doc))
+        if size > limits.max_bytes:
+            raise QueryTooExpensive(
+                f"the answer is larger than {limits.max_bytes / (1024 * 1024):g} MiB: ask for "
+                "fewer items (limit) or fewer fields (select)",
+                details={"limit_bytes": str(limits.max_bytes)},
+            )
+        found.append(doc)
+    return found
 
 
 def _path(field: str, id_field: str) -> str:
@@ -64,14 +119,15 @@ async def paged(
     sort: SortRequest,
     page: PageRequest,
     id_field: str,
+    limits: QueryLimits,
     count: bool = True,
 ) -> tuple[list[Document], int | None]:
     """One page of the documents `query` matches in `scope`, in `sort` order (ties by id), and
-    how many match in all when `count`."""
+    how many match in all when `count`; within `limits`."""
     where = scoped(scope, query, id_field)
     direction = DESCENDING if sort.descending else ASCENDING
     order = [(_path(sort.field, id_field), direction), ("_id", direction)]
-    with translated():
+    with translated(), bounded(limits):
         total = await collection.count_documents(where) if count else None
         cursor = collection.find(where).sort(order).skip(page.offset).limit(page.limit)
-        return await cursor.to_list(), total
+        return await within_size(cursor.batch_size(100), limits), total

@@ -16,7 +16,7 @@ from bucketd.server.domain.status import Status
 from bucketd.server.domain.tasks import LEGACY_TASK_TYPES, RUNNABLE, TaskRecord, TaskType
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
-from bucketd.server.storage.queries import paged
+from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits, paged
 
 _FIELDS = {f.name for f in fields(TaskRecord)}
 
@@ -30,7 +30,10 @@ def _record(doc: Document) -> TaskRecord:
 
 
 class MongoTasks:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
         self._tasks = database["tasks"]
 
     async def ensure_indexes(self) -> None:
@@ -56,7 +59,7 @@ class MongoTasks:
     ) -> tuple[list[TaskRecord], int]:
         scope = {"organization_id": organization_id}
         docs, total = await paged(
-            self._tasks, scope, query, sort=sort, page=page, id_field="task_id"
+            self._tasks, scope, query, sort=sort, page=page, id_field="task_id", limits=self._limits
         )
         return [_record(doc) for doc in docs], total or 0
 

@@ -17,7 +17,7 @@ from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
-from bucketd.server.storage.queries import paged, scoped
+from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits, bounded, paged, scoped
 
 _FIELDS = {f.name for f in fields(UploadRecord)}
 _ID = "upload_id"
@@ -31,7 +31,10 @@ def _record(doc: Document) -> UploadRecord:
 
 
 class MongoUploads:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], limits: QueryLimits = DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
         self._uploads = database["uploads"]
 
     async def ensure_indexes(self) -> None:
@@ -107,7 +110,9 @@ class MongoUploads:
         page: PageRequest,
     ) -> tuple[list[UploadRecord], int]:
         scope = {"namespace_id": namespace_id, "bucket_id": bucket_id}
-        docs, total = await paged(self._uploads, scope, query, sort=sort, page=page, id_field=_ID)
+        docs, total = await paged(
+            self._uploads, scope, query, sort=sort, page=page, id_field=_ID, limits=self._limits
+        )
         return [_record(doc) for doc in docs], total or 0
 
     async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> dict[str, Any]:
@@ -122,7 +127,7 @@ class MongoUploads:
                 }
             },
         ]
-        with translated():
+        with translated(), bounded(self._limits):
             rows = await (await self._uploads.aggregate(pipeline)).to_list()
         by_status = {row["_id"]: row["count"] for row in rows}
         total = sum(by_status.values())

@@ -211,12 +211,18 @@ async def test_namespace_stats_one_and_in_a_batch(
     assert (await call(service, "GET", f"/v1/namespaces/{namespace_id}/stats", globex))[0] == 404
 
 
-async def test_ensure_indexes_answers_bucketds_indexes(service: Service, acme: Tenant) -> None:
+async def test_ensure_indexes_answers_the_collections_not_their_indexes(
+    service: Service, acme: Tenant
+) -> None:
     status, reply = await call(service, "POST", "/v1/namespaces/default/ensure-indexes", acme)
     assert status == 200, reply
-    assert "objects.namespace_id_1_bucket_id_1_created_at_1" in reply["ensured"]
-    assert "tasks.status_1_lease_until_1" in reply["ensured"]
+    assert {"objects", "tasks", "uploads"} <= set(reply["ensured"])
+    assert not [name for name in reply["ensured"] if "." in name or "_1" in name]  # no index
     assert reply["rebuilt"] == [] and reply["skipped"] == []
+    status, refused = await call(
+        service, "POST", "/v1/namespaces/default/ensure-indexes", acme, {"anything": 1}
+    )
+    assert status == 422 and "takes no body" in refused["error"]["message"]
     _, forced = await call(
         service, "POST", "/v1/namespaces/default/ensure-indexes?force_rebuild=true", acme
     )

@@ -22,7 +22,7 @@ from bucketd.server.domain.models import Blob, ObjectRecord
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.user_json import json_safe
-from bucketd.server.services.object_reads import aggregation_field, filter_field
+from bucketd.server.services.object_reads import aggregation_field, filter_field, stored_field
 from bucketd.server.settings import Settings
 from bucketd.server.storage.mongo import open_database
 from bucketd.server.storage.objects import MongoObjects
@@ -211,7 +211,7 @@ async def test_aggregations_answer_alike(
     stores: tuple[MongoObjects, FakeObjects], spec: Aggregation
 ) -> None:
     mongo, fake = stores
-    plan = aggregation.plan(spec, aggregation_field)
+    plan = aggregation.plan(spec, stored_field, unwindable=aggregation_field)
     query = to_filter({"NOT": [{"status": "FAILED"}]}, filter_field)
     from_mongo = await mongo.aggregate(NS, BUCKET, query, plan)
     from_fake = await fake.aggregate(NS, BUCKET, query, plan)

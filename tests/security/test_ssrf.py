@@ -77,6 +77,18 @@ SPELLINGS = (
     "0.0.0.0",
     "[::]",
     "[::1]",
+    # Unicode spellings that yarl (and so aiohttp) maps to the ASCII address (issue 27)
+    "127\uff0e0\uff0e0\uff0e1",  # fullwidth full stops
+    "127\u30020\u30020\u30021",  # ideographic full stops
+    "127\uff610\uff610\uff611",  # halfwidth ideographic full stops
+    "\u2460\u2461\u2466.0.0.1",  # circled digits
+    "\uff11\uff12\uff17.0.0.1",  # fullwidth digits
+    "\uff11\uff12\uff17\uff0e\uff10\uff0e\uff10\uff0e\uff11",  # fullwidth, all of it
+    "\u24db\u24de\u24d2\u24d0\u24db\u24d7\u24de\u24e2\u24e3",  # circled "localhost"
+    "LOCALHOST",
+    "localhost.",
+    "127.0.0.1.",
+    "\U0001d7cf\U0001d7d0\U0001d7d5.0.0.1",  # mathematical bold digits
 )
 
 
@@ -91,7 +103,12 @@ async def test_no_spelling_of_a_private_address_reaches_it(service: Service, acm
             )
             assert status == 422, (url, reply)
             message = reply["error"]["message"]
-            refusals = ("private, loopback or link-local", "cannot resolve", "not a canonical")
+            refusals = (
+                "private, loopback or link-local",
+                "cannot resolve",
+                "not a canonical",
+                "is not a URL bucketd can fetch",
+            )
             assert any(refusal in message for refusal in refusals), message
             tried += 1
         async with _redirector(f"http://127.0.0.1:{trap.port}/secret") as hop:

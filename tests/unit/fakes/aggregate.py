@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bucketd.server.domain.aggregation import AggregationPlan, GroupKey, MetricPlan
+from bucketd.server.domain.aggregation import LISTED_ITEMS, AggregationPlan, GroupKey, MetricPlan
 from bucketd.server.domain.query import Op
 from tests.unit.fakes.query import compare, date_part, mongo_order, truncate, value
 
@@ -74,11 +74,11 @@ def _metric(docs: list[dict[str, Any]], metric: MetricPlan) -> Any:  # noqa: PLR
     if metric.function == "last":
         return found[-1]
     if metric.function == "push":
-        return present
+        return present[:LISTED_ITEMS]
     unique: dict[str, Any] = {}  # add_to_set: MongoDB promises no order
     for item in present:
         unique.setdefault(repr(item), item)
-    return list(unique.values())
+    return list(unique.values())[:LISTED_ITEMS]
 
 
 def _kept(metrics: dict[str, Any], plan: AggregationPlan) -> bool:
