@@ -146,10 +146,11 @@ class _Session:
         return 0, ""
 
     async def where(self) -> tuple[int, str]:
-        """The persisted offset, and the id of the object made if the session finished."""
+        """The persisted offset, and the id of the object made if the session finished; a
+        stream of ours the server still thinks alive is ended first, so the offset holds."""
         status = await self._client.call(
             self._client.stubs.objects.GetUploadSession,
-            pb.GetUploadSessionRequest(session_id=self.session_id),
+            pb.GetUploadSessionRequest(session_id=self.session_id, take_over=True),
         )
         self._fit(status.limits)
         return int(status.persisted_sizes[0]), status.object_id if status.complete else ""

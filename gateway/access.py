@@ -48,6 +48,15 @@ async def _drained(request: web.Request, handler: Handler) -> web.StreamResponse
             return envelope(503, SHUTTING_DOWN, headers={"Retry-After": "1"})
 
 
+CLIENT_CLOSED_REQUEST = 499  # nginx's word for it: a client that left is not a server error
+
+
+def client_gone(request: web.Request) -> bool:
+    """The client closed its connection (an upload it paused, a tab it shut)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -63,6 +72,10 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
         return response
     except web.HTTPException as raised:  # aiohttp's own answers (a redirect, 304): not a 500
         status = raised.status
+        raise
+    except BaseException:
+        if client_gone(request):
+            status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         seconds = time.perf_counter() - started

@@ -14,7 +14,7 @@ from grpc import aio
 from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway import streams
-from bucketd.gateway.access import DRAIN, access_log, metrics_endpoint
+from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
 from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler
@@ -69,6 +69,8 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
     except (aio.AioRpcError, CallFailed, MarshalError) as error:
         return _failure(error)
     except Exception:
+        if client_gone(request):  # not our failure: nobody reads this answer, the log says 499
+            return envelope(499, "The client closed the connection before the answer")
         log.exception("unhandled error on %s %s", request.method, request.path)
         return envelope(500, "Internal server error")
 

@@ -32,7 +32,11 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 }
 
 # A few ErrorInfo reasons are more precise than their status code allows.
-HTTP_STATUS_BY_REASON: dict[str, int] = {"PAYLOAD_TOO_LARGE": 413, "NAMESPACE_REQUIRED": 400}
+HTTP_STATUS_BY_REASON: dict[str, int] = {
+    "PAYLOAD_TOO_LARGE": 413,
+    "NAMESPACE_REQUIRED": 400,
+    "MISMATCHING_UPLOAD_OFFSET": 409,  # the resumable-upload draft's answer
+}
 
 # error.type values of the reference's Error Guide, by HTTP status.
 ERROR_TYPE: dict[int, str] = {
@@ -43,8 +47,10 @@ ERROR_TYPE: dict[int, str] = {
     405: "MethodNotAllowedError",
     408: "RequestTimeoutError",
     409: "AlreadyExistsError",
+    410: "GoneError",
     413: "PayloadTooLargeError",
     414: "URITooLongError",
+    415: "UnsupportedMediaTypeError",
     422: "ValidationError",
     429: "TooManyRequestsError",
     431: "RequestHeaderFieldsTooLargeError",
@@ -54,6 +60,11 @@ ERROR_TYPE: dict[int, str] = {
     503: "ServiceUnavailableError",
     504: "GatewayTimeoutError",
 }
+# Where one status covers different failures, the reason names the one at hand.
+ERROR_TYPE_BY_REASON: dict[str, str] = {
+    "ABORTED": "ConflictError",  # busy, try again; not a duplicate
+    "MISMATCHING_UPLOAD_OFFSET": "UploadOffsetMismatchError",
+}
 
 
 def envelope(
@@ -62,14 +73,18 @@ def envelope(
     *,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
+    reason: str | None = None,
 ) -> web.Response:
     """{"success": false, "status": N, "error": {"message", "type", "details"}}."""
+    kind = ERROR_TYPE_BY_REASON.get(reason or "") or ERROR_TYPE.get(
+        status, "InternalServerError" if status >= 500 else "BadRequestError"
+    )
     body = {
         "success": False,
         "status": status,
         "error": {
             "message": message,
-            "type": ERROR_TYPE.get(status, "InternalServerError" if status >= 500 else "Error"),
+            "type": kind,
             "details": details,
         },
     }
@@ -110,19 +125,31 @@ def _status_details(error: aio.AioRpcError) -> list[Any]:
     return list(status.details) if status else []
 
 
+def error_info(error: aio.AioRpcError) -> tuple[str | None, dict[str, str]]:
+    """The failed call's ErrorInfo: its reason and metadata (None and {} without one)."""
+    for packed in _status_details(error):
+        info = error_details_pb2.ErrorInfo()
+        if packed.Unpack(info):
+            return info.reason, dict(info.metadata)
+    return None, {}
+
+
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:
     """The envelope for a failed call: status from the table, details from ErrorInfo, and
     validation_errors from BadRequest's field violations."""
     status = HTTP_STATUS.get(error.code(), 500)
     details: dict[str, Any] = {}
+    reason = None
     for packed in _status_details(error):
         info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
         if packed.Unpack(info):
             status = HTTP_STATUS_BY_REASON.get(info.reason, status)
+            reason = info.reason
             details = {"reason": info.reason, **dict(info.metadata), **details}
         elif packed.Unpack(bad_request):
             details["validation_errors"] = [
                 validation_error(v.field, v.description, v.reason or "value_error")
                 for v in bad_request.field_violations
             ]
-    return envelope(status, error.details() or error.code().name, details=details or None)
+    message = error.details() or error.code().name
+    return envelope(status, message, details=details or None, reason=reason)

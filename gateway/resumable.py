@@ -1,17 +1,22 @@
-"""Resumable uploads over plain HTTP, as draft-ietf-httpbis-resumable-upload (-09/-10) specifies.
+"""Resumable uploads over plain HTTP, as draft-ietf-httpbis-resumable-upload specifies.
 
 A raw-body `POST …/objects/upload` that carries `Upload-Complete` starts an upload session (the
 one gRPC's StartUploadSession opens: one store, one lease, one expiry, one janitor) and answers
-its **upload resource**, `…/objects/upload/{session_id}`, in a `104 (Upload Resumption
-Supported)` interim response and in `Location`. On that resource, `HEAD` answers the offset,
-`PATCH` (`application/partial-upload`) appends from it and, with `Upload-Complete: ?1`,
-finishes the object, and `DELETE` cancels. A broken request keeps what reached S3.
+its **upload resource**, `…/objects/upload/{session_id}`, in `Location`. On that resource, `HEAD`
+answers the offset, `PATCH` (`application/partial-upload`) appends from it and, with
+`Upload-Complete: ?1`, finishes the object, and `DELETE` cancels.
 
-The offset is what S3 holds in whole parts (8 MiB): bytes after the last part boundary are not
-buffered across requests, so the offset never promises bytes a crash would lose. An append
-that ends the request early or is not a multiple of the part size leaves its tail to be sent
-again: take `Upload-Offset` from each answer (`min-append-size` in `Upload-Limit` says how much
-an append must carry to advance it).
+- **Every byte received counts**: `Upload-Offset` is all the bytes stored, a broken request's
+  included (the session keeps what follows its last S3 part as its tail).
+- **A new request takes over**: HEAD, PATCH and DELETE end the request still writing the upload
+  (on any instance) before they are answered, so the offset HEAD gives is the one the next
+  PATCH must carry, and a client that lost its connection resumes at once.
+- **Interop versions 6 to 8** (drafts -05 to the latest) in `Upload-Draft-Interop-Version`:
+  only a request naming one of them gets the `104 (Upload Resumption Supported)` interim
+  response (clients that do not know the draft, e.g. those built on Python's http.client, would
+  take it for the final answer), and the answers repeat the version. Version 6 (draft -05, what
+  tus-js-client's `ietf-draft-05` speaks) finishes the upload when an append reaches its
+  `Upload-Length`, as tusd does; later versions wait for `Upload-Complete: ?1`.
 """
 
 from __future__ import annotations
@@ -25,58 +30,59 @@ from typing import Any
 from aiohttp import web
 from grpc import aio
 
-from bucketd.codec import MarshalError, to_json
-from bucketd.gateway.errors import CallFailed, envelope
+from bucketd.codec import to_json
+from bucketd.gateway.errors import CallFailed, envelope, error_info
 from bucketd.gateway.inputs import Call
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.gateway.streams import (
     UPLOAD_COMPLETE,
+    UPLOAD_INTEROP,
     UPLOAD_LENGTH,
+    BadUploadHeader,
     chunk,
     header_parameter,
+    structured_boolean,
+    structured_integer,
 )
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 
 RESOURCE = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
 PARTIAL_UPLOAD = "application/partial-upload"
-EXPOSED = "Location, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit"
+EXPOSED = (
+    "Location, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit, "
+    "Upload-Draft-Interop-Version"
+)
+INTEROP = "Upload-Draft-Interop-Version"
+INTEROP_VERSIONS = frozenset({6, 7, 8})  # drafts -05 (tus-js-client's ietf-draft-05) to latest
+FINISHES_AT_LENGTH = 6  # draft -05: an append that reaches Upload-Length completes the upload
 
 
-class BadUploadHeader(MarshalError):
-    """A resumable-upload header field that is missing, malformed or inconsistent: 400."""
+def interop_version(request: web.Request) -> int | None:
+    """The request's draft interop version, if it is one bucketd speaks."""
+    value = request.headers.get(INTEROP, "").strip()
+    if value.isascii() and value.isdigit() and int(value) in INTEROP_VERSIONS:
+        return int(value)
+    return None
 
 
-def structured_boolean(request: web.Request, name: str) -> bool:
-    value = request.headers.get(name, "").strip()
-    if value not in {"?0", "?1"}:
-        raise BadUploadHeader(f"{name} must be ?1 (true) or ?0 (false), as a structured boolean")
-    return value == "?1"
-
-
-def structured_integer(request: web.Request, name: str) -> int | None:
-    value = request.headers.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 15:
-        raise BadUploadHeader(f"{name} must be a non-negative integer (a byte count)")
-    return int(value)
+def _versioned(request: web.Request, headers: dict[str, str]) -> dict[str, str]:
+    version = interop_version(request)
+    return {**headers, INTEROP: str(version)} if version else headers
 
 
 def _limit_header(limits: pb.UploadSessionLimits, expires_at: datetime) -> str:
     remaining = max(0, math.floor((expires_at - datetime.now(UTC)).total_seconds()))
-    return (
-        f"max-size={limits.max_size_bytes}, min-append-size={limits.part_size_bytes}, "
-        f"max-age={remaining}"
-    )
+    return f"max-size={limits.max_size_bytes}, max-age={remaining}"
 
 
 async def _append_messages(
-    request: web.Request, session_id: str, offset: int, *, leave_open: bool, chunk_bytes: int
+    request: web.Request, header: pb.UploadObjectHeader, offset: int, *, chunk_bytes: int
 ) -> AsyncIterator[pb.UploadObjectRequest]:
-    header = pb.UploadObjectHeader(session_id=session_id, leave_open=leave_open)
+    """The header, then the body from `offset`: a first chunk of no bytes states the offset, so
+    that the server checks it (after taking the session over) even for an empty append."""
     yield pb.UploadObjectRequest(header=header)
+    yield chunk(0, offset, b"")
     async for data in request.content.iter_chunked(chunk_bytes):
         yield chunk(0, offset, data)
         offset += len(data)
@@ -98,10 +104,13 @@ class ResumableUploads:
         """A `POST …/objects/upload` with `Upload-Complete`: the session first, then its bytes."""
         complete = structured_boolean(request, "Upload-Complete")
         length = structured_integer(request, "Upload-Length")
-        if complete and request.content_length is not None:
-            if length is not None and length != request.content_length:
+        sent = request.content_length
+        if complete and sent is not None:
+            if length is not None and length != sent:
                 raise BadUploadHeader("Upload-Length and Content-Length disagree")
-            length = request.content_length
+            length = sent
+        if length is not None and sent is not None and sent > length:
+            raise BadUploadHeader(f"Content-Length {sent} exceeds Upload-Length {length}")
         if length is not None:
             header.blobs[0].expected_size_bytes = length
         call = self._call(request)
@@ -113,8 +122,13 @@ class ResumableUploads:
         bucket = request.match_info["bucket_identifier"]
         location = f"/v1/buckets/{bucket}/objects/upload/{started.session_id}"
         limit = _limit_header(started.limits, started.expires_at.ToDatetime(UTC))
-        await _interim_104(request, location, limit)
-        return await self._append(request, started.session_id, 0, complete, location, created=True)
+        if interop_version(request):
+            await _interim_104(
+                request, _versioned(request, {"Location": location, "Upload-Limit": limit})
+            )
+        return await self._append(
+            request, started.session_id, 0, complete, location, length=length, created=True
+        )
 
     async def options(self, _: web.Request) -> web.StreamResponse:
         """The route supports resumable uploads (the draft's discovery by OPTIONS)."""
@@ -123,7 +137,8 @@ class ResumableUploads:
         )
 
     async def head(self, request: web.Request) -> web.StreamResponse:
-        status = await self._status(request)
+        """The offset, once any request still writing the upload has been ended."""
+        status = await self._status(request, take_over=True)
         blob = status.blobs[0]
         headers = {
             "Upload-Offset": str(blob.persisted_size),
@@ -138,7 +153,7 @@ class ResumableUploads:
             )
         if blob.HasField("expected_size_bytes"):
             headers["Upload-Length"] = str(blob.expected_size_bytes)
-        return web.Response(status=204, headers=headers)
+        return web.Response(status=204, headers=_versioned(request, headers))
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != PARTIAL_UPLOAD:
@@ -153,41 +168,51 @@ class ResumableUploads:
         blob = status.blobs[0]
         if status.complete:
             return _completed(request, status.object_id)
-        if offset != blob.persisted_size:
-            return envelope(
-                409,
-                f"Upload-Offset {offset} is not where the upload stands: "
-                f"resume from {blob.persisted_size}",
-                details={"reason": "MISMATCHING_UPLOAD_OFFSET", "offset": blob.persisted_size},
-                headers={"Upload-Offset": str(blob.persisted_size), "Upload-Complete": "?0"},
-            )
         length = structured_integer(request, "Upload-Length")
         announced = blob.expected_size_bytes if blob.HasField("expected_size_bytes") else None
-        if complete and request.content_length is not None:
-            total = offset + request.content_length
+        sent = request.content_length
+        if complete and sent is not None:
+            total = offset + sent
             length = total if length is None else length
             if length != total:
                 raise BadUploadHeader("Upload-Length disagrees with Upload-Offset + Content-Length")
         if length is not None and announced is not None and length != announced:
             raise BadUploadHeader(f"Upload-Length {length} differs from the announced {announced}")
+        length = announced if length is None else length
+        if length is not None and sent is not None and offset + sent > length:
+            raise BadUploadHeader(
+                f"Upload-Offset {offset} + Content-Length {sent} exceeds Upload-Length {length}"
+            )
+        reaches_length = length is not None and sent is not None and offset + sent == length
+        if interop_version(request) == FINISHES_AT_LENGTH and reaches_length:
+            complete = True
         session_id = request.match_info["session_id"]
-        return await self._append(request, session_id, offset, complete, request.path)
+        return await self._append(
+            request, session_id, offset, complete, request.path, length=length
+        )
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         call = self._call(request)
         await self._stub.CancelUploadSession(
-            pb.CancelUploadSessionRequest(session_id=request.match_info["session_id"]),
+            pb.CancelUploadSessionRequest(
+                session_id=request.match_info["session_id"],
+                bucket_identifier=request.match_info["bucket_identifier"],
+            ),
             metadata=call.metadata,
             timeout=call.timeout,
         )
-        return web.Response(status=204)
+        return web.Response(status=204, headers=_versioned(request, {}))
 
     async def _status(
-        self, request: web.Request, session_id: str | None = None
+        self, request: web.Request, session_id: str | None = None, *, take_over: bool = False
     ) -> pb.GetUploadSessionResponse:
         call = self._call(request)
         status: pb.GetUploadSessionResponse = await self._stub.GetUploadSession(
-            pb.GetUploadSessionRequest(session_id=session_id or request.match_info["session_id"]),
+            pb.GetUploadSessionRequest(
+                session_id=session_id or request.match_info["session_id"],
+                take_over=take_over,
+                bucket_identifier=request.match_info["bucket_identifier"],
+            ),
             metadata=call.metadata,
             timeout=call.timeout,
         )
@@ -201,25 +226,29 @@ class ResumableUploads:
         complete: bool,
         location: str,
         *,
+        length: int | None,
         created: bool = False,
     ) -> web.StreamResponse:
         call = self._call(request, stream=True)
-        messages = _append_messages(
-            request,
-            session_id,
-            offset,
+        header = pb.UploadObjectHeader(
+            session_id=session_id,
             leave_open=not complete,
-            chunk_bytes=self._settings.stream_chunk_bytes,
+            bucket_identifier=request.match_info["bucket_identifier"],
+        )
+        messages = _append_messages(
+            request, header, offset, chunk_bytes=self._settings.stream_chunk_bytes
         )
         try:
             response = await self._stub.UploadObject(
                 messages, metadata=call.metadata, timeout=call.timeout
             )
         except aio.AioRpcError as error:
-            raise CallFailed(error, {"Location": location}) from None
+            raise CallFailed(error, _versioned(request, _failed_headers(error, location))) from None
         if complete:
             done = web.json_response(to_json(response.object))
-            done.headers.update({"Upload-Complete": "?1", "Location": location})
+            size = sum(blob.details.size_bytes for blob in response.object.blobs)
+            headers = {"Upload-Complete": "?1", "Location": location, "Upload-Offset": str(size)}
+            done.headers.update(_versioned(request, headers))
             return done
         status = await self._status(request, session_id)
         headers = {
@@ -228,7 +257,18 @@ class ResumableUploads:
             "Upload-Complete": "?0",
             "Upload-Limit": _limit_header(status.limits, status.expires_at.ToDatetime(UTC)),
         }
-        return web.Response(status=201 if created else 204, headers=headers)
+        if length is not None:
+            headers["Upload-Length"] = str(length)
+        return web.Response(status=201 if created else 204, headers=_versioned(request, headers))
+
+
+def _failed_headers(error: aio.AioRpcError, location: str) -> dict[str, str]:
+    """A failed append still says where the upload stands: its offset, on a mismatch."""
+    headers = {"Location": location}
+    reason, metadata = error_info(error)
+    if reason == "MISMATCHING_UPLOAD_OFFSET" and "persisted_offset" in metadata:
+        headers.update({"Upload-Offset": metadata["persisted_offset"], "Upload-Complete": "?0"})
+    return headers
 
 
 def _object_location(request: web.Request, object_id: str) -> str:
@@ -240,7 +280,7 @@ def _completed(request: web.Request, object_id: str) -> web.Response:
     client that lost the final answer), 400 when it carries bytes (they cannot be added)."""
     location = _object_location(request, object_id)
     details = {"reason": "COMPLETED_UPLOAD", "object_id": object_id}
-    headers = {"Location": location, "Upload-Complete": "?1"}
+    headers = _versioned(request, {"Location": location, "Upload-Complete": "?1"})
     if request.content_length:
         return envelope(
             400,
@@ -253,15 +293,13 @@ def _completed(request: web.Request, object_id: str) -> web.Response:
     )
 
 
-async def _interim_104(request: web.Request, location: str, limit: str) -> None:
+async def _interim_104(request: web.Request, headers: dict[str, str]) -> None:
     """`104 Upload Resumption Supported` before the body is read (HTTP/1.1; aiohttp writes its
-    own `100 Continue` the same way). Clients that do not know 1xx codes skip them (RFC 9110)."""
+    own `100 Continue` the same way), to clients that named a draft version bucketd speaks."""
     if request.version < (1, 1) or request.writer is None:
         return
-    head = (
-        "HTTP/1.1 104 Upload Resumption Supported\r\n"
-        f"Location: {location}\r\nUpload-Limit: {limit}\r\n\r\n"
-    )
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = f"HTTP/1.1 104 Upload Resumption Supported\r\n{lines}\r\n"
     await request.writer.write(head.encode("latin-1"))
     await asyncio.sleep(0)
 
@@ -282,8 +320,8 @@ def openapi_operations() -> dict[str, Any]:
             "operationId": "ObjectService.GetUploadSession_head",
             "tags": ["ObjectService"],
             "summary": "Offset of a resumable upload (draft-ietf-httpbis-resumable-upload)",
-            "description": "Upload-Offset is where the next append starts: the bytes stored in "
-            "whole parts.",
+            "description": "Upload-Offset is where the next append starts: every byte stored. "
+            "A request still writing the upload is ended first.",
             "parameters": [_BUCKET, _PATH],
             "responses": {"204": state, "default": _ERROR},
         },
@@ -297,6 +335,7 @@ def openapi_operations() -> dict[str, Any]:
                 header_parameter("Upload-Offset", "The offset HEAD answered", required=True),
                 {**UPLOAD_COMPLETE, "required": True},
                 UPLOAD_LENGTH,
+                UPLOAD_INTEROP,
             ],
             "requestBody": {
                 "content": {PARTIAL_UPLOAD: {"schema": {"type": "string", "format": "binary"}}}
@@ -309,7 +348,13 @@ def openapi_operations() -> dict[str, Any]:
                     },
                 },
                 "204": state,
-                "409": {**_ERROR, "description": "Upload-Offset is not the upload's offset"},
+                "409": {
+                    **_ERROR,
+                    "description": "Upload-Offset is not the upload's offset "
+                    "(UploadOffsetMismatchError), or a newer request took the upload over",
+                },
+                "410": {**_ERROR, "description": "The upload is complete: Location is its object"},
+                "415": {**_ERROR, "description": "Content-Type is not application/partial-upload"},
                 "default": _ERROR,
             },
         },

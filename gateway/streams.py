@@ -67,11 +67,41 @@ def raw_header(
     return header
 
 
+class BadUploadHeader(MarshalError):
+    """A resumable-upload header field that is missing, malformed or inconsistent: 400."""
+
+
+def structured_boolean(request: web.Request, name: str) -> bool:
+    value = request.headers.get(name, "").strip()
+    if value not in {"?0", "?1"}:
+        raise BadUploadHeader(f"{name} must be ?1 (true) or ?0 (false), as a structured boolean")
+    return value == "?1"
+
+
+def structured_integer(request: web.Request, name: str) -> int | None:
+    value = request.headers.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 15:
+        raise BadUploadHeader(f"{name} must be a non-negative integer (a byte count)")
+    return int(value)
+
+
+def declared_length(request: web.Request) -> int | None:
+    """The body's length as Content-Length or Upload-Length declare it (they must agree): a
+    body that does not match it is refused and nothing is kept."""
+    length = structured_integer(request, "Upload-Length")
+    sent = request.content_length
+    if length is not None and sent is not None and length != sent:
+        raise BadUploadHeader(f"Upload-Length {length} and Content-Length {sent} disagree")
+    return sent if length is None else length
+
+
 async def _raw(
     request: web.Request, bucket: str, chunk_bytes: int
 ) -> AsyncIterator[pb.UploadObjectRequest]:
-    # the declared length: a truncated body is refused
-    header = raw_header(request, bucket, expected_size=request.content_length)
+    header = raw_header(request, bucket, expected_size=declared_length(request))
     yield pb.UploadObjectRequest(header=header)
     offset = 0
     async for data in request.content.iter_chunked(chunk_bytes):
@@ -198,6 +228,11 @@ UPLOAD_COMPLETE = header_parameter(
     "?1 when this request carries the rest of the file, ?0 when more appends follow",
 )
 UPLOAD_LENGTH = header_parameter("Upload-Length", "The whole file's size in bytes, when known")
+UPLOAD_INTEROP = header_parameter(
+    "Upload-Draft-Interop-Version",
+    "The resumable-upload draft's interop version the client speaks (6, 7 or 8); only then "
+    "does it get the 104 interim response",
+)
 
 
 def openapi_operation() -> dict[str, Any]:
@@ -223,13 +258,15 @@ def openapi_operation() -> dict[str, Any]:
         },
         UPLOAD_COMPLETE,
         UPLOAD_LENGTH,
+        UPLOAD_INTEROP,
     ]
     return {
         "operationId": "ObjectService.UploadObject",
         "tags": ["ObjectService"],
         "summary": "Create an object from a streamed file (raw body or multipart/form-data)",
-        "description": "With Upload-Complete (raw body only) the upload is resumable: a 104 "
-        "interim response and Location name its upload resource (HEAD, PATCH, DELETE).",
+        "description": "With Upload-Complete (raw body only) the upload is resumable: Location "
+        "(and a 104 interim response, to a client naming an interop version) names its upload "
+        "resource (HEAD, PATCH, DELETE).",
         "parameters": parameters,
         "requestBody": {
             "content": {

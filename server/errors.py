@@ -79,6 +79,13 @@ class OutOfRange(BucketdError):
     reason = "OUT_OF_RANGE"
 
 
+class OffsetMismatch(OutOfRange):
+    """Bytes sent for an offset other than where the blob stands (details: persisted_offset):
+    over HTTP, the draft's 409 with the right Upload-Offset."""
+
+    reason = "MISMATCHING_UPLOAD_OFFSET"
+
+
 class PayloadTooLarge(BucketdError):
     """A size limit was exceeded (request, blob, base64 payload)."""
 

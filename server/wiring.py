@@ -200,8 +200,6 @@ def _streams(parts: _Parts, ingest: _Ingest, buckets: BucketService) -> StreamUp
             max_chunk_bytes=settings.max_stream_chunk_bytes,
         ),
         session_ttl=timedelta(seconds=settings.stream_session_seconds),
-        # a stream's hold on its session outlives the idle timeout that would end the stream
-        stream_hold=timedelta(seconds=2 * settings.stream_idle_seconds),
         clock=parts.clock,
     )
 

@@ -58,6 +58,7 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.BulkSoftDeleteObjectsRequest.reason': 'At most 500 characters.',
     'bucketd.v1.BulkSoftDeleteObjectsRequest.source': 'Default "bulk_purge".',
     'bucketd.v1.BulkSoftDeleteObjectsResponse.collections': 'Collections the change was passed on to: bucketd has none, so always 0.',
+    'bucketd.v1.CancelUploadSessionRequest.bucket_identifier': 'When set, the session must be one of this bucket (name or id), else NOT_FOUND.',
     'bucketd.v1.ConfirmUploadRequest.auto_submit_batch': 'Accepted, no effect: no processing batch exists to submit.',
     'bucketd.v1.ConfirmUploadRequest.policy': "Query parameter: the policy of the object the confirmation creates against the bucket's\n unique key (default: the bucket's default_policy).",
     'bucketd.v1.ConfirmUploadRequest.run_async': 'Query parameter "async": finish in the background and answer PROCESSING.',
@@ -111,6 +112,8 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.GetBucketRequest.bucket_identifier': 'The bkt_ id or the name.',
     'bucketd.v1.GetNamespaceRequest.namespace_identifier': 'The ns_ id or the name.',
     'bucketd.v1.GetObjectRequest.include_document_count': 'Accepted, no effect: bucketd makes no documents from objects.',
+    'bucketd.v1.GetUploadSessionRequest.bucket_identifier': 'When set, the session must be one of this bucket (name or id), else NOT_FOUND.',
+    'bucketd.v1.GetUploadSessionRequest.take_over': "End the stream writing the session, if any, before answering, so that the offsets answered\n cannot move under the caller (HTTP's HEAD on an upload resource does this).",
     'bucketd.v1.GetUploadSessionResponse.blobs': 'Each announced blob, in header order (persisted_sizes, with the announced sizes).',
     'bucketd.v1.GetUploadSessionResponse.complete': "The session is finished: object_id is the object it made (persisted sizes are its blobs').",
     'bucketd.v1.GetUploadSessionResponse.persisted_sizes': 'Persisted bytes of each announced blob, in header order: resume each at this offset.',
@@ -277,5 +280,5 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.UploadSessionLimits': 'What a session accepts.',
     'bucketd.v1.UploadSessionLimits.max_chunk_bytes': 'Largest BlobChunk.data this server takes (BUCKETD_MAX_STREAM_CHUNK_BYTES).',
     'bucketd.v1.UploadSessionLimits.max_size_bytes': 'Largest blob (BUCKETD_MAX_STREAM_BLOB_BYTES).',
-    'bucketd.v1.UploadSessionLimits.part_size_bytes': 'Bytes are persisted in parts of this size (the last one excepted): a stream that leaves the\n session open advances its persisted size by whole parts only.',
+    'bucketd.v1.UploadSessionLimits.part_size_bytes': 'S3 receives the bytes in parts of this size (the last one excepted); every byte a stream\n received is persisted, whole parts or not.',
 }

@@ -1434,8 +1434,8 @@ class UploadSessionLimits(_message.Message):
     max_size_bytes: _builtins.int
     """Largest blob (BUCKETD_MAX_STREAM_BLOB_BYTES)."""
     part_size_bytes: _builtins.int
-    """Bytes are persisted in parts of this size (the last one excepted): a stream that leaves the
-    session open advances its persisted size by whole parts only.
+    """S3 receives the bytes in parts of this size (the last one excepted); every byte a stream
+    received is persisted, whole parts or not.
     """
     max_chunk_bytes: _builtins.int
     """Largest BlobChunk.data this server takes (BUCKETD_MAX_STREAM_CHUNK_BYTES)."""
@@ -1487,15 +1487,25 @@ class GetUploadSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    TAKE_OVER_FIELD_NUMBER: _builtins.int
+    BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
+    take_over: _builtins.bool
+    """End the stream writing the session, if any, before answering, so that the offsets answered
+    cannot move under the caller (HTTP's HEAD on an upload resource does this).
+    """
+    bucket_identifier: _builtins.str
+    """When set, the session must be one of this bucket (name or id), else NOT_FOUND."""
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
+        take_over: _builtins.bool = ...,
+        bucket_identifier: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "session_id", b"session_id", "take_over", b"take_over"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1552,15 +1562,19 @@ class CancelUploadSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSION_ID_FIELD_NUMBER: _builtins.int
+    BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
+    bucket_identifier: _builtins.str
+    """When set, the session must be one of this bucket (name or id), else NOT_FOUND."""
     def __init__(
         self,
         *,
         session_id: _builtins.str = ...,
+        bucket_identifier: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_identifier", b"bucket_identifier", "session_id", b"session_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -367,7 +367,12 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def GetUploadSession(
         self, request: pb.GetUploadSessionRequest, context: Context
     ) -> pb.GetUploadSessionResponse:
-        status = await self._streams.session_status(await self._namespace(), request.session_id)
+        status = await self._streams.session_status(
+            await self._namespace(),
+            request.session_id,
+            take_over=request.take_over,
+            bucket=request.bucket_identifier or None,
+        )
         return pb.GetUploadSessionResponse(
             session_id=request.session_id,
             persisted_sizes=[blob.persisted for blob in status.blobs],
@@ -387,7 +392,9 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def CancelUploadSession(
         self, request: pb.CancelUploadSessionRequest, context: Context
     ) -> pb.CancelUploadSessionResponse:
-        await self._streams.cancel_session(await self._namespace(), request.session_id)
+        await self._streams.cancel_session(
+            await self._namespace(), request.session_id, bucket=request.bucket_identifier or None
+        )
         return pb.CancelUploadSessionResponse()
 
     @override

@@ -76,7 +76,7 @@ ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
     grpc.StatusCode.PERMISSION_DENIED: "ForbiddenError",
     grpc.StatusCode.NOT_FOUND: "NotFoundError",
     grpc.StatusCode.ALREADY_EXISTS: "AlreadyExistsError",
-    grpc.StatusCode.ABORTED: "AlreadyExistsError",  # 409, as the envelope names it
+    grpc.StatusCode.ABORTED: "ConflictError",
     grpc.StatusCode.RESOURCE_EXHAUSTED: "TooManyRequestsError",
     grpc.StatusCode.UNAVAILABLE: "ServiceUnavailableError",
     grpc.StatusCode.DEADLINE_EXCEEDED: "GatewayTimeoutError",
@@ -84,6 +84,7 @@ ERROR_TYPE_BY_CODE: dict[grpc.StatusCode, str] = {
 }
 ERROR_TYPE_BY_REASON = {
     errors.PayloadTooLarge.reason: "PayloadTooLargeError",
+    errors.OffsetMismatch.reason: "UploadOffsetMismatchError",
     errors.NamespaceRequired.reason: "BadRequestError",
 }
 

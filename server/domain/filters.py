@@ -8,15 +8,18 @@ the caller's `resolve` accepts may be filtered on; the filter is bounded in size
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from re import _parser as _sre  # the stdlib's own regex parser, to judge a pattern's shape
 from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
 from bucketd.server.domain.query import EVERYTHING, AllOf, AnyOf, Filter, NoneOf, Op, Where, all_of
 from bucketd.server.errors import InvalidArgument
+
+# The stdlib's own regex parser, to judge a pattern's shape (private: typeshed omits it).
+_sre: Any = importlib.import_module("re._parser")
 
 
 @dataclass(frozen=True)

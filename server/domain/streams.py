@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bucketd.server.domain.blob_data import Streamed
-from bucketd.server.errors import InvalidArgument, OutOfRange, PayloadTooLarge
+from bucketd.server.errors import InvalidArgument, OffsetMismatch, PayloadTooLarge
 
 _SHA256 = re.compile(r"^[a-f0-9]{64}$")
 
@@ -74,7 +74,7 @@ def check_chunk(chunk: StreamChunk, *, blobs: int, written: int, limits: StreamL
             details={"limit_bytes": str(limits.max_chunk_bytes)},
         )
     if chunk.write_offset != written:
-        raise OutOfRange(
+        raise OffsetMismatch(
             f"chunk.write_offset {chunk.write_offset} of blob {chunk.blob_index}: the next byte "
             f"expected is at offset {written} (offsets must be contiguous)",
             details={"persisted_offset": str(written)},

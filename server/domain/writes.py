@@ -33,6 +33,27 @@ class Part:
     size: int
 
 
+def contiguous(parts: list[Part]) -> list[Part]:
+    """The parts numbered 1, 2, 3, … without a gap: what a resumed upload continues after."""
+    run: list[Part] = []
+    for part in sorted(parts, key=lambda p: p.number):
+        if part.number != len(run) + 1:
+            break
+        run.append(part)
+    return run
+
+
+@dataclass(frozen=True)
+class Tail:
+    """A session's bytes after its last whole part, kept as their own S3 object (`tail_key`)
+    until they fill the next part (as tusd's S3 store keeps an incomplete part), so that every
+    byte a stream received counts. The object may hold more than `size` bytes (a later stream
+    wrote it, then stopped before saying so): its first `size` bytes are the tail."""
+
+    size: int
+    after_parts: int  # valid while the contiguous parts number exactly this many
+
+
 @dataclass(frozen=True, kw_only=True)
 class PendingContent:
     """Bytes being written for a blob, registered once complete; reclaimed if the write dies."""
@@ -43,10 +64,23 @@ class PendingContent:
     parts: list[Part] = field(default_factory=list)
     # False for a presigned upload's file: the upload owns it, the janitor must not delete it.
     owned: bool = True
+    tail: Tail | None = None
+    head: bytes = b""  # the first bytes (for sniffing the type once a session is resumed)
+
+    @property
+    def tail_key(self) -> str:
+        return f"{self.storage_key}.tail"
+
+    def live_tail(self) -> Tail | None:
+        """The tail, unless a later part has taken its bytes."""
+        tail = self.tail
+        return tail if tail and tail.after_parts == len(contiguous(self.parts)) else None
 
     @property
     def persisted(self) -> int:
-        return sum(part.size for part in self.parts)
+        """Every byte kept: the contiguous parts, then the tail."""
+        tail = self.live_tail()
+        return sum(part.size for part in contiguous(self.parts)) + (tail.size if tail else 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,12 +96,24 @@ class WriteLease:
     # A session's stream header (StreamHeader as a dict): what a resumed stream continues.
     header: dict[str, Any] | None = None
     # A session's stream in flight holds it until then (renewed as it goes), so that two
-    # streams never write the same parts at once.
+    # streams never write the same parts at once; a newer request that wants the session
+    # names itself in wanted_by, and the holder lets go.
     stream_token: str | None = None
     streaming_until: datetime | None = None
+    wanted_by: str | None = None
+    wanted_until: datetime | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.lease_until <= now
+
+
+class Hold(StrEnum):
+    """What taking (or renewing) a session's hold answered."""
+
+    TAKEN = "taken"  # the caller holds the session
+    WANTED = "wanted"  # the caller holds it, but a newer request asks for it: let go
+    BUSY = "busy"  # another request holds it
+    GONE = "gone"  # no live session any more (finished, cancelled, reclaimed)
 
 
 SESSION_PREFIX = "ses_"

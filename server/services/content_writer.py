@@ -4,8 +4,9 @@ Bytes are buffered into parts of PART_BYTES; full parts are uploaded while the n
 up to PARTS_IN_FLIGHT at once (S3 servers answer parallel parts faster, as boto3's managed
 transfer knows), so memory stays at a few parts per blob. Parts may finish out of order:
 `persisted` counts only the contiguous run of acknowledged parts from the first one — what a
-resumed session may safely continue from. A writer resumed after earlier parts cannot know the
-hash of their bytes.
+resumed session may safely continue from. A session's writer that stops keeps the bytes after
+its last part as the session's tail (domain/writes.Tail); the next writer starts from it. A
+writer resumed after earlier bytes cannot know their hash.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import google_crc32c
 
-from bucketd.server.domain.mime import SNIFF_BYTES
-from bucketd.server.domain.writes import Part, PendingContent
+from bucketd.server.domain.mime import OCTET_STREAM, SNIFF_BYTES
+from bucketd.server.domain.writes import Part, PendingContent, Tail, contiguous
+from bucketd.server.errors import FailedPrecondition
 from bucketd.server.services.ports import BlobStorage
 
 # S3 parts are >= 5 MiB but the last; 8 MiB keeps 5 GiB under 640 parts (of 10,000).
@@ -28,7 +29,12 @@ log = logging.getLogger("bucketd.storage")
 PART_BYTES = 8 * 1024 * 1024
 PARTS_IN_FLIGHT = 3
 
-PartsSaved = Callable[[list[Part]], Awaitable[None]]
+
+class ProgressSaver(Protocol):
+    """Where a session's writer records how far it got (its write lease)."""
+
+    async def parts(self, parts: list[Part], head: bytes) -> None: ...
+    async def tail(self, tail: Tail, head: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -41,16 +47,6 @@ class Written:
     crc32c: int | None
 
 
-def contiguous(parts: list[Part]) -> list[Part]:
-    """The parts numbered 1, 2, 3, … without a gap: what a resumed upload continues after."""
-    run: list[Part] = []
-    for part in sorted(parts, key=lambda p: p.number):
-        if part.number != len(run) + 1:
-            break
-        run.append(part)
-    return run
-
-
 class ContentWriter:
     def __init__(
         self,
@@ -59,7 +55,7 @@ class ContentWriter:
         *,
         part_bytes: int = PART_BYTES,
         parts_in_flight: int = PARTS_IN_FLIGHT,
-        on_parts: PartsSaved | None = None,
+        progress: ProgressSaver | None = None,
     ) -> None:
         assert pending.multipart_id is not None, "start the multipart upload first"
         self._storage = storage
@@ -67,15 +63,16 @@ class ContentWriter:
         self._multipart_id = pending.multipart_id
         self._part_bytes = part_bytes
         self._parts_in_flight = parts_in_flight
-        self._on_parts = on_parts
+        self._progress = progress
         resumed = contiguous(pending.parts)
         self._done: dict[int, Part] = {part.number: part for part in resumed}
         self._next_number = len(resumed) + 1
-        self.size = sum(part.size for part in resumed)
-        fresh = not resumed
+        self._tail = pending.live_tail()  # loaded into the buffer by load_tail()
+        self.size = pending.persisted
+        fresh = self.size == 0
         self._sha256 = hashlib.sha256() if fresh else None
         self._crc32c: Any = google_crc32c.Checksum() if fresh else None  # type: ignore[no-untyped-call]
-        self._head = bytearray()
+        self._head = bytearray(pending.head if not fresh else b"")
         self._buffer = bytearray()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._saving = asyncio.Lock()  # parts land out of order: save the latest list last
@@ -96,11 +93,24 @@ class ContentWriter:
     def persisted(self) -> int:
         return sum(part.size for part in self.parts)
 
+    async def load_tail(self) -> None:
+        """A resumed session's tail, read back into the buffer: the next part starts with it."""
+        if self._tail is None or self._buffer:
+            return
+        async for data in self._storage.read(self.pending.tail_key):
+            self._buffer += data[: self._tail.size - len(self._buffer)]
+            if len(self._buffer) >= self._tail.size:
+                break
+        if len(self._buffer) != self._tail.size:
+            raise FailedPrecondition(
+                "the upload session lost its stored bytes and cannot continue: start a new upload"
+            )
+
     async def write(self, chunk: bytes) -> None:
         if self._sha256 is not None:
             self._sha256.update(chunk)
             self._crc32c.update(chunk)
-        if len(self._head) < SNIFF_BYTES:
+        if len(self._head) < SNIFF_BYTES and len(self._head) == self.size:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
         self.size += len(chunk)
         view = memoryview(chunk)
@@ -128,9 +138,9 @@ class ContentWriter:
     async def _upload(self, number: int, data: bytearray) -> None:
         part = await self._storage.upload_part(self.key, self._multipart_id, number, data)
         self._done[number] = part
-        if self._on_parts is not None:
+        if self._progress is not None:
             async with self._saving:
-                await self._on_parts(self.parts)
+                await self._progress.parts(self.parts, bytes(self._head))
 
     def seen(self) -> Written:
         """What has arrived so far (buffered bytes included), before the last part is sent."""
@@ -151,6 +161,14 @@ class ContentWriter:
 
     async def complete(self) -> None:
         await self._storage.complete_multipart(self.key, self._multipart_id, self.parts)
+        if self._tail is not None or self.pending.tail is not None:
+            await self._forget_tail()
+
+    async def _forget_tail(self) -> None:
+        try:
+            await self._storage.delete(self.pending.tail_key)
+        except Exception as error:  # left to the namespace's purge; never worth failing for
+            log.warning("deleting the tail %s failed: %s", self.pending.tail_key, error)
 
     async def abort(self) -> None:
         """Drop every part (best effort: the janitor aborts what a failure here leaves)."""
@@ -170,7 +188,23 @@ class ContentWriter:
             )
 
     async def stop(self) -> None:
-        """A broken session stream: let the parts in flight land (they persist), keep the rest."""
+        """A session's stream ends unfinished: the parts in flight land, and the bytes after the
+        last part are kept as the session's tail, so that every byte received counts. If a part
+        failed, the offset stays where the saved parts (and tail) put it."""
         if self._in_flight:
             await asyncio.wait(self._in_flight)
         self._in_flight = set()
+        sent = self._next_number - 1
+        unchanged = self._tail is not None and self._tail == Tail(len(self._buffer), sent)
+        if self._progress is None or len(self.parts) != sent or not self._buffer or unchanged:
+            return
+        tail = Tail(size=len(self._buffer), after_parts=sent)
+        try:
+            await self._storage.put(
+                self.pending.tail_key, bytes(self._buffer), mime_type=OCTET_STREAM
+            )
+            await self._progress.tail(tail, bytes(self._head))
+        except Exception as error:  # the offset stays at the last part: the client resends
+            log.warning("keeping the tail of %s failed: %s", self.key, error)
+            return
+        self._tail = tail

@@ -23,7 +23,7 @@ from bucketd.server.domain.contents import Content, content_key, new_content_id
 from bucketd.server.domain.mime import SNIFF_BYTES
 from bucketd.server.domain.writes import PendingContent
 from bucketd.server.errors import FailedPrecondition, InvalidArgument
-from bucketd.server.services.content_writer import ContentWriter, PartsSaved, Written
+from bucketd.server.services.content_writer import ContentWriter, ProgressSaver, Written
 from bucketd.server.services.ports import BlobStorage, ContentRegistry
 
 Clock = Callable[[], datetime]
@@ -74,9 +74,10 @@ class Contents:
         return await self._register(content, ref, canonical=not force)
 
     async def open_writer(
-        self, pending: PendingContent, *, mime_type: str, on_parts: PartsSaved | None = None
+        self, pending: PendingContent, *, mime_type: str, progress: ProgressSaver | None = None
     ) -> ContentWriter:
-        """A writer at the pending content's key (its multipart upload started unless resumed)."""
+        """A writer at the pending content's key (its multipart upload started unless resumed,
+        a resumed session's tail read back)."""
         if pending.multipart_id is None:
             multipart_id = await self._storage.start_multipart(
                 pending.storage_key, mime_type=mime_type
@@ -87,7 +88,9 @@ class Contents:
                 multipart_id=multipart_id,
                 owned=pending.owned,
             )
-        return ContentWriter(self._storage, pending, on_parts=on_parts)
+        writer = ContentWriter(self._storage, pending, progress=progress)
+        await writer.load_tail()
+        return writer
 
     async def write_stream(self, writer: ContentWriter, chunks: AsyncIterator[bytes]) -> Written:
         """Every chunk into the writer; its multipart upload is aborted if anything fails."""

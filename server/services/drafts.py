@@ -61,6 +61,7 @@ async def drop_pending(
         if item.owned:
             aborted += await storage.abort_all(item.storage_key)
             await storage.delete(item.storage_key)
+            await storage.delete(item.tail_key)  # a session's tail, if it kept one
     return aborted
 
 

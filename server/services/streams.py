@@ -5,18 +5,19 @@ the way; the half-close checks sizes and checksums and commits the object.
 Without a session, any failure, cancel, deadline or shutdown aborts the stream's multipart
 uploads and leaves the object FAILED. A session (StartUploadSession) is a write whose lease is
 its expiry: its uploaded parts survive a broken stream, GetUploadSession says how far each blob
-got, and a new stream naming the session continues from there. A stream that leaves the session
-open (HTTP resumable uploads append this way) keeps its whole parts and finishes nothing: the
-bytes after the last part boundary are not kept, so a reported offset never promises bytes that
-a crash would lose; the client sends them again.
+got, and a new stream naming the session takes it over (the stream still writing it ends) and
+continues from there. A stream that leaves the session open (HTTP resumable uploads append this
+way) finishes nothing; like a broken one, it keeps every byte it received: whole parts in the
+multipart upload, the rest as the session's tail (domain/writes.Tail).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bucketd.server.domain import mime
@@ -40,7 +41,7 @@ from bucketd.server.domain.streams import (
     check_header,
     check_written,
 )
-from bucketd.server.domain.writes import SESSION_PREFIX, WriteKind
+from bucketd.server.domain.writes import SESSION_PREFIX, Hold, Part, Tail, WriteKind
 from bucketd.server.errors import (
     Aborted,
     BucketdError,
@@ -123,8 +124,12 @@ class _Stream:
 
 
 class _Hold:
-    """A session held by one stream (so that two never write the same parts), renewed while
-    messages arrive and released when the stream ends; a crashed holder's hold runs out."""
+    """A session held by one request at a time, so that two never write the same parts.
+
+    A newer request takes the session over (draft-ietf-httpbis-resumable-upload, section
+    Concurrency): it names itself in the record, the holder — on any instance — sees it at its
+    next renewal, stops (its parts land, its tail is kept) and lets go, and the newcomer
+    proceeds from the offset that leaves. A holder that died lets go when its hold runs out."""
 
     def __init__(
         self, writes: WriteStore, record: ObjectRecord, *, length: timedelta, clock: Clock
@@ -133,25 +138,84 @@ class _Hold:
         self._writes, self._clock, self._length = writes, clock, length
         self._object_id, self._write_id = record.object_id, record.write.write_id
         self._token = new_id("hold_")
-        self._renewed = datetime.min.replace(tzinfo=UTC)
+        self.ended = asyncio.Event()  # taken over, or lost: the stream must stop
+        self._watch: asyncio.Task[None] | None = None
 
-    async def take(self) -> bool:
+    @property
+    def _every(self) -> float:
+        return self._length.total_seconds() / 20
+
+    async def _try(self) -> Hold:
         now = self._clock()
-        taken = await self._writes.hold_stream(
+        return await self._writes.hold_stream(
             self._object_id, self._write_id, self._token, until=now + self._length, now=now
         )
-        self._renewed = now
-        return taken
 
-    async def keep(self) -> None:
-        """Renew once a third of the hold has passed; a hold lost meanwhile stops the stream."""
-        if self._clock() - self._renewed < self._length / 3:
-            return
-        if not await self.take():
-            raise Aborted("this stream's hold on its upload session ran out: resume it again")
+    async def take_over(self) -> None:
+        """Hold the session, ending the request that holds it now (waiting for it to let go)."""
+        answer = await self._try()
+        if answer is Hold.BUSY:
+            until = self._clock() + self._length * 2
+            await self._writes.want_stream(
+                self._object_id, self._write_id, self._token, until=until
+            )
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._length.total_seconds() * 2
+            while answer is Hold.BUSY and loop.time() < deadline:
+                await asyncio.sleep(self._every / 2)
+                answer = await self._try()
+        if answer is Hold.GONE:
+            raise session_not_found(self._write_id)
+        if answer is not Hold.TAKEN:
+            seconds = int(self._length.total_seconds() * 2)
+            raise Aborted(
+                f"the request writing this upload session did not let go within {seconds} s, "
+                "or a newer request took the session over: retry",
+                details={"resource": "upload_session", "id": self._write_id},
+            )
+        self._watch = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            try:
+                answer = await self._try()
+            except BucketdError:
+                continue  # MongoDB away for a moment: the hold lasts _length
+            if answer is not Hold.TAKEN:
+                self.ended.set()
+                return
 
     async def release(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
         await self._writes.release_stream(self._object_id, self._write_id, self._token)
+
+
+async def _until_ended(
+    messages: AsyncIterator[Message], hold: _Hold | None
+) -> AsyncIterator[Message]:
+    """The stream's messages until a newer request takes its session over."""
+    if hold is None:
+        async for message in messages:
+            yield message
+        return
+    ended = asyncio.ensure_future(hold.ended.wait())
+    try:
+        while True:
+            received = asyncio.ensure_future(anext(messages, None))
+            await asyncio.wait({received, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if not received.done():
+                received.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await received  # the reader has let go of the stream
+                raise Aborted("a newer request took this upload session over")
+            next_message = received.result()
+            if next_message is None:
+                return
+            yield next_message
+    finally:
+        ended.cancel()
 
 
 class StreamUploads:
@@ -167,7 +231,8 @@ class StreamUploads:
         limits: StreamLimits,
         session_ttl: timedelta,
         clock: Clock,
-        stream_hold: timedelta = timedelta(seconds=60),
+        # renewed every twentieth of it while the stream lives: what a dead holder blocks
+        stream_hold: timedelta = timedelta(seconds=5),
     ) -> None:
         self._objects = objects
         self._buckets = buckets
@@ -220,18 +285,34 @@ class StreamUploads:
             raise
         return started.write.write_id, started.write.lease_until
 
-    async def _live_session(self, namespace: Namespace, session_id: str) -> ObjectRecord:
+    async def _live_session(
+        self, namespace: Namespace, session_id: str, bucket: str | None = None
+    ) -> ObjectRecord:
+        """The session, live; with `bucket`, one of that bucket's (else it is not found)."""
         record = await self._writes.by_write(namespace.namespace_id, session_id)
         write = record.write if record else None
         if record is None or write is None or write.kind is not WriteKind.SESSION:
             raise session_not_found(session_id)
         if write.expired(self._clock()):
             raise session_not_found(session_id)
+        await self._check_bucket(namespace, record, bucket, session_id)
         return record
+
+    async def _check_bucket(
+        self, namespace: Namespace, record: ObjectRecord, bucket: str | None, session_id: str
+    ) -> None:
+        if bucket is None:
+            return
+        try:
+            named = await self._buckets.get(namespace, bucket)
+        except NotFound:
+            named = None
+        if named is None or named.bucket_id != record.bucket_id:
+            raise session_not_found(session_id)
 
     @property
     def part_bytes(self) -> int:
-        """A stream that leaves its session open persists whole parts of this size."""
+        """S3 receives the session's bytes in parts of this size."""
         return PART_BYTES
 
     @property
@@ -242,16 +323,30 @@ class StreamUploads:
     def max_chunk_bytes(self) -> int:
         return self._limits.max_chunk_bytes
 
-    async def session_status(self, namespace: Namespace, session_id: str) -> SessionStatus:
-        """A live session's progress, or the object a finished one made."""
+    async def session_status(
+        self,
+        namespace: Namespace,
+        session_id: str,
+        *,
+        take_over: bool = False,
+        bucket: str | None = None,
+    ) -> SessionStatus:
+        """A live session's progress, or the object a finished one made. Taking it over first
+        ends the request writing it, so the offset answered cannot move under the caller."""
         try:
-            write = (await self._live_session(namespace, session_id)).write
+            record = await self._live_session(namespace, session_id, bucket)
+            if take_over:
+                hold = await self._hold(record)
+                await hold.release()
+                record = await self._live_session(namespace, session_id)
+            write = record.write
         except NotFound:
             if not session_id.startswith(SESSION_PREFIX):
                 raise
             made = await self._writes.by_committed_write(namespace.namespace_id, session_id)
             if made is None:  # never made, cancelled, expired, deleted
                 raise
+            await self._check_bucket(namespace, made, bucket, session_id)
             blobs = [SessionBlob(b.size_bytes or 0, b.size_bytes) for b in made.blobs]
             return SessionStatus(blobs, made.updated_at, made=made)
         assert write is not None and write.header is not None
@@ -262,12 +357,20 @@ class StreamUploads:
         ]
         return SessionStatus(blobs, write.lease_until)
 
-    async def cancel_session(self, namespace: Namespace, session_id: str) -> None:
-        """Abort the session's multipart uploads; its object ends FAILED."""
-        record = await self._live_session(namespace, session_id)
-        stream = await self._session_stream(namespace, record)
-        await self._take_hold(stream, record)  # never under a stream still writing its parts
-        await stream.draft.fail(InvalidArgument("the upload session was cancelled by its client"))
+    async def cancel_session(
+        self, namespace: Namespace, session_id: str, *, bucket: str | None = None
+    ) -> None:
+        """End the stream writing the session, if any, and abort its multipart uploads; its
+        object ends FAILED."""
+        record = await self._live_session(namespace, session_id, bucket)
+        hold = await self._hold(record)  # never under a stream still writing its parts
+        try:
+            stream = await self._session_stream(namespace, record)
+            await stream.draft.fail(
+                InvalidArgument("the upload session was cancelled by its client")
+            )
+        finally:
+            await hold.release()
 
     async def upload(self, namespace: Namespace, messages: AsyncIterator[Message]) -> ObjectRecord:
         """The object the stream makes. A refused stream is read to its end (bounded) before the
@@ -295,7 +398,8 @@ class StreamUploads:
         if first.leave_open and not first.session_id:
             raise InvalidArgument("header.leave_open: only a stream that names a session_id")
         if first.session_id:
-            stream = await self._resume(namespace, first.session_id)
+            bucket = first.bucket_identifier or None
+            stream = await self._resume(namespace, first.session_id, bucket)
         else:
             started = await self._start(namespace, first)
             if isinstance(started, ObjectRecord):
@@ -316,7 +420,7 @@ class StreamUploads:
             draft.keep_on_error = session  # a broken session stream keeps its parts
             try:
                 await self._receive(messages, stream)
-                if leave_open:  # an append: whole parts persist, nothing is finished
+                if leave_open:  # an append: every byte persists, nothing is finished
                     for writer in stream.writers:
                         await writer.stop()
                     return draft.record
@@ -351,30 +455,30 @@ class StreamUploads:
             raise
         return stream
 
-    async def _resume(self, namespace: Namespace, session_id: str) -> _Stream:
-        record = await self._live_session(namespace, session_id)
-        stream = await self._session_stream(namespace, record)
-        assert record.write is not None
-        for index, item in enumerate(record.write.pending):
-            writer = await self._contents.open_writer(
-                item, mime_type=mime.OCTET_STREAM, on_parts=self._parts_saver(record, index)
-            )
-            stream.writers.append(writer)
-        await self._take_hold(stream, record)  # last: nothing above holds anything
+    async def _resume(self, namespace: Namespace, session_id: str, bucket: str | None) -> _Stream:
+        """The session, taken over, continued where the previous request left it."""
+        hold = await self._hold(await self._live_session(namespace, session_id, bucket))
+        try:
+            record = await self._live_session(namespace, session_id)  # as it was left
+            stream = await self._session_stream(namespace, record)
+            stream.hold = hold
+            assert record.write is not None
+            for index, item in enumerate(record.write.pending):
+                writer = await self._contents.open_writer(
+                    item,
+                    mime_type=mime.OCTET_STREAM,
+                    progress=_Progress(self._writes, record, index),
+                )
+                stream.writers.append(writer)
+        except BaseException:
+            await hold.release()
+            raise
         return stream
 
-    async def _take_hold(self, stream: _Stream, record: ObjectRecord) -> None:
+    async def _hold(self, record: ObjectRecord) -> _Hold:
         hold = _Hold(self._writes, record, length=self._stream_hold, clock=self._clock)
-        if not await hold.take():
-            seconds = int(self._stream_hold.total_seconds())
-            raise Aborted(
-                "another stream is writing this upload session: retry once it has ended "
-                f"(a holder that died lets go within {seconds} s)",
-                details={"resource": "upload_session", "id": record.write.write_id}
-                if record.write
-                else None,
-            )
-        stream.hold = hold
+        await hold.take_over()
+        return hold
 
     async def _session_stream(self, namespace: Namespace, record: ObjectRecord) -> _Stream:
         """The session's object planned again from its saved header, its blob ids kept."""
@@ -393,20 +497,9 @@ class StreamUploads:
         )
         return _Stream(self._drafts.resume(plan, record), bucket, request)
 
-    def _parts_saver(self, record: ObjectRecord, index: int) -> Any:
-        assert record.write is not None
-        write_id = record.write.write_id
-
-        async def save(parts: list[Any]) -> None:
-            await self._writes.save_parts(record.object_id, write_id, index, parts)
-
-        return save
-
     async def _receive(self, messages: AsyncIterator[Message], stream: _Stream) -> None:
         writers = stream.writers
-        async for message in messages:
-            if stream.hold is not None:
-                await stream.hold.keep()
+        async for message in _until_ended(messages, stream.hold):
             if isinstance(message, StreamHeader):
                 raise InvalidArgument("only the first message of the stream may be a header")
             if isinstance(message, StreamBlobSpec):
@@ -421,6 +514,7 @@ class StreamUploads:
                 limits=self._limits,
             )
             assert writer is not None
+            _check_length(stream, index, writer.size + len(message.data))
             await writer.write(message.data)
 
     async def _announce(self, stream: _Stream, spec: StreamBlobSpec) -> ContentWriter:
@@ -457,6 +551,31 @@ class StreamUploads:
                 raise InvalidArgument(
                     f"{planned.where()}: SHA-256 {blob.sha256} != expected_sha256; nothing was kept"
                 )
+
+
+class _Progress:
+    """A session's blob: how far its writer got, saved in the write lease."""
+
+    def __init__(self, writes: WriteStore, record: ObjectRecord, index: int) -> None:
+        assert record.write is not None
+        self._writes, self._index = writes, index
+        self._object_id, self._write_id = record.object_id, record.write.write_id
+
+    async def parts(self, parts: list[Part], head: bytes) -> None:
+        await self._writes.save_parts(self._object_id, self._write_id, self._index, parts, head)
+
+    async def tail(self, tail: Tail, head: bytes) -> None:
+        await self._writes.save_tail(self._object_id, self._write_id, self._index, tail, head)
+
+
+def _check_length(stream: _Stream, index: int, size: int) -> None:
+    """Never more bytes than the blob's announced size (a resumable upload's Upload-Length)."""
+    spec = stream.draft.plan.blobs[index].data if index < len(stream.draft.plan.blobs) else None
+    if isinstance(spec, Streamed) and spec.expected_size is not None and size > spec.expected_size:
+        raise InvalidArgument(
+            f"blob {index}: more bytes than its expected_size_bytes ({spec.expected_size}); "
+            "the bytes past it were not kept"
+        )
 
 
 def _check_received(stream: _Stream) -> None:

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from bucketd.server.domain.models import Blob, ObjectRecord, SkippedBlob
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.writes import Part, PendingContent, WriteKind, WriteLease
+from bucketd.server.domain.writes import Part, PendingContent, Tail, WriteKind, WriteLease
 from bucketd.server.storage.mongo import Document
 
 
@@ -17,6 +17,8 @@ def _pending(doc: Document) -> PendingContent:
         multipart_id=doc.get("multipart_id"),
         parts=[Part(**part) for part in doc.get("parts", [])],
         owned=doc.get("owned", True),
+        tail=Tail(**doc["tail"]) if doc.get("tail") else None,
+        head=bytes(doc.get("head", b"")),
     )
 
 
@@ -31,6 +33,8 @@ def write_lease(doc: Document) -> WriteLease:
         header=doc.get("header"),
         stream_token=doc.get("stream_token"),
         streaming_until=doc.get("streaming_until"),
+        wanted_by=doc.get("wanted_by"),
+        wanted_until=doc.get("wanted_until"),
     )
 
 

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.writes import Part, PendingContent, WriteLease
+from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteLease
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
@@ -49,20 +49,50 @@ class MongoWrites:
 
     async def hold_stream(
         self, object_id: str, write_id: str, token: str, *, until: datetime, now: datetime
-    ) -> bool:
-        """Take (or renew, with the same token) a session for one stream, unless another
-        stream's hold is still running."""
-        mine_or_free = [
-            {"write.stream_token": token},
-            {"write.streaming_until": None},
-            {"write.streaming_until": {"$lte": now}},
-        ]
+    ) -> Hold:
+        """Renew the caller's hold, or take a free (or run-out) one unless a newer request
+        wants it; say which."""
+        live = _live(object_id, write_id)
         with translated():
-            result = await self._objects.update_one(
-                {**_live(object_id, write_id), "$or": mine_or_free},
-                {"$set": {"write.stream_token": token, "write.streaming_until": until}},
+            mine = await self._objects.find_one_and_update(
+                {**live, "write.stream_token": token},
+                {"$set": {"write.streaming_until": until}},
+                projection={"write.wanted_by": 1, "write.wanted_until": 1},
             )
-        return result.matched_count == 1
+            if mine is not None:
+                wanted = mine["write"].get("wanted_by") not in {None, token}
+                wanted = wanted and mine["write"]["wanted_until"] > now
+                return Hold.WANTED if wanted else Hold.TAKEN
+            free = [{"write.streaming_until": None}, {"write.streaming_until": {"$lte": now}}]
+            not_wanted = [
+                {"write.wanted_by": None},
+                {"write.wanted_by": token},
+                {"write.wanted_until": {"$lte": now}},
+            ]
+            taken = await self._objects.update_one(
+                {**live, "$and": [{"$or": free}, {"$or": not_wanted}]},
+                {
+                    "$set": {
+                        "write.stream_token": token,
+                        "write.streaming_until": until,
+                        "write.wanted_by": None,
+                    }
+                },
+            )
+            if taken.matched_count == 1:
+                return Hold.TAKEN
+            exists = await self._objects.count_documents(live, limit=1)
+        return Hold.BUSY if exists else Hold.GONE
+
+    async def want_stream(
+        self, object_id: str, write_id: str, token: str, *, until: datetime
+    ) -> None:
+        """Ask the session's holder to let go: `token` takes it next, if it does by `until`."""
+        with translated():
+            await self._objects.update_one(
+                _live(object_id, write_id),
+                {"$set": {"write.wanted_by": token, "write.wanted_until": until}},
+            )
 
     async def release_stream(self, object_id: str, write_id: str, token: str) -> None:
         with translated():
@@ -100,12 +130,23 @@ class MongoWrites:
             )
 
     async def save_parts(
-        self, object_id: str, write_id: str, index: int, parts: list[Part]
+        self, object_id: str, write_id: str, index: int, parts: list[Part], head: bytes
     ) -> None:
+        item = f"write.pending.{index}"
         with translated():
             await self._objects.update_one(
                 _live(object_id, write_id),
-                {"$set": {f"write.pending.{index}.parts": [asdict(part) for part in parts]}},
+                {"$set": {f"{item}.parts": [asdict(part) for part in parts], f"{item}.head": head}},
+            )
+
+    async def save_tail(
+        self, object_id: str, write_id: str, index: int, tail: Tail, head: bytes
+    ) -> None:
+        item = f"write.pending.{index}"
+        with translated():
+            await self._objects.update_one(
+                _live(object_id, write_id),
+                {"$set": {f"{item}.tail": asdict(tail), f"{item}.head": head}},
             )
 
     async def renew(self, object_id: str, write_id: str, until: datetime) -> bool:

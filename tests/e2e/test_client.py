@@ -201,7 +201,7 @@ async def test_an_upload_broken_halfway_is_resumed_by_the_client(
     assert obj["blobs"][0]["details"]["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
     assert obj["blobs"][0]["details"]["size_bytes"] == len(data)
     backwards = [later for earlier, later in itertools.pairwise(seen) if later < earlier]
-    assert backwards and backwards[0] % (8 * MIB) == 0  # resumed from a whole part
+    assert backwards and 8 * MIB < backwards[0] <= 20 * MIB  # from every byte that arrived
     assert seen[-1] == len(data)
 
 

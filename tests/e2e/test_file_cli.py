@@ -179,7 +179,7 @@ async def test_an_interrupted_put_resumes_when_run_again(
     assert rerun.returncode == 0, rerun.stderr
     assert "clip.mp4: resuming from byte" in rerun.stderr
     resumed_at = int(rerun.stderr.split("resuming from byte ")[1].split()[0])
-    assert resumed_at >= 16 * MIB and resumed_at % (8 * MIB) == 0
+    assert resumed_at >= 16 * MIB  # every byte the killed process delivered
     assert not list(state.glob("*.json"))
     async with AsyncClient(service.grpc_address, api_key=acme.api_key) as client:
         [obj] = (await client.list_objects("clips"))["results"]

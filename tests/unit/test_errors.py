@@ -6,7 +6,12 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from bucketd.gateway.errors import ERROR_TYPE, HTTP_STATUS, HTTP_STATUS_BY_REASON
+from bucketd.gateway.errors import (
+    ERROR_TYPE,
+    ERROR_TYPE_BY_REASON,
+    HTTP_STATUS,
+    HTTP_STATUS_BY_REASON,
+)
 from bucketd.server import errors
 from bucketd.server.api.status import error_type, status_code_of, to_rpc_status
 
@@ -76,6 +81,8 @@ def test_unlisted_codes_are_500() -> None:
     [
         errors.InvalidArgument("x"),
         errors.OutOfRange("x"),
+        errors.OffsetMismatch("x"),
+        errors.Aborted("x"),
         errors.PayloadTooLarge("x"),
         errors.Unauthenticated("x"),
         errors.PermissionDenied("x"),
@@ -91,7 +98,7 @@ def test_batch_error_type_is_the_envelope_type_of_the_same_error(
 ) -> None:
     """One vocabulary: a failed batch item says what the envelope would say for it alone."""
     http = HTTP_STATUS_BY_REASON.get(error.reason, HTTP_STATUS.get(status_code_of(error), 500))
-    assert error_type(error) == ERROR_TYPE[http]
+    assert error_type(error) == ERROR_TYPE_BY_REASON.get(error.reason, ERROR_TYPE[http])
 
 
 def test_validation_failures_are_422_validation_errors() -> None:

@@ -165,7 +165,7 @@ async def test_a_stream_makes_an_object_and_refuses_gaps() -> None:
     assert made.status == Status.PENDING and made.blobs[0].size_bytes == len(PDF)
     with pytest.raises(Exception, match="offset") as gap:
         await streams.upload(namespace, _messages(_header(), StreamChunk(0, 5, PDF)))
-    assert gap.type.__name__ == "OutOfRange"
+    assert gap.type.__name__ == "OffsetMismatch"
     with pytest.raises(InvalidArgument, match="size"):
         await streams.upload(namespace, _messages(_header(), StreamChunk(0, 0, PDF[:10])))
 
@@ -188,25 +188,38 @@ async def test_a_session_survives_a_broken_stream_and_is_held_by_one_stream() ->
         await streams.session_status(namespace, other)
 
 
-async def test_a_session_is_written_by_one_stream_at_a_time() -> None:
+async def _stalled_after(session_id: str, sent: bytes) -> AsyncIterator[Message]:
+    yield StreamHeader(session_id=session_id, leave_open=True)
+    yield StreamChunk(0, 0, sent)
+    await asyncio.Event().wait()  # a client gone quiet: the server cannot tell
+
+
+async def test_a_newer_stream_takes_the_session_over_and_keeps_every_byte() -> None:
     w, namespace, _ = await _ready()
     streams = w.services.streams
     session_id, _ = await streams.start_session(namespace, _header())
-    gate = asyncio.Event()
-
-    async def stalled() -> AsyncIterator[Message]:
-        yield StreamHeader(session_id=session_id)
-        yield StreamChunk(0, 0, PDF[:10])
-        await gate.wait()
-        yield StreamChunk(0, 10, PDF[10:])
-
-    writing = asyncio.create_task(streams.upload(namespace, stalled()))
-    for _ in range(20):  # let the stream take its hold on the session
-        await asyncio.sleep(0)
-    with pytest.raises(Aborted):
-        await streams.cancel_session(namespace, session_id)
-    with pytest.raises(Aborted):
-        await streams.upload(namespace, _messages(StreamHeader(session_id=session_id)))
-    gate.set()
-    made = await writing
+    stale = asyncio.create_task(streams.upload(namespace, _stalled_after(session_id, PDF[:10])))
+    await asyncio.sleep(0.05)  # the stale stream holds the session and has its 10 bytes
+    status = await streams.session_status(namespace, session_id, take_over=True)
+    with pytest.raises(Aborted, match="took this upload session over"):
+        await stale
+    assert [b.persisted for b in status.blobs] == [10]  # kept as the session's tail
+    made = await streams.upload(
+        namespace,
+        _messages(StreamHeader(session_id=session_id), StreamChunk(0, 10, PDF[10:])),
+    )
     assert made.blobs[0].size_bytes == len(PDF)
+    assert made.blobs[0].sha256 == hashlib.sha256(PDF).hexdigest()
+
+
+async def test_a_cancel_ends_the_stream_writing_the_session() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    session_id, _ = await streams.start_session(namespace, _header())
+    stale = asyncio.create_task(streams.upload(namespace, _stalled_after(session_id, PDF[:10])))
+    await asyncio.sleep(0.05)
+    await streams.cancel_session(namespace, session_id)
+    with pytest.raises(Aborted):
+        await stale
+    with pytest.raises(NotFound):
+        await streams.session_status(namespace, session_id)

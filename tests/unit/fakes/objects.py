@@ -16,7 +16,7 @@ from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
-from bucketd.server.domain.writes import Part, PendingContent, WriteLease
+from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteLease
 from tests.unit.fakes.aggregate import aggregate
 from tests.unit.fakes.query import matches, page_of
 from tests.unit.fakes.records import FakeDatabase
@@ -223,18 +223,29 @@ class FakeObjects:
 
     async def hold_stream(
         self, object_id: str, write_id: str, token: str, *, until: datetime, now: datetime
-    ) -> bool:
-        record = self.records.get(object_id)
+    ) -> Hold:
+        record = self._writing(object_id, write_id)
         write = record.write if record else None
-        if record is None or write is None or write.write_id != write_id:
-            return False
-        held = write.stream_token not in {None, token} and (
-            write.streaming_until is not None and write.streaming_until > now
+        if record is None or write is None:
+            return Hold.GONE
+        wanted = write.wanted_by not in {None, token} and (
+            write.wanted_until is not None and write.wanted_until > now
         )
-        if held:
-            return False
-        self._set_write(record, stream_token=token, streaming_until=until)
-        return True
+        if write.stream_token == token:
+            self._set_write(record, streaming_until=until)
+            return Hold.WANTED if wanted else Hold.TAKEN
+        held = write.streaming_until is not None and write.streaming_until > now
+        if held or wanted:
+            return Hold.BUSY
+        self._set_write(record, stream_token=token, streaming_until=until, wanted_by=None)
+        return Hold.TAKEN
+
+    async def want_stream(
+        self, object_id: str, write_id: str, token: str, *, until: datetime
+    ) -> None:
+        record = self._writing(object_id, write_id)
+        if record and record.write:
+            self._set_write(record, wanted_by=token, wanted_until=until)
 
     async def release_stream(self, object_id: str, write_id: str, token: str) -> None:
         record = self.records.get(object_id)
@@ -267,12 +278,20 @@ class FakeObjects:
             self._set_write(record, pending=pending)
 
     async def save_parts(
-        self, object_id: str, write_id: str, index: int, parts: list[Part]
+        self, object_id: str, write_id: str, index: int, parts: list[Part], head: bytes
     ) -> None:
+        self._save_pending(object_id, write_id, index, parts=list(parts), head=head)
+
+    async def save_tail(
+        self, object_id: str, write_id: str, index: int, tail: Tail, head: bytes
+    ) -> None:
+        self._save_pending(object_id, write_id, index, tail=tail, head=head)
+
+    def _save_pending(self, object_id: str, write_id: str, index: int, **changes: Any) -> None:
         record = self._writing(object_id, write_id)
         if record and record.write:
             pending = list(record.write.pending)
-            pending[index] = dataclasses.replace(pending[index], parts=list(parts))
+            pending[index] = dataclasses.replace(pending[index], **changes)
             self._set_write(record, pending=pending)
 
     async def renew(self, object_id: str, write_id: str, until: datetime) -> bool:

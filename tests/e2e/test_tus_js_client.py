@@ -1,0 +1,58 @@
+"""A draft client nobody here wrote: tus-js-client (pinned in package.json, run by Node) speaks
+draft-ietf-httpbis-resumable-upload-05 to the resumable route. Each upload of 50 MiB is aborted
+mid-way and resumed as an application would (findPreviousUploads, resumeFromPreviousUpload):
+from a Buffer (its last append says Upload-Complete: ?1) and from a file (it says ?0, and the
+upload finishes by reaching its Upload-Length). The stored object's hash is the file's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import Service, Tenant
+from tests.e2e.objects_support import digest, make_bucket
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("tus") / "abort_and_resume.mjs"
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("source", ["buffer", "file"])
+async def test_tus_js_client_resumes_an_aborted_upload(
+    service: Service, acme: Tenant, tmp_path: Path, source: str
+) -> None:
+    assert (ROOT / "node_modules" / "tus-js-client").is_dir(), "run `make setup` (npm ci)"
+    await make_bucket(service, acme)
+    data = os.urandom(50 * MIB)
+    (tmp_path / "big.bin").write_bytes(data)
+    env = {
+        **os.environ,
+        "BUCKETD_HTTP_URL": service.http_url,
+        "BUCKETD_API_KEY": acme.api_key,
+        "BUCKETD_NAMESPACE": acme.namespace or "default",
+        "FILE": str(tmp_path / "big.bin"),
+        "SOURCE": source,
+        "ABORT_AFTER": str(20 * MIB),
+        "URL_STORAGE": str(tmp_path / "urls.json"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(SCRIPT),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert "aborted after" in text, text
+    resumed_from = int(text.split("resumed from ")[1].split()[0])
+    assert 0 < resumed_from < len(data), text  # bytes of the aborted append were kept
+    stored = json.loads(text.strip().splitlines()[-1])
+    assert stored["blobs"][0]["details"]["hash"] == digest(data)
+    assert stored["blobs"][0]["details"]["size_bytes"] == len(data)
