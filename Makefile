@@ -6,8 +6,8 @@ BUF := node_modules/.bin/buf
 
 .PHONY: run test check lint protos protos-check docs setup clean other-languages breaking
 
-run: $(VENV)/.installed ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured (needs Python only)
-	$(VENV)/bin/bucketd serve
+run: $(VENV)/.runtime ## Start bucketd (gRPC :50051, REST :8080) with stand-in MongoDB and S3 unless configured (needs Python only); ARGS="--http-port 9090" passes flags
+	$(VENV)/bin/bucketd serve $(ARGS)
 
 test: setup ## Run the whole test suite (unit, integration, e2e) against real wire servers
 	$(PY) -m pytest
@@ -28,7 +28,7 @@ protos-check: protos ## Fails when the committed stubs differ from a fresh regen
 	git diff --exit-code -- bucketd/v1 || (echo "Stubs are stale: run 'make protos' and commit." >&2; exit 1)
 	test -z "$$(git status --porcelain -- bucketd/v1)" || (echo "Untracked generated files: run 'make protos' and commit." >&2; exit 1)
 
-docs: setup ## Regenerate the README's configuration and API tables (settings, protos)
+docs: setup ## Regenerate the configuration and API tables of docs/ (settings, protos)
 	$(PY) -m scripts.settings_table
 	$(PY) -m scripts.api_table
 
@@ -42,10 +42,16 @@ TS := clients/typescript
 
 setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto $(TS)/src/gen/.generated
 
-$(VENV)/.installed: pyproject.toml
-	@echo "First run: creating $(VENV) with Python 3.13 and installing bucketd and its test tools (1-2 minutes; later runs skip this)."
+# `make run` needs bucketd and its stand-ins only; the tests add the dev extra (its test tools).
+$(VENV)/.runtime: pyproject.toml
+	@echo "First run: creating $(VENV) with Python 3.13 and installing bucketd with its stand-ins (about a minute; later runs skip this)."
 	test -x $(PY) || { python=$$(scripts/find-python.sh) && "$$python" -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[standins]'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime pyproject.toml
+	@echo "Installing the test tools (the dev extra; later runs skip this)."
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 

@@ -5,11 +5,13 @@ to the same S3 server as a user would without bucketd — in one run. The baseli
 faster of aiobotocore multipart (8 MiB parts, one after the other) and boto3's managed transfer
 (8 MiB parts, 10 threads).
 
-Prints MB/s for each, the ratios (a)/(c) and (b)/(c), and the peak RSS growth of the bucketd
-process during (a) and (b) (sampled from /proc). bucketd runs as `bucketd serve` in its own
-process against the S3 this script starts (Ceph's RGW by default, moto with --s3 moto; see
-bench/s3.py) and its own MongoDB stand-in. Each run's bytes
-are fresh (its first block differs), so deduplication never skips the work. By default the
+Prints for each: MB/s, the ratio to the best (c), the peak RSS growth of the bucketd process
+(sampled from /proc), and the CPU-seconds per GiB moved of bucketd, of the S3 server's processes
+and of the client (this process), from /proc/<pid>/stat; and the hashing floor: what SHA-256 and
+CRC32C of every byte (the work bucketd cannot skip) cost on this machine. bucketd runs as
+`bucketd serve` in its own process against the S3 this script starts (Ceph's RGW by default,
+moto with --s3 moto; see bench/s3.py) and its own MongoDB stand-in. Each run's bytes are
+fresh (its first block differs), so deduplication never skips the work. By default the
 client does not send the SHA-256 (the common case); --with-sha256 sends it up front
 (expected_sha256 / ?sha256=). Either way bucketd writes the parts once, at their final key.
 
@@ -35,6 +37,7 @@ from typing import Any, Literal
 
 import aiohttp
 import boto3
+import google_crc32c
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from grpc import aio
@@ -62,6 +65,41 @@ def blocks(mib: int, salt: bytes) -> Iterator[bytes]:
     yield salt + BLOCK[len(salt) :]
     for _ in range(mib - 1):
         yield BLOCK
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GIB = 1024 * MIB
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (its threads included)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@contextmanager
+def cpu_per_gib(pids: dict[str, tuple[int, ...]], moved: int) -> Iterator[dict[str, float]]:
+    """CPU-seconds per GiB moved of each group of processes, filled in on exit."""
+    before = {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items()}
+    result: dict[str, float] = {}
+    try:
+        yield result
+    finally:
+        for name, group in pids.items():
+            spent = sum(cpu_seconds(pid) for pid in group) - before[name]
+            result[name] = spent / (moved / GIB)
+
+
+def hashing_floor() -> float:
+    """CPU-seconds per GiB of SHA-256 + CRC32C over every byte, on this machine."""
+    data = os.urandom(8 * MIB)
+    sha256, crc32c = hashlib.sha256(), google_crc32c.Checksum()  # type: ignore[no-untyped-call]
+    started = time.process_time()
+    for _ in range(32):  # 256 MiB
+        sha256.update(data)
+        crc32c.update(data)  # type: ignore[no-untyped-call]
+    return (time.process_time() - started) / (32 * 8 * MIB / GIB)
 
 
 def rss_bytes(pid: int) -> int:
@@ -280,11 +318,14 @@ def start_bucketd(s3: S3, key: str) -> tuple[subprocess.Popen[str], str, str]:
     env = {
         **os.environ,
         "S3_ENDPOINT_URL": s3.url,
+        "S3_BUCKET": "bucketd",
         "AWS_ACCESS_KEY_ID": s3.access_key,
         "AWS_SECRET_ACCESS_KEY": s3.secret_key,
         "BUCKETD_DEV_API_KEY": key,
+        "BUCKETD_STANDIN": "mongodb",  # its own MongoDB stand-in, on purpose: it bootstraps
+        "BUCKETD_LOG_LEVEL": "warning",
     }
-    env.pop("MONGODB_URI", None)  # bucketd starts its own MongoDB stand-in and bootstraps
+    env.pop("MONGODB_URI", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
@@ -310,26 +351,30 @@ async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
     )
     key = keys.generate_key(test=True)
     process, target, url = start_bucketd(s3, key)
+    moved = mib * MIB
     try:
         headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
         metadata = tuple((k.lower(), v) for k, v in headers.items())
         await setup(url, headers)
-        size_mb = mib * MIB / 1e6
+        size_mb = moved / 1e6
+        pids = {"bucketd": (process.pid,), "s3": s3.pids, "client": (os.getpid(),)}
         async with open_s3(settings) as client:
             await ensure_bucket(client, "direct", region=settings.aws_region)
-        aio_rate = await direct_aiobotocore(settings, mib)
-        boto3_rates = {
-            checksums: await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
-            for checksums in CHECKSUMS
-        }
-        direct_rate = max(aio_rate, *boto3_rates.values())
-        rows: list[tuple[str, float, int]] = []
+        rows: list[tuple[str, float, int, dict[str, float]]] = []
+        with cpu_per_gib(pids, moved) as cpu:
+            aio_rate = await direct_aiobotocore(settings, mib)
+        rows.append(("aiobotocore", aio_rate, 0, cpu))
+        for checksums in CHECKSUMS:
+            with cpu_per_gib(pids, moved) as cpu:
+                rate = await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
+            rows.append((f"boto3 {checksums}", rate, 0, cpu))
+        direct_rate = max(rate for _, rate, _, _ in rows)
         source = Path(tempfile.mkdtemp()) / "big.bin"
         write_file(source, mib, b"client")  # read back from the page cache, not timed
         for name in ("grpc", "client", "http", "resumable"):
             salt = name.encode()
             digest = digest_of(mib, salt) if with_sha256 else None
-            with peak_rss_growth(process.pid) as sampled:
+            with peak_rss_growth(process.pid) as sampled, cpu_per_gib(pids, moved) as cpu:
                 started = time.perf_counter()
                 if name == "grpc":
                     object_id = await via_grpc(target, metadata, mib, salt, digest)
@@ -341,38 +386,48 @@ async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
                     object_id = await via_http_resumable(url, headers, mib, salt, digest)
                 rate = size_mb / (time.perf_counter() - started)
             await delete_object(url, headers, object_id)
-            rows.append((name, rate, sampled[0]))
-        print(
-            f"{mib} MiB per run against {s3.kind} S3, "
-            f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}"
-        )
-        print(
-            f"{'(c) direct, aiobotocore multipart, as bucketd sets it':<50}: {aio_rate:8.1f} MB/s"
-        )
-        for checksums, rate in boto3_rates.items():
-            label = f"(c) direct, boto3 transfer, checksums {checksums}"
-            print(f"{label:<50}: {rate:8.1f} MB/s")
-        labels = {
-            "grpc": "(a) gRPC UploadObject",
-            "http": "(b) HTTP upload route",
-            "resumable": "(d) HTTP resumable, 4 requests",
-            "client": "(e) bucketd.client upload_file",
-        }
-        rates = {name: rate for name, rate, _ in rows}
-        versus = {
-            "resumable": f"   (d)/(b) {rates['resumable'] / rates['http']:.2f}",
-            "client": f"   (e)/(a) {rates['client'] / rates['grpc']:.2f}",
-        }
+            rows.append((name, rate, sampled[0], cpu))
         source.unlink()
-        for name, rate, growth in rows:
-            versus_http = versus.get(name, "")
-            print(
-                f"{labels[name]:<34}: {rate:8.1f} MB/s   ratio to the best (c) "
-                f"{rate / direct_rate:.2f}   peak RSS growth {growth / MIB:.1f} MiB{versus_http}"
-            )
+        _report(s3, mib, with_sha256, rows, direct_rate)
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+LABELS = {
+    "aiobotocore": "(c) direct, aiobotocore multipart",
+    "boto3 when_supported": "(c) direct, boto3 transfer, CRC32",
+    "boto3 when_required": "(c) direct, boto3 transfer, no CRC",
+    "grpc": "(a) gRPC UploadObject",
+    "http": "(b) HTTP upload route",
+    "resumable": "(d) HTTP resumable, 4 requests",
+    "client": "(e) bucketd.client upload_file",
+}
+
+
+def _report(
+    s3: S3,
+    mib: int,
+    with_sha256: bool,
+    rows: list[tuple[str, float, int, dict[str, float]]],
+    direct_rate: float,
+) -> None:
+    print(
+        f"{mib} MiB per run against {s3.kind} S3, "
+        f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}; "
+        f"hashing floor (SHA-256 + CRC32C): {hashing_floor():.2f} CPU-s/GiB"
+    )
+    print(
+        f"{'path':<36} {'MB/s':>7} {'ratio':>6} {'RSS+ MiB':>9}   CPU-s/GiB: "
+        f"{'bucketd':>7} {'S3':>6} {'client':>6}"
+    )
+    for name, rate, growth, cpu in rows:
+        bucketd = f"{cpu['bucketd']:7.2f}" if not name.startswith(("aio", "boto")) else "      -"
+        rss = f"{growth / MIB:9.1f}" if growth else "        -"
+        print(
+            f"{LABELS[name]:<36} {rate:7.1f} {rate / direct_rate:6.2f} {rss}              "
+            f"{bucketd} {cpu['s3']:6.2f} {cpu['client']:6.2f}"
+        )
 
 
 def main() -> None:

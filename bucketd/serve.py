@@ -74,6 +74,26 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     keys_cli.add_commands(commands)
 
 
+def _half_configured(settings: Settings) -> str | None:
+    """Why one configured store and one stand-in must not start by accident: the stand-in's
+    records or bytes vanish at the next restart while the other store keeps its half."""
+    if bool(settings.mongodb_uri) == bool(settings.s3_endpoint_url):
+        return None
+    missing, variable, wanted = (
+        ("MongoDB", "MONGODB_URI", "mongodb")
+        if not settings.mongodb_uri
+        else ("S3", "S3_ENDPOINT_URL", "s3")
+    )
+    if settings.standin == wanted:
+        return None
+    kept = "bytes" if wanted == "s3" else "records"
+    return (
+        f"{variable} is not set while the other store is: bucketd would keep the {kept} in an "
+        f"in-memory stand-in {missing} and lose them at the next restart. Set {variable} "
+        f"(check its spelling), or BUCKETD_STANDIN={wanted} to run with the stand-in on purpose"
+    )
+
+
 def _with_standins(settings: Settings, stack: contextlib.ExitStack) -> Settings:
     """Start a stand-in for each store that is not configured, and point settings at it."""
     if settings.mongodb_uri and settings.s3_endpoint_url:
@@ -164,8 +184,22 @@ async def _serve(
             )
             print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
             print(_standin_hints(settings), flush=True)
+        else:
+            hint = asyncio.create_task(_hint_first_key(server))
+            stack.callback(hint.cancel)
         await stop.wait()
         await _shut_down(server, http_drain, settings.shutdown_grace_seconds)
+
+
+async def _hint_first_key(server: RunningServer) -> None:
+    """A first production run has no key yet: say how to make one."""
+    await server.wait_ready()
+    with contextlib.suppress(BucketdError):
+        if not await server.services.api_keys.any_active():
+            log.warning(
+                "no API key exists yet: make one with `bucketd keys create --org NAME` "
+                "(same MONGODB_URI and MONGODB_DATABASE as this server)"
+            )
 
 
 def _standin_hints(settings: Settings) -> str:
@@ -197,6 +231,14 @@ async def _shut_down(server: RunningServer, http_drain: Drain, grace: float) -> 
 
 def _check(settings: Settings) -> str | None:
     """What is wrong with the settings `serve` needs, in one line; None when nothing is."""
+    if settings.s3_endpoint_url and not os.environ.get("S3_BUCKET"):
+        return (
+            "S3_BUCKET is required with S3_ENDPOINT_URL: bucket names are global on AWS, so "
+            "bucketd does not pick one for you (it creates the bucket at start-up if missing)"
+        )
+    half = _half_configured(settings)
+    if half is not None:
+        return half
     try:
         check_dev_key(settings.dev_api_key)
         TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
@@ -259,6 +301,7 @@ def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> 
             **os.environ,
             "MONGODB_URI": settings.mongodb_uri or "",
             "S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+            "S3_BUCKET": settings.s3_bucket,
             "AWS_ACCESS_KEY_ID": settings.aws_access_key_id or "",
             "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key or "",
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,

@@ -11,6 +11,8 @@ buckets, presigned uploads) and deletes are not retried: their UNAVAILABLE reach
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
@@ -327,7 +329,8 @@ class AsyncClient:
         progress: Progress | None = None,
     ) -> Path:
         """A blob's bytes into `destination` through a presigned URL (written whole, then
-        renamed into place)."""
+        renamed into place; a failure leaves nothing). A directory (one that exists, or a path
+        ending in "/") receives the file under its stored filename."""
         obj = await self.get_object(bucket, object_id, presigned_urls=True)
         blobs = obj["blobs"]
         if not 0 <= blob < len(blobs):
@@ -336,7 +339,12 @@ class AsyncClient:
         if not url:
             raise InvalidArgument(f"blob {blob} of {object_id} has no stored bytes to download")
         size = blobs[blob]["details"].get("size_bytes")
-        return await transfer.download(url, Path(destination), size=size, progress=progress)
+        target = Path(destination)
+        is_dir = await asyncio.to_thread(target.is_dir)
+        if is_dir or str(destination).endswith(("/", os.sep)):
+            stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
+            target = target / Path(stored).name  # never a path the stored name would climb
+        return await transfer.download(url, target, size=size, progress=progress)
 
     async def _file_property(self, bucket: str) -> str:
         """The bucket's one file property, for callers that do not name it."""

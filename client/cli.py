@@ -122,7 +122,14 @@ def add_commands(commands: Any) -> None:
     )
     get.add_argument("object_id", metavar="OBJECT_ID")
     get.add_argument("--bucket", "-b", required=True, help="bucket name or bkt_ id")
-    get.add_argument("--output", "-o", required=True, type=Path, metavar="FILE")
+    get.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="PATH",  # a str: a trailing "/" says "a directory"
+        help="the file to write, or a directory (existing, or ending in /) to write the blob "
+        "under its stored filename",
+    )
     get.add_argument("--blob", type=int, default=0, help="which blob (default 0)")
     ls = commands.add_parser(
         "ls",
@@ -232,7 +239,7 @@ def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:
 
 async def _get(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        with _bar(args.output.name, quiet=args.quiet) as progress:
+        with _bar(Path(args.output).name or args.output, quiet=args.quiet) as progress:
             path = await client.download(
                 args.bucket, args.object_id, args.output, blob=args.blob, progress=progress
             )

@@ -303,17 +303,21 @@ async def _blocks(data: AsyncIterable[bytes] | BinaryIO) -> AsyncIterator[bytes]
 async def download(
     url: str, destination: Path, *, size: int | None, progress: Progress | None
 ) -> Path:
+    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".part")
     received = 0
     timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
-    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as reply:
-        if reply.status != 200:
-            raise ApiError(f"download failed: the storage answered {reply.status}")
-        with partial.open("wb") as out:
-            async for block in reply.content.iter_chunked(CHUNK_BYTES):
-                await asyncio.to_thread(out.write, block)
-                received += len(block)
-                if progress:
-                    progress(received, size)
-    partial.replace(destination)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as reply:
+            if reply.status != 200:
+                raise ApiError(f"download failed: the storage answered {reply.status}")
+            with partial.open("wb") as out:
+                async for block in reply.content.iter_chunked(CHUNK_BYTES):
+                    await asyncio.to_thread(out.write, block)
+                    received += len(block)
+                    if progress:
+                        progress(received, size)
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed get leaves nothing behind
     return destination

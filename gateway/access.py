@@ -114,7 +114,8 @@ async def running_metrics(host: str, port: int, *, reuse_port: bool) -> AsyncIte
             await site.start()
         except OSError as error:
             raise PortInUse(
-                f"cannot listen for metrics on {host}:{port}: {error.strerror}"
+                f"cannot listen for metrics on {host}:{port}: {error.strerror}",
+                flag="--metrics-port",
             ) from None
         bound_host, bound_port = runner.addresses[0][:2]
         yield f"http://{bound_host}:{bound_port}"

@@ -198,7 +198,9 @@ async def running_gateway(
         try:
             await site.start()
         except OSError as error:
-            raise PortInUse(f"cannot listen for HTTP on {host}:{port}: {error.strerror}") from None
+            raise PortInUse(
+                f"cannot listen for HTTP on {host}:{port}: {error.strerror}", flag="--http-port"
+            ) from None
         bound_host, bound_port = runner.addresses[0][:2]
         scheme = "https" if ssl_context else "http"
         yield f"{scheme}://{bound_host}:{bound_port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, cast
 
@@ -10,6 +11,10 @@ from aiohttp import web
 from google.rpc import error_details_pb2
 from grpc import aio
 from grpc_status import rpc_status
+
+from bucketd import logs
+
+log = logging.getLogger("bucketd.http")
 
 # google.rpc.Code -> HTTP, as google.rpc.Code's documentation and grpc-gateway map them.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -134,6 +139,27 @@ def error_info(error: aio.AioRpcError) -> tuple[str | None, dict[str, str]]:
     return None, {}
 
 
+def _public(error: aio.AioRpcError, has_info: bool) -> str:
+    """The message a client reads. A failure without bucketd's ErrorInfo comes from gRPC itself
+    (the server unreachable, a broken connection): its words name addresses and are for the
+    log, joined to the request id."""
+    message = error.details() or error.code().name
+    if has_info or error.code() not in _TRANSPORT_FAILURES:
+        return message
+    request_id = logs.request_id.get()
+    log.warning("call to the gRPC server failed: %s: %s", error.code().name, message)
+    return "the bucketd server is unavailable right now: retry shortly" + (
+        f" (request id {request_id}: the log says more)" if request_id else ""
+    )
+
+
+_TRANSPORT_FAILURES = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}
+
+
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:
     """The envelope for a failed call: status from the table, details from ErrorInfo, and
     validation_errors from BadRequest's field violations."""
@@ -151,5 +177,5 @@ def from_rpc_error(error: aio.AioRpcError) -> web.Response:
                 validation_error(v.field, v.description, v.reason or "value_error")
                 for v in bad_request.field_violations
             ]
-    message = error.details() or error.code().name
+    message = _public(error, has_info=reason is not None)
     return envelope(status, message, details=details or None, reason=reason)

@@ -14,17 +14,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bucketd.gateway.errors import envelope
 
 CHECK_TIMEOUT_SECONDS = 5
+STORES = {"mongodb": "MongoDB", "s3": "S3"}  # the health service names of server/readiness.py
 
 
 class Health:
     def __init__(self, channel: aio.Channel) -> None:
         self._stub = health_pb2_grpc.HealthStub(channel)
 
-    async def _status(self) -> str | None:
-        """The server's serving status; None when it cannot be reached."""
+    async def _status(self, service: str = "") -> str | None:
+        """The server's serving status (of one store: "mongodb", "s3"); None when it cannot be
+        reached."""
         try:
             reply = await self._stub.Check(
-                health_pb2.HealthCheckRequest(), timeout=CHECK_TIMEOUT_SECONDS
+                health_pb2.HealthCheckRequest(service=service), timeout=CHECK_TIMEOUT_SECONDS
             )
         except aio.AioRpcError:
             return None
@@ -40,10 +42,15 @@ class Health:
     async def ready(self, _: web.Request) -> web.Response:
         status = await self._status()
         if status != "SERVING":
+            silent = [
+                name
+                for service, name in STORES.items()
+                if status is not None and await self._status(service) == "NOT_SERVING"
+            ]
+            why = f"{' and '.join(silent)} not answering" if silent else "shutting down or starting"
             return envelope(
                 503,
-                f"not ready: the gRPC server is {status or 'unreachable'} "
-                "(MongoDB or S3 does not answer, or it is shutting down)",
-                details={"serving": status},
+                f"not ready: the gRPC server is {status or 'unreachable'} ({why})",
+                details={"serving": status, "not_answering": silent},
             )
         return web.json_response({"status": "SERVING"})

@@ -84,15 +84,22 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def check_declared_size(request: web.Request, limit: int) -> None:
+JSON_LIMIT_HINT = (
+    " (BUCKETD_HTTP_MAX_BODY_BYTES): send large files to the streaming route, "
+    "POST /v1/buckets/{bucket}/objects/upload, or through a presigned upload"
+)
+
+
+def check_declared_size(request: web.Request, limit: int, hint: str = "") -> None:
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge(
-            f"Request body of {request.content_length} bytes exceeds the limit of {limit} bytes"
+            f"Request body of {request.content_length} bytes exceeds the limit of {limit} "
+            f"bytes{hint}"
         )
 
 
 async def read_json(request: web.Request, *, limit: int, idle_seconds: float) -> dict[str, Any]:
-    check_declared_size(request, limit)
+    check_declared_size(request, limit, JSON_LIMIT_HINT)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -107,7 +114,7 @@ async def read_json(request: web.Request, *, limit: int, idle_seconds: float) ->
             return parse_json(b"".join(chunks))
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge(f"Request body exceeds the limit of {limit} bytes")
+            raise BodyTooLarge(f"Request body exceeds the limit of {limit} bytes{JSON_LIMIT_HINT}")
         chunks.append(chunk)
 
 

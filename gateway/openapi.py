@@ -32,15 +32,23 @@ _ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["success", "status", "error"],
     "properties": {
-        "success": {"type": "boolean", "const": False},
-        "status": {"type": "integer"},
+        "success": {"type": "boolean", "const": False, "description": "Always false here."},
+        "status": {"type": "integer", "description": "The HTTP status, repeated."},
         "error": {
             "type": "object",
+            "description": "What failed and what to fix.",
             "required": ["message", "type"],
             "properties": {
-                "message": {"type": "string"},
-                "type": {"type": "string", "examples": sorted(set(ERROR_TYPE.values()))},
-                "details": {"type": ["object", "null"]},
+                "message": {"type": "string", "description": "What to fix, in words."},
+                "type": {
+                    "type": "string",
+                    "description": "The failure's name (the reference's Error Guide).",
+                    "examples": sorted(set(ERROR_TYPE.values())),
+                },
+                "details": {
+                    "type": ["object", "null"],
+                    "description": "reason, the fields at fault (validation_errors), limits.",
+                },
             },
         },
     },

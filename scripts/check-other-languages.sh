@@ -25,15 +25,7 @@ find "$work/java" -name '*.java' -print0 \
   | xargs -0 javac -nowarn -d "$work/classes" -cp /usr/share/java/protobuf.jar
 echo "Java messages compiled ($(find "$work/classes" -name '*.class' | wc -l) classes); C# generated"
 
-node_modules/.bin/buf generate --template buf.gen.go.yaml
-stubs="$work/src/github.com/bucketd/bucketd/gen/go/bucketd"
-mkdir -p "$stubs" "$work/src/bucketd-example"
-cp -r gen/go/bucketd/v1 "$stubs/"
-cp examples/go/main.go "$work/src/bucketd-example/"
-(
-  export GO111MODULE=off GOPATH="$work:/usr/share/gocode" GOCACHE="$work/cache" GOFLAGS=
-  cd "$work/src/bucketd-example" && go vet . && go build -o "$work/bucketd-example" .
-)
+scripts/go-example.sh --build-only
 echo "Go stubs generated in gen/go; examples/go compiled with $(go version | cut -d' ' -f3)"
 
 key=sk_test_$(head -c 96 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)
@@ -52,7 +44,7 @@ curl -s --fail-with-body -o "$work/bucket.json" -X POST "$rest/v1/buckets" \
   -H "Authorization: Bearer $key" -H 'X-Namespace: default' \
   -d '{"bucket_name": "from_go_check", "bucket_schema": {"properties": {"title": {"type": "string"}}}}' \
   || { cat "$work/bucket.json" >&2; exit 1; }
-listed=$(BUCKETD_ADDRESS="$address" BUCKETD_API_KEY="$key" "$work/bucketd-example")
+listed=$(BUCKETD_ADDRESS="$address" BUCKETD_API_KEY="$key" scripts/go-example.sh)  # as the README runs it
 echo "$listed"
 grep -q ' from_go_check$' <<<"$listed" && grep -q '^1 bucket(s)$' <<<"$listed"
 echo "examples/go listed the bucket over gRPC"

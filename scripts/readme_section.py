@@ -1,11 +1,13 @@
-"""A generated section of the README: the text between two marker lines (`make docs`)."""
+"""A generated section of the docs: the text between two marker lines (`make docs`)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+API_DOC = ROOT / "docs" / "api.md"  # the API status table
+CONFIG_DOC = ROOT / "docs" / "operating.md"  # the settings table
 
 
 def with_section(readme: str, begin: str, end: str, body: str) -> str:
@@ -13,5 +15,5 @@ def with_section(readme: str, begin: str, end: str, body: str) -> str:
     head, _, rest = readme.partition(begin)
     _, _, tail = rest.partition(end)
     if not rest:
-        sys.exit(f"README.md has no line {begin.strip()!r}")
+        sys.exit(f"the document has no line {begin.strip()!r}")
     return head + begin + body + end + tail

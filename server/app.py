@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.drain import Drain
-from bucketd.listeners import PortInUse, dial_host
+from bucketd.listeners import PortInUse, check_free, dial_host
 from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
@@ -36,6 +36,7 @@ from bucketd.server.wiring import Stores, build_services
 from bucketd.tls import TlsFiles
 
 log = logging.getLogger("bucketd.server")
+GRPC_FLAG = "--grpc-port"
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,9 @@ def _listen(
         else:
             bound = server.add_secure_port(address, tls.grpc_credentials())
     except RuntimeError as error:
-        raise PortInUse(f"cannot listen for gRPC on {address}: {error}") from None
+        raise PortInUse(f"cannot listen for gRPC on {address}: {error}", flag=GRPC_FLAG) from None
     if bound == 0:
-        raise PortInUse(f"cannot listen for gRPC on {address}: the port is taken")
+        raise PortInUse(f"cannot listen for gRPC on {address}: the port is taken", flag=GRPC_FLAG)
     if tls is None:
         return bound, f"{dial_host(host)}:{bound}"
     private = tempfile.mkdtemp(prefix="bucketd-")  # 0700: only this user reaches the socket
@@ -195,6 +196,8 @@ async def running_server(
     """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits."""
     if not settings.mongodb_uri:
         raise ValueError("MONGODB_URI is required to run the server")
+    if not reuse_port:  # shared ports (--workers) are bound by every worker on purpose
+        check_free(host, port, what="gRPC", flag=GRPC_FLAG)
     async with contextlib.AsyncExitStack() as stack:
         opened = await _open(settings, stack)
         services, drain = opened.services, Drain()

@@ -43,6 +43,11 @@ class BucketdError(Exception):
         self._violations = tuple(violations)
 
     @property
+    def public_message(self) -> str:
+        """What the caller is told (the log keeps `message`)."""
+        return self.message
+
+    @property
     def violations(self) -> tuple[Violation, ...]:
         """The fields at fault: those given, else the one `details["field"]` names."""
         if self._violations or "field" not in self.details:
@@ -146,3 +151,22 @@ class StorageUnavailable(BucketdError):
     """MongoDB or S3 could not be reached; the call may succeed if retried."""
 
     reason = "STORAGE_UNAVAILABLE"
+
+
+class _StoreUnavailable(StorageUnavailable):
+    """A store's own failure: its message (addresses, keys, the driver's words) is for the
+    log; the caller learns which store failed and that a retry may work."""
+
+    store = "storage"
+
+    @property
+    def public_message(self) -> str:
+        return f"{self.store} is unavailable right now: retry shortly"
+
+
+class MongoUnavailable(_StoreUnavailable):
+    store = "MongoDB"
+
+
+class S3Unavailable(_StoreUnavailable):
+    store = "S3"

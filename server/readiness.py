@@ -1,12 +1,15 @@
 """Readiness: the gRPC health service (and so the gateway's /readyz) says SERVING only while
 MongoDB and S3 both answer, checked every BUCKETD_READINESS_SECONDS; NOT_SERVING while either
-does not, and SERVING again when both do — no restart needed. The indexes are made once, and the
-storage bucket is re-created if it went missing (an S3 server that lost its data)."""
+does not, and SERVING again when both do — no restart needed. Each store has its own health
+service name too ("mongodb", "s3"), so that /readyz names the one that does not answer, and the
+first failed check is logged at once, naming it. The indexes are made once, and the storage
+bucket is re-created if it went missing (an S3 server that lost its data)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
@@ -42,34 +45,42 @@ class Readiness:
         self.serving = False
         self.first_ready = asyncio.Event()
 
-    async def _check(self) -> str | None:
-        """None when MongoDB and S3 answer; else what does not."""
-        budget = self._settings.readiness_seconds
+    async def _mongodb(self) -> None:
+        await ping(self._database)
+        if not self._indexed:
+            await self._stores.ensure_indexes()
+            self._indexed = True
+
+    async def _s3_bucket(self) -> None:
+        await ensure_bucket(self._s3, self._settings.s3_bucket, region=self._settings.aws_region)
+
+    async def _problem(self, store: str, check: Callable[[], Awaitable[None]]) -> str | None:
+        """None when the store answers; else what is wrong with it (for the log)."""
         try:
-            async with asyncio.timeout(max(budget, 1.0)):
-                await ping(self._database)
-                if not self._indexed:
-                    await self._stores.ensure_indexes()
-                    self._indexed = True
-                await ensure_bucket(
-                    self._s3, self._settings.s3_bucket, region=self._settings.aws_region
-                )
+            async with asyncio.timeout(max(self._settings.readiness_seconds, 1.0)):
+                await check()
         except StorageUnavailable as error:
             return error.message
         except TimeoutError:
-            return "MongoDB or S3 did not answer in time"
+            return f"{store} did not answer within {max(self._settings.readiness_seconds, 1.0)} s"
         return None
 
     async def run(self) -> None:
+        stores = {"mongodb": ("MongoDB", self._mongodb), "s3": ("S3", self._s3_bucket)}
+        state: dict[str, bool | None] = dict.fromkeys(stores, None)
         while True:
-            problem = await self._check()
-            serving = problem is None
+            for service, (store, check) in stores.items():
+                problem = await self._problem(store, check)
+                if (problem is None) != state[service]:
+                    state[service] = problem is None
+                    await self._health.set(service, SERVING if problem is None else NOT_SERVING)
+                    if problem is not None:
+                        log.warning("not ready: %s", problem)  # names the store
+            serving = all(state.values())
             if serving != self.serving:
                 self.serving = serving
                 await self._health.set("", SERVING if serving else NOT_SERVING)
                 if serving:
                     log.info("ready: MongoDB and S3 answer")
                     self.first_ready.set()
-                else:
-                    log.warning("not ready: %s", problem)
             await asyncio.sleep(self._settings.readiness_seconds)

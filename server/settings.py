@@ -37,7 +37,19 @@ class Settings:
         "default: `S3_ENDPOINT_URL`",
     )
     s3_bucket: str = setting(
-        "S3_BUCKET", "bucketd", "internal storage bucket, created at start-up if missing"
+        "S3_BUCKET",
+        "bucketd",
+        "internal storage bucket, created at start-up if missing. `bucketd serve` requires it "
+        "with `S3_ENDPOINT_URL` (bucket names are global on AWS: choose yours); the stand-in "
+        "uses `bucketd`",
+    )
+    standin: str = setting(
+        "BUCKETD_STANDIN",
+        "",
+        "the one stand-in wanted when only one of `MONGODB_URI` and `S3_ENDPOINT_URL` is set "
+        "(`mongodb` or `s3`); without it `bucketd serve` refuses such a half configuration, "
+        "whose stand-in would lose its data at the next restart",
+        choices=("", "mongodb", "s3"),
     )
     aws_access_key_id: str | None = setting(
         "AWS_ACCESS_KEY_ID",

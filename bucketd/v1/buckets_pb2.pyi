@@ -79,14 +79,23 @@ class BucketSchemaField(_message.Message):
     ITEMS_FIELD_NUMBER: _builtins.int
     PROPERTIES_FIELD_NUMBER: _builtins.int
     type: _common_pb2.FieldType.ValueType
+    """The field's type: a file type (image, video, audio, text, pdf, excel) or a value type."""
     required: _builtins.bool
+    """Whether every object must give the field."""
     description: _builtins.str
+    """What the field holds, for people reading the schema."""
     @_builtins.property
-    def enum(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]: ...
+    def enum(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]:
+        """The values the field may take, when it is limited to a list."""
+
     @_builtins.property
-    def default(self) -> _struct_pb2.Value: ...
+    def default(self) -> _struct_pb2.Value:
+        """The value used when an object does not give one."""
+
     @_builtins.property
-    def examples(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]: ...
+    def examples(self) -> _containers.RepeatedCompositeFieldContainer[_struct_pb2.Value]:
+        """Example values, for people reading the schema."""
+
     @_builtins.property
     def items(self) -> Global___BucketSchemaField:
         """Element type, for arrays."""
@@ -144,7 +153,9 @@ class BucketSchema(_message.Message):
 
     PROPERTIES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def properties(self) -> _containers.MessageMap[_builtins.str, Global___BucketSchemaField]: ...
+    def properties(self) -> _containers.MessageMap[_builtins.str, Global___BucketSchemaField]:
+        """The bucket's fields by name: file fields hold blobs, the others hold values."""
+
     def __init__(
         self,
         *,
@@ -167,8 +178,11 @@ class UniqueKeyConfig(_message.Message):
     FIELDS_FIELD_NUMBER: _builtins.int
     DEFAULT_POLICY_FIELD_NUMBER: _builtins.int
     default_policy: Global___UniqueKeyPolicy.ValueType
+    """What a create does when an object with the same key exists: insert, update or upsert."""
     @_builtins.property
-    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields whose values together identify an object in the bucket."""
+
     def __init__(
         self,
         *,
@@ -192,9 +206,13 @@ class BatchStats(_message.Message):
     COMPLETED_FIELD_NUMBER: _builtins.int
     FAILED_FIELD_NUMBER: _builtins.int
     total: _builtins.int
+    """Processing batches of the bucket: bucketd has none, so 0."""
     active: _builtins.int
+    """Batches running: always 0."""
     completed: _builtins.int
+    """Batches finished: always 0."""
     failed: _builtins.int
+    """Batches failed: always 0."""
     def __init__(
         self,
         *,
@@ -220,9 +238,13 @@ class StorageStats(_message.Message):
     MAX_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     MIN_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     total_size_bytes: _builtins.int
+    """Bytes of all the bucket's blobs."""
     avg_size_bytes: _builtins.int
+    """Mean blob size in bytes."""
     max_size_bytes: _builtins.int
+    """The largest blob, in bytes."""
     min_size_bytes: _builtins.int
+    """The smallest blob, in bytes."""
     def __init__(
         self,
         *,
@@ -561,9 +583,13 @@ class BucketListStats(_message.Message):
     AVG_OBJECTS_PER_BUCKET_FIELD_NUMBER: _builtins.int
     AVG_SIZE_PER_BUCKET_FIELD_NUMBER: _builtins.int
     total_objects: _builtins.int
+    """Objects in the buckets listed."""
     total_size_bytes: _builtins.int
+    """Bytes of the blobs in the buckets listed."""
     avg_objects_per_bucket: _builtins.float
+    """Mean number of objects per bucket listed."""
     avg_size_per_bucket: _builtins.float
+    """Mean bytes per bucket listed."""
     def __init__(
         self,
         *,
@@ -589,12 +615,19 @@ class ListBucketsResponse(_message.Message):
     PAGINATION_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
     total_count: _builtins.int
+    """Buckets matching the request, over all pages."""
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bucket]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Bucket]:
+        """The page of buckets."""
+
     @_builtins.property
-    def pagination(self) -> _common_pb2.Pagination: ...
+    def pagination(self) -> _common_pb2.Pagination:
+        """Where this page is, and how to ask for the next one."""
+
     @_builtins.property
-    def stats(self) -> Global___BucketListStats: ...
+    def stats(self) -> Global___BucketListStats:
+        """Totals over the buckets listed."""
+
     def __init__(
         self,
         *,
@@ -824,12 +857,19 @@ class DeleteBucketResponse(_message.Message):
     OBJECT_COUNT_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
+    """The task deleting the bucket's objects: poll GET /v1/tasks/{task_id}."""
     status: _common_pb2.TaskStatus.ValueType
+    """The task's status when answered."""
     bucket_id: _builtins.str
+    """The bucket deleted."""
     bucket_name: _builtins.str
+    """Its name."""
     object_count: _builtins.int
+    """Objects the bucket held when deleted."""
     @_builtins.property
-    def task(self) -> _tasks_pb2.Task: ...
+    def task(self) -> _tasks_pb2.Task:
+        """The task itself, as GET /v1/tasks/{task_id} answers it."""
+
     def __init__(
         self,
         *,

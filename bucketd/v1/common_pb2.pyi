@@ -166,7 +166,9 @@ class SortOption(_message.Message):
     FIELD_FIELD_NUMBER: _builtins.int
     DIRECTION_FIELD_NUMBER: _builtins.int
     field: _builtins.str
+    """The field to sort by (a record field such as created_at, or a user field)."""
     direction: Global___SortDirection.ValueType
+    """asc or desc."""
     def __init__(
         self,
         *,
@@ -291,6 +293,7 @@ class SourceDetails(_message.Message):
     type: _builtins.str
     """"bucket", "collection", "taxonomy" or "cluster"."""
     source_id: _builtins.str
+    """Where the blob came from: a URL, an upload id, or empty for inline data."""
     def __init__(
         self,
         *,

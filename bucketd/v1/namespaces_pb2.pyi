@@ -365,10 +365,15 @@ class ListNamespacesResponse(_message.Message):
     TOTAL_COUNT_FIELD_NUMBER: _builtins.int
     PAGINATION_FIELD_NUMBER: _builtins.int
     total_count: _builtins.int
+    """Namespaces matching the request, over all pages."""
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Namespace]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Namespace]:
+        """The page of namespaces."""
+
     @_builtins.property
-    def pagination(self) -> _common_pb2.Pagination: ...
+    def pagination(self) -> _common_pb2.Pagination:
+        """Where this page is, and how to ask for the next one."""
+
     def __init__(
         self,
         *,
@@ -589,11 +594,17 @@ class NamespaceStats(_message.Message):
     COLLECTION_COUNT_FIELD_NUMBER: _builtins.int
     OBJECT_COUNT_FIELD_NUMBER: _builtins.int
     namespace_id: _builtins.str
+    """The namespace these counts are of."""
     document_count: _builtins.int
+    """Documents in the namespace: bucketd has no collections, so 0."""
     document_count_complete: _builtins.bool
+    """Whether document_count counted everything (always true)."""
     bucket_count: _builtins.int
+    """Buckets in the namespace."""
     collection_count: _builtins.int
+    """Collections in the namespace: bucketd has none, so 0."""
     object_count: _builtins.int
+    """Objects in the namespace, soft-deleted ones excepted."""
     def __init__(
         self,
         *,
@@ -679,7 +690,9 @@ class BatchNamespaceStatsResponse(_message.Message):
 
     STATS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def stats(self) -> _containers.MessageMap[_builtins.str, Global___NamespaceStats]: ...
+    def stats(self) -> _containers.MessageMap[_builtins.str, Global___NamespaceStats]:
+        """One entry per namespace asked about, in the order asked."""
+
     def __init__(
         self,
         *,
@@ -724,11 +737,17 @@ class EnsureNamespaceIndexesResponse(_message.Message):
     REBUILT_FIELD_NUMBER: _builtins.int
     SKIPPED_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def ensured(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def ensured(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Collections whose indexes exist now."""
+
     @_builtins.property
-    def rebuilt(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def rebuilt(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Collections whose indexes were made again."""
+
     @_builtins.property
-    def skipped(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def skipped(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Collections left as they were."""
+
     def __init__(
         self,
         *,
@@ -782,12 +801,19 @@ class DeleteNamespaceResponse(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
+    """The task deleting the namespace's contents: poll GET /v1/tasks/{task_id}."""
     status: _common_pb2.TaskStatus.ValueType
+    """The task's status when answered."""
     namespace_id: _builtins.str
+    """The namespace deleted."""
     namespace_name: _builtins.str
+    """Its name."""
     message: _builtins.str
+    """What happens next, in words."""
     @_builtins.property
-    def task(self) -> _tasks_pb2.Task: ...
+    def task(self) -> _tasks_pb2.Task:
+        """The task itself, as GET /v1/tasks/{task_id} answers it."""
+
     def __init__(
         self,
         *,

@@ -39,6 +39,7 @@ class BlobDetails(_message.Message):
     mime_type: _builtins.str
     """Given, or sniffed from the bytes."""
     hash: _builtins.str
+    """sha256:<hex> of the blob's bytes."""
     def __init__(
         self,
         *,
@@ -214,7 +215,9 @@ class SkippedBlob(_message.Message):
     HASH_FIELD_NUMBER: _builtins.int
     EXISTING_OBJECT_ID_FIELD_NUMBER: _builtins.int
     blob_index: _builtins.int
+    """The blob of the request that was skipped."""
     property: _builtins.str
+    """Its schema field."""
     hash: _builtins.str
     """"sha256:<hex>", like BlobDetails.hash."""
     existing_object_id: _builtins.str
@@ -462,8 +465,11 @@ class BatchFailure(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     ERROR_TYPE_FIELD_NUMBER: _builtins.int
     object_index: _builtins.int
+    """The object of the request that failed."""
     error: _builtins.str
+    """Why, in words."""
     error_type: _builtins.str
+    """The error's type, as the error envelope names it (ValidationError, ...)."""
     def __init__(
         self,
         *,
@@ -489,8 +495,11 @@ class CreateObjectsBatchResponse(_message.Message):
     SUCCEEDED_COUNT_FIELD_NUMBER: _builtins.int
     FAILED_COUNT_FIELD_NUMBER: _builtins.int
     total_requested: _builtins.int
+    """Objects the request held."""
     succeeded_count: _builtins.int
+    """Objects created."""
     failed_count: _builtins.int
+    """Objects refused (each in failed, with why)."""
     @_builtins.property
     def succeeded_objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]:
         """Named `succeeded` in JSON. The proto name avoids `succeeded_count`'s accessors in Java."""
@@ -689,10 +698,15 @@ class ObjectListStats(_message.Message):
     AVG_BLOBS_PER_OBJECT_FIELD_NUMBER: _builtins.int
     OBJECTS_BY_STATUS_FIELD_NUMBER: _builtins.int
     total_objects: _builtins.int
+    """Objects matched."""
     total_blobs: _builtins.int
+    """Blobs of the objects matched."""
     avg_blobs_per_object: _builtins.float
+    """Mean blobs per object matched."""
     @_builtins.property
-    def objects_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    def objects_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Objects matched, by status."""
+
     def __init__(
         self,
         *,
@@ -717,11 +731,17 @@ class ListObjectsResponse(_message.Message):
     PAGINATION_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Object]:
+        """The page of objects."""
+
     @_builtins.property
-    def pagination(self) -> _common_pb2.Pagination: ...
+    def pagination(self) -> _common_pb2.Pagination:
+        """Where this page is, and how to ask for the next one."""
+
     @_builtins.property
-    def stats(self) -> Global___ObjectListStats: ...
+    def stats(self) -> Global___ObjectListStats:
+        """Counts over the objects matched."""
+
     def __init__(
         self,
         *,
@@ -931,9 +951,13 @@ class AggregationGroupBy(_message.Message):
     DATE_TRUNC_FIELD_NUMBER: _builtins.int
     DATE_PART_FIELD_NUMBER: _builtins.int
     field: _builtins.str
+    """The field to group by."""
     alias: _builtins.str
+    """The group's name in the results (default: the field)."""
     date_trunc: _builtins.str
+    """Group dates by this unit: year, month, week, day or hour."""
     date_part: _builtins.str
+    """Group dates by this part of them: year, month, day, hour, day_of_week."""
     def __init__(
         self,
         *,
@@ -972,10 +996,13 @@ class AggregationMetric(_message.Message):
     ALIAS_FIELD_NUMBER: _builtins.int
     DISTINCT_FIELD_FIELD_NUMBER: _builtins.int
     function: _builtins.str
+    """count, count_distinct, sum, avg, min, max or push."""
     field: _builtins.str
     """The field the function reads (all but count need one; count_distinct may use distinct_field)."""
     alias: _builtins.str
+    """The metric's name in the results."""
     distinct_field: _builtins.str
+    """The field count_distinct counts the values of."""
     def __init__(
         self,
         *,
@@ -1009,9 +1036,13 @@ class AggregationHaving(_message.Message):
     OPERATOR_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     field: _builtins.str
+    """A metric alias to filter the groups by."""
     operator: _builtins.str
+    """eq, ne, gt, gte, lt or lte."""
     @_builtins.property
-    def value(self) -> _struct_pb2.Value: ...
+    def value(self) -> _struct_pb2.Value:
+        """The value the metric is compared with."""
+
     def __init__(
         self,
         *,
@@ -1039,9 +1070,13 @@ class AggregationRangeBuckets(_message.Message):
     BOUNDARIES_FIELD_NUMBER: _builtins.int
     DEFAULT_BUCKET_FIELD_NUMBER: _builtins.int
     field: _builtins.str
+    """The numeric field to put into ranges."""
     default_bucket: _builtins.str
+    """The group of values outside every range (else they are left out)."""
     @_builtins.property
-    def boundaries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    def boundaries(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Ascending boundaries: each range runs from one to the next."""
+
     def __init__(
         self,
         *,
@@ -1134,9 +1169,13 @@ class AggregationResult(_message.Message):
     GROUP_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def group(self) -> _struct_pb2.Struct: ...
+    def group(self) -> _struct_pb2.Struct:
+        """The group's values, by group_by alias."""
+
     @_builtins.property
-    def metrics(self) -> _struct_pb2.Struct: ...
+    def metrics(self) -> _struct_pb2.Struct:
+        """The group's metrics, by metric alias."""
+
     def __init__(
         self,
         *,
@@ -1161,9 +1200,13 @@ class AggregateObjectsResponse(_message.Message):
     total_groups: _builtins.int
     """Groups before `limit`."""
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationResult]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregationResult]:
+        """One row per group, sorted and limited as asked."""
+
     @_builtins.property
-    def query_info(self) -> _struct_pb2.Struct: ...
+    def query_info(self) -> _struct_pb2.Struct:
+        """How the aggregation ran (groups found, limits applied)."""
+
     def __init__(
         self,
         *,
@@ -1235,7 +1278,9 @@ class BulkSoftDeleteObjectsResponse(_message.Message):
     REQUESTED_FIELD_NUMBER: _builtins.int
     COLLECTIONS_FIELD_NUMBER: _builtins.int
     soft_deleted: _builtins.int
+    """Objects marked deleted by this call."""
     requested: _builtins.int
+    """Object ids the request named."""
     collections: _builtins.int
     """Collections the change was passed on to: bucketd has none, so always 0."""
     def __init__(

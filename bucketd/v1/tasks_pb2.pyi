@@ -166,9 +166,13 @@ class KillTaskResponse(_message.Message):
     SUCCESS_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     success: _builtins.bool
+    """Whether the task was stopped by this call."""
     message: _builtins.str
+    """What happened, in words."""
     @_builtins.property
-    def task(self) -> Global___Task: ...
+    def task(self) -> Global___Task:
+        """The task, as it is after the kill."""
+
     def __init__(
         self,
         *,
@@ -286,10 +290,15 @@ class ListTasksResponse(_message.Message):
     PAGINATION_FIELD_NUMBER: _builtins.int
     TOTAL_COUNT_FIELD_NUMBER: _builtins.int
     total_count: _builtins.int
+    """Tasks matching the request, over all pages."""
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
+        """The page of tasks."""
+
     @_builtins.property
-    def pagination(self) -> _common_pb2.Pagination: ...
+    def pagination(self) -> _common_pb2.Pagination:
+        """Where this page is, and how to ask for the next one."""
+
     def __init__(
         self,
         *,

@@ -227,20 +227,33 @@ class CreateUploadRequest(_message.Message):
     FILE_HASH_FIELD_NUMBER: _builtins.int
     SKIP_DUPLICATES_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
+    """The bucket (bkt_ id or name) the file is for."""
     filename: _builtins.str
+    """The file's name, kept with the blob."""
     content_type: _builtins.str
+    """The file's MIME type: the presigned PUT must send this Content-Type."""
     file_size_bytes: _builtins.int
+    """The file's size, when known: checked at confirmation."""
     presigned_url_expiration: _builtins.int
     """60..86400 seconds, default 3600."""
     create_object_on_confirm: _builtins.bool
+    """Make an object of the file when it is confirmed (default true)."""
     blob_property: _builtins.str
+    """The schema field the file fills in that object."""
     blob_type: _builtins.str
+    """That field's type."""
     file_hash: _builtins.str
+    """The file's SHA-256 (hex), when known: checked at confirmation, and used to find duplicates."""
     skip_duplicates: _builtins.bool
+    """Answer a completed upload of the same file_hash instead of a new one (default true)."""
     @_builtins.property
-    def metadata(self) -> _struct_pb2.Struct: ...
+    def metadata(self) -> _struct_pb2.Struct:
+        """Your data about the upload."""
+
     @_builtins.property
-    def object_metadata(self) -> _struct_pb2.Struct: ...
+    def object_metadata(self) -> _struct_pb2.Struct:
+        """The metadata of the object the confirmation makes."""
+
     def __init__(
         self,
         *,
@@ -352,8 +365,11 @@ class CreateUploadsBatchResponse(_message.Message):
     UPLOADS_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
     total: _builtins.int
+    """Uploads made."""
     @_builtins.property
-    def uploads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Upload]: ...
+    def uploads(self) -> _containers.RepeatedCompositeFieldContainer[Global___Upload]:
+        """The uploads made, in the order asked."""
+
     def __init__(
         self,
         *,
@@ -529,11 +545,17 @@ class UploadListStats(_message.Message):
     AVG_FILE_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     UNIQUE_BUCKETS_FIELD_NUMBER: _builtins.int
     total_uploads: _builtins.int
+    """Uploads matched."""
     total_size_bytes: _builtins.int
+    """Bytes of the uploads matched."""
     avg_file_size_bytes: _builtins.float
+    """Mean file size of the uploads matched."""
     unique_buckets: _builtins.int
+    """Buckets the uploads matched are for."""
     @_builtins.property
-    def uploads_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    def uploads_by_status(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Uploads matched, by status."""
+
     def __init__(
         self,
         *,
@@ -559,11 +581,17 @@ class ListUploadsResponse(_message.Message):
     PAGINATION_FIELD_NUMBER: _builtins.int
     STATS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Upload]: ...
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___Upload]:
+        """The page of uploads."""
+
     @_builtins.property
-    def pagination(self) -> _common_pb2.Pagination: ...
+    def pagination(self) -> _common_pb2.Pagination:
+        """Where this page is, and how to ask for the next one."""
+
     @_builtins.property
-    def stats(self) -> Global___UploadListStats: ...
+    def stats(self) -> Global___UploadListStats:
+        """Counts over the uploads matched."""
+
     def __init__(
         self,
         *,
@@ -694,17 +722,29 @@ class ConfirmUploadResponse(_message.Message):
     TASK_ID_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
+    """The upload confirmed."""
     status: _common_pb2.TaskStatus.ValueType
+    """COMPLETED, or PROCESSING when confirmed in the background (async)."""
     etag: _builtins.str
+    """The stored file's ETag."""
     file_size_bytes: _builtins.int
+    """The stored file's size."""
     file_hash: _builtins.str
+    """The stored file's SHA-256 (hex)."""
     object_id: _builtins.str
+    """The object the confirmation made, if it makes one."""
     task_id: _builtins.str
+    """The task of a background confirmation (async): poll GET /v1/tasks/{task_id}."""
     message: _builtins.str
+    """What happened, in words."""
     @_builtins.property
-    def verified_at(self) -> _timestamp_pb2.Timestamp: ...
+    def verified_at(self) -> _timestamp_pb2.Timestamp:
+        """When bucketd checked the stored file."""
+
     @_builtins.property
-    def completed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def completed_at(self) -> _timestamp_pb2.Timestamp:
+        """When the upload was completed."""
+
     def __init__(
         self,
         *,
@@ -758,8 +798,11 @@ class UploadConfirmation(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     FILE_SIZE_BYTES_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
+    """The upload to confirm (upl_...)."""
     etag: _builtins.str
+    """The ETag S3 answered to the PUT, checked against the stored file."""
     file_size_bytes: _builtins.int
+    """The size of the file PUT, checked against the stored file."""
     def __init__(
         self,
         *,
@@ -825,11 +868,17 @@ class ConfirmUploadsBatchResponse(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
+    """The task confirming the uploads: poll GET /v1/tasks/{task_id}."""
     status: _common_pb2.TaskStatus.ValueType
+    """The task's status when answered."""
     confirmations_count: _builtins.int
+    """Uploads the task confirms."""
     message: _builtins.str
+    """What happens next, in words."""
     @_builtins.property
-    def task(self) -> _tasks_pb2.Task: ...
+    def task(self) -> _tasks_pb2.Task:
+        """The task itself, as GET /v1/tasks/{task_id} answers it."""
+
     def __init__(
         self,
         *,

@@ -1,9 +1,10 @@
 // A tiny bucketd client in Go: lists the buckets of a namespace over gRPC.
 //
-//	BUCKETD_API_KEY=sk_test_... go run .   (BUCKETD_ADDRESS, default localhost:50051;
-//	                                        BUCKETD_NAMESPACE, default "default")
+//	BUCKETD_API_KEY=sk_test_... scripts/go-example.sh   (from the repository's root;
+//	    BUCKETD_ADDRESS, default localhost:50051; BUCKETD_NAMESPACE, default "default")
 //
-// The stubs come from `buf generate --template buf.gen.go.yaml` (gen/go).
+// The script generates the stubs (`buf generate --template buf.gen.go.yaml`, into gen/go) and
+// builds this file against them in GOPATH mode over Debian's Go packages.
 package main
 
 import (

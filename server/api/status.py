@@ -8,6 +8,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from bucketd import logs
 from bucketd.server import errors
 
 ERROR_DOMAIN = "bucketd"
@@ -60,7 +61,10 @@ def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
             for v in error.violations
         ]
         details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    message = error.public_message
+    if message != error.message and (request_id := logs.request_id.get()):
+        message = f"{message} (request id {request_id}: the log says more)"
+    status = status_pb2.Status(code=code.value[0], message=message, details=details)
     converted: grpc.Status = rpc_status.to_status(status)
     return converted
 

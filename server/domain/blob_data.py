@@ -128,7 +128,8 @@ def _invalid(where: str, message: str) -> InvalidArgument:
 def _decode(where: str, text: str, limit: int) -> bytes:
     if len(text) * 3 // 4 > limit + 3:
         raise PayloadTooLarge(
-            f"{where}: inline data exceeds the limit of {limit} bytes decoded; {LARGE_FILES}",
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded "
+            f"(BUCKETD_MAX_INLINE_BYTES); {LARGE_FILES}",
             details={"field": where, "limit_bytes": str(limit)},
         )
     try:
@@ -137,7 +138,8 @@ def _decode(where: str, text: str, limit: int) -> bytes:
         raise _invalid(where, "is not valid base64") from None
     if len(content) > limit:
         raise PayloadTooLarge(
-            f"{where}: inline data exceeds the limit of {limit} bytes decoded; {LARGE_FILES}",
+            f"{where}: inline data exceeds the limit of {limit} bytes decoded "
+            f"(BUCKETD_MAX_INLINE_BYTES); {LARGE_FILES}",
             details={"field": where, "limit_bytes": str(limit)},
         )
     return content

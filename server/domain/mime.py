@@ -54,6 +54,17 @@ def fits(kind: str, mime: str) -> bool:
     }.get(kind, True)
 
 
+# Field types whose files cannot be empty (an empty text file is still text).
+NEVER_EMPTY = frozenset({"image", "video", "audio", "pdf", "excel"})
+
+
+def check_not_empty(where: str, kind: str, size: int) -> None:
+    if size == 0 and kind in NEVER_EMPTY:
+        raise InvalidArgument(
+            f"{where}: an empty file is no {kind} file: send its bytes", details={"field": where}
+        )
+
+
 def check_fits(where: str, kind: str, mime: str) -> None:
     if not fits(kind, mime):
         raise InvalidArgument(

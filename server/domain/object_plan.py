@@ -142,6 +142,7 @@ def _data(where: str, blob: BlobInput, field_type: str, limits: Limits) -> BlobD
         raise unreadable_source(f"{where}.data", data)
     if isinstance(data, InlineBytes):  # known now: refuse a mismatch before anything is written
         sniffed = data.mime_type or mime.sniff(data.content, filename=data.filename)
+        mime.check_not_empty(f"{where}.data", field_type, len(data.content))
         mime.check_fits(f"{where}.data", field_type, sniffed)
         data = dataclasses.replace(data, mime_type=sniffed)
     return data
@@ -198,6 +199,7 @@ def plan_object(bucket: Bucket, request: ObjectInput, limits: Limits) -> ObjectP
     fields = {**(request.metadata or {}), **(request.user_fields or {})}
     check_user_json("metadata", fields, max_bytes=limits.max_metadata_bytes)
     refuse_reserved(fields)
+    bucket.bucket_schema.check_values(fields)
     blobs = [
         plan_blob(index, blob, bucket, request, limits) for index, blob in enumerate(request.blobs)
     ]

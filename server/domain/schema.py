@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from bucketd.server.errors import InvalidArgument
+from bucketd.server.errors import InvalidArgument, Violation
 from bucketd.spellings import FILE_TYPES, numbers
 from bucketd.v1 import common_pb2
 
@@ -40,6 +42,57 @@ def _check_field(path: str, spec: Mapping[str, Any], depth: int) -> None:
     if spec.get("items"):
         _check_field(f"{path}.items", spec["items"], depth + 1)
     _check_properties(f"{path}.properties", spec.get("properties") or {}, depth + 1)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_iso(value: Any, parse: Any) -> bool:
+    try:
+        parse(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+# JSON arrives through google.protobuf.Value, whose numbers are doubles: 42 is 42.0 here.
+_VALUE_CHECKS: dict[str, tuple[str, Any]] = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "number": ("a number", _is_number),
+    "float": ("a number", _is_number),
+    "integer": ("an integer", lambda v: _is_number(v) and float(v).is_integer()),
+    "boolean": ("true or false", lambda v: isinstance(v, bool)),
+    "date": ("an ISO 8601 date (2026-12-07)", lambda v: _is_iso(v, date.fromisoformat)),
+    "datetime": (
+        "an ISO 8601 date-time (2026-12-07T10:00:00Z)",
+        lambda v: _is_iso(v, datetime.fromisoformat),
+    ),
+    "object": ("an object", lambda v: isinstance(v, dict)),
+    "array": ("an array", lambda v: isinstance(v, list)),
+}
+
+
+def _check_value(path: str, spec: Mapping[str, Any], value: Any) -> None:
+    """`value` fits the field `spec` (None, a field left empty, always does)."""
+    kind = spec.get("type")
+    if value is None or kind not in _VALUE_CHECKS:
+        return
+    described, fits = _VALUE_CHECKS[kind]
+    if not fits(value):
+        shown = json.dumps(value)[:40]
+        raise InvalidArgument(
+            f"{path}: the bucket schema declares it {kind}, so it must be {described}; got {shown}",
+            details={"field": path},
+            violations=[Violation(path, f"must be {described}", "type_error")],
+        )
+    if kind == "object":
+        for name, inner in (spec.get("properties") or {}).items():
+            if name in value:
+                _check_value(f"{path}.{name}", inner, value[name])
+    if kind == "array" and spec.get("items"):
+        for index, item in enumerate(value):
+            _check_value(f"{path}[{index}]", spec["items"], item)
 
 
 def _check_properties(path: str, properties: Mapping[str, Any], depth: int) -> None:
@@ -84,6 +137,14 @@ class BucketSchema:
 
     def to_dict(self) -> dict[str, Any]:
         return {"properties": {name: dict(spec) for name, spec in self.properties.items()}}
+
+    def check_values(self, fields: Mapping[str, Any]) -> None:
+        """Declared non-file fields hold values of their type (`title: string` never stores
+        42); undeclared keys are the caller's own fields and pass as they are."""
+        for name, value in fields.items():
+            spec = self.properties.get(name)
+            if spec is not None and spec.get("type") not in FILE_TYPES:
+                _check_value(name, spec, value)
 
     def property(self, name: str, *, where: str) -> SchemaField:
         """The field `name`; the one error for a name the schema lacks names `where`."""

@@ -76,6 +76,10 @@ class ApiKeyService:
             return existing
         return (await self.issue(organization, test=True, plaintext=plaintext)).record
 
+    async def any_active(self) -> bool:
+        """Whether any key could authenticate a call (a first run has none)."""
+        return await self._keys.any_active()
+
     async def list_keys(self, organization: str | None) -> list[tuple[ApiKey, str]]:
         """Keys with their organization's name, optionally of one organization."""
         organization_id = None

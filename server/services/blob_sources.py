@@ -191,6 +191,7 @@ class BlobSources:
         """Streamed bytes, all received: checked against the field, skipped if another object
         of the bucket has them (skip_duplicates), else held as a content."""
         try:
+            mime.check_not_empty(f"{planned.where()}.data", planned.type, written.size_bytes)
             mime.check_fits(f"{planned.where()}.data", planned.type, mime_type)
             holder = None
             if draft.plan.skip_duplicates and written.sha256:

@@ -38,9 +38,12 @@ DEFAULT_SORT = SortRequest(field="created_at", descending=False)
 LIST_LIMIT = (10, 1000)
 
 
-def not_found(identifier: str) -> NotFound:
+def not_found(identifier: str, namespace: Namespace) -> NotFound:
+    """Names the namespace looked in: the usual cause is a client sending another one (or
+    none, and getting the default)."""
     return NotFound(
-        f"Bucket '{identifier}' not found", details={"resource": "bucket", "id": identifier}
+        f"Bucket '{identifier}' not found in namespace '{namespace.namespace_name}'",
+        details={"resource": "bucket", "id": identifier},
     )
 
 
@@ -111,7 +114,7 @@ class BucketService:
     async def get(self, namespace: Namespace, identifier: str) -> Bucket:
         bucket = await self._buckets.find(namespace.namespace_id, identifier)
         if bucket is None:
-            raise not_found(identifier)
+            raise not_found(identifier, namespace)
         return bucket
 
     async def page(self, namespace: Namespace, request: ListQuery) -> BucketPage:
@@ -171,13 +174,13 @@ class BucketService:
             namespace.namespace_id, bucket.bucket_id, checked, now=self._clock()
         )
         if updated is None:
-            raise not_found(identifier)
+            raise not_found(identifier, namespace)
         return (await self.with_usage(namespace, [updated]))[0]
 
     async def delete(self, namespace: Namespace, bucket: Bucket) -> None:
         """Removes the bucket record (services/deletions.py removes what it held)."""
         if not await self._buckets.delete(namespace.namespace_id, bucket.bucket_id):
-            raise not_found(bucket.bucket_id)
+            raise not_found(bucket.bucket_id, namespace)
 
 
 def _new_schema(bucket: Bucket, changes: BucketUpdate) -> BucketSchema | None:

@@ -92,7 +92,7 @@ class Deletions:
         scope = (namespace.namespace_id, bucket.bucket_id)
         record = await self._objects.get(*scope, object_identifier)
         if record is None or not await self._objects.delete(*scope, record.object_id):
-            raise object_not_found(object_identifier)
+            raise object_not_found(object_identifier, bucket)
         await self._claims.release_claims(namespace.namespace_id, record.object_id)
         refs = [holder_ref(record.object_id, blob.blob_id) for blob in record.blobs]
         refs += (record.write.refs if record.write else []) + record.releases

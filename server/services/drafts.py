@@ -348,7 +348,7 @@ class Draft:
     async def fail(self, error: BaseException) -> None:
         """Undo what this write did; a new object ends FAILED with the reason."""
         self._done = True
-        message = error.message if isinstance(error, BucketdError) else "internal error"
+        message = error.public_message if isinstance(error, BucketdError) else "internal error"
         if isinstance(error, asyncio.CancelledError):
             message = "the call was cancelled before the object was stored"
         drafts, write_id = self._drafts, self.write.write_id

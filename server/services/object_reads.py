@@ -128,7 +128,7 @@ class ObjectReads:
     async def _get(self, namespace: Namespace, bucket: Bucket, identifier: str) -> ObjectRecord:
         record = await self._objects.get(namespace.namespace_id, bucket.bucket_id, identifier)
         if record is None:
-            raise object_not_found(identifier)
+            raise object_not_found(identifier, bucket)
         return record
 
     async def presigned_urls(self, record: ObjectRecord) -> dict[str, str]:

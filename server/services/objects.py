@@ -29,9 +29,10 @@ from bucketd.server.services.ports import ObjectStore
 Clock = Callable[[], datetime]
 
 
-def object_not_found(identifier: str) -> NotFound:
+def object_not_found(identifier: str, bucket: Bucket) -> NotFound:
     return NotFound(
-        f"Object '{identifier}' not found", details={"resource": "object", "id": identifier}
+        f"Object '{identifier}' not found in bucket '{bucket.bucket_name}'",
+        details={"resource": "object", "id": identifier},
     )
 
 
@@ -122,7 +123,7 @@ class ObjectService:
             namespace.namespace_id, bucket.bucket_id, object_identifier
         )
         if existing is None:
-            raise object_not_found(object_identifier)
+            raise object_not_found(object_identifier, bucket)
         if existing.write is not None:
             raise FailedPrecondition(f"Object {object_identifier} is being written; retry")
         merged = dataclasses.replace(

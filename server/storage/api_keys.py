@@ -95,6 +95,10 @@ class MongoApiKeys:
             docs = await self._keys.find({"$or": [{"_id": value}, {"prefix": value}]}).to_list()
         return [_key(doc) for doc in docs]
 
+    async def any_active(self) -> bool:
+        with translated():
+            return await self._keys.find_one({"revoked_at": None}, {"_id": 1}) is not None
+
     async def list_keys(self, organization_id: str | None) -> list[ApiKey]:
         query = {"organization_id": organization_id} if organization_id else {}
         with translated():

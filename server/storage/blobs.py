@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bucketd import metrics
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.writes import Part
-from bucketd.server.errors import InvalidArgument, StorageUnavailable
+from bucketd.server.errors import InvalidArgument, S3Unavailable
 from bucketd.server.storage.s3 import S3Client
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
@@ -30,7 +30,7 @@ def _s3(action: str) -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError) as error:
         metrics.STORE_ERRORS.labels("s3").inc()
-        raise StorageUnavailable(f"S3 {action} failed: {error}") from error
+        raise S3Unavailable(f"S3 {action} failed: {error}") from error
 
 
 def _code(error: ClientError) -> str:
@@ -89,9 +89,9 @@ class S3BlobStorage:
             )
         except ClientError as error:
             if _code(error) not in _MISSING:
-                raise StorageUnavailable(f"S3 abort multipart upload failed: {error}") from error
+                raise S3Unavailable(f"S3 abort multipart upload failed: {error}") from error
         except BotoCoreError as error:
-            raise StorageUnavailable(f"S3 abort multipart upload failed: {error}") from error
+            raise S3Unavailable(f"S3 abort multipart upload failed: {error}") from error
 
     async def abort_all(self, key: str) -> int:
         """Abort every multipart upload open at `key` (those a dead writer never recorded too)."""
@@ -132,9 +132,9 @@ class S3BlobStorage:
         except ClientError as error:
             if _code(error) in _MISSING:
                 return None
-            raise StorageUnavailable(f"S3 HEAD failed: {error}") from error
+            raise S3Unavailable(f"S3 HEAD failed: {error}") from error
         except BotoCoreError as error:
-            raise StorageUnavailable(f"S3 HEAD failed: {error}") from error
+            raise S3Unavailable(f"S3 HEAD failed: {error}") from error
         return Head(
             size_bytes=int(reply["ContentLength"]),
             etag=str(reply.get("ETag", "")).strip('"'),
@@ -153,9 +153,9 @@ class S3BlobStorage:
             code = _code(error)
             if code in {*_MISSING, "NoSuchBucket", "AccessDenied", "403"}:
                 raise InvalidArgument(f"s3://{bucket}/{key} cannot be read") from error
-            raise StorageUnavailable(f"S3 GET failed: {error}") from error
+            raise S3Unavailable(f"S3 GET failed: {error}") from error
         except BotoCoreError as error:
-            raise StorageUnavailable(f"S3 GET failed: {error}") from error
+            raise S3Unavailable(f"S3 GET failed: {error}") from error
         async with reply["Body"] as body:
             with _s3("GET"):
                 async for chunk in body.iter_chunks(READ_CHUNK_BYTES):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bucketd import metrics
-from bucketd.server.errors import AlreadyExists, BucketdError, StorageUnavailable
+from bucketd.server.errors import AlreadyExists, BucketdError, MongoUnavailable
 
 
 def now_ms() -> datetime:
@@ -29,4 +29,4 @@ def translated(*, duplicate: str | None = None) -> Iterator[None]:
         raise AlreadyExists(duplicate) from error
     except PyMongoError as error:
         metrics.STORE_ERRORS.labels("mongodb").inc()
-        raise StorageUnavailable(f"MongoDB error: {error}") from error
+        raise MongoUnavailable(f"MongoDB error: {error}") from error

@@ -10,7 +10,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from bucketd.server.errors import StorageUnavailable
+from bucketd.server.errors import MongoUnavailable
 
 Document = dict[str, Any]
 
@@ -40,4 +40,4 @@ async def ping(database: AsyncDatabase[Document]) -> None:
     try:
         await database.command("ping")
     except PyMongoError as error:
-        raise StorageUnavailable(f"MongoDB does not answer: {error}") from error
+        raise MongoUnavailable(f"MongoDB does not answer: {error}") from error

@@ -10,7 +10,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bucketd.server.errors import StorageUnavailable
+from bucketd.server.errors import S3Unavailable
 from bucketd.server.settings import Settings
 
 # aiobotocore's client classes are generated at run time; there is nothing precise to name.
@@ -58,7 +58,7 @@ async def ensure_bucket(client: S3Client, bucket: str, *, region: str) -> None:
             location = {} if region == "us-east-1" else {"LocationConstraint": region}
             await client.create_bucket(Bucket=bucket, **_bucket_configuration(location))
     except (BotoCoreError, ClientError) as error:
-        raise StorageUnavailable(f"S3 bucket {bucket!r} is not usable: {error}") from error
+        raise S3Unavailable(f"S3 bucket {bucket!r} is not usable: {error}") from error
 
 
 def _bucket_configuration(location: dict[str, str]) -> dict[str, Any]:

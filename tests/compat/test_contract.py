@@ -424,7 +424,7 @@ def test_every_operation_is_served_or_listed_as_not_served() -> None:
     served = {(route.http_method, route.openapi_path) for route in routes_from()}
     not_served = {(method, path) for method, path, _ in NOT_SERVED}
     missing = [_route_of(op) for op in OPERATIONS if _route_of(op) not in served | not_served]
-    assert not missing, f"neither served nor listed in the README's API table: {missing}"
+    assert not missing, f"neither served nor listed in docs/api.md's API table: {missing}"
     assert len(OPERATIONS) == 37
 
 

@@ -100,11 +100,11 @@ async def test_user_fields_live_in_one_place(service: Service, acme: Tenant) -> 
     # the explicit field wins, then the first blob; reserved names are never overwritten
     assert (created["title"], created["lang"], created["status"]) == ("nested", "en", "PENDING")
     path = f"/v1/buckets/things/objects/{created['object_id']}"
-    status, patched = await call(service, "PATCH", path, acme, {"title": "patched", "extra": 1})
+    status, patched = await call(service, "PATCH", path, acme, {"title": "patched", "mood": 1})
     assert status == 200, patched
     _, got = await call(service, "GET", path, acme)
     assert got["title"] == "patched" and got["metadata"]["title"] == "patched"
-    assert got["extra"] == 1 and got["lang"] == "en"
+    assert got["mood"] == 1 and got["lang"] == "en"
     listed_filter = {"filters": {"title": "patched"}}
     _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, listed_filter)
     assert [o["object_id"] for o in listed["results"]] == [created["object_id"]]

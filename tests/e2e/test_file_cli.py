@@ -78,6 +78,16 @@ async def test_put_get_ls_round_trip_64_mib(service: Service, acme: Tenant, tmp_
     assert json.loads(got.stdout)["size_bytes"] == len(data)
     assert copy.read_bytes() == data
     assert not list((tmp_path / "cache" / "bucketd" / "uploads").iterdir())  # nothing to resume
+    for directory in (tmp_path / "here", tmp_path / "dl"):  # existing, or named with a slash
+        (tmp_path / "here").mkdir(exist_ok=True)
+        target = str(directory) + ("" if directory.exists() else "/")
+        got = await _bucketd(env, "get", object_id, "--bucket", "clips", "-o", target)
+        assert got.returncode == 0, got.stderr
+        assert (directory / "clip.mp4").read_bytes() == data  # under the stored filename
+    failed = await _bucketd(env, "get", "obj_missing", "--bucket", "clips", "-o", f"{tmp_path}/x/")
+    assert failed.returncode != 0 and not (tmp_path / "x").exists()
+    leftovers = await asyncio.to_thread(lambda: list(tmp_path.rglob("*.part")))
+    assert not leftovers  # a failed get leaves nothing
 
 
 @pytest.mark.usefixtures("clips")

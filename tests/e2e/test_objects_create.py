@@ -235,7 +235,7 @@ async def test_bad_requests_name_the_field(
 async def test_unknown_bucket_is_404(service: Service, acme: Tenant) -> None:
     status, reply = await create(service, acme, {"blobs": []}, bucket="missing")
     assert status == 404
-    assert reply["error"]["message"] == "Bucket 'missing' not found"
+    assert reply["error"]["message"] == "Bucket 'missing' not found in namespace 'default'"
 
 
 async def test_private_urls_are_refused_without_the_allowlist(
@@ -262,3 +262,20 @@ async def test_url_without_canonicalize_is_referenced_as_is(service: Service, ac
     blob = created["blobs"][0]
     assert blob["properties"]["url"] == url
     assert blob["details"]["hash"] == "" and blob["details"]["filename"] == "red.jpg"
+
+
+async def test_declared_fields_hold_their_type_and_images_hold_bytes(
+    service: Service, acme: Tenant
+) -> None:
+    """`title` is declared string: 42 is refused naming it; an undeclared key is the caller's
+    own field; an empty PNG is no image."""
+    await make_bucket(service, acme)
+    status, refused = await create(service, acme, {"title": 42, "blobs": []})
+    assert status == 422, refused
+    (problem,) = refused["error"]["details"]["validation_errors"]
+    assert problem["location"] == ["body", "title"] and "must be a string" in problem["message"]
+    status, kept = await create(service, acme, {"title": "ok", "mood": 42, "blobs": []})
+    assert status == 200 and kept["mood"] == 42, kept
+    empty = {"property": "image", "type": "image", "data": {"base64": "", "mime_type": "image/png"}}
+    status, refused = await create(service, acme, {"blobs": [empty]})
+    assert status == 422 and "an empty file is no image file" in refused["error"]["message"]

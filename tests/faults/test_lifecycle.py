@@ -150,7 +150,9 @@ def test_a_taken_port_is_one_line_and_exit_status_2(settings: Settings) -> None:
             assert result.returncode == 2, result.stderr
             last = result.stderr.strip().splitlines()[-1]
             assert last.startswith("bucketd: cannot listen") and str(port) in last
+            assert f"choose another with {flag}" in last
             assert "Traceback" not in result.stderr
+            assert "Failed to add port" not in result.stderr  # gRPC core's own lines
 
 
 def test_a_second_bucketd_never_shares_the_grpc_port_of_a_running_one(settings: Settings) -> None:

@@ -78,6 +78,9 @@ class FakeApiKeys:
     async def find_by_id_or_prefix(self, value: str) -> list[ApiKey]:
         return [k for k in self._db.keys.values() if value in {k.key_id, k.prefix}]
 
+    async def any_active(self) -> bool:
+        return any(k.revoked_at is None for k in self._db.keys.values())
+
     async def list_keys(self, organization_id: str | None) -> list[ApiKey]:
         found = [k for k in self._db.keys.values() if organization_id in {None, k.organization_id}]
         return sorted(found, key=lambda k: k.created_at)
