@@ -43,7 +43,7 @@ from bucketd.server.app import running_server
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin, s3_standin
-from bucketd.v1 import common_pb2, objects_pb2, objects_pb2_grpc
+from bucketd.v1 import buckets_pb2, buckets_pb2_grpc, common_pb2, objects_pb2, objects_pb2_grpc
 
 BLOB = base64.b64encode(os.urandom(4096)).decode()
 SCHEMA = {"properties": {"doc": {"type": "text"}}}
@@ -199,6 +199,37 @@ async def bench(settings: Settings, requests: int, rounds: int) -> None:
                 f"{gateway_r.rate / grpc_r.rate:.2f}, p50 latency {latency:.2f}"
             )
         await mongo.close()
+        await _gateway_overhead(channel, http, headers, metadata, requests)
+
+
+async def _gateway_overhead(
+    channel: aio.Channel,
+    http: aiohttp.ClientSession,
+    headers: dict[str, str],
+    metadata: tuple[tuple[str, str], ...],
+    requests: int,
+) -> None:
+    """What the gateway adds to a cheap call (GetBucket, one client): p50 over alternating
+    rounds, in ms and as a ratio."""
+    stub = buckets_pb2_grpc.BucketServiceStub(channel)
+    request = buckets_pb2.GetBucketRequest(bucket_identifier="b")
+
+    async def via_grpc() -> None:
+        await stub.GetBucket(request, metadata=metadata)
+
+    async def via_gateway() -> None:
+        async with http.get("/v1/buckets/b", headers=headers) as reply:
+            await reply.read()
+
+    merged: dict[str, list[float]] = {"grpc": [], "gateway": []}
+    for _ in range(5):
+        for name, call in (("grpc", via_grpc), ("gateway", via_gateway)):
+            merged[name] += (await _run(call, max(requests, 500) // 5, 1)).latencies
+    grpc_p50, gateway_p50 = (statistics.median(merged[n]) * 1000 for n in ("grpc", "gateway"))
+    print(
+        f"GetBucket p50 (1 client): gRPC {grpc_p50:.2f} ms, gateway {gateway_p50:.2f} ms: "
+        f"the gateway adds {gateway_p50 - grpc_p50:.2f} ms (ratio {gateway_p50 / grpc_p50:.2f})"
+    )
 
 
 def _free_port() -> int:

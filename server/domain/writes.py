@@ -31,6 +31,7 @@ class Part:
     number: int
     etag: str
     size: int
+    crc32c: str | None = None  # ChecksumCRC32C S3 checked the part against (base64)
 
 
 def contiguous(parts: list[Part]) -> list[Part]:

@@ -1,27 +1,26 @@
 """Writing one content's bytes into a multipart upload at its final key, hashed on the way.
 
-Bytes are buffered into parts of PART_BYTES; full parts are uploaded while the next ones fill,
-up to PARTS_IN_FLIGHT at once (S3 servers answer parallel parts faster, as boto3's managed
-transfer knows), so memory stays at a few parts per blob. Parts may finish out of order:
-`persisted` counts only the contiguous run of acknowledged parts from the first one — what a
-resumed session may safely continue from. A session's writer that stops keeps the bytes after
-its last part as the session's tail (domain/writes.Tail); the next writer starts from it. A
-writer resumed after earlier bytes cannot know their hash.
+Bytes are buffered into parts of PART_BYTES (the chunks as they came, joined once per part);
+each full part is hashed in a worker thread (services/part_hashing.py) and uploaded with its
+own CRC32C while the next ones fill, up to PARTS_IN_FLIGHT at once (S3 servers answer parallel
+parts faster, as boto3's managed transfer knows), so memory stays at a few parts per blob.
+Parts may finish out of order: `persisted` counts only the contiguous run of acknowledged parts
+from the first one — what a resumed session may safely continue from. A session's writer that
+stops keeps the bytes after its last part as the session's tail (domain/writes.Tail); the next
+writer starts from it. A writer resumed after earlier bytes cannot know their hash.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import google_crc32c
+from typing import Protocol
 
 from bucketd.server.domain.mime import OCTET_STREAM, SNIFF_BYTES
 from bucketd.server.domain.writes import Part, PendingContent, Tail, contiguous
 from bucketd.server.errors import FailedPrecondition
+from bucketd.server.services.part_hashing import PartHashing
 from bucketd.server.services.ports import BlobStorage
 
 # S3 parts are >= 5 MiB but the last; 8 MiB keeps 5 GiB under 640 parts (of 10,000).
@@ -70,10 +69,10 @@ class ContentWriter:
         self._tail = pending.live_tail()  # loaded into the buffer by load_tail()
         self.size = pending.persisted
         fresh = self.size == 0
-        self._sha256 = hashlib.sha256() if fresh else None
-        self._crc32c: Any = google_crc32c.Checksum() if fresh else None  # type: ignore[no-untyped-call]
+        self._hashing = PartHashing(whole=fresh)
         self._head = bytearray(pending.head if not fresh else b"")
-        self._buffer = bytearray()
+        self._buffer: list[bytes] = []  # the next part's bytes, as they came
+        self._buffered = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._saving = asyncio.Lock()  # parts land out of order: save the latest list last
 
@@ -98,34 +97,41 @@ class ContentWriter:
         if self._tail is None or self._buffer:
             return
         async for data in self._storage.read(self.pending.tail_key):
-            self._buffer += data[: self._tail.size - len(self._buffer)]
-            if len(self._buffer) >= self._tail.size:
+            self._keep(bytes(data[: self._tail.size - self._buffered]))
+            if self._buffered >= self._tail.size:
                 break
-        if len(self._buffer) != self._tail.size:
+        if self._buffered != self._tail.size:
             raise FailedPrecondition(
                 "the upload session lost its stored bytes and cannot continue: start a new upload"
             )
 
+    def _keep(self, data: bytes) -> None:
+        if data:
+            self._buffer.append(data)
+            self._buffered += len(data)
+
     async def write(self, chunk: bytes) -> None:
-        if self._sha256 is not None:
-            self._sha256.update(chunk)
-            self._crc32c.update(chunk)
         if len(self._head) < SNIFF_BYTES and len(self._head) == self.size:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
         self.size += len(chunk)
-        view = memoryview(chunk)
-        while view:  # parts are exactly part_bytes long, whatever the chunks' sizes
-            room = self._part_bytes - len(self._buffer)
-            self._buffer += view[:room]
-            view = view[room:]
-            if len(self._buffer) == self._part_bytes:
+        while chunk:  # parts are exactly part_bytes long, whatever the chunks' sizes
+            room = self._part_bytes - self._buffered
+            if len(chunk) <= room:
+                piece, chunk = chunk, b""
+            else:  # a chunk across a part boundary: the only copy the buffer makes
+                piece, chunk = chunk[:room], chunk[room:]
+            self._keep(piece)
+            if self._buffered == self._part_bytes:
                 await self._send()
 
     async def _send(self) -> None:
-        """Hand the buffer over as the next part; wait while too many parts are in flight."""
-        data, self._buffer = self._buffer, bytearray()  # handed over, not copied
+        """Hand the buffer over as the next part (hashed in a worker thread, then uploaded);
+        wait while too many parts are in flight."""
+        data = self._buffer[0] if len(self._buffer) == 1 else b"".join(self._buffer)
+        self._buffer, self._buffered = [], 0
         number, self._next_number = self._next_number, self._next_number + 1
-        self._in_flight.add(asyncio.create_task(self._upload(number, data)))
+        checksum = self._hashing.part(data)
+        self._in_flight.add(asyncio.create_task(self._upload(number, data, checksum)))
         while len(self._in_flight) >= self._parts_in_flight:
             await self._land(asyncio.FIRST_COMPLETED)
 
@@ -135,21 +141,20 @@ class ContentWriter:
         for task in finished:
             task.result()
 
-    async def _upload(self, number: int, data: bytearray) -> None:
-        part = await self._storage.upload_part(self.key, self._multipart_id, number, data)
+    async def _upload(self, number: int, data: bytes, checksum: asyncio.Future[str]) -> None:
+        part = await self._storage.upload_part(
+            self.key, self._multipart_id, number, data, crc32c=await checksum
+        )
         self._done[number] = part
         if self._progress is not None:
             async with self._saving:
                 await self._progress.parts(self.parts, bytes(self._head))
 
-    def seen(self) -> Written:
+    async def seen(self) -> Written:
         """What has arrived so far (buffered bytes included), before the last part is sent."""
-        return Written(
-            size_bytes=self.size,
-            head=bytes(self._head),
-            sha256=self._sha256.hexdigest() if self._sha256 is not None else None,
-            crc32c=int.from_bytes(self._crc32c.digest(), "big") if self._crc32c else None,
-        )
+        await self._hashing.settled()
+        sha256, crc32c = await asyncio.to_thread(self._hashing.digests, list(self._buffer))
+        return Written(self.size, bytes(self._head), sha256, crc32c)
 
     async def finish(self) -> Written:
         """Upload what is buffered as the last part (one empty part for an empty content)."""
@@ -157,7 +162,7 @@ class ContentWriter:
             await self._send()
         if self._in_flight:
             await self._land(asyncio.ALL_COMPLETED)
-        return self.seen()
+        return await self.seen()
 
     async def complete(self) -> None:
         await self._storage.complete_multipart(self.key, self._multipart_id, self.parts)
@@ -195,14 +200,13 @@ class ContentWriter:
             await asyncio.wait(self._in_flight)
         self._in_flight = set()
         sent = self._next_number - 1
-        unchanged = self._tail is not None and self._tail == Tail(len(self._buffer), sent)
+        unchanged = self._tail is not None and self._tail == Tail(self._buffered, sent)
         if self._progress is None or len(self.parts) != sent or not self._buffer or unchanged:
             return
-        tail = Tail(size=len(self._buffer), after_parts=sent)
+        tail = Tail(size=self._buffered, after_parts=sent)
         try:
-            await self._storage.put(
-                self.pending.tail_key, bytes(self._buffer), mime_type=OCTET_STREAM
-            )
+            data = b"".join(self._buffer)
+            await self._storage.put(self.pending.tail_key, data, mime_type=OCTET_STREAM)
             await self._progress.tail(tail, bytes(self._head))
         except Exception as error:  # the offset stays at the last part: the client resends
             log.warning("keeping the tail of %s failed: %s", self.key, error)

@@ -424,7 +424,7 @@ class StreamUploads:
                     for writer in stream.writers:
                         await writer.stop()
                     return draft.record
-                _check_received(stream)  # a session keeps its parts if this fails
+                await _check_received(stream)  # a session keeps its parts if this fails
             except BaseException:
                 for writer in stream.writers:
                     await (writer.stop() if session else writer.abort())
@@ -578,7 +578,7 @@ def _check_length(stream: _Stream, index: int, size: int) -> None:
         )
 
 
-def _check_received(stream: _Stream) -> None:
+async def _check_received(stream: _Stream) -> None:
     """Sizes and checksums of what arrived, before anything is completed."""
     draft = stream.draft
     if not draft.plan.blobs:
@@ -586,7 +586,7 @@ def _check_received(stream: _Stream) -> None:
     for planned, writer in zip(draft.plan.blobs, stream.writers, strict=True):
         spec = planned.data
         assert isinstance(spec, Streamed)
-        check_written(planned.where(), spec, writer.seen())
+        check_written(planned.where(), spec, await writer.seen())
 
 
 def _header_of(raw: dict[str, Any]) -> StreamHeader:

@@ -58,21 +58,39 @@ class S3BlobStorage:
     async def start_multipart(self, key: str, *, mime_type: str) -> str:
         with _s3("create multipart upload"):
             reply = await self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=key, ContentType=mime_type
+                Bucket=self._bucket, Key=key, ContentType=mime_type, ChecksumAlgorithm="CRC32C"
             )
         return str(reply["UploadId"])
 
     async def upload_part(
-        self, key: str, multipart_id: str, number: int, data: bytes | bytearray
+        self,
+        key: str,
+        multipart_id: str,
+        number: int,
+        data: bytes,
+        *,
+        crc32c: str | None = None,
     ) -> Part:
+        """One part; with its CRC32C, S3 checks the bytes against it (the payload itself is not
+        signed: see storage/s3.py)."""
+        checksum = {"ChecksumCRC32C": crc32c} if crc32c else {}
         with _s3("upload part"):
             reply = await self._client.upload_part(
-                Bucket=self._bucket, Key=key, UploadId=multipart_id, PartNumber=number, Body=data
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=multipart_id,
+                PartNumber=number,
+                Body=data,
+                **checksum,
             )
-        return Part(number=number, etag=str(reply["ETag"]), size=len(data))
+        return Part(number=number, etag=str(reply["ETag"]), size=len(data), crc32c=crc32c)
 
     async def complete_multipart(self, key: str, multipart_id: str, parts: list[Part]) -> None:
-        listed = [{"ETag": part.etag, "PartNumber": part.number} for part in parts]
+        listed = [
+            {"ETag": part.etag, "PartNumber": part.number}
+            | ({"ChecksumCRC32C": part.crc32c} if part.crc32c else {})
+            for part in parts
+        ]
         with _s3("complete multipart upload"):
             await self._client.complete_multipart_upload(
                 Bucket=self._bucket,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,12 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
+import google_crc32c
 import pytest
 from aiohttp import web
 
 from bucketd.server.errors import StorageUnavailable
+from bucketd.server.services.part_hashing import part_checksum
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.s3 import ensure_bucket, open_s3
@@ -150,6 +153,37 @@ async def test_bucketds_puts_carry_a_content_md5_that_s3_checks(settings: Settin
             await s3.put_object(
                 Bucket=settings.s3_bucket, Key="spoiled", Body=b"hello, S3", ContentMD5=wrong
             )
+
+
+async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> None:
+    """No second SHA-256 of every byte for SigV4: the payload is UNSIGNED-PAYLOAD and each part
+    carries its CRC32C (checked by AWS and MinIO; Ceph 16 accepts and ignores it, moto too), the
+    multipart upload declares the algorithm and its completion lists each part's."""
+    assert settings.s3_endpoint_url
+    seen: list[dict[str, Any]] = []
+    data = os.urandom(5 * 1024 * 1024 + 7)
+    async with _recording_proxy(settings.s3_endpoint_url, seen) as proxy:
+        proxied = replace(settings, s3_endpoint_url=proxy)
+        async with open_s3(proxied) as s3:
+            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
+            storage = S3BlobStorage(s3, settings.s3_bucket)
+            upload = await storage.start_multipart("crc", mime_type="application/octet-stream")
+            part = await storage.upload_part("crc", upload, 1, data, crc32c=part_checksum(data))
+            await storage.complete_multipart("crc", upload, [part])
+            stored = b"".join([chunk async for chunk in storage.read("crc")])
+    assert stored == data
+    (sent,) = [r for r in seen if r["method"] == "PUT" and r["body"] == data]
+    headers = {name.lower(): value for name, value in sent["headers"].items()}
+    assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert headers["x-amz-checksum-crc32c"] == part_checksum(data)
+    crc = int.from_bytes(base64.b64decode(part_checksum(data)), "big")
+    assert crc == google_crc32c.value(data)
+    (created,) = [r for r in seen if r["method"] == "POST" and not r["body"]]
+    assert {k.lower(): v for k, v in created["headers"].items()}["x-amz-checksum-algorithm"] == (
+        "CRC32C"
+    )
+    (completed,) = [r for r in seen if r["method"] == "POST" and r["body"]]
+    assert part_checksum(data).encode() in completed["body"]
 
 
 async def test_a_small_part_that_is_not_the_last_is_refused(settings: Settings) -> None:

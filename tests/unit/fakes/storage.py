@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from bucketd.server.domain.contents import Content, dedup_key
 from bucketd.server.domain.stored import Fetched, Head
 from bucketd.server.domain.writes import Part
-from bucketd.server.errors import StorageUnavailable
+from bucketd.server.errors import InvalidArgument, StorageUnavailable
+from bucketd.server.services.part_hashing import part_checksum
 
 Journal = list[tuple[str, ...]]
 
@@ -162,11 +163,19 @@ class FakeStorage:
         return multipart_id
 
     async def upload_part(
-        self, key: str, multipart_id: str, number: int, data: bytes | bytearray
+        self,
+        key: str,
+        multipart_id: str,
+        number: int,
+        data: bytes,
+        *,
+        crc32c: str | None = None,
     ) -> Part:
         self._op("part", key)
+        if crc32c is not None and crc32c != part_checksum(data):
+            raise InvalidArgument(f"part {number}: the CRC32C does not match (BadDigest)")
         self.multipart[multipart_id][1][number] = bytes(data)
-        return Part(number=number, etag=f"e{number}", size=len(data))
+        return Part(number=number, etag=f"e{number}", size=len(data), crc32c=crc32c)
 
     async def complete_multipart(self, key: str, multipart_id: str, parts: list[Part]) -> None:
         self._op("complete", key)

@@ -1,0 +1,65 @@
+"""A content's SHA-256 and CRC32C, computed part by part in a worker thread, and each part's
+own CRC32C (what S3 checks the part against, so that its payload need not be signed).
+
+hashlib releases the GIL on large buffers: hashing in a thread lets the second core hash while
+the event loop receives the next bytes. The parts are hashed one after the other, in order
+(each waits for the one before), so the whole-content digests come out as if computed inline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import google_crc32c
+
+
+def part_checksum(data: bytes) -> str:
+    """A part's CRC32C as S3 takes it (ChecksumCRC32C): base64 of the big-endian value."""
+    value: int = google_crc32c.value(data)
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+class PartHashing:
+    def __init__(self, *, whole: bool) -> None:
+        """`whole`: also digest the whole content (a writer that sees every byte)."""
+        self._sha256 = hashlib.sha256() if whole else None
+        self._crc32c: Any = google_crc32c.Checksum() if whole else None  # type: ignore[no-untyped-call]
+        self._last: asyncio.Future[str] | None = None
+
+    def part(self, data: bytes) -> asyncio.Future[str]:
+        """Hash the next part (after the ones before it); resolves to its ChecksumCRC32C."""
+        previous = self._last
+
+        async def digest() -> str:
+            if previous is not None:
+                await previous
+            return await asyncio.to_thread(self._digest, data)
+
+        self._last = asyncio.ensure_future(digest())
+        return self._last
+
+    def _digest(self, data: bytes) -> str:
+        if self._sha256 is not None:
+            self._sha256.update(data)
+            self._crc32c.update(data)
+        return part_checksum(data)
+
+    async def settled(self) -> None:
+        """Every part handed over so far is hashed."""
+        if self._last is not None:
+            await self._last
+
+    def digests(self, more: Iterable[bytes] = ()) -> tuple[str | None, int | None]:
+        """(SHA-256 hex, CRC32C) of the parts hashed, then `more` (bytes not yet a part; the
+        running digests stay as they are). None, None for a writer resumed after earlier bytes."""
+        if self._sha256 is None:
+            return None, None
+        sha256, crc32c = self._sha256.copy(), self._crc32c.copy()
+        for data in more:
+            sha256.update(data)
+            crc32c.update(data)
+        return sha256.hexdigest(), int.from_bytes(crc32c.digest(), "big")
