@@ -133,9 +133,17 @@ async def _count_one_create(
 async def bench(settings: Settings, requests: int, rounds: int) -> None:
     async with (
         running_server(settings) as server,
-        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
+        running_gateway(
+            server.address,
+            GatewaySettings(),
+            host="127.0.0.1",
+            port=0,
+            calls=server.local_channel,  # as `bucketd serve` runs it
+        ) as url,
+        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as remote,
         aio.insecure_channel(server.address) as channel,
         aiohttp.ClientSession(base_url=url) as http,
+        aiohttp.ClientSession(base_url=remote) as remote_http,
     ):
         await server.wait_ready()
         issued = await server.services.api_keys.issue("bench", test=True)
@@ -199,18 +207,24 @@ async def bench(settings: Settings, requests: int, rounds: int) -> None:
                 f"{gateway_r.rate / grpc_r.rate:.2f}, p50 latency {latency:.2f}"
             )
         await mongo.close()
-        await _gateway_overhead(channel, http, headers, metadata, requests)
+        for label, client in (("in-process", http), ("over gRPC", remote_http)):
+            await _gateway_overhead(
+                label, channel, http=client, headers=headers, metadata=metadata, requests=requests
+            )
 
 
 async def _gateway_overhead(
+    label: str,
     channel: aio.Channel,
+    *,
     http: aiohttp.ClientSession,
     headers: dict[str, str],
     metadata: tuple[tuple[str, str], ...],
     requests: int,
 ) -> None:
     """What the gateway adds to a cheap call (GetBucket, one client): p50 over alternating
-    rounds, in ms and as a ratio."""
+    rounds, in ms and as a ratio; `label` says how the gateway reaches the server (in-process,
+    as in `bucketd serve`, or over gRPC, as a gateway of its own would)."""
     stub = buckets_pb2_grpc.BucketServiceStub(channel)
     request = buckets_pb2.GetBucketRequest(bucket_identifier="b")
 
@@ -227,7 +241,8 @@ async def _gateway_overhead(
             merged[name] += (await _run(call, max(requests, 500) // 5, 1)).latencies
     grpc_p50, gateway_p50 = (statistics.median(merged[n]) * 1000 for n in ("grpc", "gateway"))
     print(
-        f"GetBucket p50 (1 client): gRPC {grpc_p50:.2f} ms, gateway {gateway_p50:.2f} ms: "
+        f"GetBucket p50 (1 client): gRPC {grpc_p50:.2f} ms, gateway {label} "
+        f"{gateway_p50:.2f} ms: "
         f"the gateway adds {gateway_p50 - grpc_p50:.2f} ms (ratio {gateway_p50 / grpc_p50:.2f})"
     )
 

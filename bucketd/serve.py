@@ -168,6 +168,7 @@ async def _serve(
                 ssl_context=tls.http_context() if tls else None,
                 reuse_port=listen.reuse_port,
                 drain=http_drain,
+                calls=server.local_channel,  # the routes skip the gRPC hop
             )
         )
         if listen.metrics_port is not None:

@@ -119,9 +119,10 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
     for route in routes_from():
         by_path[route.aiohttp_path].append(route)
     # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
-    resumable = ResumableUploads(channel, settings)
+    uploads = streams.upload_call(channel)
+    resumable = ResumableUploads(channel, settings, uploads)
     upload = app.router.add_resource(streams.PATH)
-    handler = streams.StreamUploadHandler(channel, settings, resumable.create)
+    handler = streams.StreamUploadHandler(settings, resumable.create, uploads)
     upload.add_route("POST", handler.handle)
     upload.add_route("OPTIONS", resumable.options)
     upload.add_route("*", _literal_guard({"POST", "OPTIONS"}))
@@ -138,15 +139,20 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
 
 
 def build_app(
-    channel: aio.Channel, settings: GatewaySettings, drain: Drain | None = None
+    channel: aio.Channel,
+    settings: GatewaySettings,
+    drain: Drain | None = None,
+    calls: aio.Channel | None = None,
 ) -> web.Application:
-    """The gateway for the gRPC server behind `channel`."""
+    """The gateway for the gRPC server behind `channel`. Its routes call through `calls` when
+    given (the server's in-process channel, in one `bucketd serve`: no gRPC hop), else through
+    `channel`; health always asks the server over `channel`."""
     app = web.Application(
         middlewares=[access_log, error_envelope], client_max_size=settings.http_max_body_bytes
     )
     app[SETTINGS] = settings
     app[DRAIN] = drain or Drain()
-    _add_routes(app, channel, settings)
+    _add_routes(app, calls or channel, settings)
     document = served_document()
 
     async def openapi(_: web.Request) -> web.Response:
@@ -171,6 +177,7 @@ async def running_gateway(
     ssl_context: ssl.SSLContext | None = None,
     reuse_port: bool = False,
     drain: Drain | None = None,
+    calls: aio.Channel | None = None,
 ) -> AsyncIterator[str]:
     """Serve the gateway on host:port (0 picks one; HTTPS with `ssl_context`) and yield its
     base URL. A taken port raises PortInUse."""
@@ -181,7 +188,7 @@ async def running_gateway(
     )
     protocol_limit = settings.http_max_header_bytes * PROTOCOL_HEADER_FACTOR
     runner = web.AppRunner(
-        build_app(channel, settings, drain),
+        build_app(channel, settings, drain, calls),
         access_log=None,
         # A client that disconnects cancels its handler, and so its gRPC call: work stops.
         handler_cancellation=True,

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.drain import Drain
 from bucketd.listeners import PortInUse, check_free, dial_host
 from bucketd.server.api.auth import AuthInterceptor
+from bucketd.server.api.handlers import ServerInterceptor
+from bucketd.server.api.local_calls import LocalChannel
 from bucketd.server.api.observe import ObserveInterceptor
 from bucketd.server.api.registry import add_bucketd_services
 from bucketd.server.readiness import Readiness
@@ -46,6 +49,8 @@ class RunningServer:
 
     address: str
     local_target: str
+    # bucketd's RPCs in-process, for the gateway of the same process (server/api/local_calls.py)
+    local_channel: aio.Channel
     services: Services
     readiness: Readiness
     drain: Drain
@@ -135,12 +140,16 @@ async def _open(settings: Settings, stack: contextlib.AsyncExitStack) -> _Resour
     return _Resources(database, s3, services, stores)
 
 
+def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
+    # Outermost first: observing sees (and logs) authentication failures too.
+    return [ObserveInterceptor(drain), AuthInterceptor(services.api_keys)]
+
+
 def _grpc_server(
-    settings: Settings, services: Services, drain: Drain, *, reuse_port: bool
+    settings: Settings, interceptors: list[ServerInterceptor], *, reuse_port: bool
 ) -> aio.Server:
     return aio.server(
-        # Outermost first: observing sees (and logs) authentication failures too.
-        interceptors=[ObserveInterceptor(drain), AuthInterceptor(services.api_keys)],
+        interceptors=interceptors,
         options=[
             # Two servers on one port would split the calls between them: off, unless several
             # workers of one bucketd share it on purpose.
@@ -201,7 +210,8 @@ async def running_server(
     async with contextlib.AsyncExitStack() as stack:
         opened = await _open(settings, stack)
         services, drain = opened.services, Drain()
-        server = _grpc_server(settings, services, drain, reuse_port=reuse_port)
+        interceptors = _interceptors(services, drain)
+        server = _grpc_server(settings, interceptors, reuse_port=reuse_port)
         health = await _add_services(server, services, settings)
         bound, local_target = _listen(server, settings, host, port, stack)
         await server.start()
@@ -221,9 +231,12 @@ async def running_server(
             watcher.cancel()  # it would say SERVING again
             await health.enter_graceful_shutdown()
 
+        local = LocalChannel(interceptors)
+        add_bucketd_services(cast(aio.Server, local), services, settings)
         yield RunningServer(
             address=f"{host}:{bound}",
             local_target=local_target,
+            local_channel=local.as_channel(),
             services=services,
             readiness=readiness,
             drain=drain,

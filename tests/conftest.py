@@ -93,7 +93,13 @@ def gateway_settings() -> GatewaySettings:
 async def service(settings: Settings, gateway_settings: GatewaySettings) -> AsyncIterator[Service]:
     async with (
         running_server(settings) as server,
-        running_gateway(server.address, gateway_settings, host="127.0.0.1", port=0) as url,
+        running_gateway(
+            server.address,
+            gateway_settings,
+            host="127.0.0.1",
+            port=0,
+            calls=server.local_channel,  # as `bucketd serve` runs it
+        ) as url,
         aio.insecure_channel(server.address) as channel,
         aiohttp.ClientSession(base_url=url) as http,
     ):

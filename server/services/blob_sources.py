@@ -173,8 +173,13 @@ class BlobSources:
     async def open_writer(
         self, draft: Draft, planned: PlannedBlob, pending: PendingContent, mime_type: str | None
     ) -> ContentWriter:
-        """A multipart upload at the blob's pending key, recorded in the write's lease."""
-        writer = await self._contents.open_writer(pending, mime_type=mime_type or mime.OCTET_STREAM)
+        """A multipart upload at the blob's pending key, recorded in the write's lease (the
+        whole content's CRC32C computed when the blob's source announced one to check)."""
+        source = planned.data
+        crc32c = isinstance(source, Streamed) and source.expected_crc32c is not None
+        writer = await self._contents.open_writer(
+            pending, mime_type=mime_type or mime.OCTET_STREAM, crc32c=crc32c
+        )
         await draft.record_multipart(planned.index, writer.multipart_id)
         return writer
 

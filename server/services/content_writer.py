@@ -55,7 +55,10 @@ class ContentWriter:
         part_bytes: int = PART_BYTES,
         parts_in_flight: int = PARTS_IN_FLIGHT,
         progress: ProgressSaver | None = None,
+        crc32c: bool = False,
     ) -> None:
+        """`crc32c`: also compute the whole content's CRC32C (to check a client's expected one;
+        each part's own is always computed, for S3)."""
         assert pending.multipart_id is not None, "start the multipart upload first"
         self._storage = storage
         self.pending = pending
@@ -69,7 +72,7 @@ class ContentWriter:
         self._tail = pending.live_tail()  # loaded into the buffer by load_tail()
         self.size = pending.persisted
         fresh = self.size == 0
-        self._hashing = PartHashing(whole=fresh)
+        self._hashing = PartHashing(whole=fresh, crc32c=crc32c)
         self._head = bytearray(pending.head if not fresh else b"")
         self._buffer: list[bytes] = []  # the next part's bytes, as they came
         self._buffered = 0

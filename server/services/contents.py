@@ -74,7 +74,12 @@ class Contents:
         return await self._register(content, ref, canonical=not force)
 
     async def open_writer(
-        self, pending: PendingContent, *, mime_type: str, progress: ProgressSaver | None = None
+        self,
+        pending: PendingContent,
+        *,
+        mime_type: str,
+        progress: ProgressSaver | None = None,
+        crc32c: bool = False,
     ) -> ContentWriter:
         """A writer at the pending content's key (its multipart upload started unless resumed,
         a resumed session's tail read back)."""
@@ -88,7 +93,7 @@ class Contents:
                 multipart_id=multipart_id,
                 owned=pending.owned,
             )
-        writer = ContentWriter(self._storage, pending, progress=progress)
+        writer = ContentWriter(self._storage, pending, progress=progress, crc32c=crc32c)
         await writer.load_tail()
         return writer
 

@@ -24,10 +24,11 @@ def part_checksum(data: bytes) -> str:
 
 
 class PartHashing:
-    def __init__(self, *, whole: bool) -> None:
-        """`whole`: also digest the whole content (a writer that sees every byte)."""
+    def __init__(self, *, whole: bool, crc32c: bool = False) -> None:
+        """`whole`: also digest the whole content (a writer that sees every byte): its SHA-256,
+        and its CRC32C when `crc32c` (only a client's expected_crc32c needs it)."""
         self._sha256 = hashlib.sha256() if whole else None
-        self._crc32c: Any = google_crc32c.Checksum() if whole else None  # type: ignore[no-untyped-call]
+        self._crc32c: Any = google_crc32c.Checksum() if whole and crc32c else None  # type: ignore[no-untyped-call]
         self._last: asyncio.Future[str] | None = None
 
     def part(self, data: bytes) -> asyncio.Future[str]:
@@ -45,6 +46,7 @@ class PartHashing:
     def _digest(self, data: bytes) -> str:
         if self._sha256 is not None:
             self._sha256.update(data)
+        if self._crc32c is not None:
             self._crc32c.update(data)
         return part_checksum(data)
 
@@ -55,11 +57,16 @@ class PartHashing:
 
     def digests(self, more: Iterable[bytes] = ()) -> tuple[str | None, int | None]:
         """(SHA-256 hex, CRC32C) of the parts hashed, then `more` (bytes not yet a part; the
-        running digests stay as they are). None, None for a writer resumed after earlier bytes."""
-        if self._sha256 is None:
-            return None, None
-        sha256, crc32c = self._sha256.copy(), self._crc32c.copy()
+        running digests stay as they are); None for what is not computed (a writer resumed
+        after earlier bytes knows neither)."""
+        sha256 = self._sha256.copy() if self._sha256 is not None else None
+        crc32c = self._crc32c.copy() if self._crc32c is not None else None
         for data in more:
-            sha256.update(data)
-            crc32c.update(data)
-        return sha256.hexdigest(), int.from_bytes(crc32c.digest(), "big")
+            if sha256 is not None:
+                sha256.update(data)
+            if crc32c is not None:
+                crc32c.update(data)
+        return (
+            sha256.hexdigest() if sha256 is not None else None,
+            int.from_bytes(crc32c.digest(), "big") if crc32c is not None else None,
+        )
