@@ -56,9 +56,11 @@ class ContentWriter:
         parts_in_flight: int = PARTS_IN_FLIGHT,
         progress: ProgressSaver | None = None,
         crc32c: bool = False,
+        hashing: PartHashing | None = None,
     ) -> None:
         """`crc32c`: also compute the whole content's CRC32C (to check a client's expected one;
-        each part's own is always computed, for S3)."""
+        each part's own is always computed, for S3). `hashing`: a resumed session's hash as its
+        previous writer left it, after exactly the parts resumed (see `hash_state`)."""
         assert pending.multipart_id is not None, "start the multipart upload first"
         self._storage = storage
         self.pending = pending
@@ -72,7 +74,7 @@ class ContentWriter:
         self._tail = pending.live_tail()  # loaded into the buffer by load_tail()
         self.size = pending.persisted
         fresh = self.size == 0
-        self._hashing = PartHashing(whole=fresh, crc32c=crc32c)
+        self._hashing = hashing if hashing is not None else PartHashing(whole=fresh, crc32c=crc32c)
         self._head = bytearray(pending.head if not fresh else b"")
         self._buffer: list[bytes] = []  # the next part's bytes, as they came
         self._buffered = 0
@@ -152,6 +154,14 @@ class ContentWriter:
         if self._progress is not None:
             async with self._saving:
                 await self._progress.parts(self.parts, bytes(self._head))
+
+    def hash_state(self) -> tuple[PartHashing, int] | None:
+        """After stop(): the whole-content hash and how many parts it covers, if it covers
+        every part sent (a later writer may continue it: SessionHashes)."""
+        sent = self._next_number - 1
+        if not self._hashing.whole or self._in_flight or len(self.parts) != sent:
+            return None
+        return self._hashing, sent
 
     async def seen(self) -> Written:
         """What has arrived so far (buffered bytes included), before the last part is sent."""

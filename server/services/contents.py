@@ -24,6 +24,7 @@ from bucketd.server.domain.mime import SNIFF_BYTES
 from bucketd.server.domain.writes import PendingContent
 from bucketd.server.errors import FailedPrecondition, InvalidArgument
 from bucketd.server.services.content_writer import ContentWriter, ProgressSaver, Written
+from bucketd.server.services.part_hashing import PartHashing
 from bucketd.server.services.ports import BlobStorage, ContentRegistry
 
 Clock = Callable[[], datetime]
@@ -80,6 +81,7 @@ class Contents:
         mime_type: str,
         progress: ProgressSaver | None = None,
         crc32c: bool = False,
+        hashing: PartHashing | None = None,
     ) -> ContentWriter:
         """A writer at the pending content's key (its multipart upload started unless resumed,
         a resumed session's tail read back)."""
@@ -93,7 +95,9 @@ class Contents:
                 multipart_id=multipart_id,
                 owned=pending.owned,
             )
-        writer = ContentWriter(self._storage, pending, progress=progress, crc32c=crc32c)
+        writer = ContentWriter(
+            self._storage, pending, progress=progress, crc32c=crc32c, hashing=hashing
+        )
         await writer.load_tail()
         return writer
 

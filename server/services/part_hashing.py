@@ -50,6 +50,11 @@ class PartHashing:
             self._crc32c.update(data)
         return part_checksum(data)
 
+    @property
+    def whole(self) -> bool:
+        """Whether this digests the whole content (else only each part's CRC32C)."""
+        return self._sha256 is not None
+
     async def settled(self) -> None:
         """Every part handed over so far is hashed."""
         if self._last is not None:
@@ -70,3 +75,26 @@ class PartHashing:
             sha256.hexdigest() if sha256 is not None else None,
             int.from_bytes(crc32c.digest(), "big") if crc32c is not None else None,
         )
+
+
+class SessionHashes:
+    """The SHA-256 of unfinished upload sessions, kept between their appends on this instance:
+    an append that continues a session where this instance's previous append left it continues
+    its hash, instead of reading the whole object back from S3 once it is complete (an HTTP
+    resumable upload is one append per request). Bounded (the oldest are forgotten) and lost
+    with the process: the read-back stays the fallback."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._kept: dict[tuple[str, int], tuple[PartHashing, int]] = {}
+
+    def keep(self, session: str, blob: int, hashing: PartHashing, parts: int) -> None:
+        self._kept.pop((session, blob), None)
+        self._kept[(session, blob)] = (hashing, parts)
+        while len(self._kept) > self._capacity:
+            del self._kept[next(iter(self._kept))]
+
+    def take(self, session: str, blob: int, parts: int) -> PartHashing | None:
+        """The hash of the session's blob after exactly `parts` parts, if this instance has it."""
+        kept = self._kept.pop((session, blob), None)
+        return kept[0] if kept is not None and kept[1] == parts else None

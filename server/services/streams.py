@@ -41,7 +41,7 @@ from bucketd.server.domain.streams import (
     check_header,
     check_written,
 )
-from bucketd.server.domain.writes import SESSION_PREFIX, Hold, Part, Tail, WriteKind
+from bucketd.server.domain.writes import SESSION_PREFIX, Hold, Part, Tail, WriteKind, contiguous
 from bucketd.server.errors import (
     Aborted,
     BucketdError,
@@ -55,6 +55,7 @@ from bucketd.server.services.content_writer import PART_BYTES, ContentWriter
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.drafts import Draft, Drafts
 from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.part_hashing import SessionHashes
 from bucketd.server.services.ports import WriteStore
 
 Clock = Callable[[], datetime]
@@ -244,6 +245,7 @@ class StreamUploads:
         self._session_ttl = session_ttl
         self._clock = clock
         self._stream_hold = stream_hold
+        self._hashes = SessionHashes()
 
     async def _plan(
         self, namespace: Namespace, header: StreamHeader
@@ -421,8 +423,10 @@ class StreamUploads:
             try:
                 await self._receive(messages, stream)
                 if leave_open:  # an append: every byte persists, nothing is finished
-                    for writer in stream.writers:
+                    for index, writer in enumerate(stream.writers):
                         await writer.stop()
+                        if (state := writer.hash_state()) is not None:
+                            self._hashes.keep(draft.write.write_id, index, *state)
                     return draft.record
                 await _check_received(stream)  # a session keeps its parts if this fails
             except BaseException:
@@ -468,6 +472,8 @@ class StreamUploads:
                     item,
                     mime_type=mime.OCTET_STREAM,
                     progress=_Progress(self._writes, record, index),
+                    # this instance's previous append may have left the hash: continue it
+                    hashing=self._hashes.take(session_id, index, len(contiguous(item.parts))),
                 )
                 stream.writers.append(writer)
         except BaseException:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bucketd.server.domain.listing import ListQuery
-from bucketd.server.domain.models import Namespace, Principal
+from bucketd.server.domain.models import Namespace, ObjectRecord, Principal
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
 from bucketd.server.domain.tasks import TaskType
@@ -223,3 +224,50 @@ async def test_a_cancel_ends_the_stream_writing_the_session() -> None:
         await stale
     with pytest.raises(NotFound):
         await streams.session_status(namespace, session_id)
+
+
+async def _in_appends(
+    streams: Any, namespace: Namespace, data: bytes, *, later: Any = None
+) -> ObjectRecord:
+    """A session filled in three appends (a whole part, then tails), the last finishing it;
+    `later` (another instance's streams) takes the appends after the first."""
+    part = 8 * 1024 * 1024
+    spec = StreamBlobSpec(property="doc", mime_type="application/pdf", expected_size=len(data))
+    session_id, _ = await streams.start_session(
+        namespace, StreamHeader(bucket_identifier="papers", blobs=[spec])
+    )
+    pieces = [(0, part + 5), (part + 5, part + 10), (part + 10, len(data))]
+    made = None
+    for index, (start, end) in enumerate(pieces):
+        last = index == len(pieces) - 1
+        service = later if later is not None and index > 0 else streams
+        chunks = [
+            StreamChunk(0, at, data[at : min(at + 1024 * 1024, end)])
+            for at in range(start, end, 1024 * 1024)
+        ]
+        made = await service.upload(
+            namespace,
+            _messages(StreamHeader(session_id=session_id, leave_open=not last), *chunks),
+        )
+    assert isinstance(made, ObjectRecord)
+    return made
+
+
+def _object_reads(w: World) -> list[str]:
+    return [op[1] for op in w.journal if op[0] == "read" and not op[1].endswith(".tail")]
+
+
+async def test_appends_continue_the_sessions_hash_instead_of_reading_it_back() -> None:
+    """The object's SHA-256 comes from the hash the appends carried on: the finished object is
+    never read back from S3. Appends taken by another instance (no hash kept there) fall back
+    to reading it."""
+    data = bytes(range(256)) * (12 * 1024 * 1024 // 256)
+    w, namespace, _ = await _ready()
+    made = await _in_appends(w.services.streams, namespace, data)
+    assert made.blobs[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert _object_reads(w) == []
+    other = world(beside=w)  # another instance: it never saw the first append
+    data = data[::-1]
+    made = await _in_appends(w.services.streams, namespace, data, later=other.services.streams)
+    assert made.blobs[0].sha256 == hashlib.sha256(data).hexdigest()
+    assert len(_object_reads(w)) == 1  # read back once, to hash it

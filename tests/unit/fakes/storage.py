@@ -207,6 +207,7 @@ class FakeStorage:
         return None if data is None else Head(len(data), hashlib.md5(data).hexdigest(), None)
 
     async def read(self, key: str) -> AsyncIterator[bytes]:
+        self._op("read", key)
         yield self.objects[key]
 
     async def read_source(self, bucket: str, key: str) -> AsyncIterator[bytes]:
