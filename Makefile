@@ -32,7 +32,7 @@ docs: setup ## Regenerate the configuration and API tables of docs/ (settings, p
 	$(PY) -m scripts.settings_table
 	$(PY) -m scripts.api_table
 
-other-languages: setup ## Java and C# from protoc, Go stubs + examples/go built and run (Debian packages: see README)
+other-languages: setup ## Java and C# from protoc, Go stubs + examples/go built and run (Debian packages: see docs/other-languages.md)
 	scripts/check-other-languages.sh
 
 breaking: setup ## buf breaking against origin/main (or REF=<git ref>)

@@ -138,7 +138,7 @@ def _bounds(declared: Declaration) -> str:
 
 
 def markdown_table(*classes: type) -> str:
-    """The configuration table of the README: variable, default, meaning."""
+    """The configuration table of docs/operating.md: variable, default, meaning."""
     rows = ["| Variable | Default | Allowed | Meaning |", "|---|---|---|---|"]
     for cls in classes:
         for field, declared in declarations(cls):

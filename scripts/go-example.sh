@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build examples/go against freshly generated Go stubs and run it (arguments, BUCKETD_ADDRESS
 # and BUCKETD_API_KEY go to the example; --build-only stops after the build). GOPATH mode over the Go sources Debian packages
-# (golang-google-grpc-dev & co.; README: Calling bucketd from other languages), so no module
+# (golang-google-grpc-dev & co.; docs/other-languages.md), so no module
 # proxy is needed; everything is built under build/go-example.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -16,7 +16,7 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """bucketd's configuration; each field declares its variable (README: Configuration)."""
+    """bucketd's configuration; each field declares its variable (docs/operating.md)."""
 
     mongodb_uri: str | None = setting(
         "MONGODB_URI",

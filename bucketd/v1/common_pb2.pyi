@@ -330,5 +330,5 @@ some fields as query parameters only, and a body holding them is refused.
 """
 no_effect: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
 """Declared by the public API (so a public client may send it) and accepted, but bucketd gives
-it no effect; the field's comment says why. The README's API table lists these fields.
+it no effect; the field's comment says why. The API table of docs/api.md lists these fields.
 """
