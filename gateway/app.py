@@ -119,10 +119,9 @@ def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySet
     for route in routes_from():
         by_path[route.aiohttp_path].append(route)
     # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
-    uploads = streams.upload_call(channel)
-    resumable = ResumableUploads(channel, settings, uploads)
+    resumable = ResumableUploads(channel, settings)
     upload = app.router.add_resource(streams.PATH)
-    handler = streams.StreamUploadHandler(settings, resumable.create, uploads)
+    handler = streams.StreamUploadHandler(channel, settings, resumable.create)
     upload.add_route("POST", handler.handle)
     upload.add_route("OPTIONS", resumable.options)
     upload.add_route("*", _literal_guard({"POST", "OPTIONS"}))

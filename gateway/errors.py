@@ -139,6 +139,14 @@ def error_info(error: aio.AioRpcError) -> tuple[str | None, dict[str, str]]:
     return None, {}
 
 
+# Failures gRPC itself reports (no ErrorInfo from bucketd).
+_TRANSPORT_FAILURES = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}
+
+
 def _public(error: aio.AioRpcError, has_info: bool) -> str:
     """The message a client reads. A failure without bucketd's ErrorInfo comes from gRPC itself
     (the server unreachable, a broken connection): its words name addresses and are for the
@@ -151,13 +159,6 @@ def _public(error: aio.AioRpcError, has_info: bool) -> str:
     return "the bucketd server is unavailable right now: retry shortly" + (
         f" (request id {request_id}: the log says more)" if request_id else ""
     )
-
-
-_TRANSPORT_FAILURES = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.UNKNOWN,
-}
 
 
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:

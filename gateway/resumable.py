@@ -39,7 +39,6 @@ from bucketd.gateway.streams import (
     UPLOAD_INTEROP,
     UPLOAD_LENGTH,
     BadUploadHeader,
-    UploadCall,
     chunk,
     header_parameter,
     structured_boolean,
@@ -92,12 +91,9 @@ async def _append_messages(
 class ResumableUploads:
     """The upload resource's methods, and the creating POST's resumable path."""
 
-    def __init__(
-        self, channel: aio.Channel, settings: GatewaySettings, uploads: UploadCall
-    ) -> None:
+    def __init__(self, channel: aio.Channel, settings: GatewaySettings) -> None:
         self._stub = objects_pb2_grpc.ObjectServiceStub(channel)
         self._settings = settings
-        self._uploads = uploads
 
     def _call(self, request: web.Request, *, stream: bool = False) -> Call:
         return Call.of(request, self._settings, stream=stream)
@@ -243,7 +239,9 @@ class ResumableUploads:
             request, header, offset, chunk_bytes=self._settings.stream_chunk_bytes
         )
         try:
-            response = await self._uploads(messages, metadata=call.metadata, timeout=call.timeout)
+            response = await self._stub.UploadObject(
+                messages, metadata=call.metadata, timeout=call.timeout
+            )
         except aio.AioRpcError as error:
             raise CallFailed(error, _versioned(request, _failed_headers(error, location))) from None
         if complete:

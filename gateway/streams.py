@@ -10,8 +10,8 @@ Client streaming has no google.api.http form, so this one route is written by ha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -24,28 +24,6 @@ from bucketd.v1 import objects_pb2 as pb
 
 PATH = "/v1/buckets/{bucket_identifier}/objects/upload"
 RPC = "/bucketd.v1.ObjectService/UploadObject"
-
-
-class UploadCall(Protocol):
-    """UploadObject as the streaming routes call it. Fails with grpc.aio.AioRpcError."""
-
-    def __call__(
-        self,
-        messages: AsyncIterator[pb.UploadObjectRequest],
-        *,
-        metadata: Sequence[tuple[str, str]],
-        timeout: float | None = None,
-    ) -> Awaitable[pb.UploadObjectResponse]: ...
-
-
-def upload_call(channel: aio.Channel) -> UploadCall:
-    """UploadObject over `channel` (gRPC's, or the server's in-process one)."""
-    call = channel.stream_unary(
-        RPC,
-        request_serializer=lambda message: message.SerializeToString(),
-        response_deserializer=pb.UploadObjectResponse.FromString,
-    )
-    return cast(UploadCall, call)
 
 
 # The resumable form of the route (gateway/resumable.py): the request and the header it read.
@@ -179,11 +157,15 @@ async def _form(
 
 class StreamUploadHandler:
     def __init__(
-        self, settings: GatewaySettings, resumable: ResumableCreate, uploads: UploadCall
+        self, channel: aio.Channel, settings: GatewaySettings, resumable: ResumableCreate
     ) -> None:
         self._settings = settings
         self._resumable = resumable
-        self._call = uploads
+        self._call = channel.stream_unary(
+            RPC,
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=pb.UploadObjectResponse.FromString,
+        )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         call = Call.of(request, self._settings, stream=True)

@@ -93,10 +93,6 @@ class ContentWriter:
     def parts(self) -> list[Part]:
         return contiguous(list(self._done.values()))
 
-    @property
-    def persisted(self) -> int:
-        return sum(part.size for part in self.parts)
-
     async def load_tail(self) -> None:
         """A resumed session's tail, read back into the buffer: the next part starts with it."""
         if self._tail is None or self._buffer:

@@ -61,7 +61,8 @@ async def drop_pending(
         if item.owned:
             aborted += await storage.abort_all(item.storage_key)
             await storage.delete(item.storage_key)
-            await storage.delete(item.tail_key)  # a session's tail, if it kept one
+            if item.multipart_id is not None:  # streamed: a session may have kept a tail
+                await storage.delete(item.tail_key)
     return aborted
 
 
