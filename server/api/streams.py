@@ -67,14 +67,17 @@ async def messages_of(
                 f"no message for {idle_seconds:.0f} seconds: the stream was closed "
                 "(BUCKETD_STREAM_IDLE_SECONDS)"
             ) from None
-        note_bytes_in(request.ByteSize())
         kind = request.WhichOneof("message")
+        if kind == "chunk":  # read `data` once: each read copies it out of the message
+            chunk = request.chunk
+            data = chunk.data
+            note_bytes_in(len(data))  # ByteSize() would serialize the 1 MiB message once more
+            yield StreamChunk(chunk.blob_index, chunk.write_offset, data)
+            continue
+        note_bytes_in(request.ByteSize())
         if kind == "header":
             yield header_of(request.header)
         elif kind == "blob":
             yield spec_of(request.blob)
-        elif kind == "chunk":
-            chunk = request.chunk
-            yield StreamChunk(chunk.blob_index, chunk.write_offset, chunk.data)
         else:
             raise InvalidArgument("each UploadObject message needs a header or a chunk")

@@ -128,11 +128,10 @@ class ContentWriter:
     async def _send(self) -> None:
         """Hand the buffer over as the next part (hashed in a worker thread, then uploaded);
         wait while too many parts are in flight."""
-        data = self._buffer[0] if len(self._buffer) == 1 else b"".join(self._buffer)
-        self._buffer, self._buffered = [], 0
+        pieces, self._buffer, self._buffered = self._buffer, [], 0
         number, self._next_number = self._next_number, self._next_number + 1
-        checksum = self._hashing.part(data)
-        self._in_flight.add(asyncio.create_task(self._upload(number, data, checksum)))
+        checksum = self._hashing.part(pieces)
+        self._in_flight.add(asyncio.create_task(self._upload(number, pieces, checksum)))
         while len(self._in_flight) >= self._parts_in_flight:
             await self._land(asyncio.FIRST_COMPLETED)
 
@@ -142,9 +141,11 @@ class ContentWriter:
         for task in finished:
             task.result()
 
-    async def _upload(self, number: int, data: bytes, checksum: asyncio.Future[str]) -> None:
+    async def _upload(
+        self, number: int, pieces: list[bytes], checksum: asyncio.Future[str]
+    ) -> None:
         part = await self._storage.upload_part(
-            self.key, self._multipart_id, number, data, crc32c=await checksum
+            self.key, self._multipart_id, number, pieces, crc32c=await checksum
         )
         self._done[number] = part
         if self._progress is not None:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import google_crc32c
 
 
-def part_checksum(data: bytes) -> str:
+def part_checksum(pieces: Iterable[bytes]) -> str:
     """A part's CRC32C as S3 takes it (ChecksumCRC32C): base64 of the big-endian value."""
-    value: int = google_crc32c.value(data)
+    value = 0
+    for piece in pieces:
+        value = google_crc32c.extend(value, piece)
     return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
@@ -31,24 +33,26 @@ class PartHashing:
         self._crc32c: Any = google_crc32c.Checksum() if whole and crc32c else None  # type: ignore[no-untyped-call]
         self._last: asyncio.Future[str] | None = None
 
-    def part(self, data: bytes) -> asyncio.Future[str]:
-        """Hash the next part (after the ones before it); resolves to its ChecksumCRC32C."""
+    def part(self, pieces: Sequence[bytes]) -> asyncio.Future[str]:
+        """Hash the next part, given as its pieces (after the parts before it); resolves to
+        its ChecksumCRC32C."""
         previous = self._last
 
         async def digest() -> str:
             if previous is not None:
                 await previous
-            return await asyncio.to_thread(self._digest, data)
+            return await asyncio.to_thread(self._digest, pieces)
 
         self._last = asyncio.ensure_future(digest())
         return self._last
 
-    def _digest(self, data: bytes) -> str:
-        if self._sha256 is not None:
-            self._sha256.update(data)
-        if self._crc32c is not None:
-            self._crc32c.update(data)
-        return part_checksum(data)
+    def _digest(self, pieces: Sequence[bytes]) -> str:
+        for piece in pieces:
+            if self._sha256 is not None:
+                self._sha256.update(piece)
+            if self._crc32c is not None:
+                self._crc32c.update(piece)
+        return part_checksum(pieces)
 
     @property
     def whole(self) -> bool:

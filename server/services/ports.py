@@ -7,7 +7,7 @@ an aggregation plan), which only storage/ turns into MongoDB's words.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -183,7 +183,7 @@ class BlobStorage(Protocol):
         key: str,
         multipart_id: str,
         number: int,
-        data: bytes,
+        pieces: Sequence[bytes],
         *,
         crc32c: str | None = None,
     ) -> Part: ...

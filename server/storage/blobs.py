@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,6 +18,7 @@ from bucketd import metrics
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, S3Unavailable
+from bucketd.server.storage.part_body import PartBody
 from bucketd.server.storage.s3 import S3Client
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
@@ -67,12 +68,14 @@ class S3BlobStorage:
         key: str,
         multipart_id: str,
         number: int,
-        data: bytes,
+        pieces: Sequence[bytes],
         *,
         crc32c: str | None = None,
     ) -> Part:
-        """One part; with its CRC32C, S3 checks the bytes against it (the payload itself is not
-        signed: see storage/s3.py)."""
+        """One part, sent as the pieces it is made of (never joined: see part_body.py); with
+        its CRC32C, S3 checks the bytes against it (the payload itself is not signed: see
+        storage/s3.py)."""
+        body = PartBody(pieces)
         checksum = {"ChecksumCRC32C": crc32c} if crc32c else {}
         with _s3("upload part"):
             reply = await self._client.upload_part(
@@ -80,10 +83,10 @@ class S3BlobStorage:
                 Key=key,
                 UploadId=multipart_id,
                 PartNumber=number,
-                Body=data,
+                Body=body,
                 **checksum,
             )
-        return Part(number=number, etag=str(reply["ETag"]), size=len(data), crc32c=crc32c)
+        return Part(number=number, etag=str(reply["ETag"]), size=body.size, crc32c=crc32c)
 
     async def complete_multipart(self, key: str, multipart_id: str, parts: list[Part]) -> None:
         listed = [

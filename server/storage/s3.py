@@ -9,6 +9,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import convert_body_to_file_like_object
 
 from bucketd.server.errors import S3Unavailable
 from bucketd.server.settings import Settings
@@ -46,6 +47,13 @@ async def open_s3(
         aws_secret_access_key=settings.aws_secret_access_key,
         config=config,
     ) as client:
+        # botocore wraps a bytes Body in a BytesIO, and aiohttp copies a BytesIO whole before
+        # sending it (getbuffer() unshares it), then again piece by piece: every part's bytes
+        # were copied twice (~9 % of bucketd's CPU per upload). Bytes go to aiohttp as they are.
+        for operation in ("UploadPart", "PutObject"):
+            client.meta.events.unregister(
+                f"before-parameter-build.s3.{operation}", convert_body_to_file_like_object
+            )
         yield client
 
 

@@ -113,13 +113,27 @@ async def test_s3_refuses_a_spoiled_presigned_put_and_the_confirm_says_so(
     assert await _put(upload["presigned_url"], PDF_TYPE) == 200  # the real URL still works
 
 
+SLOW_DOWN = (
+    '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+    "<Message>Please reduce your request rate.</Message></Error>"
+)
+
+
 @asynccontextmanager
-async def _recording_proxy(target: str, seen: list[dict[str, Any]]) -> AsyncIterator[str]:
-    """An HTTP proxy to `target` that records each request's method, headers and body."""
+async def _recording_proxy(
+    target: str, seen: list[dict[str, Any]], *, fail_parts: int = 0
+) -> AsyncIterator[str]:
+    """An HTTP proxy to `target` that records each request's method, headers and body; it
+    answers the first `fail_parts` part uploads itself with S3's 503 SlowDown."""
 
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        seen.append({"method": request.method, "headers": dict(request.headers), "body": body})
+        part = "partNumber" in request.query
+        seen.append(
+            {"method": request.method, "part": part, "headers": dict(request.headers), "body": body}
+        )
+        if part and sum(r["part"] for r in seen) <= fail_parts:
+            return web.Response(status=503, text=SLOW_DOWN, content_type="application/xml")
         headers = dict(request.headers)  # Host included: the signature covers it
         async with (
             aiohttp.ClientSession(auto_decompress=False) as client,
@@ -162,28 +176,52 @@ async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> 
     assert settings.s3_endpoint_url
     seen: list[dict[str, Any]] = []
     data = os.urandom(5 * 1024 * 1024 + 7)
+    pieces = [data[:1024], data[1024 : 3 * 1024 * 1024 + 5], data[3 * 1024 * 1024 + 5 :]]
     async with _recording_proxy(settings.s3_endpoint_url, seen) as proxy:
         proxied = replace(settings, s3_endpoint_url=proxy)
         async with open_s3(proxied) as s3:
             await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
             storage = S3BlobStorage(s3, settings.s3_bucket)
             upload = await storage.start_multipart("crc", mime_type="application/octet-stream")
-            part = await storage.upload_part("crc", upload, 1, data, crc32c=part_checksum(data))
+            part = await storage.upload_part("crc", upload, 1, pieces, crc32c=part_checksum(pieces))
             await storage.complete_multipart("crc", upload, [part])
             stored = b"".join([chunk async for chunk in storage.read("crc")])
-    assert stored == data
+    assert stored == data and part.size == len(data)
     (sent,) = [r for r in seen if r["method"] == "PUT" and r["body"] == data]
     headers = {name.lower(): value for name, value in sent["headers"].items()}
     assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
-    assert headers["x-amz-checksum-crc32c"] == part_checksum(data)
-    crc = int.from_bytes(base64.b64decode(part_checksum(data)), "big")
+    assert headers["content-length"] == str(len(data))
+    assert headers["expect"] == "100-continue"  # as boto3 sends files: headers go on their own
+    assert headers["x-amz-checksum-crc32c"] == part_checksum([data])
+    crc = int.from_bytes(base64.b64decode(part_checksum(pieces)), "big")
     assert crc == google_crc32c.value(data)
     (created,) = [r for r in seen if r["method"] == "POST" and not r["body"]]
     assert {k.lower(): v for k, v in created["headers"].items()}["x-amz-checksum-algorithm"] == (
         "CRC32C"
     )
     (completed,) = [r for r in seen if r["method"] == "POST" and r["body"]]
-    assert part_checksum(data).encode() in completed["body"]
+    assert part_checksum([data]).encode() in completed["body"]
+
+
+async def test_a_part_that_s3_fails_is_sent_again_whole(settings: Settings) -> None:
+    """botocore retries a part S3 answered 503 (SlowDown): it rewinds the body and aiohttp
+    sends every piece again."""
+    assert settings.s3_endpoint_url
+    seen: list[dict[str, Any]] = []
+    pieces = [os.urandom(1024 * 1024) for _ in range(3)] + [b"end"]
+    async with _recording_proxy(settings.s3_endpoint_url, seen, fail_parts=1) as proxy:
+        proxied = replace(settings, s3_endpoint_url=proxy)
+        async with open_s3(proxied) as s3:
+            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
+            storage = S3BlobStorage(s3, settings.s3_bucket)
+            upload = await storage.start_multipart("again", mime_type="application/octet-stream")
+            part = await storage.upload_part(
+                "again", upload, 1, pieces, crc32c=part_checksum(pieces)
+            )
+            await storage.complete_multipart("again", upload, [part])
+            stored = b"".join([chunk async for chunk in storage.read("again")])
+    assert stored == b"".join(pieces)
+    assert [r["body"] for r in seen if r["part"]] == [stored, stored]
 
 
 async def test_a_small_part_that_is_not_the_last_is_refused(settings: Settings) -> None:
@@ -192,7 +230,7 @@ async def test_a_small_part_that_is_not_the_last_is_refused(settings: Settings) 
         storage = S3BlobStorage(s3, settings.s3_bucket)
         upload = await storage.start_multipart("small", mime_type="application/octet-stream")
         parts = [
-            await storage.upload_part("small", upload, number, b"x" * 1024) for number in (1, 2)
+            await storage.upload_part("small", upload, number, [b"x" * 1024]) for number in (1, 2)
         ]
         with pytest.raises(StorageUnavailable, match="EntityTooSmall"):
             await storage.complete_multipart("small", upload, parts)

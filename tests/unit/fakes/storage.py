@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -167,12 +167,13 @@ class FakeStorage:
         key: str,
         multipart_id: str,
         number: int,
-        data: bytes,
+        pieces: Sequence[bytes],
         *,
         crc32c: str | None = None,
     ) -> Part:
         self._op("part", key)
-        if crc32c is not None and crc32c != part_checksum(data):
+        data = b"".join(pieces)
+        if crc32c is not None and crc32c != part_checksum([data]):
             raise InvalidArgument(f"part {number}: the CRC32C does not match (BadDigest)")
         self.multipart[multipart_id][1][number] = bytes(data)
         return Part(number=number, etag=f"e{number}", size=len(data), crc32c=crc32c)
