@@ -86,7 +86,7 @@ class S3BlobStorage:
                 Body=body,
                 **checksum,
             )
-        return Part(number=number, etag=str(reply["ETag"]), size=body.size, crc32c=crc32c)
+        return Part(number=number, etag=str(reply["ETag"]), size=len(body), crc32c=crc32c)
 
     async def complete_multipart(self, key: str, multipart_id: str, parts: list[Part]) -> None:
         listed = [

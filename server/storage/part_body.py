@@ -24,15 +24,11 @@ class PartBody(Payload):
     def __init__(self, pieces: Sequence[bytes]) -> None:
         super().__init__(pieces, content_type="application/octet-stream")
         self._pieces = pieces
-        self._size = sum(len(piece) for piece in pieces)
+        self._length = self._size = sum(len(piece) for piece in pieces)
         self._position = 0  # of read(), for readers other than aiohttp
 
-    @property
-    def size(self) -> int:
-        return self._size
-
     def __len__(self) -> int:
-        return self._size
+        return self._length
 
     async def write(self, writer: AbstractStreamWriter) -> None:
         await self.write_with_length(writer, None)
@@ -41,7 +37,7 @@ class PartBody(Payload):
         self, writer: AbstractStreamWriter, content_length: int | None
     ) -> None:
         """Each piece as a memoryview (the transport sends it without a copy)."""
-        left = self._size if content_length is None else min(content_length, self._size)
+        left = self._length if content_length is None else min(content_length, self._length)
         for piece in self._pieces:
             if left <= 0:
                 break
@@ -52,13 +48,13 @@ class PartBody(Payload):
     def read(self, size: int = -1) -> bytes:
         """A copy of the next bytes: only for readers other than aiohttp."""
         whole = b"".join(self._pieces)
-        end = self._size if size < 0 else min(self._size, self._position + size)
+        end = self._length if size < 0 else min(self._length, self._position + size)
         data, self._position = whole[self._position : end], max(self._position, end)
         return data
 
     def seek(self, offset: int, whence: int = 0) -> int:
         """botocore rewinds a body before it retries; write() always sends every piece."""
-        base = {0: 0, 1: self._position, 2: self._size}[whence]
+        base = {0: 0, 1: self._position, 2: self._length}[whence]
         self._position = max(0, base + offset)
         return self._position
 
