@@ -39,10 +39,12 @@ from bucketd.gateway.streams import (
     UPLOAD_INTEROP,
     UPLOAD_LENGTH,
     BadUploadHeader,
+    Sent,
     chunk,
     header_parameter,
     structured_boolean,
     structured_integer,
+    upload_object,
 )
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
@@ -78,7 +80,7 @@ def _limit_header(limits: pb.UploadSessionLimits, expires_at: datetime) -> str:
 
 async def _append_messages(
     request: web.Request, header: pb.UploadObjectHeader, offset: int, *, chunk_bytes: int
-) -> AsyncIterator[pb.UploadObjectRequest]:
+) -> AsyncIterator[Sent]:
     """The header, then the body from `offset`: a first chunk of no bytes states the offset, so
     that the server checks it (after taking the session over) even for an empty append."""
     yield pb.UploadObjectRequest(header=header)
@@ -93,6 +95,7 @@ class ResumableUploads:
 
     def __init__(self, channel: aio.Channel, settings: GatewaySettings) -> None:
         self._stub = objects_pb2_grpc.ObjectServiceStub(channel)
+        self._upload = upload_object(channel)
         self._settings = settings
 
     def _call(self, request: web.Request, *, stream: bool = False) -> Call:
@@ -239,9 +242,7 @@ class ResumableUploads:
             request, header, offset, chunk_bytes=self._settings.stream_chunk_bytes
         )
         try:
-            response = await self._stub.UploadObject(
-                messages, metadata=call.metadata, timeout=call.timeout
-            )
+            response = await self._upload(messages, metadata=call.metadata, timeout=call.timeout)
         except aio.AioRpcError as error:
             raise CallFailed(error, _versioned(request, _failed_headers(error, location))) from None
         if complete:

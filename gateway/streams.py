@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from grpc import aio
 
+from bucketd.chunks import Chunk
 from bucketd.codec import InvalidField, MarshalError, parse_request, to_json
 from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
 from bucketd.gateway.settings import GatewaySettings
@@ -34,9 +35,26 @@ def _blob(fields: dict[str, Any]) -> pb.UploadBlobHeader:
     return parse_request(pb.UploadBlobHeader, fields, complete=False)
 
 
-def chunk(index: int, offset: int, data: bytes) -> pb.UploadObjectRequest:
-    return pb.UploadObjectRequest(
-        chunk=pb.BlobChunk(blob_index=index, write_offset=offset, data=data)
+# What the gateway sends UploadObject: messages, and chunks of bytes (bucketd/chunks.py).
+Sent = pb.UploadObjectRequest | Chunk
+
+
+def chunk(index: int, offset: int, data: bytes) -> Chunk:
+    return Chunk(blob_index=index, write_offset=offset, data=data)
+
+
+def _serialized(sent: Sent) -> bytes:
+    return (sent.message() if isinstance(sent, Chunk) else sent).SerializeToString()
+
+
+def upload_object(
+    channel: aio.Channel,
+) -> aio.StreamUnaryMultiCallable[Sent, pb.UploadObjectResponse]:
+    """ObjectService.UploadObject on `channel`, taking chunks as they are (see Chunk)."""
+    return channel.stream_unary(
+        RPC,
+        request_serializer=_serialized,
+        response_deserializer=pb.UploadObjectResponse.FromString,
     )
 
 
@@ -100,9 +118,7 @@ def declared_length(request: web.Request) -> int | None:
     return sent if length is None else length
 
 
-async def _raw(
-    request: web.Request, bucket: str, chunk_bytes: int
-) -> AsyncIterator[pb.UploadObjectRequest]:
+async def _raw(request: web.Request, bucket: str, chunk_bytes: int) -> AsyncIterator[Sent]:
     header = raw_header(request, bucket, expected_size=declared_length(request))
     yield pb.UploadObjectRequest(header=header)
     offset = 0
@@ -124,7 +140,7 @@ async def _json_part(part: BodyPartReader, limit: int) -> dict[str, Any]:
 
 async def _form(
     request: web.Request, bucket: str, settings: GatewaySettings
-) -> AsyncIterator[pb.UploadObjectRequest]:
+) -> AsyncIterator[Sent]:
     reader = await request.multipart()
     header_sent, index = False, 0
     async for part in reader:
@@ -161,11 +177,7 @@ class StreamUploadHandler:
     ) -> None:
         self._settings = settings
         self._resumable = resumable
-        self._call = channel.stream_unary(
-            RPC,
-            request_serializer=lambda message: message.SerializeToString(),
-            response_deserializer=pb.UploadObjectResponse.FromString,
-        )
+        self._call = upload_object(channel)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         call = Call.of(request, self._settings, stream=True)
@@ -201,8 +213,8 @@ class StreamUploadHandler:
 
 
 async def _recording(
-    messages: AsyncIterator[pb.UploadObjectRequest], failures: list[Exception]
-) -> AsyncIterator[pb.UploadObjectRequest]:
+    messages: AsyncIterator[Sent], failures: list[Exception]
+) -> AsyncIterator[Sent]:
     """The messages; a failure while producing them is kept, to be answered after the call."""
     try:
         async for message in messages:

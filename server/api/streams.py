@@ -8,6 +8,7 @@ from typing import Any
 
 from grpc import aio
 
+from bucketd.chunks import Chunk
 from bucketd.server.api import convert, enums
 from bucketd.server.api.call_fields import note_bytes_in
 from bucketd.server.domain.streams import StreamBlobSpec, StreamChunk, StreamHeader
@@ -43,7 +44,7 @@ def header_of(message: pb.UploadObjectHeader) -> StreamHeader:
 
 
 async def messages_of(
-    requests: AsyncIterator[pb.UploadObjectRequest],
+    requests: AsyncIterator[pb.UploadObjectRequest | Chunk],
     context: aio.ServicerContext[Any, Any],
     *,
     idle_seconds: float,
@@ -67,6 +68,10 @@ async def messages_of(
                 f"no message for {idle_seconds:.0f} seconds: the stream was closed "
                 "(BUCKETD_STREAM_IDLE_SECONDS)"
             ) from None
+        if isinstance(request, Chunk):  # from the gateway of this process (bucketd/chunks.py)
+            note_bytes_in(len(request.data))
+            yield StreamChunk(request.blob_index, request.write_offset, request.data)
+            continue
         kind = request.WhichOneof("message")
         if kind == "chunk":  # read `data` once: each read copies it out of the message
             chunk = request.chunk

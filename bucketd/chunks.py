@@ -1,0 +1,27 @@
+"""A streamed upload's chunk of bytes, on its way from the gateway to the server.
+
+Over gRPC a chunk is a BlobChunk message. Building one copies the bytes into it and reading them
+out copies them again: a seventh of the HTTP route's CPU per GiB (py-spy). So the gateway hands
+the bytes it reads from HTTP over as a `Chunk`: its gRPC channel serializes that as the message
+(`message()`), and the server's in-process channel (one `bucketd serve`) passes it as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bucketd.v1 import objects_pb2 as pb
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    blob_index: int
+    write_offset: int
+    data: bytes
+
+    def message(self) -> pb.UploadObjectRequest:
+        return pb.UploadObjectRequest(
+            chunk=pb.BlobChunk(
+                blob_index=self.blob_index, write_offset=self.write_offset, data=self.data
+            )
+        )
