@@ -12,16 +12,16 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Any
 
-import google_crc32c
+from crc32c import CRC32CHash
+from crc32c import crc32c as crc32c_value
 
 
 def part_checksum(pieces: Iterable[bytes]) -> str:
     """A part's CRC32C as S3 takes it (ChecksumCRC32C): base64 of the big-endian value."""
     value = 0
     for piece in pieces:
-        value = google_crc32c.extend(value, piece)
+        value = crc32c_value(piece, value)
     return base64.b64encode(value.to_bytes(4, "big")).decode()
 
 
@@ -30,7 +30,7 @@ class PartHashing:
         """`whole`: also digest the whole content (a writer that sees every byte): its SHA-256,
         and its CRC32C when `crc32c` (only a client's expected_crc32c needs it)."""
         self._sha256 = hashlib.sha256() if whole else None
-        self._crc32c: Any = google_crc32c.Checksum() if whole and crc32c else None  # type: ignore[no-untyped-call]
+        self._crc32c = CRC32CHash() if whole and crc32c else None
         self._last: asyncio.Future[str] | None = None
 
     def part(self, pieces: Sequence[bytes]) -> asyncio.Future[str]:
