@@ -4,6 +4,8 @@ Over gRPC a chunk is a BlobChunk message. Building one copies the bytes into it 
 out copies them again: a seventh of the HTTP route's CPU per GiB (py-spy). So the gateway hands
 the bytes it reads from HTTP over as a `Chunk`: its gRPC channel serializes that as the message
 (`message()`), and the server's in-process channel (one `bucketd serve`) passes it as it is.
+The server reads chunk messages that come over gRPC as `Chunk`s too, their data a view into the
+received message (server/api/chunk_wire.py).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from bucketd.v1 import objects_pb2 as pb
 class Chunk:
     blob_index: int
     write_offset: int
-    data: bytes
+    data: bytes | memoryview
 
     def message(self) -> pb.UploadObjectRequest:
         return pb.UploadObjectRequest(
             chunk=pb.BlobChunk(
-                blob_index=self.blob_index, write_offset=self.write_offset, data=self.data
+                blob_index=self.blob_index, write_offset=self.write_offset, data=bytes(self.data)
             )
         )

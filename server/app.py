@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.drain import Drain
 from bucketd.listeners import PortInUse, check_free, dial_host
 from bucketd.server.api.auth import AuthInterceptor
+from bucketd.server.api.chunk_wire import ChunkViews
 from bucketd.server.api.handlers import ServerInterceptor
 from bucketd.server.api.local_calls import LocalChannel
 from bucketd.server.api.observe import ObserveInterceptor
@@ -141,8 +142,9 @@ async def _open(settings: Settings, stack: contextlib.AsyncExitStack) -> _Resour
 
 
 def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
-    # Outermost first: observing sees (and logs) authentication failures too.
-    return [ObserveInterceptor(drain), AuthInterceptor(services.api_keys)]
+    # Outermost first: observing sees (and logs) authentication failures too. ChunkViews
+    # only swaps UploadObject's deserializer (the others keep each handler's).
+    return [ObserveInterceptor(drain), AuthInterceptor(services.api_keys), ChunkViews()]
 
 
 def _grpc_server(

@@ -41,7 +41,7 @@ class StreamHeader:
 class StreamChunk:
     blob_index: int
     write_offset: int
-    data: bytes
+    data: bytes | memoryview  # a view into the received message (server/api/chunk_wire.py)
 
 
 @dataclass(frozen=True)

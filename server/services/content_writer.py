@@ -76,7 +76,7 @@ class ContentWriter:
         fresh = self.size == 0
         self._hashing = hashing if hashing is not None else PartHashing(whole=fresh, crc32c=crc32c)
         self._head = bytearray(pending.head if not fresh else b"")
-        self._buffer: list[bytes] = []  # the next part's bytes, as they came
+        self._buffer: list[bytes | memoryview] = []  # the next part's bytes, as they came
         self._buffered = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._saving = asyncio.Lock()  # parts land out of order: save the latest list last
@@ -106,12 +106,12 @@ class ContentWriter:
                 "the upload session lost its stored bytes and cannot continue: start a new upload"
             )
 
-    def _keep(self, data: bytes) -> None:
+    def _keep(self, data: bytes | memoryview) -> None:
         if data:
             self._buffer.append(data)
             self._buffered += len(data)
 
-    async def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes | memoryview) -> None:
         if len(self._head) < SNIFF_BYTES and len(self._head) == self.size:
             self._head += chunk[: SNIFF_BYTES - len(self._head)]
         self.size += len(chunk)
@@ -142,7 +142,7 @@ class ContentWriter:
             task.result()
 
     async def _upload(
-        self, number: int, pieces: list[bytes], checksum: asyncio.Future[str]
+        self, number: int, pieces: list[bytes | memoryview], checksum: asyncio.Future[str]
     ) -> None:
         part = await self._storage.upload_part(
             self.key, self._multipart_id, number, pieces, crc32c=await checksum

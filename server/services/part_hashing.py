@@ -17,7 +17,7 @@ from crc32c import CRC32CHash
 from crc32c import crc32c as crc32c_value
 
 
-def part_checksum(pieces: Iterable[bytes]) -> str:
+def part_checksum(pieces: Iterable[bytes | memoryview]) -> str:
     """A part's CRC32C as S3 takes it (ChecksumCRC32C): base64 of the big-endian value."""
     value = 0
     for piece in pieces:
@@ -33,7 +33,7 @@ class PartHashing:
         self._crc32c = CRC32CHash() if whole and crc32c else None
         self._last: asyncio.Future[str] | None = None
 
-    def part(self, pieces: Sequence[bytes]) -> asyncio.Future[str]:
+    def part(self, pieces: Sequence[bytes | memoryview]) -> asyncio.Future[str]:
         """Hash the next part, given as its pieces (after the parts before it); resolves to
         its ChecksumCRC32C."""
         previous = self._last
@@ -46,7 +46,7 @@ class PartHashing:
         self._last = asyncio.ensure_future(digest())
         return self._last
 
-    def _digest(self, pieces: Sequence[bytes]) -> str:
+    def _digest(self, pieces: Sequence[bytes | memoryview]) -> str:
         for piece in pieces:
             if self._sha256 is not None:
                 self._sha256.update(piece)
@@ -64,7 +64,7 @@ class PartHashing:
         if self._last is not None:
             await self._last
 
-    def digests(self, more: Iterable[bytes] = ()) -> tuple[str | None, int | None]:
+    def digests(self, more: Iterable[bytes | memoryview] = ()) -> tuple[str | None, int | None]:
         """(SHA-256 hex, CRC32C) of the parts hashed, then `more` (bytes not yet a part; the
         running digests stay as they are); None for what is not computed (a writer resumed
         after earlier bytes knows neither)."""

@@ -183,7 +183,7 @@ class BlobStorage(Protocol):
         key: str,
         multipart_id: str,
         number: int,
-        pieces: Sequence[bytes],
+        pieces: Sequence[bytes | memoryview],
         *,
         crc32c: str | None = None,
     ) -> Part: ...

@@ -68,7 +68,7 @@ class S3BlobStorage:
         key: str,
         multipart_id: str,
         number: int,
-        pieces: Sequence[bytes],
+        pieces: Sequence[bytes | memoryview],
         *,
         crc32c: str | None = None,
     ) -> Part:

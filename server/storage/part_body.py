@@ -21,7 +21,7 @@ from aiohttp.payload import Payload
 class PartBody(Payload):
     _autoclose = True  # bytes in memory: nothing to close
 
-    def __init__(self, pieces: Sequence[bytes]) -> None:
+    def __init__(self, pieces: Sequence[bytes | memoryview]) -> None:
         super().__init__(pieces, content_type="application/octet-stream")
         self._pieces = pieces
         self._length = self._size = sum(len(piece) for piece in pieces)

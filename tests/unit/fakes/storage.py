@@ -167,7 +167,7 @@ class FakeStorage:
         key: str,
         multipart_id: str,
         number: int,
-        pieces: Sequence[bytes],
+        pieces: Sequence[bytes | memoryview],
         *,
         crc32c: str | None = None,
     ) -> Part:
