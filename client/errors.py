@@ -91,8 +91,18 @@ _BY_CODE: dict[grpc.StatusCode, type[ApiError]] = {
 _BY_CODE[grpc.StatusCode.OUT_OF_RANGE] = InvalidArgument
 
 
+# What grpcio's asyncio client reports when a streaming call's write fails after its stream
+# ended, in place of the status the call ended with (grpc/grpc#36066, open): never bucketd's words.
+_WRITE_AFTER_END = "Internal error from Core"
+
+
 def from_rpc_error(error: aio.AioRpcError) -> ApiError:
     """The exception for a failed call, with ErrorInfo's reason and metadata when sent."""
+    if error.code() is grpc.StatusCode.INTERNAL and error.details() == _WRITE_AFTER_END:
+        return Unavailable(
+            "the stream broke off while sending (its status was lost: grpc/grpc#36066); "
+            "retry, or resume the upload"
+        )
     kind = _BY_CODE.get(error.code(), ApiError)
     reason, metadata = "", {}
     try:
