@@ -1,9 +1,10 @@
 """Writing one content's bytes into a multipart upload at its final key, hashed on the way.
 
-Bytes are buffered into parts of PART_BYTES (the chunks as they came, joined once per part);
-each full part is hashed in a worker thread (services/part_hashing.py) and uploaded with its
-own CRC32C while the next ones fill, up to PARTS_IN_FLIGHT at once (S3 servers answer parallel
-parts faster, as boto3's managed transfer knows), so memory stays at a few parts per blob.
+Bytes are buffered into parts of PART_BYTES (the chunks as they came, never joined: see
+storage/part_body.py), hashed in a worker thread as they arrive (services/part_hashing.py);
+each full part is uploaded with its own CRC32C while the next ones fill, up to PARTS_IN_FLIGHT
+at once (S3 servers answer parallel parts faster, as boto3's managed transfer knows), so memory
+stays at a few parts per blob.
 Parts may finish out of order: `persisted` counts only the contiguous run of acknowledged parts
 from the first one — what a resumed session may safely continue from. A session's writer that
 stops keeps the bytes after its last part as the session's tail (domain/writes.Tail); the next
@@ -98,7 +99,10 @@ class ContentWriter:
         if self._tail is None or self._buffer:
             return
         async for data in self._storage.read(self.pending.tail_key):
-            self._keep(bytes(data[: self._tail.size - self._buffered]))
+            piece = bytes(data[: self._tail.size - self._buffered])
+            self._keep(piece)
+            # a hash carried over from the previous append already covers the tail
+            self._hashing.add(piece, whole=False)
             if self._buffered >= self._tail.size:
                 break
         if self._buffered != self._tail.size:
@@ -119,18 +123,19 @@ class ContentWriter:
             room = self._part_bytes - self._buffered
             if len(chunk) <= room:
                 piece, chunk = chunk, b""
-            else:  # a chunk across a part boundary: the only copy the buffer makes
+            else:  # a chunk across a part boundary (a copy, unless it is a memoryview)
                 piece, chunk = chunk[:room], chunk[room:]
             self._keep(piece)
+            self._hashing.add(piece)
             if self._buffered == self._part_bytes:
                 await self._send()
 
     async def _send(self) -> None:
-        """Hand the buffer over as the next part (hashed in a worker thread, then uploaded);
-        wait while too many parts are in flight."""
+        """Hand the buffer over as the next part (uploaded once its pieces are hashed); wait
+        while too many parts are in flight."""
         pieces, self._buffer, self._buffered = self._buffer, [], 0
         number, self._next_number = self._next_number, self._next_number + 1
-        checksum = self._hashing.part(pieces)
+        checksum = self._hashing.part()
         self._in_flight.add(asyncio.create_task(self._upload(number, pieces, checksum)))
         while len(self._in_flight) >= self._parts_in_flight:
             await self._land(asyncio.FIRST_COMPLETED)
@@ -153,17 +158,20 @@ class ContentWriter:
                 await self._progress.parts(self.parts, bytes(self._head))
 
     def hash_state(self) -> tuple[PartHashing, int] | None:
-        """After stop(): the whole-content hash and how many parts it covers, if it covers
-        every part sent (a later writer may continue it: SessionHashes)."""
+        """After stop(): the whole-content hash and the bytes it covers, if they are all kept
+        (every part landed, and the bytes after them kept as the tail): a later writer may
+        continue it (SessionHashes)."""
         sent = self._next_number - 1
         if not self._hashing.whole or self._in_flight or len(self.parts) != sent:
             return None
-        return self._hashing, sent
+        if self._buffered and self._tail != Tail(size=self._buffered, after_parts=sent):
+            return None
+        self._hashing.restart_part()
+        return self._hashing, self.size
 
     async def seen(self) -> Written:
         """What has arrived so far (buffered bytes included), before the last part is sent."""
-        await self._hashing.settled()
-        sha256, crc32c = await asyncio.to_thread(self._hashing.digests, list(self._buffer))
+        sha256, crc32c = await self._hashing.digests()
         return Written(self.size, bytes(self._head), sha256, crc32c)
 
     async def finish(self) -> Written:

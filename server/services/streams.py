@@ -41,7 +41,7 @@ from bucketd.server.domain.streams import (
     check_header,
     check_written,
 )
-from bucketd.server.domain.writes import SESSION_PREFIX, Hold, Part, Tail, WriteKind, contiguous
+from bucketd.server.domain.writes import SESSION_PREFIX, Hold, Part, Tail, WriteKind
 from bucketd.server.errors import (
     Aborted,
     BucketdError,
@@ -473,7 +473,7 @@ class StreamUploads:
                     mime_type=mime.OCTET_STREAM,
                     progress=_Progress(self._writes, record, index),
                     # this instance's previous append may have left the hash: continue it
-                    hashing=self._hashes.take(session_id, index, len(contiguous(item.parts))),
+                    hashing=self._hashes.take(session_id, index, item.persisted),
                 )
                 stream.writers.append(writer)
         except BaseException:
