@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["FILE_TYPES", "FileUpload", "Progress", "StreamUpload"]
 
 # Bytes per message; a session's limits may ask for less (BUCKETD_MAX_STREAM_CHUNK_BYTES).
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 2 * 1024 * 1024
 Progress = Callable[[int, int | None], None]
 """Called with (bytes sent or received so far, total bytes when known); it may go back after a
 resumption, to the offset bucketd kept."""

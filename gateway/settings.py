@@ -52,7 +52,7 @@ class GatewaySettings:
 
     # Not a variable of its own: the chunk the streaming routes send per UploadObject message,
     # which `bucketd serve` sets to fit the server's BUCKETD_MAX_STREAM_CHUNK_BYTES.
-    stream_chunk_bytes: int = MIB
+    stream_chunk_bytes: int = 2 * MIB
     # Likewise: the largest streamed blob (the server's BUCKETD_MAX_STREAM_BLOB_BYTES), so that
     # a declared Content-Length over it is a 413 before a byte is read.
     max_stream_blob_bytes: int = 5 * 1024 * MIB

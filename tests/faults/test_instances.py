@@ -210,7 +210,7 @@ async def test_workers_share_the_ports_are_restarted_and_drain_together(settings
 def test_a_small_stream_chunk_limit_still_takes_http_and_client_uploads(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """BUCKETD_MAX_STREAM_CHUNK_BYTES below the 1 MiB bucketd sends by default: `bucketd serve`
+    """BUCKETD_MAX_STREAM_CHUNK_BYTES below the 2 MiB bucketd sends by default: `bucketd serve`
     fits the gateway's chunks to it, and the client fits its own to the session's limits."""
     env = environment(settings, BUCKETD_MAX_STREAM_CHUNK_BYTES="65536")
     key = issue_key(env, "chunky")
