@@ -1,7 +1,7 @@
 """A streamed upload's chunk of bytes, on its way from the gateway to the server.
 
 Over gRPC a chunk is a BlobChunk message. Building one copies the bytes into it and reading them
-out copies them again: a seventh of the HTTP route's CPU per GiB (py-spy). So the gateway hands
+out copies them again: ~0.4 of the HTTP route's 3.2 CPU-s per GiB (py-spy). So the gateway hands
 the bytes it reads from HTTP over as a `Chunk`: its gRPC channel serializes that as the message
 (`message()`), and the server's in-process channel (one `bucketd serve`) passes it as it is.
 The server reads chunk messages that come over gRPC as `Chunk`s too, their data a view into the

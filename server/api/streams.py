@@ -68,7 +68,9 @@ async def messages_of(
                 f"no message for {idle_seconds:.0f} seconds: the stream was closed "
                 "(BUCKETD_STREAM_IDLE_SECONDS)"
             ) from None
-        if isinstance(request, Chunk):  # from the gateway of this process (bucketd/chunks.py)
+        # A chunk from the gateway of this process, or one read from gRPC without copying its
+        # bytes (api/chunk_wire.py); other messages are protobuf's.
+        if isinstance(request, Chunk):
             note_bytes_in(len(request.data))
             yield StreamChunk(request.blob_index, request.write_offset, request.data)
             continue

@@ -48,12 +48,11 @@ async def open_s3(
         config=config,
     ) as client:
         # botocore wraps a bytes Body in a BytesIO, and aiohttp copies a BytesIO whole before
-        # sending it (getbuffer() unshares it), then again piece by piece: every part's bytes
-        # were copied twice (~9 % of bucketd's CPU per upload). Bytes go to aiohttp as they are.
-        for operation in ("UploadPart", "PutObject"):
-            client.meta.events.unregister(
-                f"before-parameter-build.s3.{operation}", convert_body_to_file_like_object
-            )
+        # sending it (getbuffer() unshares it), then again piece by piece. A PUT's bytes go to
+        # aiohttp as they are (parts go as a PartBody: storage/part_body.py).
+        client.meta.events.unregister(
+            "before-parameter-build.s3.PutObject", convert_body_to_file_like_object
+        )
         yield client
 
 
