@@ -21,7 +21,11 @@ def _crc(data: bytes) -> str:
 async def test_parts_and_the_whole_come_out_as_if_hashed_inline() -> None:
     hashing = PartHashing(whole=True, crc32c=True)
     tail = os.urandom(1000)  # covered by the whole digests already: the part's only
-    first = [tail, os.urandom(300_000), memoryview(os.urandom(70_000))[5:]]
+    first: list[bytes | memoryview] = [
+        tail,
+        os.urandom(300_000),
+        memoryview(os.urandom(70_000))[5:],
+    ]
     second = [os.urandom(1), b"", os.urandom(2_000_000)]
     hashing.add(tail, whole=False)
     for piece in first[1:]:
