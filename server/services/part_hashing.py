@@ -16,7 +16,6 @@ import asyncio
 import base64
 import hashlib
 import threading
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from queue import SimpleQueue
@@ -28,17 +27,9 @@ from crc32c import crc32c as crc32c_value
 _WORKERS = ThreadPoolExecutor(thread_name_prefix="bucketd-hashing")
 
 
-def part_checksum(pieces: Iterable[bytes | memoryview]) -> str:
-    """A part's CRC32C as S3 takes it (ChecksumCRC32C)."""
-    value = 0
-    for piece in pieces:
-        value = crc32c_value(piece, value)
-    return _s3_checksum(value)
-
-
-def _s3_checksum(value: int) -> str:
-    """Base64 of the big-endian value."""
-    return base64.b64encode(value.to_bytes(4, "big")).decode()
+def s3_checksum(crc32c: int) -> str:
+    """A CRC32C as S3 takes it (ChecksumCRC32C): base64 of the big-endian value."""
+    return base64.b64encode(crc32c.to_bytes(4, "big")).decode()
 
 
 @dataclass(frozen=True)
@@ -126,7 +117,7 @@ class PartHashing:
         if self._failure is not None:
             mark.done.set_exception(self._failure)
         elif mark.ends_part:
-            mark.done.set_result(_s3_checksum(self._part))
+            mark.done.set_result(s3_checksum(self._part))
             self._part = 0
         else:
             mark.done.set_result("")

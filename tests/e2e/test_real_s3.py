@@ -26,7 +26,7 @@ import pytest
 from aiohttp import web
 
 from bucketd.server.errors import StorageUnavailable
-from bucketd.server.services.part_hashing import part_checksum
+from bucketd.server.services.part_hashing import s3_checksum
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.s3 import ensure_bucket, open_s3
@@ -113,6 +113,11 @@ async def test_s3_refuses_a_spoiled_presigned_put_and_the_confirm_says_so(
     assert await _put(upload["presigned_url"], PDF_TYPE) == 200  # the real URL still works
 
 
+def _checksum(pieces: list[bytes]) -> str:
+    """A part's ChecksumCRC32C, from google-crc32c (not the implementation bucketd uses)."""
+    return s3_checksum(google_crc32c.value(b"".join(pieces)))
+
+
 SLOW_DOWN = (
     '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
     "<Message>Please reduce your request rate.</Message></Error>"
@@ -183,7 +188,7 @@ async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> 
             await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
             storage = S3BlobStorage(s3, settings.s3_bucket)
             upload = await storage.start_multipart("crc", mime_type="application/octet-stream")
-            part = await storage.upload_part("crc", upload, 1, pieces, crc32c=part_checksum(pieces))
+            part = await storage.upload_part("crc", upload, 1, pieces, crc32c=_checksum(pieces))
             await storage.complete_multipart("crc", upload, [part])
             stored = b"".join([chunk async for chunk in storage.read("crc")])
     assert stored == data and part.size == len(data)
@@ -192,15 +197,15 @@ async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> 
     assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
     assert headers["content-length"] == str(len(data))
     assert headers["expect"] == "100-continue"  # as boto3 sends files: headers go on their own
-    assert headers["x-amz-checksum-crc32c"] == part_checksum([data])
-    crc = int.from_bytes(base64.b64decode(part_checksum(pieces)), "big")
+    assert headers["x-amz-checksum-crc32c"] == _checksum([data])
+    crc = int.from_bytes(base64.b64decode(_checksum(pieces)), "big")
     assert crc == google_crc32c.value(data)
     (created,) = [r for r in seen if r["method"] == "POST" and not r["body"]]
     assert {k.lower(): v for k, v in created["headers"].items()}["x-amz-checksum-algorithm"] == (
         "CRC32C"
     )
     (completed,) = [r for r in seen if r["method"] == "POST" and r["body"]]
-    assert part_checksum([data]).encode() in completed["body"]
+    assert _checksum([data]).encode() in completed["body"]
 
 
 async def test_a_part_that_s3_fails_is_sent_again_whole(settings: Settings) -> None:
@@ -215,9 +220,7 @@ async def test_a_part_that_s3_fails_is_sent_again_whole(settings: Settings) -> N
             await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
             storage = S3BlobStorage(s3, settings.s3_bucket)
             upload = await storage.start_multipart("again", mime_type="application/octet-stream")
-            part = await storage.upload_part(
-                "again", upload, 1, pieces, crc32c=part_checksum(pieces)
-            )
+            part = await storage.upload_part("again", upload, 1, pieces, crc32c=_checksum(pieces))
             await storage.complete_multipart("again", upload, [part])
             stored = b"".join([chunk async for chunk in storage.read("again")])
     assert stored == b"".join(pieces)

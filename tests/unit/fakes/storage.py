@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import google_crc32c
+
 from bucketd.server.domain.contents import Content, dedup_key
 from bucketd.server.domain.stored import Fetched, Head
 from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, StorageUnavailable
-from bucketd.server.services.part_hashing import part_checksum
+from bucketd.server.services.part_hashing import s3_checksum
 
 Journal = list[tuple[str, ...]]
 
@@ -173,7 +175,7 @@ class FakeStorage:
     ) -> Part:
         self._op("part", key)
         data = b"".join(pieces)
-        if crc32c is not None and crc32c != part_checksum([data]):
+        if crc32c is not None and crc32c != s3_checksum(google_crc32c.value(data)):
             raise InvalidArgument(f"part {number}: the CRC32C does not match (BadDigest)")
         self.multipart[multipart_id][1][number] = bytes(data)
         return Part(number=number, etag=f"e{number}", size=len(data), crc32c=crc32c)
