@@ -3,13 +3,14 @@ messages, then in 2 MiB ones, the largest the server takes), (b) through
 the HTTP route, (d) through the HTTP route as a resumable upload in 4 requests, (e) through
 bucketd.client's upload_file (a session, the file read from disk), and (c) straight
 to the same S3 server as a user would without bucketd — in one run. The baseline (c) is the
-faster of aiobotocore multipart (8 MiB parts, one after the other) and boto3's managed transfer
-(8 MiB parts, 10 threads).
+fastest of aiobotocore multipart (parts one after the other) and boto3's managed transfer (10
+threads), with bucketd's part size (16 MiB), and boto3's managed transfer with its own (8 MiB).
 
 Prints for each: MB/s, the ratio to the best (c), the peak RSS growth of the bucketd process
 (sampled from /proc), and the CPU-seconds per GiB moved of bucketd, of the S3 server's processes
 and of the client (this process), from /proc/<pid>/stat; and the hashing floor: what SHA-256 and
-CRC32C of every byte (the work bucketd cannot skip) cost on this machine. bucketd runs as
+CRC32C of every byte (the work bucketd cannot skip) cost on this machine, with the other floors of
+bench/floors.py. bucketd runs as
 `bucketd serve` in its own process against the S3 this script starts (Ceph's RGW by default,
 moto with --s3 moto; see bench/s3.py) and its own MongoDB stand-in. Each run's bytes are
 fresh (its first block differs), so deduplication never skips the work. By default the
@@ -40,20 +41,21 @@ import aiohttp
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
-from crc32c import CRC32CHash
 from grpc import aio
 
 from bench import s3 as s3_choice
+from bench.floors import cpu_seconds, grpc_receive_floor, hashing_floor, loopback_send_floor
 from bench.s3 import S3, s3_for
 from bucketd.client import AsyncClient
 from bucketd.server.domain import keys
+from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import ensure_bucket, open_s3
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 
 MIB = 1024 * 1024
-PART = 8 * MIB
+PART = PART_BYTES  # bucketd's S3 part size, for the direct uploads too
 CHECKSUMS: tuple[Literal["when_supported", "when_required"], ...] = (
     "when_supported",
     "when_required",
@@ -69,15 +71,7 @@ def blocks(mib: int, salt: bytes) -> Iterator[bytes]:
         yield BLOCK
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GIB = 1024 * MIB
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (its threads included)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 @contextmanager
@@ -91,18 +85,6 @@ def cpu_per_gib(pids: dict[str, tuple[int, ...]], moved: int) -> Iterator[dict[s
         for name, group in pids.items():
             spent = sum(cpu_seconds(pid) for pid in group) - before[name]
             result[name] = spent / (moved / GIB)
-
-
-def hashing_floor() -> float:
-    """CPU-seconds per GiB of SHA-256 + CRC32C over every byte, on this machine, with the
-    implementations bucketd uses (hashlib, crc32c)."""
-    data = os.urandom(8 * MIB)
-    sha256, crc32c = hashlib.sha256(), CRC32CHash()
-    started = time.process_time()
-    for _ in range(32):  # 256 MiB
-        sha256.update(data)
-        crc32c.update(data)
-    return (time.process_time() - started) / (32 * 8 * MIB / GIB)
 
 
 def rss_bytes(pid: int) -> int:
@@ -205,7 +187,7 @@ async def via_http_resumable(
     url: str, headers: dict[str, str], mib: int, salt: bytes, digest: str | None
 ) -> str:
     """The same bytes as a resumable upload in 4 requests: a POST with `Upload-Complete: ?0`,
-    two PATCH appends and a last one with `?1` (each a whole number of 8 MiB parts but the
+    two PATCH appends and a last one with `?1` (each a whole number of parts but the
     last, so every offset advances by all it sent)."""
     source = blocks(mib, salt)
     quarter_mib = max(PART // MIB, (mib // 4) // (PART // MIB) * (PART // MIB))
@@ -241,7 +223,7 @@ async def via_http_resumable(
 
 
 async def direct_aiobotocore(settings: Settings, mib: int) -> float:
-    """MB/s of a multipart upload by hand: 8 MiB parts, one after the other."""
+    """MB/s of a multipart upload by hand: parts one after the other."""
     started = time.perf_counter()
     async with open_s3(settings) as s3:
         upload = await s3.create_multipart_upload(Bucket="direct", Key="big.bin")
@@ -291,9 +273,13 @@ class _Blocks(io.RawIOBase):
 
 
 def direct_boto3(
-    settings: Settings, mib: int, *, checksums: Literal["when_supported", "when_required"]
+    settings: Settings,
+    mib: int,
+    *,
+    checksums: Literal["when_supported", "when_required"],
+    part_bytes: int = PART,
 ) -> float:
-    """MB/s of boto3's managed transfer (upload_fileobj): 8 MiB parts, 10 threads."""
+    """MB/s of boto3's managed transfer (upload_fileobj): 10 threads."""
     s3 = boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
@@ -304,7 +290,9 @@ def direct_boto3(
             request_checksum_calculation=checksums, response_checksum_validation=checksums
         ),
     )
-    config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART, max_concurrency=10)
+    config = TransferConfig(
+        multipart_threshold=part_bytes, multipart_chunksize=part_bytes, max_concurrency=10
+    )
     started = time.perf_counter()
     s3.upload_fileobj(io.BufferedReader(_Blocks(mib)), "direct", "big.bin", Config=config)
     rate = mib * MIB / 1e6 / (time.perf_counter() - started)
@@ -386,6 +374,11 @@ async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
             with cpu_per_gib(pids, moved) as cpu:
                 rate = await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
             rows.append((f"boto3 {checksums}", rate, 0, cpu))
+        with cpu_per_gib(pids, moved) as cpu:  # boto3's own default part size
+            rate = await asyncio.to_thread(
+                direct_boto3, settings, mib, checksums="when_required", part_bytes=8 * MIB
+            )
+        rows.append(("boto3 8 MiB", rate, 0, cpu))
         direct_rate = max(rate for _, rate, _, _ in rows)
         source = Path(tempfile.mkdtemp()) / "big.bin"
         write_file(source, mib, b"client")  # read back from the page cache, not timed
@@ -420,6 +413,7 @@ LABELS = {
     "aiobotocore": "(c) direct, aiobotocore multipart",
     "boto3 when_supported": "(c) direct, boto3 transfer, CRC32",
     "boto3 when_required": "(c) direct, boto3 transfer, no CRC",
+    "boto3 8 MiB": "(c) same, boto3's 8 MiB parts",
     "grpc": "(a) gRPC UploadObject",
     "grpc 2 MiB": "(a) gRPC, 2 MiB chunks",
     "http": "(b) HTTP upload route",
@@ -437,8 +431,7 @@ def _report(
 ) -> None:
     print(
         f"{mib} MiB per run against {s3.kind} S3, "
-        f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}; "
-        f"hashing floor (SHA-256 + CRC32C): {hashing_floor():.2f} CPU-s/GiB"
+        f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}"
     )
     print(
         f"{'path':<36} {'MB/s':>7} {'ratio':>6} {'RSS+ MiB':>9}   CPU-s/GiB: "
@@ -451,6 +444,19 @@ def _report(
             f"{LABELS[name]:<36} {rate:7.1f} {rate / direct_rate:6.2f} {rss}              "
             f"{bucketd} {cpu['s3']:6.2f} {cpu['client']:6.2f}"
         )
+    _report_floors(min(mib, 512))
+
+
+def _report_floors(mib: int) -> None:
+    """The least the gRPC route could cost: hashing + a bare gRPC receive + the loopback send."""
+    hashing, send = hashing_floor(), loopback_send_floor(mib, MIB)
+    receive = {chunk_mib: grpc_receive_floor(mib, chunk_mib * MIB) for chunk_mib in (1, 2)}
+    print(
+        f"floors (bench/floors.py), CPU-s/GiB: hashing (SHA-256 + CRC32C) {hashing:.2f}, "
+        f"loopback send {send:.2f}, bare grpcio receive {receive[1]:.2f} (1 MiB messages) "
+        f"and {receive[2]:.2f} (2 MiB); their sum, the least the gRPC route could cost: "
+        f"{hashing + send + receive[1]:.2f} and {hashing + send + receive[2]:.2f}"
+    )
 
 
 def main() -> None:

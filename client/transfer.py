@@ -2,8 +2,8 @@
 call, a download through a presigned URL — with progress reported to a callback.
 
 A file upload opens an upload session, then streams the file from the session's persisted
-offset; when the connection breaks (UNAVAILABLE), it asks the session where to continue (whole
-8 MiB parts survive) and streams again from there, with backoff, up to the retry policy's
+offset; when the connection breaks (UNAVAILABLE), it asks the session where to continue (every byte
+that arrived survives) and streams again from there, with backoff, up to the retry policy's
 attempts. The SHA-256 is computed while reading and checked against the stored blob's.
 """
 

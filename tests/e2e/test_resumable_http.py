@@ -18,6 +18,7 @@ import pytest
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.server.app import running_server
+from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
@@ -26,7 +27,7 @@ from tests.e2e.objects_support import digest, make_bucket, multipart_uploads
 
 KIB = 1024
 MIB = 1024 * 1024
-PART = 8 * MIB  # the server's S3 part size
+PART = PART_BYTES  # the server's S3 part size
 CREATE = "/v1/buckets/things/objects/upload?property=notes&filename=big.txt"
 PARTIAL = {"Content-Type": "application/partial-upload"}
 INTEROP = "Upload-Draft-Interop-Version"
@@ -116,7 +117,7 @@ async def test_broken_upload_resumes_with_head_and_patch(
     await make_bucket(service, acme)
     data = os.urandom(64 * MIB)
     errors_before = await _count(service, UPLOAD_ROUTE, "POST", "500")
-    location = await _send_then_drop(service, acme, data, 20 * MIB + 12345)
+    location = await _send_then_drop(service, acme, data, 2 * PART + 12 * MIB + 12345)
 
     async def counted_as_gone() -> bool:
         return await _count(service, UPLOAD_ROUTE, "POST", "499") == 1
@@ -126,7 +127,7 @@ async def test_broken_upload_resumes_with_head_and_patch(
     offset = await _offset(service, acme, location)
     # past the two parts in S3: the rest is kept as the session's tail (bytes still in the
     # gateway's buffers when the connection dropped are lost with it)
-    assert 2 * PART < offset <= 20 * MIB + 12345
+    assert 2 * PART < offset <= 2 * PART + 12 * MIB + 12345
     status, headers, obj = await _patch(
         service, acme, location, offset, data[offset:], complete=True
     )
@@ -164,7 +165,7 @@ async def test_a_finished_upload_points_at_its_object(
 async def test_small_appends_advance_the_offset_by_exactly_their_size(
     service: Service, acme: Tenant
 ) -> None:
-    """1 KiB, 3 MiB, 5 MiB + 1: each append counts whole, while S3 still gets parts of 8 MiB."""
+    """1 KiB, 3 MiB, 5 MiB + 1: each append counts whole, while S3 still gets whole parts."""
     await make_bucket(service, acme)
     sizes = [KIB, 3 * MIB, 5 * MIB + 1, PART + 7, 2 * MIB]
     data = os.urandom(sum(sizes))

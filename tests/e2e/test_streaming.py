@@ -196,7 +196,7 @@ async def test_resume_after_a_dropped_stream(
 ) -> None:
     await make_bucket(service, acme)
     stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
-    data = os.urandom(12 * MIB)
+    data = os.urandom(PART_BYTES + 4 * MIB)
     started = await stub.StartUploadSession(
         pb.StartUploadSessionRequest(
             header=_header(_text_blob(expected_sha256=sha256(data))).header
@@ -206,7 +206,7 @@ async def test_resume_after_a_dropped_stream(
     session = started.session_id
     sent = asyncio.Event()
     call = await _stream_then_stall(
-        service, acme, [_header(session_id=session), *_chunks(0, data[: 9 * MIB])], sent
+        service, acme, [_header(session_id=session), *_chunks(0, data[: PART_BYTES + MIB])], sent
     )
     await sent.wait()
 
@@ -222,7 +222,7 @@ async def test_resume_after_a_dropped_stream(
         pb.GetUploadSessionRequest(session_id=session, take_over=True), metadata=acme.metadata()
     )
     offset = status.persisted_sizes[0]
-    assert PART_BYTES < offset <= 9 * MIB
+    assert PART_BYTES < offset <= PART_BYTES + MIB
     obj = await _upload(
         service, acme, [_header(session_id=session), *_chunks(0, data[offset:], start=offset)]
     )

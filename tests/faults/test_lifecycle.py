@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
 from tests.e2e.objects_support import multipart_uploads, s3_keys
 from tests.faults.processes import bucketd, environment, issue_key, rest
@@ -42,11 +43,11 @@ class _Trickle:
     async def body(self) -> AsyncIterator[bytes]:
         for index in range(10_000):
             yield os.urandom(MIB)
-            if index == 8:
-                self.sent.set()  # more than one 8 MiB part: a multipart upload is open
+            if index == PART_BYTES // MIB:
+                self.sent.set()  # more than one part: a multipart upload is open
             if self.finish.is_set():
                 return
-            await asyncio.sleep(0.05 if index < 8 else 0.3)
+            await asyncio.sleep(0.05 if index < PART_BYTES // MIB else 0.3)
 
 
 def _upload(

@@ -17,6 +17,7 @@ from bucketd.server.domain.tasks import TaskType
 from bucketd.server.domain.uploads import UploadRequest
 from bucketd.server.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from bucketd.server.services.buckets import NewBucket
+from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.services.streams import Message
 from bucketd.server.services.upload_confirm import Confirmation
 from tests.unit.world import World, world
@@ -231,7 +232,7 @@ async def _in_appends(
 ) -> ObjectRecord:
     """A session filled in three appends (a whole part, then tails), the last finishing it;
     `later` (another instance's streams) takes the appends after the first."""
-    part = 8 * 1024 * 1024
+    part = PART_BYTES
     spec = StreamBlobSpec(property="doc", mime_type="application/pdf", expected_size=len(data))
     session_id, _ = await streams.start_session(
         namespace, StreamHeader(bucket_identifier="papers", blobs=[spec])
@@ -261,7 +262,7 @@ async def test_appends_continue_the_sessions_hash_instead_of_reading_it_back() -
     """The object's SHA-256 comes from the hash the appends carried on: the finished object is
     never read back from S3. Appends taken by another instance (no hash kept there) fall back
     to reading it."""
-    data = bytes(range(256)) * (12 * 1024 * 1024 // 256)
+    data = bytes(range(256)) * ((PART_BYTES + 4 * 1024 * 1024) // 256)
     w, namespace, _ = await _ready()
     made = await _in_appends(w.services.streams, namespace, data)
     assert made.blobs[0].sha256 == hashlib.sha256(data).hexdigest()
