@@ -404,6 +404,7 @@ async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
             rows.append((name, rate, sampled[0], cpu))
         source.unlink()
         _report(s3, mib, with_sha256, rows, direct_rate)
+        await asyncio.to_thread(_report_floors, min(mib, 512))  # they run event loops of their own
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -444,7 +445,6 @@ def _report(
             f"{LABELS[name]:<36} {rate:7.1f} {rate / direct_rate:6.2f} {rss}              "
             f"{bucketd} {cpu['s3']:6.2f} {cpu['client']:6.2f}"
         )
-    _report_floors(min(mib, 512))
 
 
 def _report_floors(mib: int) -> None:

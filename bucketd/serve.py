@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bucketd import logs
+from bucketd import heap, logs
 from bucketd.drain import Drain
 from bucketd.gateway.access import running_metrics
 from bucketd.gateway.app import running_gateway
@@ -269,6 +269,7 @@ def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings
         bootstrap = args.bootstrap_dev and args.worker_index == 0
     else:
         bootstrap = settings.mongodb_uri is None  # stand-in mode: make curl work at once
+    heap.keep_chunk_buffers()
     with contextlib.ExitStack() as standins:
         settings = _with_standins(settings, standins)
         try:
