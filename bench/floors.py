@@ -3,7 +3,8 @@ bench/upload.py's CPU-seconds per GiB.
 
 - hashing: SHA-256 and CRC32C of every byte (hashlib, crc32c), on bytes already in cache;
 - gRPC receive: a bare grpcio asyncio server (no interceptor, no protobuf: the messages stay
-  bytes) that receives the same chunk messages and drops them, in its own process;
+  bytes; malloc set as `bucketd serve` sets it, bucketd/heap.py) that receives the same chunk
+  messages and drops them, in its own process;
 - loopback send: a bare asyncio stream writing the bytes to a socket whose reader drops them
   (the part of sending to S3 that is the kernel's, here on the loopback as in the benchmark).
 
@@ -28,6 +29,8 @@ from collections.abc import AsyncIterator
 import grpc
 from crc32c import CRC32CHash
 from grpc import aio
+
+from bucketd import heap
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -60,6 +63,7 @@ def _same(raw: bytes) -> bytes:
 
 async def _grpc_sink() -> None:
     """Serve _METHOD, dropping what it receives; print the port, then run until killed."""
+    heap.keep_chunk_buffers()
 
     async def receive(requests: AsyncIterator[bytes], context: object) -> bytes:
         async for _ in requests:
