@@ -102,14 +102,14 @@ def _start(role: str) -> tuple[subprocess.Popen[str], int]:
     return child, int(child.stdout.readline())
 
 
-def _chunks(mib: int, chunk_bytes: int) -> list[bytes]:
+def _chunks(chunk_bytes: int) -> list[bytes]:
     return [os.urandom(chunk_bytes) for _ in range(4)]
 
 
 def grpc_receive_floor(mib: int, chunk_bytes: int) -> float:
     """CPU-seconds per GiB of the bare grpcio server receiving `mib` MiB in chunk messages."""
     child, port = _start("grpc")
-    data = _chunks(mib, chunk_bytes)
+    data = _chunks(chunk_bytes)
 
     async def send() -> None:
         async def messages() -> AsyncIterator[bytes]:
@@ -135,7 +135,7 @@ def grpc_receive_floor(mib: int, chunk_bytes: int) -> float:
 def loopback_send_floor(mib: int, chunk_bytes: int) -> float:
     """CPU-seconds per GiB of an asyncio stream writing `mib` MiB to a socket on the loopback."""
     child, port = _start("socket")
-    data = _chunks(mib, chunk_bytes)
+    data = _chunks(chunk_bytes)
 
     async def send() -> float:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
