@@ -1,9 +1,10 @@
 """A multipart part's bytes as aiohttp sends them: the pieces they arrived in, never joined.
 
-A part is 8 pieces of 1 MiB as they came off the wire. Joining them is a copy of every byte, and
-so was each other way of handing botocore a body: it wraps bytes in a BytesIO that aiohttp copies
-whole before sending, and on Python < 3.13.2 aiohttp joins the headers with a bytes body. Together
-those copies were a third of bucketd's CPU per uploaded GiB (py-spy; see docs/operating.md).
+A part is the 1-2 MiB chunks it was made of, as they came off the wire. Joining them is a copy
+of every byte, and so was each other way of handing botocore a body: it wraps bytes in a BytesIO
+that aiohttp copies whole before sending, and on Python < 3.13.2 aiohttp joins the headers with
+a bytes body. Together those copies were a third of bucketd's CPU per uploaded GiB (py-spy; see
+docs/architecture.md).
 
 botocore takes any body with `read` (a stream: it asks for `Expect: 100-continue`, as boto3 does
 for files, so aiohttp sends the headers on their own), its length from `len()`, and rewinds it

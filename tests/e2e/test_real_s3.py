@@ -25,6 +25,7 @@ import google_crc32c
 import pytest
 from aiohttp import web
 
+from bucketd.server.domain.writes import Part
 from bucketd.server.errors import StorageUnavailable
 from bucketd.server.services.part_hashing import s3_checksum
 from bucketd.server.settings import Settings
@@ -154,15 +155,32 @@ async def _recording_proxy(
         yield url
 
 
-async def test_bucketds_puts_carry_a_content_md5_that_s3_checks(settings: Settings) -> None:
+@asynccontextmanager
+async def _proxied_storage(
+    settings: Settings, seen: list[dict[str, Any]], *, fail_parts: int = 0
+) -> AsyncIterator[S3BlobStorage]:
+    """bucketd's S3 storage, its requests going through the recording proxy."""
     assert settings.s3_endpoint_url
+    async with (
+        _recording_proxy(settings.s3_endpoint_url, seen, fail_parts=fail_parts) as proxy,
+        open_s3(replace(settings, s3_endpoint_url=proxy)) as s3,
+    ):
+        await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
+        yield S3BlobStorage(s3, settings.s3_bucket)
+
+
+async def _one_part(storage: S3BlobStorage, key: str, pieces: list[bytes]) -> tuple[Part, bytes]:
+    """`pieces` uploaded as a multipart upload's only part: the part, and the bytes S3 keeps."""
+    upload = await storage.start_multipart(key, mime_type="application/octet-stream")
+    part = await storage.upload_part(key, upload, 1, pieces, crc32c=_checksum(pieces))
+    await storage.complete_multipart(key, upload, [part])
+    return part, b"".join([chunk async for chunk in storage.read(key)])
+
+
+async def test_bucketds_puts_carry_a_content_md5_that_s3_checks(settings: Settings) -> None:
     seen: list[dict[str, Any]] = []
-    async with _recording_proxy(settings.s3_endpoint_url, seen) as proxy:
-        proxied = replace(settings, s3_endpoint_url=proxy)
-        async with open_s3(proxied) as s3:
-            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
-            storage = S3BlobStorage(s3, settings.s3_bucket)
-            await storage.put("checked", b"hello, S3", mime_type="text/plain")
+    async with _proxied_storage(settings, seen) as storage:
+        await storage.put("checked", b"hello, S3", mime_type="text/plain")
     (put,) = [r for r in seen if r["method"] == "PUT" and r["body"]]
     expected = base64.b64encode(hashlib.md5(b"hello, S3").digest()).decode()
     assert put["headers"]["Content-MD5"] == expected  # and S3 answered 200: it checked it
@@ -178,19 +196,11 @@ async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> 
     """No second SHA-256 of every byte for SigV4: the payload is UNSIGNED-PAYLOAD and each part
     carries its CRC32C (checked by AWS and MinIO; Ceph 16 accepts and ignores it, moto too), the
     multipart upload declares the algorithm and its completion lists each part's."""
-    assert settings.s3_endpoint_url
     seen: list[dict[str, Any]] = []
     data = os.urandom(5 * 1024 * 1024 + 7)
     pieces = [data[:1024], data[1024 : 3 * 1024 * 1024 + 5], data[3 * 1024 * 1024 + 5 :]]
-    async with _recording_proxy(settings.s3_endpoint_url, seen) as proxy:
-        proxied = replace(settings, s3_endpoint_url=proxy)
-        async with open_s3(proxied) as s3:
-            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
-            storage = S3BlobStorage(s3, settings.s3_bucket)
-            upload = await storage.start_multipart("crc", mime_type="application/octet-stream")
-            part = await storage.upload_part("crc", upload, 1, pieces, crc32c=_checksum(pieces))
-            await storage.complete_multipart("crc", upload, [part])
-            stored = b"".join([chunk async for chunk in storage.read("crc")])
+    async with _proxied_storage(settings, seen) as storage:
+        part, stored = await _one_part(storage, "crc", pieces)
     assert stored == data and part.size == len(data)
     (sent,) = [r for r in seen if r["method"] == "PUT" and r["body"] == data]
     headers = {name.lower(): value for name, value in sent["headers"].items()}
@@ -211,18 +221,10 @@ async def test_parts_are_unsigned_and_carry_their_crc32c(settings: Settings) -> 
 async def test_a_part_that_s3_fails_is_sent_again_whole(settings: Settings) -> None:
     """botocore retries a part S3 answered 503 (SlowDown): it rewinds the body and aiohttp
     sends every piece again."""
-    assert settings.s3_endpoint_url
     seen: list[dict[str, Any]] = []
     pieces = [os.urandom(1024 * 1024) for _ in range(3)] + [b"end"]
-    async with _recording_proxy(settings.s3_endpoint_url, seen, fail_parts=1) as proxy:
-        proxied = replace(settings, s3_endpoint_url=proxy)
-        async with open_s3(proxied) as s3:
-            await ensure_bucket(s3, settings.s3_bucket, region=settings.aws_region)
-            storage = S3BlobStorage(s3, settings.s3_bucket)
-            upload = await storage.start_multipart("again", mime_type="application/octet-stream")
-            part = await storage.upload_part("again", upload, 1, pieces, crc32c=_checksum(pieces))
-            await storage.complete_multipart("again", upload, [part])
-            stored = b"".join([chunk async for chunk in storage.read("again")])
+    async with _proxied_storage(settings, seen, fail_parts=1) as storage:
+        _, stored = await _one_part(storage, "again", pieces)
     assert stored == b"".join(pieces)
     assert [r["body"] for r in seen if r["part"]] == [stored, stored]
 
