@@ -17,7 +17,11 @@ fresh (its first block differs), so deduplication never skips the work. By defau
 client does not send the SHA-256 (the common case); --with-sha256 sends it up front
 (expected_sha256 / ?sha256=). Either way bucketd writes the parts once, at their final key.
 
-    .venv/bin/python -m bench.upload [--mib 1024] [--with-sha256] [--s3 rgw|moto]
+With --rounds N every path runs N times, in turn (so that a slow minute of a shared machine
+weighs on every path alike), and the table shows each path's median, with the range of
+bucketd's CPU-seconds per GiB.
+
+    .venv/bin/python -m bench.upload [--mib 1024] [--rounds 1] [--with-sha256] [--s3 rgw|moto]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import asyncio
 import hashlib
 import io
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -351,65 +357,113 @@ def digest_of(mib: int, salt: bytes) -> str:
     return hasher.hexdigest()
 
 
-async def bench(s3: S3, mib: int, *, with_sha256: bool) -> None:
-    settings = Settings(
+@dataclass
+class Row:
+    """One path's measurements in one round."""
+
+    name: str
+    rate: float  # MB/s
+    rss_growth: int  # bytes; 0 for the direct uploads (bucketd is not involved)
+    cpu: dict[str, float]  # CPU-seconds per GiB, of "bucketd", "s3" and "client"
+
+
+async def one_round(
+    s3: S3,
+    process: subprocess.Popen[str],
+    urls: tuple[str, str],
+    key: str,
+    mib: int,
+    *,
+    with_sha256: bool,
+    index: int,
+) -> list[Row]:
+    """Every path once: the direct uploads first, then bucketd's."""
+    settings = settings_for(s3)
+    target, url = urls
+    moved, size_mb = mib * MIB, mib * MIB / 1e6
+    headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
+    metadata = tuple((k.lower(), v) for k, v in headers.items())
+    pids = {"bucketd": (process.pid,), "s3": s3.pids, "client": (os.getpid(),)}
+    rows: list[Row] = []
+    with cpu_per_gib(pids, moved) as cpu:
+        aio_rate = await direct_aiobotocore(settings, mib)
+    rows.append(Row("aiobotocore", aio_rate, 0, cpu))
+    for checksums in CHECKSUMS:
+        with cpu_per_gib(pids, moved) as cpu:
+            rate = await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
+        rows.append(Row(f"boto3 {checksums}", rate, 0, cpu))
+    with cpu_per_gib(pids, moved) as cpu:  # boto3's own default part size
+        rate = await asyncio.to_thread(
+            direct_boto3, settings, mib, checksums="when_required", part_bytes=8 * MIB
+        )
+    rows.append(Row("boto3 8 MiB", rate, 0, cpu))
+    source = Path(tempfile.mkdtemp()) / "big.bin"
+    write_file(source, mib, b"client")  # read back from the page cache, not timed
+    for name in ("grpc", "grpc 2 MiB", "client", "http", "resumable"):
+        salt = f"{name} {index}".encode()  # fresh bytes in every round
+        digest = digest_of(mib, salt) if with_sha256 else None
+        with peak_rss_growth(process.pid) as sampled, cpu_per_gib(pids, moved) as cpu:
+            started = time.perf_counter()
+            if name.startswith("grpc"):
+                chunk_mib = 2 if name == "grpc 2 MiB" else 1
+                object_id = await via_grpc(target, metadata, mib, salt, digest, chunk_mib=chunk_mib)
+            elif name == "client":
+                object_id = await via_client(target, key, source)
+            elif name == "http":
+                object_id = await via_http(url, headers, mib, salt, digest)
+            else:
+                object_id = await via_http_resumable(url, headers, mib, salt, digest)
+            rate = size_mb / (time.perf_counter() - started)
+        await delete_object(url, headers, object_id)
+        await asyncio.sleep(2 * SWEEP_SECONDS)  # not measured: the janitor deletes the bytes
+        rows.append(Row(name, rate, sampled[0], cpu))
+    source.unlink()
+    return rows
+
+
+def medians(rounds: list[list[Row]]) -> tuple[list[Row], dict[str, tuple[float, float]]]:
+    """Each path's median rate and CPU over the rounds, its largest RSS growth; and the range
+    (least, most) of bucketd's CPU-seconds per GiB."""
+    merged, spread = [], {}
+    for runs in zip(*rounds, strict=True):
+        groups = runs[0].cpu.keys()
+        cpu = {group: statistics.median(run.cpu[group] for run in runs) for group in groups}
+        rate = statistics.median(run.rate for run in runs)
+        merged.append(Row(runs[0].name, rate, max(run.rss_growth for run in runs), cpu))
+        spent = [run.cpu["bucketd"] for run in runs]
+        spread[runs[0].name] = (min(spent), max(spent))
+    return merged, spread
+
+
+def settings_for(s3: S3) -> Settings:
+    return Settings(
         s3_endpoint_url=s3.url, aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key
     )
+
+
+async def bench(s3: S3, mib: int, *, with_sha256: bool, rounds: int) -> None:
+    settings = settings_for(s3)
     key = keys.generate_key(test=True)
     process, target, url = start_bucketd(s3, key)
-    moved = mib * MIB
     try:
-        headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
-        metadata = tuple((k.lower(), v) for k, v in headers.items())
-        await setup(url, headers)
-        size_mb = moved / 1e6
-        pids = {"bucketd": (process.pid,), "s3": s3.pids, "client": (os.getpid(),)}
+        await setup(url, {"Authorization": f"Bearer {key}", "X-Namespace": "default"})
         async with open_s3(settings) as client:
             await ensure_bucket(client, "direct", region=settings.aws_region)
-        rows: list[tuple[str, float, int, dict[str, float]]] = []
-        with cpu_per_gib(pids, moved) as cpu:
-            aio_rate = await direct_aiobotocore(settings, mib)
-        rows.append(("aiobotocore", aio_rate, 0, cpu))
-        for checksums in CHECKSUMS:
-            with cpu_per_gib(pids, moved) as cpu:
-                rate = await asyncio.to_thread(direct_boto3, settings, mib, checksums=checksums)
-            rows.append((f"boto3 {checksums}", rate, 0, cpu))
-        with cpu_per_gib(pids, moved) as cpu:  # boto3's own default part size
-            rate = await asyncio.to_thread(
-                direct_boto3, settings, mib, checksums="when_required", part_bytes=8 * MIB
+        measured = [
+            await one_round(
+                s3, process, (target, url), key, mib, with_sha256=with_sha256, index=index
             )
-        rows.append(("boto3 8 MiB", rate, 0, cpu))
-        direct_rate = max(rate for _, rate, _, _ in rows)
-        source = Path(tempfile.mkdtemp()) / "big.bin"
-        write_file(source, mib, b"client")  # read back from the page cache, not timed
-        for name in ("grpc", "grpc 2 MiB", "client", "http", "resumable"):
-            salt = name.encode()
-            digest = digest_of(mib, salt) if with_sha256 else None
-            with peak_rss_growth(process.pid) as sampled, cpu_per_gib(pids, moved) as cpu:
-                started = time.perf_counter()
-                if name.startswith("grpc"):
-                    chunk_mib = 2 if name == "grpc 2 MiB" else 1
-                    object_id = await via_grpc(
-                        target, metadata, mib, salt, digest, chunk_mib=chunk_mib
-                    )
-                elif name == "client":
-                    object_id = await via_client(target, key, source)
-                elif name == "http":
-                    object_id = await via_http(url, headers, mib, salt, digest)
-                else:
-                    object_id = await via_http_resumable(url, headers, mib, salt, digest)
-                rate = size_mb / (time.perf_counter() - started)
-            await delete_object(url, headers, object_id)
-            await asyncio.sleep(2 * SWEEP_SECONDS)  # not measured: the janitor deletes the bytes
-            rows.append((name, rate, sampled[0], cpu))
-        source.unlink()
-        _report(s3, mib, with_sha256, rows, direct_rate)
+            for index in range(rounds)
+        ]
+        rows, spread = medians(measured)
+        _report(s3, mib, with_sha256=with_sha256, rows=rows, spread=spread, rounds=rounds)
         await asyncio.to_thread(_report_floors, min(mib, 512))  # they run event loops of their own
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
+DIRECT = ("aiobotocore", "boto3")  # the rows of the uploads straight to S3: the baseline
 LABELS = {
     "aiobotocore": "(c) direct, aiobotocore multipart",
     "boto3 when_supported": "(c) direct, boto3 transfer, CRC32",
@@ -426,24 +480,31 @@ LABELS = {
 def _report(
     s3: S3,
     mib: int,
+    *,
     with_sha256: bool,
-    rows: list[tuple[str, float, int, dict[str, float]]],
-    direct_rate: float,
+    rows: list[Row],
+    spread: dict[str, tuple[float, float]],
+    rounds: int,
 ) -> None:
+    direct_rate = max(row.rate for row in rows if row.name.startswith(DIRECT))
     print(
         f"{mib} MiB per run against {s3.kind} S3, "
         f"SHA-256 sent up front: {'yes' if with_sha256 else 'no'}"
+        + (f"; medians of {rounds} rounds (each runs every path in turn)" if rounds > 1 else "")
     )
     print(
         f"{'path':<36} {'MB/s':>7} {'ratio':>6} {'RSS+ MiB':>9}   CPU-s/GiB: "
-        f"{'bucketd':>7} {'S3':>6} {'client':>6}"
+        f"{'bucketd':>7} {'S3':>6} {'client':>6}" + ("   bucketd range" if rounds > 1 else "")
     )
-    for name, rate, growth, cpu in rows:
-        bucketd = f"{cpu['bucketd']:7.2f}" if not name.startswith(("aio", "boto")) else "      -"
-        rss = f"{growth / MIB:9.1f}" if growth else "        -"
+    for row in rows:
+        direct = row.name.startswith(DIRECT)
+        bucketd = "      -" if direct else f"{row.cpu['bucketd']:7.2f}"
+        rss = "        -" if direct else f"{row.rss_growth / MIB:9.1f}"
+        least, most = spread[row.name]
         print(
-            f"{LABELS[name]:<36} {rate:7.1f} {rate / direct_rate:6.2f} {rss}              "
-            f"{bucketd} {cpu['s3']:6.2f} {cpu['client']:6.2f}"
+            f"{LABELS[row.name]:<36} {row.rate:7.1f} {row.rate / direct_rate:6.2f} {rss}"
+            f"              {bucketd} {row.cpu['s3']:6.2f} {row.cpu['client']:6.2f}"
+            + (f"   {least:.2f}-{most:.2f}" if rounds > 1 and not direct else "")
         )
 
 
@@ -463,10 +524,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--mib", type=int, default=1024, help="size of each run, in MiB")
     parser.add_argument("--with-sha256", action="store_true", help="send the hash up front")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every path this many times, in turn, and print the medians",
+    )
     s3_choice.add_argument(parser)
     args = parser.parse_args()
+    if args.rounds < 1 or args.mib < 1:
+        parser.error("--rounds and --mib must be at least 1")
     with s3_for(args.s3) as s3:
-        asyncio.run(bench(s3, args.mib, with_sha256=args.with_sha256))
+        asyncio.run(bench(s3, args.mib, with_sha256=args.with_sha256, rounds=args.rounds))
 
 
 if __name__ == "__main__":
