@@ -397,27 +397,29 @@ async def one_round(
             direct_boto3, settings, mib, checksums="when_required", part_bytes=8 * MIB
         )
     rows.append(Row("boto3 8 MiB", rate, 0, cpu))
-    source = Path(tempfile.mkdtemp()) / "big.bin"
-    write_file(source, mib, b"client")  # read back from the page cache, not timed
-    for name in ("grpc", "grpc 2 MiB", "client", "http", "resumable"):
-        salt = f"{name} {index}".encode()  # fresh bytes in every round
-        digest = digest_of(mib, salt) if with_sha256 else None
-        with peak_rss_growth(process.pid) as sampled, cpu_per_gib(pids, moved) as cpu:
-            started = time.perf_counter()
-            if name.startswith("grpc"):
-                chunk_mib = 2 if name == "grpc 2 MiB" else 1
-                object_id = await via_grpc(target, metadata, mib, salt, digest, chunk_mib=chunk_mib)
-            elif name == "client":
-                object_id = await via_client(target, key, source)
-            elif name == "http":
-                object_id = await via_http(url, headers, mib, salt, digest)
-            else:
-                object_id = await via_http_resumable(url, headers, mib, salt, digest)
-            rate = size_mb / (time.perf_counter() - started)
-        await delete_object(url, headers, object_id)
-        await asyncio.sleep(2 * SWEEP_SECONDS)  # not measured: the janitor deletes the bytes
-        rows.append(Row(name, rate, sampled[0], cpu))
-    source.unlink()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "big.bin"
+        write_file(source, mib, f"client {index}".encode())  # read back from the page cache
+        for name in ("grpc", "grpc 2 MiB", "client", "http", "resumable"):
+            salt = f"{name} {index}".encode()  # fresh bytes in every round
+            digest = digest_of(mib, salt) if with_sha256 else None
+            with peak_rss_growth(process.pid) as sampled, cpu_per_gib(pids, moved) as cpu:
+                started = time.perf_counter()
+                if name.startswith("grpc"):
+                    chunk_mib = 2 if name == "grpc 2 MiB" else 1
+                    object_id = await via_grpc(
+                        target, metadata, mib, salt, digest, chunk_mib=chunk_mib
+                    )
+                elif name == "client":
+                    object_id = await via_client(target, key, source)
+                elif name == "http":
+                    object_id = await via_http(url, headers, mib, salt, digest)
+                else:
+                    object_id = await via_http_resumable(url, headers, mib, salt, digest)
+                rate = size_mb / (time.perf_counter() - started)
+            await delete_object(url, headers, object_id)
+            await asyncio.sleep(2 * SWEEP_SECONDS)  # not measured: the janitor deletes the bytes
+            rows.append(Row(name, rate, sampled[0], cpu))
     return rows
 
 
