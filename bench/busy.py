@@ -4,10 +4,11 @@ same bucketd, against the same calls with nothing else running, in alternating r
 
 One of the numbers behind where bucketd hashes (docs/known-gaps.md): on the event loop the bytes
 are in cache (~0.08 CPU-s/GiB less), but the loop then also runs the SHA-256 of every upload and
-other calls wait behind it; in a worker thread (what bucketd does) the loop stays free. bucketd
-runs as `bucketd serve` in its own process, against the S3 this script starts (Ceph's RGW by
-default) and its own MongoDB stand-in, as in bench/upload.py. On a machine the upload already
-keeps busy, the calls slow down for want of CPU too: compare with the idle rows of the same run.
+other calls wait behind it; in a worker thread (what bucketd does) the loop only hands each
+chunk over. bucketd runs as `bucketd serve` in its own process, against the S3 this script
+starts (Ceph's RGW by default) and its own MongoDB stand-in, as in bench/upload.py. On a machine
+the upload already keeps busy, the calls slow down for want of CPU too: compare with the idle
+rows of the same run.
 
     .venv/bin/python -m bench.busy [--mib 512] [--rounds 2] [--chunk-mib 1] [--s3 rgw|moto]
 """
