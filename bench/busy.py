@@ -27,6 +27,7 @@ import time
 from grpc import aio
 
 from bench import s3 as s3_choice
+from bench.create import Result
 from bench.s3 import S3, s3_for
 from bench.upload import setup, start_bucketd, via_grpc
 from bucketd.server.domain import keys
@@ -85,11 +86,6 @@ def _sample(target: str) -> None:
     print(json.dumps(asyncio.run(latencies(target, metadata))))
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[round(fraction * (len(ordered) - 1))]
-
-
 async def bench(s3: S3, mib: int, *, rounds: int, chunk_mib: int) -> None:
     key = keys.generate_key(test=True)
     process, target, url = start_bucketd(s3, key)
@@ -118,7 +114,7 @@ async def bench(s3: S3, mib: int, *, rounds: int, chunk_mib: int) -> None:
     )
     print(f"{'':<22} {'calls':>6} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7}")
     for label, measured in (("nothing else running", idle), ("during the upload", busy)):
-        p50, p90, p99 = (percentile(measured, q) * 1000 for q in (0.5, 0.9, 0.99))
+        p50, p90, p99 = (Result(measured, elapsed=0.0).percentile(q) for q in (0.5, 0.9, 0.99))
         print(f"{label:<22} {len(measured):6d} {p50:7.2f} {p90:7.2f} {p99:7.2f}")
     ratio = statistics.median(busy) / statistics.median(idle)
     print(f"p50 during the upload / idle: {ratio:.2f}")
