@@ -149,6 +149,7 @@ def _ingest(parts: _Parts, buckets: BucketService) -> _Ingest:
     contents = Contents(registry=stores.contents, storage=parts.storage, clock=clock)
     drafts = Drafts(
         objects=stores.objects,
+        buckets=stores.buckets,
         writes=stores.writes,
         claims=ObjectClaims(stores.claims, stores.objects),
         registry=stores.contents,

@@ -2,7 +2,8 @@
 
 `Drafts.begin` settles the claims (idempotency, unique key), then writes the record — PROCESSING
 for a new object — with the lease of this write inside it, naming the holder references the
-write may take and the keys where its new bytes will go. Only then does a byte move. A live draft
+write may take and the keys where its new bytes will go; then it looks the bucket up again (a
+deletion may have purged it since the create first did). Only then does a byte move. A live draft
 renews its lease; `commit` writes the final record only if the lease is still its own. Any
 failure (or a janitor, once the lease has run out) aborts the pending multipart uploads, deletes
 bytes that were never registered, releases the references, and marks a new object FAILED.
@@ -29,9 +30,11 @@ from bucketd.server.domain.objects import STORED_STATUS, content_hash
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, new_write_id
 from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
+from bucketd.server.services.buckets import not_found as bucket_not_found
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.ports import (
     BlobStorage,
+    BucketStore,
     ContentRegistry,
     ObjectStore,
     WriteStore,
@@ -71,6 +74,7 @@ class Drafts:
         self,
         *,
         objects: ObjectStore,
+        buckets: BucketStore,
         writes: WriteStore,
         claims: ObjectClaims,
         registry: ContentRegistry,
@@ -79,6 +83,7 @@ class Drafts:
         clock: Clock,
     ) -> None:
         self.objects = objects
+        self.buckets = buckets
         self.writes = writes
         self.claims = claims
         self.registry = registry
@@ -126,6 +131,7 @@ class Drafts:
         if existing is None:
             record = _new_record(object_id, namespace, bucket, plan, write, now=now)
             await self.objects.insert(record)
+            await self._withdraw_unless_bucket_lives(namespace, bucket, object_id)
         elif await self.writes.start_write(existing, write):
             record = dataclasses.replace(existing, write=write)
         else:
@@ -133,6 +139,19 @@ class Drafts:
                 f"Object {target_id} is being written by another request; retry"
             )
         return Draft(self, plan, record)
+
+    async def _withdraw_unless_bucket_lives(
+        self, namespace: Namespace, bucket: Bucket, object_id: str
+    ) -> None:
+        """A bucket's deletion removes its record before its task's passes over the objects:
+        a new record written after this finds the bucket is one those passes see, and one
+        that does not find it may have come after the last pass, so it goes again here with
+        its claims (it holds nothing else yet)."""
+        found = await self.buckets.find(namespace.namespace_id, bucket.bucket_id)
+        if found is None or found.bucket_id != bucket.bucket_id:
+            await self.objects.delete(namespace.namespace_id, bucket.bucket_id, object_id)
+            await self.claims.release(namespace, object_id)
+            raise bucket_not_found(bucket.bucket_name, namespace)
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
         """The draft of a session's object, for a stream that continues it."""

@@ -24,7 +24,16 @@ from bucketd.server.services.drafts import LEASE_LOST, Draft, Drafts
 from bucketd.server.services.janitor import EXPIRED_WRITE, Janitor
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.objects import ObjectService
-from tests.unit.fakes import FakeClock, FakeFetcher, FakeObjects, FakeRegistry, FakeStorage, Journal
+from tests.unit.fakes import (
+    FakeBuckets,
+    FakeClock,
+    FakeDatabase,
+    FakeFetcher,
+    FakeObjects,
+    FakeRegistry,
+    FakeStorage,
+    Journal,
+)
 
 LEASE = timedelta(seconds=60)
 GRACE = timedelta(seconds=100)
@@ -67,9 +76,13 @@ def _world(urls: dict[str, list[bytes]] | None = None) -> World:
     journal: Journal = []
     clock = FakeClock()
     registry, storage, objects = FakeRegistry(journal), FakeStorage(journal), FakeObjects(journal)
+    db = FakeDatabase()
+    db.buckets[BUCKET.bucket_id] = BUCKET  # the bucket every test writes into
+    buckets = FakeBuckets(db)
     contents = Contents(registry=registry, storage=storage, clock=clock)
     drafts = Drafts(
         objects=objects,
+        buckets=buckets,
         writes=objects,
         claims=ObjectClaims(objects, objects),
         registry=registry,

@@ -130,6 +130,35 @@ async def test_deleting_a_bucket_is_a_task_that_purges_what_it_held() -> None:
         await w.services.tasks.kill(principal, task.task_id)
 
 
+@pytest.mark.parametrize("deleted", ["bucket", "namespace"])
+async def test_an_object_created_across_a_deletion_does_not_outlive_it(deleted: str) -> None:
+    """The create looked its bucket up just before the bucket's (or the namespace's) deletion
+    and writes its record just after the deletion task's last pass: it must leave nothing
+    behind, and say the bucket is gone."""
+    w, namespace, _ = await _world_with([])
+    principal = await w.services.api_keys.authenticate(f"Bearer {await _key(w)}")
+    insert = w.objects.insert
+
+    async def insert_once_purged(record: ObjectRecord) -> None:
+        if deleted == "bucket":
+            await w.services.deletions.delete_bucket(namespace, "things")
+        else:
+            await w.services.deletions.delete_namespace(principal, namespace.namespace_name)
+        await w.services.tasks.drain()
+        assert w.db.buckets == {}  # the task has run its last pass
+        await insert(record)
+
+    w.objects.insert = insert_once_purged  # type: ignore[method-assign]
+    late = ObjectInput(
+        blobs=[BlobInput(property="note", type="text", data="late")], idempotency_key="late"
+    )
+    with pytest.raises(NotFound, match="Bucket 'things' not found"):
+        await w.services.objects.create(namespace, "things", late)
+    assert w.objects.records == {}
+    assert w.db.claims == {}
+    assert w.registry.entries == {} and w.storage.objects == {}
+
+
 async def _key(w: World) -> str:
     issued = await w.services.api_keys.issue("acme", test=True)
     return issued.plaintext
