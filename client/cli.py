@@ -33,6 +33,8 @@ from bucketd.client.errors import (
 from bucketd.client.transfer import Progress
 
 COMMANDS = frozenset({"put", "get", "ls"})
+DEFAULT_JOBS = 4  # files uploaded at once: streams share one connection
+MAX_JOBS = 16
 EXIT_CODES = """exit codes:
   0  done
   1  bucketd refused the call for another reason
@@ -93,8 +95,9 @@ def add_commands(commands: Any) -> None:
         parents=[common],
         help="upload files into a bucket (resumable)",
         description="Upload each PATH as a new object of the bucket, streamed over gRPC with its "
-        "SHA-256 checked. An interrupted put continues from what bucketd kept when run again "
-        "with the same arguments.",
+        "SHA-256 checked, up to --jobs files at once (a line per file as it finishes). An "
+        "interrupted put continues from what bucketd kept when run again with the same "
+        "arguments.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -104,6 +107,14 @@ def add_commands(commands: Any) -> None:
         "--property", "-p", help="schema property to fill (default: the bucket's only file one)"
     )
     put.add_argument("--type", help="blob type (default: the property's)")
+    put.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=DEFAULT_JOBS,
+        metavar="N",
+        help=f"upload up to N files at once (1-{MAX_JOBS}; default {DEFAULT_JOBS})",
+    )
     put.add_argument("--key-prefix", help="the object's key_prefix")
     put.add_argument(
         "--meta",
@@ -142,6 +153,13 @@ def add_commands(commands: Any) -> None:
     ls.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
 
 
+def _jobs(value: str) -> int:
+    jobs = int(value) if value.isdigit() else 0
+    if not 1 <= jobs <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_JOBS}, not {value!r}")
+    return jobs
+
+
 def _metadata(pairs: list[str]) -> dict[str, Any] | None:
     fields: dict[str, Any] = {}
     for pair in pairs:
@@ -156,8 +174,9 @@ def _metadata(pairs: list[str]) -> dict[str, Any] | None:
 
 
 @contextmanager
-def _bar(label: str, *, quiet: bool, resumable: bool = False) -> Iterator[Progress]:
-    """A progress bar on stderr when it is a terminal; a resumed upload says so once."""
+def _bar(label: str, *, quiet: bool, resumable: bool = False, line: int = 0) -> Iterator[Progress]:
+    """A progress bar on stderr when it is a terminal, on `line` (one per file uploading at
+    once); a resumed upload says so once."""
     enabled = not quiet and sys.stderr.isatty()
     screen = shutil.get_terminal_size()  # a terminal that reports no size counts as 80x24
     bar = tqdm(
@@ -170,6 +189,7 @@ def _bar(label: str, *, quiet: bool, resumable: bool = False) -> Iterator[Progre
         leave=False,
         ncols=screen.columns,
         nrows=screen.lines,
+        position=line,
     )
     first = True
 
@@ -200,12 +220,21 @@ def _client(args: argparse.Namespace) -> AsyncClient:
 
 
 async def _put(args: argparse.Namespace) -> int:
+    """Each path uploaded by one of `--jobs` workers; the exit code is that of the first path
+    (in the order given) that failed. A path given twice is uploaded twice, one after the other
+    (both runs would share its resume state)."""
     metadata = _metadata(args.meta)
-    failed = 0
-    async with _client(args) as client:
-        for path in args.paths:
+    lines = asyncio.Queue[int]()  # progress-bar lines free for the next file
+    for line in range(args.jobs):
+        lines.put_nowait(line)
+    resolved = await asyncio.to_thread(lambda: [path.resolve() for path in args.paths])
+    same_file = {real: asyncio.Lock() for real in resolved}
+
+    async def put_one(client: AsyncClient, path: Path, real: Path) -> int:
+        async with same_file[real]:
+            line = await lines.get()  # the files start in the order given
             try:
-                with _bar(path.name, quiet=args.quiet, resumable=True) as progress:
+                with _bar(path.name, quiet=args.quiet, resumable=True, line=line) as progress:
                     obj = await client.upload_file(
                         args.bucket,
                         path,
@@ -217,18 +246,29 @@ async def _put(args: argparse.Namespace) -> int:
                         resume_dir=resume_dir(),
                     )
             except (ApiError, OSError) as error:
-                failed = failed or exit_code(error)
                 _fail(args, str(path), error)
-                continue
-            details = obj["blobs"][0]["details"]
-            if args.json:
-                print(json.dumps({"path": str(path), "object": obj}))
-            else:
-                print(
-                    f"{path} -> {obj['object_id']} ({details['size_bytes']} bytes, "
-                    f"{details['hash']})"
-                )
-    return failed
+                return exit_code(error)
+            finally:
+                lines.put_nowait(line)
+        _done(args, path, obj)
+        return 0
+
+    async with _client(args) as client:
+        codes = await asyncio.gather(
+            *(put_one(client, path, real) for path, real in zip(args.paths, resolved, strict=True))
+        )
+    return next((code for code in codes if code), 0)
+
+
+def _done(args: argparse.Namespace, path: Path, obj: dict[str, Any]) -> None:
+    if args.json:
+        print(json.dumps({"path": str(path), "object": obj}), flush=True)
+        return
+    details = obj["blobs"][0]["details"]
+    print(
+        f"{path} -> {obj['object_id']} ({details['size_bytes']} bytes, {details['hash']})",
+        flush=True,
+    )
 
 
 def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:

@@ -91,6 +91,35 @@ async def test_put_get_ls_round_trip_64_mib(service: Service, acme: Tenant, tmp_
 
 
 @pytest.mark.usefixtures("clips")
+async def test_put_uploads_several_files_at_once(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    big, small = tmp_path / "big.mp4", [tmp_path / f"small{i}.mp4" for i in range(4)]
+    contents = {big: os.urandom(96 * MIB)} | {
+        path: os.urandom(1000 + i) for i, path in enumerate(small)
+    }
+    for path, data in contents.items():
+        path.write_bytes(data)
+    env = _env(service, acme, tmp_path / "cache")
+    paths = [big, *small, small[0], tmp_path / "missing.mp4"]  # small0 twice
+    put = await _bucketd(env, "put", *map(str, paths), "--bucket", "clips", "-j", "3", "--json")
+    assert put.returncode == 2 and "missing.mp4: [Errno 2] No such file" in put.stderr, put
+    rows = [json.loads(line) for line in put.stdout.splitlines()]
+    done = [Path(row["path"]) for row in rows if "object" in row]
+    assert sorted(done) == sorted(paths[:-1])
+    assert done[-1] == big  # the small files were uploaded while the big one streamed
+    for row in rows:
+        if "object" in row:
+            details = row["object"]["blobs"][0]["details"]
+            assert details["hash"] == digest(contents[Path(row["path"])])
+    twice = {row["object"]["object_id"] for row in rows if row["path"] == str(small[0])}
+    assert len(twice) == 2
+    for jobs in ("0", "17", "many"):
+        refused = await _bucketd(env, "put", str(big), "--bucket", "clips", "--jobs", jobs)
+        assert refused.returncode == 2 and "from 1 to 16" in refused.stderr, refused
+
+
+@pytest.mark.usefixtures("clips")
 async def test_exit_codes_say_what_failed(service: Service, acme: Tenant, tmp_path: Path) -> None:
     env = _env(service, acme, tmp_path)
     file = tmp_path / "a.txt"
