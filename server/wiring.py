@@ -288,10 +288,13 @@ def _uploads(parts: _Parts, buckets: BucketService) -> UploadService:
     )
 
 
-def _janitor(parts: _Parts, confirmations: UploadConfirmations, tasks: Tasks) -> Janitor:
+def _janitor(
+    parts: _Parts, drafts: Drafts, confirmations: UploadConfirmations, tasks: Tasks
+) -> Janitor:
     settings = parts.settings
     return Janitor(
         writes=parts.stores.writes,
+        drafts=drafts,
         registry=parts.stores.contents,
         storage=parts.storage,
         confirmations=confirmations,
@@ -334,5 +337,5 @@ def build_services(
         confirmations=confirmations,
         streams=_streams(parts, ingest, buckets),
         tasks=tasks,
-        janitor=_janitor(parts, confirmations, tasks),
+        janitor=_janitor(parts, ingest.drafts, confirmations, tasks),
     )

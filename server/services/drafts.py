@@ -131,7 +131,8 @@ class Drafts:
         if existing is None:
             record = _new_record(object_id, namespace, bucket, plan, write, now=now)
             await self.objects.insert(record)
-            await self._withdraw_unless_bucket_lives(namespace, bucket, object_id)
+            if await self.withdrawn_with_bucket(record):
+                raise bucket_not_found(bucket.bucket_name, namespace)
         elif await self.writes.start_write(existing, write):
             record = dataclasses.replace(existing, write=write)
         else:
@@ -140,18 +141,20 @@ class Drafts:
             )
         return Draft(self, plan, record)
 
-    async def _withdraw_unless_bucket_lives(
-        self, namespace: Namespace, bucket: Bucket, object_id: str
-    ) -> None:
-        """A bucket's deletion removes its record before its task's passes over the objects:
-        a new record written after this finds the bucket is one those passes see, and one
-        that does not find it may have come after the last pass, so it goes again here with
-        its claims (it holds nothing else yet)."""
-        found = await self.buckets.find(namespace.namespace_id, bucket.bucket_id)
-        if found is None or found.bucket_id != bucket.bucket_id:
-            await self.objects.delete(namespace.namespace_id, bucket.bucket_id, object_id)
-            await self.claims.release(namespace, object_id)
-            raise bucket_not_found(bucket.bucket_name, namespace)
+    async def withdrawn_with_bucket(self, record: ObjectRecord) -> bool:
+        """Whether the bucket of a new object's record is gone; the record and its claims go
+        then too (nothing else of a write holds anything once it is over or before it starts).
+
+        A bucket's deletion removes its record before its task's passes over the objects: a
+        new record written after this finds the bucket is one those passes see, and one that
+        does not find it may have come after the last pass. `begin` asks once the record is
+        written; the janitor asks of a write whose writer died before that."""
+        found = await self.buckets.find(record.namespace_id, record.bucket_id)
+        if found is not None and found.bucket_id == record.bucket_id:
+            return False
+        await self.objects.delete(record.namespace_id, record.bucket_id, record.object_id)
+        await self.claims.release(record.namespace_id, record.object_id)
+        return True
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
         """The draft of a session's object, for a stream that continues it."""

@@ -5,7 +5,8 @@ janitor that dies mid-step leaves it to the next one.
 
 1. Writes whose lease ran out (a crashed instance, a dropped stream, a stalled URL source, an
    expired upload session): their multipart uploads are aborted, their unregistered bytes
-   deleted, the holder references they may have taken released, and a new object is FAILED.
+   deleted, the holder references they may have taken released, and a new object is FAILED
+   (or removed, when its bucket was deleted meanwhile: Drafts.withdrawn_with_bucket).
 2. Rewrites committed just before a crash: the blobs they replaced are released.
 3. Contents nobody has held for BUCKETD_BLOB_GRACE_SECONDS: deleted (record marked first).
 4. Presigned uploads: expired ones FAILED and their files removed; abandoned confirms resumed.
@@ -23,7 +24,7 @@ from bucketd import metrics
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.writes import WriteKind, WriteLease
 from bucketd.server.errors import BucketdError
-from bucketd.server.services.drafts import drop_pending
+from bucketd.server.services.drafts import Drafts, drop_pending
 from bucketd.server.services.ports import BlobStorage, ContentRegistry, WriteStore
 from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
@@ -57,6 +58,7 @@ class Janitor:
         self,
         *,
         writes: WriteStore,
+        drafts: Drafts,
         registry: ContentRegistry,
         storage: BlobStorage,
         confirmations: UploadConfirmations,
@@ -66,6 +68,7 @@ class Janitor:
         clock: Clock,
     ) -> None:
         self._writes = writes
+        self._drafts = drafts
         self._registry = registry
         self._storage = storage
         self._confirmations = confirmations
@@ -99,7 +102,8 @@ class Janitor:
     async def _reclaim(self, record: ObjectRecord, write: WriteLease) -> int:
         aborted = await drop_pending(self._storage, self._registry, write.pending)
         await self._registry.release(record.namespace_id, write.refs, now=self._clock())
-        if write.new_object:  # still PROCESSING unless its writer failed it already
+        # a new object is still PROCESSING unless its writer failed it already
+        if write.new_object and not await self._drafts.withdrawn_with_bucket(record):
             reason = EXPIRED_SESSION if write.kind is WriteKind.SESSION else EXPIRED_WRITE
             await self._writes.fail(record.object_id, write.write_id, reason, now=self._clock())
         await self._writes.end_write(record.object_id, write.write_id)

@@ -80,9 +80,9 @@ class ObjectClaims:
             raise FailedPrecondition("The object holding this unique key is being written; retry")
         return record
 
-    async def release(self, namespace: Namespace, object_id: str) -> None:
+    async def release(self, namespace_id: str, object_id: str) -> None:
         """Every claim `object_id` holds."""
-        await self._claims.release_claims(namespace.namespace_id, object_id)
+        await self._claims.release_claims(namespace_id, object_id)
 
     async def wait_for(self, namespace: Namespace, bucket: Bucket, object_id: str) -> ObjectRecord:
         """The object another request (same idempotency key) creates; it may still be writing."""

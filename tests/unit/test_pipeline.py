@@ -107,6 +107,7 @@ def _world(urls: dict[str, list[bytes]] | None = None) -> World:
     )
     janitor = Janitor(
         writes=objects,
+        drafts=drafts,
         registry=registry,
         storage=storage,
         confirmations=cast(Any, None),

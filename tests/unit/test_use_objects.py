@@ -10,7 +10,7 @@ import pytest
 
 from bucketd.server.domain.aggregation import Aggregation, GroupBy, Metric
 from bucketd.server.domain.listing import ListQuery
-from bucketd.server.domain.models import Namespace, ObjectRecord
+from bucketd.server.domain.models import Namespace, ObjectRecord, Principal
 from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.tasks import TaskType
@@ -130,6 +130,29 @@ async def test_deleting_a_bucket_is_a_task_that_purges_what_it_held() -> None:
         await w.services.tasks.kill(principal, task.task_id)
 
 
+def _delete_before_claims(w: World, namespace: Namespace, principal: Principal, what: str) -> None:
+    """Make the next create find its bucket, then see the bucket's (or the namespace's)
+    deletion task run to its end before it claims its idempotency key and writes its record."""
+    claim = w.objects.claim
+
+    async def claim_once_purged(claim_id: str, **scope: str) -> str | None:
+        if what == "bucket":
+            await w.services.deletions.delete_bucket(namespace, "things")
+        else:
+            await w.services.deletions.delete_namespace(principal, namespace.namespace_name)
+        await w.services.tasks.drain()
+        assert w.db.buckets == {} and w.objects.records == {}  # the task's last pass is done
+        w.objects.claim = claim  # type: ignore[method-assign]
+        return await claim(claim_id, **scope)
+
+    w.objects.claim = claim_once_purged  # type: ignore[method-assign]
+
+
+LATE = ObjectInput(
+    blobs=[BlobInput(property="note", type="text", data="late")], idempotency_key="late"
+)
+
+
 @pytest.mark.parametrize("deleted", ["bucket", "namespace"])
 async def test_an_object_created_across_a_deletion_does_not_outlive_it(deleted: str) -> None:
     """The create looked its bucket up just before the bucket's (or the namespace's) deletion
@@ -137,26 +160,33 @@ async def test_an_object_created_across_a_deletion_does_not_outlive_it(deleted: 
     behind, and say the bucket is gone."""
     w, namespace, _ = await _world_with([])
     principal = await w.services.api_keys.authenticate(f"Bearer {await _key(w)}")
-    insert = w.objects.insert
-
-    async def insert_once_purged(record: ObjectRecord) -> None:
-        if deleted == "bucket":
-            await w.services.deletions.delete_bucket(namespace, "things")
-        else:
-            await w.services.deletions.delete_namespace(principal, namespace.namespace_name)
-        await w.services.tasks.drain()
-        assert w.db.buckets == {}  # the task has run its last pass
-        await insert(record)
-
-    w.objects.insert = insert_once_purged  # type: ignore[method-assign]
-    late = ObjectInput(
-        blobs=[BlobInput(property="note", type="text", data="late")], idempotency_key="late"
-    )
+    _delete_before_claims(w, namespace, principal, deleted)
     with pytest.raises(NotFound, match="Bucket 'things' not found"):
-        await w.services.objects.create(namespace, "things", late)
+        await w.services.objects.create(namespace, "things", LATE)
     assert w.objects.records == {}
     assert w.db.claims == {}
     assert w.registry.entries == {} and w.storage.objects == {}
+
+
+async def test_a_writer_that_dies_before_its_check_leaves_its_object_to_the_janitor() -> None:
+    """The same race, and the writer's process dies between its record and its look at the
+    bucket: once the lease runs out, the janitor removes the object instead of failing it."""
+    w, namespace, _ = await _world_with([])
+    principal = await w.services.api_keys.authenticate(f"Bearer {await _key(w)}")
+    _delete_before_claims(w, namespace, principal, "bucket")
+
+    async def insert_then_die(record: ObjectRecord) -> None:
+        w.objects.records[record.object_id] = record
+        raise asyncio.CancelledError  # the process stops here
+
+    w.objects.insert = insert_then_die  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await w.services.objects.create(namespace, "things", LATE)
+    assert len(w.objects.records) == 1 and len(w.db.claims) == 1  # what the dead writer left
+    w.clock.advance(3600)
+    report = await w.services.janitor.sweep()
+    assert report.writes_reclaimed == 1
+    assert w.objects.records == {} and w.db.claims == {}
 
 
 async def _key(w: World) -> str:
