@@ -142,8 +142,9 @@ class Drafts:
         return Draft(self, plan, record)
 
     async def withdrawn_with_bucket(self, record: ObjectRecord) -> bool:
-        """Whether the bucket of a new object's record is gone; the record and its claims go
-        then too (nothing else of a write holds anything once it is over or before it starts).
+        """Whether the bucket of a new object's record is gone; if so the record and its claims
+        go too. Asked where the write holds nothing else: before its first byte, or once the
+        janitor has released what it held.
 
         A bucket's deletion removes its record before its task's passes over the objects: a
         new record written after this finds the bucket is one those passes see, and one that
