@@ -8,7 +8,11 @@ from typing import Any
 import grpc
 import pytest
 from grpc import aio
+from pymongo import AsyncMongoClient
 
+from bucketd.server.domain.object_plan import BlobInput, ObjectInput, plan_object
+from bucketd.server.domain.writes import WriteKind
+from bucketd.server.errors import NotFound
 from bucketd.server.settings import Settings
 from bucketd.v1 import common_pb2, objects_pb2_grpc
 from bucketd.v1 import objects_pb2 as pb
@@ -198,6 +202,34 @@ async def test_deleting_a_bucket_removes_its_objects_and_bytes(
     await make_bucket(service, acme)
     _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
     assert listed["results"] == []
+
+
+async def test_a_create_that_found_its_bucket_before_its_deletion_leaves_nothing(
+    service: Service, acme: Tenant, settings: Settings
+) -> None:
+    """A create looks its bucket up, then the bucket is deleted and its task runs to its end,
+    then the create writes: against the real MongoDB, it answers NOT_FOUND and no record or
+    claim of the bucket is left (the timing is forced by calling the use case with the bucket
+    it looked up; a race over HTTP hits this window too rarely to test it)."""
+    await make_bucket(service, acme)
+    principal = await service.services.api_keys.authenticate(f"Bearer {acme.api_key}")
+    namespace = await service.services.namespaces.find(principal, "default")
+    bucket = await service.services.buckets.get(namespace, "things")
+    status, _ = await call(service, "DELETE", "/v1/buckets/things", acme)
+    assert status == 200
+    await service.services.tasks.drain()
+    blob = BlobInput(property="image", type="image", data={"base64": b64(PNG)})
+    late = ObjectInput(blobs=[blob], idempotency_key="late")
+    plan = plan_object(bucket, late, service.services.objects.limits)
+    with pytest.raises(NotFound, match="Bucket 'things' not found"):
+        await service.services.objects.write(namespace, bucket, plan, WriteKind.CREATE)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
+    try:
+        database = client[settings.mongodb_database]
+        for name in ("objects", "claims"):
+            assert await database[name].count_documents({"bucket_id": bucket.bucket_id}) == 0
+    finally:
+        await client.close()
 
 
 async def test_objects_over_grpc(service: Service, acme: Tenant) -> None:
