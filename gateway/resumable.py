@@ -51,10 +51,6 @@ from bucketd.v1 import objects_pb2_grpc
 
 RESOURCE = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
 PARTIAL_UPLOAD = "application/partial-upload"
-EXPOSED = (
-    "Location, Upload-Offset, Upload-Complete, Upload-Length, Upload-Limit, "
-    "Upload-Draft-Interop-Version"
-)
 INTEROP = "Upload-Draft-Interop-Version"
 INTEROP_VERSIONS = frozenset({6, 7, 8})  # drafts -05 (tus-js-client's ietf-draft-05) to latest
 FINISHES_AT_LENGTH = 6  # draft -05: an append that reaches Upload-Length completes the upload
