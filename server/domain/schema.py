@@ -15,7 +15,6 @@ from bucketd.v1 import common_pb2
 
 # The contract's FieldType values: those holding bytes (files), and the JSON ones.
 FIELD_TYPES = frozenset(numbers(common_pb2.FieldType.DESCRIPTOR))
-METADATA_TYPES = FIELD_TYPES - FILE_TYPES
 SCALAR_TYPES = frozenset({"string", "number", "integer", "float", "boolean", "date", "datetime"})
 UNIQUE_KEY_POLICIES = frozenset({"insert", "update", "upsert"})
 

@@ -22,7 +22,6 @@ from bucketd.server.services.ports import BucketStore, IndexStore, NamespaceStor
 
 Clock = Callable[[], datetime]
 
-NAMESPACE_HEADER = "x-namespace"
 SORTABLE = {
     "namespace_name": "namespace_name",
     "created_at": "created_at",

@@ -42,7 +42,3 @@ class MongoClaims:
     async def release_claims(self, namespace_id: str, object_id: str) -> None:
         with translated():
             await self._claims.delete_many({"namespace_id": namespace_id, "object_id": object_id})
-
-    async def delete_bucket_claims(self, namespace_id: str, bucket_id: str) -> None:
-        with translated():
-            await self._claims.delete_many({"namespace_id": namespace_id, "bucket_id": bucket_id})

@@ -9,7 +9,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
 from bucketd.server.domain.aggregation import AggregationPlan
-from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.query import Filter
@@ -213,23 +212,3 @@ class MongoObjects:
         with translated(), bounded(self._limits):
             rows = await (await self._objects.aggregate(pipeline)).to_list()
         return {row["_id"]: row["objects"] for row in rows}
-
-    async def bucket_refs(self, namespace_id: str, bucket_id: str) -> list[str]:
-        """The holder references of every blob (and write in flight) of the bucket's objects."""
-        with translated():
-            docs = await self._objects.find(
-                {"namespace_id": namespace_id, "bucket_id": bucket_id},
-                {"blobs.blob_id": 1, "write.refs": 1, "releases": 1},
-            ).to_list()
-        refs: list[str] = []
-        for doc in docs:
-            refs += [holder_ref(doc["_id"], blob["blob_id"]) for blob in doc.get("blobs", [])]
-            refs += (doc.get("write") or {}).get("refs", []) + doc.get("releases", [])
-        return refs
-
-    async def delete_bucket(self, namespace_id: str, bucket_id: str) -> int:
-        with translated():
-            result = await self._objects.delete_many(
-                {"namespace_id": namespace_id, "bucket_id": bucket_id}
-            )
-        return result.deleted_count

@@ -152,19 +152,6 @@ class FakeObjects:
             if r.namespace_id == namespace_id and bucket_id in {None, r.bucket_id}
         ]
 
-    async def bucket_refs(self, namespace_id: str, bucket_id: str) -> list[str]:
-        refs: list[str] = []
-        for record in self._of_bucket(namespace_id, bucket_id):
-            refs += [holder_ref(record.object_id, b.blob_id) for b in record.blobs]
-            refs += (record.write.refs if record.write else []) + record.releases
-        return refs
-
-    async def delete_bucket(self, namespace_id: str, bucket_id: str) -> int:
-        gone = self._of_bucket(namespace_id, bucket_id)
-        for record in gone:
-            del self.records[record.object_id]
-        return len(gone)
-
     # What FakePurge needs (the PurgeStore's object half)
     def batch_for_purge(
         self, namespace_id: str, bucket_id: str | None
@@ -369,9 +356,4 @@ class FakeObjects:
     async def release_claims(self, namespace_id: str, object_id: str) -> None:
         self.db.claims = {
             k: v for k, v in self.db.claims.items() if (v[0], v[2]) != (namespace_id, object_id)
-        }
-
-    async def delete_bucket_claims(self, namespace_id: str, bucket_id: str) -> None:
-        self.db.claims = {
-            k: v for k, v in self.db.claims.items() if (v[0], v[1]) != (namespace_id, bucket_id)
         }
