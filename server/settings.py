@@ -206,7 +206,8 @@ class Settings:
         "BUCKETD_WRITE_LEASE_SECONDS",
         900.0,
         "how long a write in flight may go without renewing its lease (a live one renews it "
-        "every third of this) before a janitor reclaims it and marks its object FAILED",
+        "every third of this) before a janitor reclaims it and marks its object FAILED (or "
+        "removes it, when its bucket was deleted meanwhile)",
         minimum=0.01,
     )
     task_lease_seconds: float = setting(
