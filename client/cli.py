@@ -154,7 +154,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _jobs(value: str) -> int:
-    jobs = int(value) if value.isdigit() else 0
+    jobs = int(value) if value.isascii() and value.isdigit() else 0
     if not 1 <= jobs <= MAX_JOBS:
         raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_JOBS}, not {value!r}")
     return jobs
