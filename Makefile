@@ -3,6 +3,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 BUF := node_modules/.bin/buf
+# The googleapis protos the contract imports, copied out of googleapis-common-protos.
+GOOGLEAPIS := build/googleapis/google/api/http.proto build/googleapis/google/rpc/code.proto
 
 .PHONY: run test check lint protos protos-check docs setup clean other-languages breaking
 
@@ -40,7 +42,7 @@ breaking: setup ## buf breaking against origin/main (or REF=<git ref>)
 
 TS := clients/typescript
 
-setup: $(VENV)/.installed node_modules/.installed build/googleapis/google/api/http.proto $(TS)/src/gen/.generated
+setup: $(VENV)/.installed node_modules/.installed $(GOOGLEAPIS) $(TS)/src/gen/.generated
 
 # `make run` needs bucketd and its stand-ins only; the tests add the dev extra (its test tools).
 $(VENV)/.runtime: pyproject.toml
@@ -64,11 +66,11 @@ $(TS)/node_modules/.installed: $(TS)/package.json $(TS)/package-lock.json
 	touch $@
 
 # The TypeScript stubs are not committed: buf generates them (buf.gen.yaml) from protos/.
-$(TS)/src/gen/.generated: $(TS)/node_modules/.installed node_modules/.installed build/googleapis/google/api/http.proto buf.gen.yaml $(wildcard protos/bucketd/v1/*.proto)
+$(TS)/src/gen/.generated: $(TS)/node_modules/.installed node_modules/.installed $(GOOGLEAPIS) buf.gen.yaml $(wildcard protos/bucketd/v1/*.proto)
 	$(BUF) generate --template buf.gen.yaml
 	touch $@
 
-build/googleapis/google/api/http.proto: $(VENV)/.installed
+$(GOOGLEAPIS) &: $(VENV)/.installed
 	$(PY) scripts/gen_protos.py --googleapis-only
 
 clean:

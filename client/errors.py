@@ -1,5 +1,6 @@
-"""One exception hierarchy for every failed call: the gRPC status, bucketd's message, and the
-stable `reason` of its ErrorInfo detail (NOT_FOUND, ALREADY_EXISTS, PAYLOAD_TOO_LARGE, …)."""
+"""One exception hierarchy for every failed call: a class per gRPC status, bucketd's message,
+and the stable `reason` of its ErrorInfo detail (a `bucketd.v1.ErrorReason` value's name without
+its prefix: "NOT_FOUND"; bucketd/error_reasons.py lists them with the status each ends in)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ class ApiError(Exception):
 
 class InvalidArgument(ApiError):
     code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class OutOfRange(InvalidArgument):
+    """A position (an upload offset) is not where bucketd stands: an invalid argument too."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
 
 
 class NotFound(ApiError):
@@ -66,6 +73,12 @@ class DeadlineExceeded(ApiError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+class Internal(ApiError):
+    """bucketd failed in a way it did not expect (a bug): its log says more."""
+
+    code = grpc.StatusCode.INTERNAL
+
+
 class Aborted(ApiError):
     """Another operation holds the resource (a stream still writing the same upload session):
     retrying shortly can succeed; upload_file does."""
@@ -73,22 +86,12 @@ class Aborted(ApiError):
     code = grpc.StatusCode.ABORTED
 
 
-_BY_CODE: dict[grpc.StatusCode, type[ApiError]] = {
-    kind.code: kind
-    for kind in (
-        InvalidArgument,
-        NotFound,
-        AlreadyExists,
-        PermissionDenied,
-        Unauthenticated,
-        FailedPrecondition,
-        ResourceExhausted,
-        Unavailable,
-        DeadlineExceeded,
-        Aborted,
-    )
-}
-_BY_CODE[grpc.StatusCode.OUT_OF_RANGE] = InvalidArgument
+def _subclasses(kind: type[ApiError]) -> list[type[ApiError]]:
+    return [found for sub in kind.__subclasses__() for found in (sub, *_subclasses(sub))]
+
+
+# Each class names its status; ApiError itself answers the statuses no class names.
+_BY_CODE = {kind.code: kind for kind in _subclasses(ApiError)}
 
 
 # What grpcio's asyncio client reports when a streaming call's write fails after its stream

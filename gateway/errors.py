@@ -1,4 +1,5 @@
-"""The one gRPC-status -> HTTP table, and the reference's error envelope (section 1.4)."""
+"""Failed calls -> the reference's error envelope (section 1.4): a reason's HTTP status and
+error type come from the contract's ErrorReason (bucketd/error_reasons.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,17 @@ from google.rpc import error_details_pb2
 from grpc import aio
 from grpc_status import rpc_status
 
-from bucketd import logs
+from bucketd import error_reasons, logs
+from bucketd.error_reasons import ErrorReason
 
 log = logging.getLogger("bucketd.http")
 
-# google.rpc.Code -> HTTP, as google.rpc.Code's documentation and grpc-gateway map them.
+# google.rpc.Code -> HTTP, as google.rpc.Code's documentation and grpc-gateway map them: only for
+# a status without bucketd's ErrorInfo, which gRPC itself reports (the server unreachable, a
+# deadline, an unknown method, a message over gRPC's size limit). bucketd's own failures carry
+# a reason, and the reason's (http_status) answers for them.
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
-    # A request that fails validation; 400 is left to malformed JSON and to rules that depend on
-    # stored state (FAILED_PRECONDITION), as the reference's current docs split them.
     grpc.StatusCode.INVALID_ARGUMENT: 422,
     grpc.StatusCode.FAILED_PRECONDITION: 400,
     grpc.StatusCode.OUT_OF_RANGE: 400,
@@ -36,14 +39,8 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
-# A few ErrorInfo reasons are more precise than their status code allows.
-HTTP_STATUS_BY_REASON: dict[str, int] = {
-    "PAYLOAD_TOO_LARGE": 413,
-    "NAMESPACE_REQUIRED": 400,
-    "MISMATCHING_UPLOAD_OFFSET": 409,  # the resumable-upload draft's answer
-}
-
-# error.type values of the reference's Error Guide, by HTTP status.
+# error.type values of the reference's Error Guide, by HTTP status: for the gateway's own answers
+# (a refused route, header or body) and a status without a reason.
 ERROR_TYPE: dict[int, str] = {
     400: "BadRequestError",
     401: "UnauthorizedError",
@@ -65,11 +62,6 @@ ERROR_TYPE: dict[int, str] = {
     503: "ServiceUnavailableError",
     504: "GatewayTimeoutError",
 }
-# Where one status covers different failures, the reason names the one at hand.
-ERROR_TYPE_BY_REASON: dict[str, str] = {
-    "ABORTED": "ConflictError",  # busy, try again; not a duplicate
-    "MISMATCHING_UPLOAD_OFFSET": "UploadOffsetMismatchError",
-}
 
 
 def envelope(
@@ -78,10 +70,11 @@ def envelope(
     *,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
-    reason: str | None = None,
+    error_type: str | None = None,
 ) -> web.Response:
-    """{"success": false, "status": N, "error": {"message", "type", "details"}}."""
-    kind = ERROR_TYPE_BY_REASON.get(reason or "") or ERROR_TYPE.get(
+    """{"success": false, "status": N, "error": {"message", "type", "details"}}; the type is
+    the reason's when a reason is known, else the status's."""
+    kind = error_type or ERROR_TYPE.get(
         status, "InternalServerError" if status >= 500 else "BadRequestError"
     )
     body = {
@@ -130,13 +123,13 @@ def _status_details(error: aio.AioRpcError) -> list[Any]:
     return list(status.details) if status else []
 
 
-def error_info(error: aio.AioRpcError) -> tuple[str | None, dict[str, str]]:
-    """The failed call's ErrorInfo: its reason and metadata (None and {} without one)."""
+def error_info(error: aio.AioRpcError) -> tuple[ErrorReason.ValueType, dict[str, str]]:
+    """The failed call's ErrorInfo: its reason and metadata (UNSPECIFIED and {} without one)."""
     for packed in _status_details(error):
         info = error_details_pb2.ErrorInfo()
-        if packed.Unpack(info):
-            return info.reason, dict(info.metadata)
-    return None, {}
+        if packed.Unpack(info) and (known := error_reasons.named(info.reason)):
+            return known.number, dict(info.metadata)
+    return ErrorReason.ERROR_REASON_UNSPECIFIED, {}
 
 
 # Failures gRPC itself reports (no ErrorInfo from bucketd).
@@ -162,21 +155,24 @@ def _public(error: aio.AioRpcError, has_info: bool) -> str:
 
 
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:
-    """The envelope for a failed call: status from the table, details from ErrorInfo, and
-    validation_errors from BadRequest's field violations."""
-    status = HTTP_STATUS.get(error.code(), 500)
+    """The envelope for a failed call: status and type from ErrorInfo's reason (else from the
+    gRPC status), details from ErrorInfo, and validation_errors from BadRequest's field
+    violations."""
     details: dict[str, Any] = {}
-    reason = None
+    has_info, reason = False, None
     for packed in _status_details(error):
         info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
         if packed.Unpack(info):
-            status = HTTP_STATUS_BY_REASON.get(info.reason, status)
-            reason = info.reason
+            has_info, reason = True, error_reasons.named(info.reason)
             details = {"reason": info.reason, **dict(info.metadata), **details}
         elif packed.Unpack(bad_request):
             details["validation_errors"] = [
                 validation_error(v.field, v.description, v.reason or "value_error")
                 for v in bad_request.field_violations
             ]
-    message = _public(error, has_info=reason is not None)
-    return envelope(status, message, details=details or None, reason=reason)
+    message = _public(error, has_info=has_info)
+    if reason is None:
+        return envelope(HTTP_STATUS.get(error.code(), 500), message, details=details or None)
+    return envelope(
+        reason.http_status, message, details=details or None, error_type=reason.error_type
+    )

@@ -31,6 +31,7 @@ from aiohttp import web
 from grpc import aio
 
 from bucketd.codec import to_json
+from bucketd.error_reasons import ErrorReason
 from bucketd.gateway.errors import CallFailed, envelope, error_info
 from bucketd.gateway.inputs import Call
 from bucketd.gateway.settings import GatewaySettings
@@ -263,7 +264,8 @@ def _failed_headers(error: aio.AioRpcError, location: str) -> dict[str, str]:
     """A failed append still says where the upload stands: its offset, on a mismatch."""
     headers = {"Location": location}
     reason, metadata = error_info(error)
-    if reason == "MISMATCHING_UPLOAD_OFFSET" and "persisted_offset" in metadata:
+    mismatch = reason == ErrorReason.ERROR_REASON_MISMATCHING_UPLOAD_OFFSET
+    if mismatch and "persisted_offset" in metadata:
         headers.update({"Upload-Offset": metadata["persisted_offset"], "Upload-Complete": "?0"})
     return headers
 

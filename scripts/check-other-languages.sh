@@ -16,7 +16,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-protos=(protos/bucketd/v1/*.proto build/googleapis/google/api/*.proto)
+protos=(protos/bucketd/v1/*.proto build/googleapis/google/api/*.proto build/googleapis/google/rpc/*.proto)
 mkdir -p "$work/java" "$work/classes" "$work/csharp"
 protoc -Iprotos -Ibuild/googleapis --java_out="$work/java" --csharp_out="$work/csharp" "${protos[@]}" \
   2>"$work/protoc.err" || { cat "$work/protoc.err" >&2; exit 1; }

@@ -3,9 +3,9 @@
 grpcio-tools' protoc writes the modules; mypy-protobuf's plugins write the .pyi files of both
 the messages and the gRPC stubs/servicers, so that mypy --strict checks their callers.
 
-The googleapis protos (google/api/*.proto) come from the installed googleapis-common-protos
-package: they are copied into build/googleapis so that protoc and buf read the same files
-offline, without a registry.
+The googleapis protos (google/api/*.proto, google/rpc/code.proto) come from the installed
+googleapis-common-protos package: they are copied into build/googleapis so that protoc and buf
+read the same files offline, without a registry.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import google.api
+import google.rpc
 from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
@@ -24,16 +25,18 @@ PROTOS = ROOT / "protos"
 GOOGLEAPIS = ROOT / "build" / "googleapis"
 OUT = ROOT / "bucketd" / "v1"  # protos/bucketd/v1/*.proto; nothing else under bucketd/ is generated
 GOOGLE_API_FILES = ("annotations.proto", "http.proto", "field_behavior.proto")
+GOOGLE_RPC_FILES = ("code.proto",)  # google.rpc.Code: the ErrorReason values' (grpc_code)
 PACKAGE_DOC = '"""Generated from protos/ by `make protos`: do not edit."""\n'
 
 
 def copy_googleapis() -> None:
-    """Lay the google/api protos we import where buf and protoc both find them."""
-    source = Path(next(iter(google.api.__path__)))
-    target = GOOGLEAPIS / "google" / "api"
-    target.mkdir(parents=True, exist_ok=True)
-    for name in GOOGLE_API_FILES:
-        shutil.copyfile(source / name, target / name)
+    """Lay the googleapis protos we import where buf and protoc both find them."""
+    for package, names in ((google.api, GOOGLE_API_FILES), (google.rpc, GOOGLE_RPC_FILES)):
+        source = Path(next(iter(package.__path__)))
+        target = GOOGLEAPIS / "google" / package.__name__.split(".")[-1]
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(source / name, target / name)
 
 
 def _plugin(name: str) -> str:

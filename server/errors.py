@@ -1,4 +1,6 @@
-"""The one domain error hierarchy. server/api/status.py maps each class to a gRPC status.
+"""The one domain error hierarchy. Each class names its reason, a value of the contract's
+`ErrorReason` enum, whose options give its gRPC status, HTTP status and error type
+(bucketd/error_reasons.py reads them; server/api/status.py turns an error into its status).
 
 Services and domain code raise these; servicers never pick a status themselves.
 """
@@ -7,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import ClassVar, Self
+
+from bucketd.error_reasons import ErrorReason
 
 
 @dataclass(frozen=True)
@@ -27,8 +31,8 @@ class Violation:
 class BucketdError(Exception):
     """Base of every error a caller is meant to see; `message` says what to fix."""
 
-    #: A stable, machine-readable reason (google.rpc.ErrorInfo.reason).
-    reason = "BUCKETD_ERROR"
+    #: Why the call failed: its status, and the stable google.rpc.ErrorInfo.reason.
+    reason: ClassVar[ErrorReason.ValueType] = ErrorReason.ERROR_REASON_BUCKETD_ERROR
 
     def __init__(
         self,
@@ -68,89 +72,89 @@ class BucketdError(Exception):
 class InvalidArgument(BucketdError):
     """The request is malformed or breaks a rule; retrying it unchanged cannot succeed."""
 
-    reason = "INVALID_ARGUMENT"
+    reason = ErrorReason.ERROR_REASON_INVALID_ARGUMENT
 
 
 class NamespaceRequired(InvalidArgument):
     """A namespaced call came without X-Namespace: a malformed request, 400 over REST (the
     header is not a body field, so not a 422)."""
 
-    reason = "NAMESPACE_REQUIRED"
+    reason = ErrorReason.ERROR_REASON_NAMESPACE_REQUIRED
 
 
 class OutOfRange(BucketdError):
     """A position (a write offset) is not where it must be."""
 
-    reason = "OUT_OF_RANGE"
+    reason = ErrorReason.ERROR_REASON_OUT_OF_RANGE
 
 
 class OffsetMismatch(OutOfRange):
     """Bytes sent for an offset other than where the blob stands (details: persisted_offset):
     over HTTP, the draft's 409 with the right Upload-Offset."""
 
-    reason = "MISMATCHING_UPLOAD_OFFSET"
+    reason = ErrorReason.ERROR_REASON_MISMATCHING_UPLOAD_OFFSET
 
 
 class PayloadTooLarge(BucketdError):
     """A size limit was exceeded (request, blob, base64 payload)."""
 
-    reason = "PAYLOAD_TOO_LARGE"
+    reason = ErrorReason.ERROR_REASON_PAYLOAD_TOO_LARGE
 
 
 class Unauthenticated(BucketdError):
     """No valid API key came with the call."""
 
-    reason = "UNAUTHENTICATED"
+    reason = ErrorReason.ERROR_REASON_UNAUTHENTICATED
 
 
 class PermissionDenied(BucketdError):
     """The key is valid but may not do this."""
 
-    reason = "PERMISSION_DENIED"
+    reason = ErrorReason.ERROR_REASON_PERMISSION_DENIED
 
 
 class NotFound(BucketdError):
     """The resource does not exist in the caller's scope (or the caller may not know it does)."""
 
-    reason = "NOT_FOUND"
+    reason = ErrorReason.ERROR_REASON_NOT_FOUND
 
 
 class AlreadyExists(BucketdError):
     """A resource with the same unique name or key exists."""
 
-    reason = "ALREADY_EXISTS"
+    reason = ErrorReason.ERROR_REASON_ALREADY_EXISTS
 
 
 class FailedPrecondition(BucketdError):
     """The resource is not in a state that allows this operation."""
 
-    reason = "FAILED_PRECONDITION"
+    reason = ErrorReason.ERROR_REASON_FAILED_PRECONDITION
 
 
 class QueryTooExpensive(FailedPrecondition):
     """A list, stats or aggregation query ran past its time limit, or its answer past its size
     limit; the message names the limit and what to narrow."""
 
-    reason = "QUERY_TOO_EXPENSIVE"
+    reason = ErrorReason.ERROR_REASON_QUERY_TOO_EXPENSIVE
 
 
 class Aborted(BucketdError):
     """Another operation holds the resource right now (an append to the same upload session):
     retrying shortly can succeed."""
 
-    reason = "ABORTED"
+    reason = ErrorReason.ERROR_REASON_ABORTED
 
 
 class SourceTooSlow(BucketdError):
     """A URL source did not deliver its bytes within the fetch's deadline."""
 
-    reason = "SOURCE_TOO_SLOW"
+    reason = ErrorReason.ERROR_REASON_SOURCE_TOO_SLOW
 
 
 class StorageUnavailable(BucketdError):
     """MongoDB or S3 could not be reached; the call may succeed if retried."""
 
-    reason = "STORAGE_UNAVAILABLE"
+    reason = ErrorReason.ERROR_REASON_STORAGE_UNAVAILABLE
 
 
 class _StoreUnavailable(StorageUnavailable):

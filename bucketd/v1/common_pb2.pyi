@@ -8,6 +8,7 @@ from google.protobuf import descriptor_pb2 as _descriptor_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf.internal import extension_dict as _extension_dict
+from google.rpc import code_pb2 as _code_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -46,6 +47,92 @@ HTTP_LOCATION_BODY_OR_QUERY: HttpLocation.ValueType  # 2
 HTTP_LOCATION_BODY: HttpLocation.ValueType  # 3
 """The body only, also on a route without a body (where it cannot be sent)."""
 Global___HttpLocation: _TypeAlias = HttpLocation  # noqa: Y015
+
+class _ErrorReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ERROR_REASON_UNSPECIFIED: _ErrorReason.ValueType  # 0
+    ERROR_REASON_BUCKETD_ERROR: _ErrorReason.ValueType  # 1
+    """An unexpected failure inside bucketd (a bug): the log says more."""
+    ERROR_REASON_INVALID_ARGUMENT: _ErrorReason.ValueType  # 2
+    """The request is malformed or breaks a rule; retrying it unchanged cannot succeed. Over REST
+    a 422, as the reference answers a body that fails validation.
+    """
+    ERROR_REASON_NAMESPACE_REQUIRED: _ErrorReason.ValueType  # 3
+    """A namespaced call came without X-Namespace: a malformed request, not a body field (400)."""
+    ERROR_REASON_OUT_OF_RANGE: _ErrorReason.ValueType  # 4
+    """A position (a write offset) is not where it must be."""
+    ERROR_REASON_MISMATCHING_UPLOAD_OFFSET: _ErrorReason.ValueType  # 5
+    """Bytes sent for an offset other than where the blob stands (metadata: persisted_offset);
+    over HTTP the resumable-upload draft's 409.
+    """
+    ERROR_REASON_PAYLOAD_TOO_LARGE: _ErrorReason.ValueType  # 6
+    """A size limit was exceeded (request, blob, base64 payload)."""
+    ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 7
+    """No valid API key came with the call."""
+    ERROR_REASON_PERMISSION_DENIED: _ErrorReason.ValueType  # 8
+    """The key is valid but may not do this."""
+    ERROR_REASON_NOT_FOUND: _ErrorReason.ValueType  # 9
+    """The resource does not exist in the caller's scope (metadata: resource, id)."""
+    ERROR_REASON_ALREADY_EXISTS: _ErrorReason.ValueType  # 10
+    """A resource with the same unique name or key exists."""
+    ERROR_REASON_FAILED_PRECONDITION: _ErrorReason.ValueType  # 11
+    """The resource is not in a state that allows this operation."""
+    ERROR_REASON_QUERY_TOO_EXPENSIVE: _ErrorReason.ValueType  # 12
+    """A list, stats or aggregation query ran past its time or size limit: narrow it."""
+    ERROR_REASON_ABORTED: _ErrorReason.ValueType  # 13
+    """Another operation holds the resource right now: retrying shortly can succeed."""
+    ERROR_REASON_SOURCE_TOO_SLOW: _ErrorReason.ValueType  # 14
+    """A URL source did not deliver its bytes within the fetch's deadline."""
+    ERROR_REASON_STORAGE_UNAVAILABLE: _ErrorReason.ValueType  # 15
+    """MongoDB or S3 could not be reached; the call may succeed if retried."""
+
+class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
+    """Why a call failed: the one error vocabulary. A failed call's status carries a
+    google.rpc.ErrorInfo (domain "bucketd") whose `reason` is the value's name without its
+    ERROR_REASON_ prefix ("NOT_FOUND"); the options give the gRPC status, the HTTP status and the
+    envelope's error type it ends in. The server, the gateway and the client read them from here.
+    """
+
+ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
+ERROR_REASON_BUCKETD_ERROR: ErrorReason.ValueType  # 1
+"""An unexpected failure inside bucketd (a bug): the log says more."""
+ERROR_REASON_INVALID_ARGUMENT: ErrorReason.ValueType  # 2
+"""The request is malformed or breaks a rule; retrying it unchanged cannot succeed. Over REST
+a 422, as the reference answers a body that fails validation.
+"""
+ERROR_REASON_NAMESPACE_REQUIRED: ErrorReason.ValueType  # 3
+"""A namespaced call came without X-Namespace: a malformed request, not a body field (400)."""
+ERROR_REASON_OUT_OF_RANGE: ErrorReason.ValueType  # 4
+"""A position (a write offset) is not where it must be."""
+ERROR_REASON_MISMATCHING_UPLOAD_OFFSET: ErrorReason.ValueType  # 5
+"""Bytes sent for an offset other than where the blob stands (metadata: persisted_offset);
+over HTTP the resumable-upload draft's 409.
+"""
+ERROR_REASON_PAYLOAD_TOO_LARGE: ErrorReason.ValueType  # 6
+"""A size limit was exceeded (request, blob, base64 payload)."""
+ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 7
+"""No valid API key came with the call."""
+ERROR_REASON_PERMISSION_DENIED: ErrorReason.ValueType  # 8
+"""The key is valid but may not do this."""
+ERROR_REASON_NOT_FOUND: ErrorReason.ValueType  # 9
+"""The resource does not exist in the caller's scope (metadata: resource, id)."""
+ERROR_REASON_ALREADY_EXISTS: ErrorReason.ValueType  # 10
+"""A resource with the same unique name or key exists."""
+ERROR_REASON_FAILED_PRECONDITION: ErrorReason.ValueType  # 11
+"""The resource is not in a state that allows this operation."""
+ERROR_REASON_QUERY_TOO_EXPENSIVE: ErrorReason.ValueType  # 12
+"""A list, stats or aggregation query ran past its time or size limit: narrow it."""
+ERROR_REASON_ABORTED: ErrorReason.ValueType  # 13
+"""Another operation holds the resource right now: retrying shortly can succeed."""
+ERROR_REASON_SOURCE_TOO_SLOW: ErrorReason.ValueType  # 14
+"""A URL source did not deliver its bytes within the fetch's deadline."""
+ERROR_REASON_STORAGE_UNAVAILABLE: ErrorReason.ValueType  # 15
+"""MongoDB or S3 could not be reached; the call may succeed if retried."""
+Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _TaskStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -310,6 +397,9 @@ Global___SourceDetails: _TypeAlias = SourceDetails  # noqa: Y015
 
 JSON_VALUE_FIELD_NUMBER: _builtins.int
 HOLDS_BYTES_FIELD_NUMBER: _builtins.int
+GRPC_CODE_FIELD_NUMBER: _builtins.int
+HTTP_STATUS_FIELD_NUMBER: _builtins.int
+ERROR_TYPE_FIELD_NUMBER: _builtins.int
 JSON_INLINE_FIELD_NUMBER: _builtins.int
 HTTP_IN_FIELD_NUMBER: _builtins.int
 NO_EFFECT_FIELD_NUMBER: _builtins.int
@@ -319,6 +409,14 @@ prefixed UPPER_SNAKE value names; the REST gateway reads and writes this spellin
 """
 holds_bytes: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.bool]
 """On a FieldType value: a property of this type holds a blob's bytes (a file), not JSON."""
+grpc_code: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _code_pb2.Code.ValueType]
+"""On an ErrorReason value: the gRPC status a call failing for this reason ends with."""
+http_status: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.int]
+"""On an ErrorReason value: the HTTP status the REST gateway answers it with."""
+error_type: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.str]
+"""On an ErrorReason value: the REST error envelope's `error.type` (the reference's Error
+Guide), also a failed batch item's `error_type`.
+"""
 json_inline: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
 """On a google.protobuf.Struct field: in JSON its keys sit at the root of the enclosing object
 instead of under the field's name. Unknown root keys of a request go into it; on output its

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from grpc import aio
 
-from bucketd.client.errors import ApiError, Unavailable, from_rpc_error
+from bucketd.client.errors import Internal, Unavailable, from_rpc_error
 
 
 def _failed(code: grpc.StatusCode, details: str) -> aio.AioRpcError:
@@ -22,4 +22,4 @@ def test_a_write_after_the_stream_ended_is_a_broken_stream_not_a_server_fault() 
 
 def test_bucketds_own_internal_errors_stay_internal() -> None:
     error = from_rpc_error(_failed(grpc.StatusCode.INTERNAL, "internal error (request id r1)"))
-    assert type(error) is ApiError and error.code is grpc.StatusCode.INTERNAL
+    assert type(error) is Internal and error.code is grpc.StatusCode.INTERNAL

@@ -1,4 +1,6 @@
-"""Domain errors -> gRPC status (server) and gRPC status -> HTTP (gateway): one table each."""
+"""The error vocabulary: each ErrorReason of the contract is named by one domain error and
+carries its statuses (tests/e2e/test_error_reasons.py follows each one end to end); gRPC's own
+statuses, which carry no reason, map to HTTP by the gateway's one table."""
 
 from __future__ import annotations
 
@@ -6,33 +8,38 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from bucketd.gateway.errors import (
-    ERROR_TYPE,
-    ERROR_TYPE_BY_REASON,
-    HTTP_STATUS,
-    HTTP_STATUS_BY_REASON,
-)
+from bucketd import error_reasons
+from bucketd.error_reasons import ErrorReason
+from bucketd.gateway.errors import ERROR_TYPE, HTTP_STATUS
 from bucketd.server import errors
 from bucketd.server.api.status import error_type, status_code_of, to_rpc_status
 
 
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (errors.InvalidArgument("x"), grpc.StatusCode.INVALID_ARGUMENT),
-        (errors.PayloadTooLarge("x"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (errors.Unauthenticated("x"), grpc.StatusCode.UNAUTHENTICATED),
-        (errors.NotFound("x"), grpc.StatusCode.NOT_FOUND),
-        (errors.AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
-        (errors.FailedPrecondition("x"), grpc.StatusCode.FAILED_PRECONDITION),
-        (errors.StorageUnavailable("x"), grpc.StatusCode.UNAVAILABLE),
-        (errors.BucketdError("x"), grpc.StatusCode.INTERNAL),
-    ],
-)
-def test_each_domain_error_has_its_status(
-    error: errors.BucketdError, code: grpc.StatusCode
-) -> None:
-    assert status_code_of(error) == code
+def domain_errors() -> dict[ErrorReason.ValueType, type[errors.BucketdError]]:
+    """Reason -> the domain error class that names it (in its own body, not by inheritance)."""
+    named: dict[ErrorReason.ValueType, type[errors.BucketdError]] = {}
+    pending: list[type[errors.BucketdError]] = [errors.BucketdError]
+    while pending:
+        kind = pending.pop()
+        pending.extend(kind.__subclasses__())
+        if "reason" in vars(kind):
+            assert kind.reason not in named, (kind, named[kind.reason])
+            named[kind.reason] = kind
+    return named
+
+
+def test_each_reason_is_named_by_one_domain_error_and_has_its_options() -> None:
+    assert set(domain_errors()) == set(error_reasons.REASONS)
+    for reason in error_reasons.REASONS.values():
+        assert reason.grpc_code not in (grpc.StatusCode.OK, grpc.StatusCode.UNKNOWN), reason
+        assert 400 <= reason.http_status <= 599 and reason.error_type.endswith("Error"), reason
+    assert ErrorReason.ERROR_REASON_UNSPECIFIED not in error_reasons.REASONS
+
+
+def test_subclasses_inherit_their_reason() -> None:
+    assert status_code_of(errors.MongoUnavailable("x")) == grpc.StatusCode.UNAVAILABLE
+    assert status_code_of(errors.BucketdError("x")) == grpc.StatusCode.INTERNAL
+    assert error_type(errors.InvalidArgument("x")) == "ValidationError"
 
 
 def test_rpc_status_carries_error_info() -> None:
@@ -67,40 +74,11 @@ def test_rpc_status_carries_error_info() -> None:
         (grpc.StatusCode.DEADLINE_EXCEEDED, 504),
     ],
 )
-def test_grpc_status_to_http(code: grpc.StatusCode, http: int) -> None:
+def test_grpc_status_without_a_reason_to_http(code: grpc.StatusCode, http: int) -> None:
     assert HTTP_STATUS[code] == http
 
 
 def test_unlisted_codes_are_500() -> None:
     assert grpc.StatusCode.INTERNAL not in HTTP_STATUS
     assert grpc.StatusCode.DATA_LOSS not in HTTP_STATUS
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        errors.InvalidArgument("x"),
-        errors.OutOfRange("x"),
-        errors.OffsetMismatch("x"),
-        errors.Aborted("x"),
-        errors.PayloadTooLarge("x"),
-        errors.Unauthenticated("x"),
-        errors.PermissionDenied("x"),
-        errors.NotFound("x"),
-        errors.AlreadyExists("x"),
-        errors.FailedPrecondition("x"),
-        errors.StorageUnavailable("x"),
-        errors.BucketdError("x"),
-    ],
-)
-def test_batch_error_type_is_the_envelope_type_of_the_same_error(
-    error: errors.BucketdError,
-) -> None:
-    """One vocabulary: a failed batch item says what the envelope would say for it alone."""
-    http = HTTP_STATUS_BY_REASON.get(error.reason, HTTP_STATUS.get(status_code_of(error), 500))
-    assert error_type(error) == ERROR_TYPE_BY_REASON.get(error.reason, ERROR_TYPE[http])
-
-
-def test_validation_failures_are_422_validation_errors() -> None:
-    assert error_type(errors.InvalidArgument("x")) == "ValidationError"
-    assert HTTP_STATUS[grpc.StatusCode.INVALID_ARGUMENT] == 422
+    assert ERROR_TYPE[500] == "InternalServerError"
