@@ -9,10 +9,10 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.codec import accepted_enum_values, in_body, inline_field, json_key
-from bucketd.gateway import ietf_draft
 from bucketd.gateway.errors import ERROR_TYPE
 from bucketd.gateway.openapi_examples import EXAMPLES
 from bucketd.gateway.routes import Kind, Route, routes_from
+from bucketd.gateway.uploads import PROTOCOL_DOCS
 from bucketd.v1.comments import COMMENTS
 
 _BEHAVIOR = field_behavior_pb2.field_behavior
@@ -161,7 +161,9 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         "description": f"{comment}\n\ngRPC: `{method.full_name}`.",
         "tags": [method.containing_service.name],
         "parameters": [*parameters, *_query_parameters(route, schemas), *_namespace_header(method)],
-        "responses": {**_success(route, schemas), "default": _error(schemas)},
+        "responses": {**_success(route, schemas), "default": _error(schemas)}
+        if route.kind is not Kind.SESSION or route.http_method == "PATCH"  # else: in headers
+        else {"default": _error(schemas)},
     }
     if route.kind is not Kind.JSON:
         _upload_protocol(operation, route, schemas)
@@ -182,22 +184,19 @@ def _error(schemas: _Schemas, description: str = "Error, in the envelope of the 
 
 
 def _upload_protocol(operation: dict[str, Any], route: Route, schemas: _Schemas) -> None:
-    """A stream or session route: its body is bytes, and the upload protocol (the IETF draft)
-    adds its header fields, its answers and what it does."""
-    protocol = ietf_draft.OPENAPI[route.http_method]
-    operation["parameters"] += protocol["parameters"]
-    operation["summary"] = protocol["summary"]
-    operation["description"] = f"{protocol['description']}\n\n{operation['description']}"
-    if route.kind is Kind.SESSION:  # answered in headers (or the object, when finished)
-        answers = _success(route, schemas) if route.http_method == "PATCH" else {}
-        operation["responses"] = {**answers, "default": operation["responses"]["default"]}
+    """A stream or session route: its body is bytes, and each upload protocol adds its header
+    fields, its answers and what it does (the first, the default one, names the operation)."""
     if route.kind is Kind.STREAM:
         operation["requestBody"] = {"content": _STREAM_BODY}
-    elif "requestBody" in protocol:
-        operation["requestBody"] = protocol["requestBody"]
-    for status, answer in protocol["responses"].items():
-        error = isinstance(answer, str)
-        operation["responses"][status] = _error(schemas, answer) if error else answer
+    for protocol in reversed([docs[route.http_method] for docs in PROTOCOL_DOCS]):
+        operation["parameters"] += protocol["parameters"]
+        operation["summary"] = protocol["summary"]
+        operation["description"] = f"{protocol['description']}\n\n{operation['description']}"
+        if "requestBody" in protocol:
+            operation["requestBody"] = protocol["requestBody"]
+        for status, answer in protocol["responses"].items():
+            error = isinstance(answer, str)
+            operation["responses"][status] = _error(schemas, answer) if error else answer
 
 
 def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:

@@ -76,10 +76,6 @@ class Route:
         return message_factory.GetMessageClass(self.method.input_type)
 
     @property
-    def response_class(self) -> type[Message]:
-        return message_factory.GetMessageClass(self.method.output_type)
-
-    @property
     def kind(self) -> Kind:
         if SESSION_VARIABLE in self.path_variables:
             return Kind.SESSION

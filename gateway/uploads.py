@@ -24,6 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bucketd.chunks import Chunk
 from bucketd.codec import InvalidField, MarshalError, parse_request, text_values, to_json
 from bucketd.gateway import calls as rpc
+from bucketd.gateway import ietf_draft
 from bucketd.gateway.calls import Calls, Sent
 from bucketd.gateway.ietf_draft import IetfDraft, declared_length
 from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
@@ -50,6 +51,10 @@ class UploadProtocol(Protocol):
 def protocols(calls: Calls, settings: GatewaySettings) -> list[UploadProtocol]:
     """The upload protocols, the default (for a resource request no protocol claims) first."""
     return [IetfDraft(Sessions(calls, settings))]
+
+
+# What each protocol adds to its routes' OpenAPI operations, by HTTP method, in that order.
+PROTOCOL_DOCS = [ietf_draft.OPENAPI]
 
 
 # What clients send when nobody chose a type (curl's --data-binary default): not a statement
