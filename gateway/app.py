@@ -13,17 +13,16 @@ from grpc import aio
 
 from bucketd.codec import MarshalError
 from bucketd.drain import Drain
-from bucketd.gateway import streams
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
+from bucketd.gateway.calls import Calls
 from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
 from bucketd.gateway.openapi import served_document
-from bucketd.gateway.resumable import RESOURCE as RESUMABLE_RESOURCE
-from bucketd.gateway.resumable import ResumableUploads
-from bucketd.gateway.routes import Route, routes_from
+from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.gateway.uploads import SessionHandler, StreamHandler, UploadProtocol, protocols
 from bucketd.listeners import PortInUse
 
 log = logging.getLogger("bucketd.gateway")
@@ -114,27 +113,36 @@ def _literal_guard(methods: set[str]) -> Handler:
     return refuse
 
 
+def _handler(
+    route: Route, calls: Calls, settings: GatewaySettings, adapters: list[UploadProtocol]
+) -> StreamHandler | SessionHandler | RouteHandler:
+    """One handler per route kind."""
+    if route.kind is Kind.STREAM:
+        return StreamHandler(route, calls, settings, adapters)
+    if route.kind is Kind.SESSION:
+        return SessionHandler(route, adapters)
+    return RouteHandler(route, calls, settings)
+
+
 def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySettings) -> None:
+    """Every route of the protos, in one loop, most specific first."""
+    calls = Calls(channel)
+    adapters = protocols(calls, settings)
     by_path: dict[str, list[Route]] = defaultdict(list)
     for route in routes_from():
         by_path[route.aiohttp_path].append(route)
-    # The streaming route first: a literal path beats the templated /objects/{object_identifier}.
-    resumable = ResumableUploads(channel, settings)
-    upload = app.router.add_resource(streams.PATH)
-    handler = streams.StreamUploadHandler(channel, settings, resumable.create)
-    upload.add_route("POST", handler.handle)
-    upload.add_route("OPTIONS", resumable.options)
-    upload.add_route("*", _literal_guard({"POST", "OPTIONS"}))
-    upload_resource = app.router.add_resource(RESUMABLE_RESOURCE)
-    upload_resource.add_route("HEAD", resumable.head)
-    upload_resource.add_route("PATCH", resumable.patch)
-    upload_resource.add_route("DELETE", resumable.delete)
     for path, bound in by_path.items():
         resource = app.router.add_resource(path)
+        methods = {route.http_method for route in bound}
         for route in bound:
-            resource.add_route(route.http_method, RouteHandler(route, channel, settings).handle)
-        if "{" not in path:
-            resource.add_route("*", _literal_guard({route.http_method for route in bound}))
+            handler = _handler(route, calls, settings, adapters)
+            resource.add_route(route.http_method, handler.handle)
+            if isinstance(handler, StreamHandler):  # an upload protocol's discovery
+                resource.add_route("OPTIONS", handler.options)
+                methods.add("OPTIONS")
+        # A literal path, or a stream's (…/objects/upload): any other method is a 405.
+        if "{" not in path or any(route.kind is Kind.STREAM for route in bound):
+            resource.add_route("*", _literal_guard(methods))
 
 
 def build_app(

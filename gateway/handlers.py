@@ -1,13 +1,13 @@
-"""One handler per unary route: the HTTP request becomes the gRPC request, the answer JSON."""
+"""The JSON route kind's handler: the HTTP request becomes the gRPC request, the answer JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aiohttp import web
-from grpc import aio
 
 from bucketd.codec import InvalidField, parse_request, text_values, to_json
+from bucketd.gateway.calls import Calls
 from bucketd.gateway.inputs import Call, read_json
 from bucketd.gateway.routes import Route
 from bucketd.gateway.settings import GatewaySettings
@@ -16,14 +16,10 @@ from bucketd.gateway.settings import GatewaySettings
 class RouteHandler:
     """Translates one HTTP binding to its gRPC call and back."""
 
-    def __init__(self, route: Route, channel: aio.Channel, settings: GatewaySettings) -> None:
+    def __init__(self, route: Route, calls: Calls, settings: GatewaySettings) -> None:
         self._route = route
         self._settings = settings
-        self._call = channel.unary_unary(
-            route.rpc_path,
-            request_serializer=lambda message: message.SerializeToString(),
-            response_deserializer=route.response_class.FromString,
-        )
+        self._calls = calls
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         call = Call.of(request, self._settings)  # the headers first: they are cheaper to check
@@ -39,8 +35,7 @@ class RouteHandler:
             from_body=True,
             fixed=fixed,
         )
-        response = await self._call(message, metadata=call.metadata, timeout=call.timeout)
-        return self._render(response)
+        return self._render(await self._calls(route.method, message, call))
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         if not self._route.body:

@@ -9,11 +9,13 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.codec import accepted_enum_values, in_body, inline_field, json_key
-from bucketd.gateway import resumable, streams
 from bucketd.gateway.errors import ERROR_TYPE
 from bucketd.gateway.openapi_examples import EXAMPLES
-from bucketd.gateway.routes import Route, routes_from
+from bucketd.gateway.routes import Kind, Route, routes_from
+from bucketd.gateway.uploads import PROTOCOL_DOCS
 from bucketd.v1.comments import COMMENTS
+
+_BEHAVIOR = field_behavior_pb2.field_behavior
 
 _SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},
@@ -138,6 +140,14 @@ class _Schemas:
         return dict(_SCALARS.get(field.type, {"type": "integer"}))
 
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+# What a stream route's body may be (gateway/uploads.py).
+_STREAM_BODY = {
+    "application/octet-stream": _BINARY,
+    "multipart/form-data": {"schema": {"type": "object", "additionalProperties": True}},
+}
+
+
 def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, Any]:
     method = route.method
     parameters = [
@@ -151,15 +161,13 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         "description": f"{comment}\n\ngRPC: `{method.full_name}`.",
         "tags": [method.containing_service.name],
         "parameters": [*parameters, *_query_parameters(route, schemas), *_namespace_header(method)],
-        "responses": {
-            **_success(route, schemas),
-            "default": {
-                "description": "Error, in the envelope of the reference",
-                "content": {"application/json": {"schema": schemas.ref_error()}},
-            },
-        },
+        "responses": {**_success(route, schemas), "default": _error(schemas)}
+        if route.kind is not Kind.SESSION or route.http_method == "PATCH"  # else: in headers
+        else {"default": _error(schemas)},
     }
-    if route.body:
+    if route.kind is not Kind.JSON:
+        _upload_protocol(operation, route, schemas)
+    elif route.body:
         body = schemas.request_body(method.input_type, skip=tuple(route.path_variables))
         content: dict[str, Any] = {"schema": body}
         if method.full_name in EXAMPLES:
@@ -168,11 +176,36 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
     return operation
 
 
+def _error(schemas: _Schemas, description: str = "Error, in the envelope of the reference") -> Any:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schemas.ref_error()}},
+    }
+
+
+def _upload_protocol(operation: dict[str, Any], route: Route, schemas: _Schemas) -> None:
+    """A stream or session route: its body is bytes, and each upload protocol adds its header
+    fields, its answers and what it does (the first, the default one, names the operation)."""
+    if route.kind is Kind.STREAM:
+        operation["requestBody"] = {"content": _STREAM_BODY}
+    for protocol in reversed([docs[route.http_method] for docs in PROTOCOL_DOCS]):
+        operation["parameters"] += protocol["parameters"]
+        operation["summary"] = protocol["summary"]
+        operation["description"] = f"{protocol['description']}\n\n{operation['description']}"
+        if "requestBody" in protocol:
+            operation["requestBody"] = protocol["requestBody"]
+        for status, answer in protocol["responses"].items():
+            error = isinstance(answer, str)
+            operation["responses"][status] = _error(schemas, answer) if error else answer
+
+
 def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:
     parameters = []
     for name, field in route.query_fields.items():
-        parameter = {"name": name, "in": "query", "schema": schemas.field(field)}
-        comment = COMMENTS.get(f"{route.method.input_type.full_name}.{field.name}")
+        parameter: dict[str, Any] = {"name": name, "in": "query", "schema": schemas.field(field)}
+        if field_behavior_pb2.REQUIRED in field.GetOptions().Extensions[_BEHAVIOR]:
+            parameter["required"] = True
+        comment = COMMENTS.get(field.full_name)
         parameters.append({**parameter, "description": comment} if comment else parameter)
     return parameters
 
@@ -260,10 +293,5 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
 
 
 def served_document() -> dict[str, Any]:
-    """The document the gateway serves: the derived routes, and the streaming route and its
-    resumable upload resource, which are written by hand (client streaming has no
-    google.api.http form) and describe themselves beside their handlers."""
-    document = openapi_document(routes_from())
-    document["paths"][streams.PATH] = {"post": streams.openapi_operation()}
-    document["paths"][resumable.RESOURCE] = resumable.openapi_operations()
-    return document
+    """The document the gateway serves: every route of the protos."""
+    return openapi_document(routes_from())

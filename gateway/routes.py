@@ -1,19 +1,29 @@
 """HTTP routes derived from the `google.api.http` annotations of the protos (no hand-written route).
 
 Like grpc-gateway or Envoy's transcoder: each HttpRule (and its additional_bindings) becomes one
-Route with its method, path template, body and response_body selectors.
+Route with its method, path template, body and response_body selectors, and its Kind: JSON for a
+unary call, STREAM for a client-streaming one (grpc-gateway's rule: the body is the stream), and
+SESSION for a binding on an upload session's resource (its path binds `session_id`), which an
+upload protocol adapter serves in headers (gateway/uploads.py).
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from urllib.parse import quote
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import message_factory
-from google.protobuf.descriptor import FieldDescriptor, FileDescriptor, MethodDescriptor
+from google.protobuf.descriptor import (
+    Descriptor,
+    FieldDescriptor,
+    FileDescriptor,
+    MethodDescriptor,
+)
 from google.protobuf.message import Message
 
 from bucketd.codec import http_location, json_key
@@ -28,11 +38,27 @@ API_FILES: tuple[FileDescriptor, ...] = (
 )
 
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")
+# The path variable of an upload session's resource (its URL is the session's capability).
+SESSION_VARIABLE = "session_id"
+_QUERY = (common_pb2.HTTP_LOCATION_QUERY, common_pb2.HTTP_LOCATION_BODY_OR_QUERY)
+
+
+class Kind(enum.Enum):
+    """How a route's HTTP request becomes its call: one handler per kind (gateway/app.py)."""
+
+    JSON = "json"  # a unary call: JSON body, path and query in; JSON out
+    STREAM = "stream"  # a client stream: the body is the stream (a raw file, multipart)
+    SESSION = "session"  # an upload session's resource: an upload protocol's headers
+
+
+def query_name(field: FieldDescriptor) -> str:
+    """The field's query parameter name: its `(bucketd.v1.http_query_name)`, else its JSON key."""
+    return str(field.GetOptions().Extensions[common_pb2.http_query_name]) or json_key(field)
 
 
 @dataclass(frozen=True)
 class Route:
-    """One HTTP binding of one unary RPC."""
+    """One HTTP binding of one RPC."""
 
     http_method: str
     template: str
@@ -50,8 +76,20 @@ class Route:
         return message_factory.GetMessageClass(self.method.input_type)
 
     @property
-    def response_class(self) -> type[Message]:
-        return message_factory.GetMessageClass(self.method.output_type)
+    def kind(self) -> Kind:
+        if SESSION_VARIABLE in self.path_variables:
+            return Kind.SESSION
+        return Kind.STREAM if self.method.client_streaming else Kind.JSON
+
+    @property
+    def fields(self) -> Descriptor:
+        """The message whose fields the path and query set: the request, or for a client stream
+        its first message, the header (UploadObjectRequest.header)."""
+        if not self.method.client_streaming:
+            return self.method.input_type
+        header = self.method.input_type.fields[0].message_type
+        assert header is not None, f"{self.method.full_name}: a stream starts with a header"
+        return header
 
     @property
     def path_variables(self) -> list[str]:
@@ -61,26 +99,33 @@ class Route:
     @cached_property
     def path_fields(self) -> dict[str, FieldDescriptor]:
         """The fields the path template binds, by variable name."""
-        fields = self.method.input_type.fields_by_name
+        fields = self.fields.fields_by_name
         return {name: fields[name] for name in self.path_variables}
 
     @cached_property
     def query_fields(self) -> dict[str, FieldDescriptor]:
         """The query parameters the route accepts, by name: fields marked as travelling in the
-        query, and on a route without a body its other scalar fields (grpc-gateway's rule)."""
+        query, and on a route without a body its other scalar fields (grpc-gateway's rule); a
+        stream's header and the blobs it announces take theirs from the query; a session's
+        resource takes none (the session holds its header)."""
+        if self.kind is Kind.SESSION:
+            return {}
+        if self.kind is Kind.STREAM:
+            held = [f.message_type for f in self.fields.fields if f.message_type is not None]
+            fields = [*self.fields.fields, *(f for m in held for f in m.fields)]
+            return {query_name(f): f for f in fields if http_location(f) in _QUERY}
         accepted: dict[str, FieldDescriptor] = {}
         for field in self.method.input_type.fields:
             where = http_location(field)
             if field.name in self.path_variables or where == common_pb2.HTTP_LOCATION_BODY:
                 continue
-            scalar = field.message_type is None
-            in_query = where in (
-                common_pb2.HTTP_LOCATION_QUERY,
-                common_pb2.HTTP_LOCATION_BODY_OR_QUERY,
-            )
-            if in_query or (scalar and not self.body):
-                accepted[json_key(field)] = field
+            if where in _QUERY or (field.message_type is None and not self.body):
+                accepted[query_name(field)] = field
         return accepted
+
+    def url(self, **values: str) -> str:
+        """The template with its variables filled (each value escaped): a Location."""
+        return _VARIABLE.sub(lambda match: quote(values[match.group(1)], safe=""), self.template)
 
     @property
     def aiohttp_path(self) -> str:
@@ -121,7 +166,7 @@ def _method_and_path(rule: http_pb2.HttpRule) -> tuple[str, str]:
 
 
 def routes_from(files: Iterable[FileDescriptor] = API_FILES) -> list[Route]:
-    """Every HTTP binding of every unary RPC in `files`, most specific first."""
+    """Every HTTP binding of every RPC in `files`, most specific first."""
     routes: list[Route] = []
     for file in files:
         for service in file.services_by_name.values():
@@ -141,3 +186,8 @@ def routes_from(files: Iterable[FileDescriptor] = API_FILES) -> list[Route]:
                         )
                     )
     return sorted(routes, key=lambda route: route.specificity)
+
+
+def route_of(full_name: str, routes: Iterable[Route] | None = None) -> Route:
+    """The (first) route of the method `full_name`, e.g. bucketd.v1.ObjectService.GetObject."""
+    return next(r for r in routes or routes_from() if r.method.full_name == full_name)

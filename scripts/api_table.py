@@ -43,6 +43,23 @@ NOTES: dict[tuple[str, str], str] = {
         "/v1/buckets/{bucket_identifier}/uploads/confirm/batch",
     ): "an `api_buckets_uploads_batch_confirm` task",
     ("DELETE", "/v1/tasks/{task_id}"): "deletions cannot be stopped halfway (400)",
+    (
+        "POST",
+        "/v1/buckets/{bucket_identifier}/objects/upload",
+    ): "bucketd's own: a streamed raw file or multipart/form-data; resumable with "
+    "`Upload-Complete` (IETF resumable-upload draft)",
+    (
+        "HEAD",
+        "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}",
+    ): "bucketd's own: a resumable upload's offset",
+    (
+        "PATCH",
+        "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}",
+    ): "bucketd's own: appends to a resumable upload",
+    (
+        "DELETE",
+        "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}",
+    ): "bucketd's own: cancels a resumable upload",
 }
 # Documented routes bucketd does not serve: (method, path, why).
 NOT_SERVED = [

@@ -403,6 +403,7 @@ ERROR_TYPE_FIELD_NUMBER: _builtins.int
 JSON_INLINE_FIELD_NUMBER: _builtins.int
 HTTP_IN_FIELD_NUMBER: _builtins.int
 NO_EFFECT_FIELD_NUMBER: _builtins.int
+HTTP_QUERY_NAME_FIELD_NUMBER: _builtins.int
 json_value: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.EnumValueOptions, _builtins.str]
 """How the value is spelled in JSON (the reference's "PENDING", "pdf"). buf lint wants
 prefixed UPPER_SNAKE value names; the REST gateway reads and writes this spelling instead.
@@ -429,4 +430,8 @@ some fields as query parameters only, and a body holding them is refused.
 no_effect: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.bool]
 """Declared by the public API (so a public client may send it) and accepted, but bucketd gives
 it no effect; the field's comment says why. The API table of docs/api.md lists these fields.
+"""
+http_query_name: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.str]
+"""The field's name as a REST query parameter, when it is not its JSON key (the streaming
+upload route's `sha256`).
 """

@@ -1300,7 +1300,10 @@ Global___BulkSoftDeleteObjectsResponse: _TypeAlias = BulkSoftDeleteObjectsRespon
 
 @_typing.final
 class UploadBlobHeader(_message.Message):
-    """One blob announced in the stream header."""
+    """One blob announced in the stream header.
+    Over REST, the raw body's blob: property, type, filename and sha256 in the query, mime_type
+    from Content-Type, expected_size_bytes from Content-Length (or the upload protocol's length).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1313,12 +1316,19 @@ class UploadBlobHeader(_message.Message):
     EXPECTED_CRC32C_FIELD_NUMBER: _builtins.int
     METADATA_FIELD_NUMBER: _builtins.int
     property: _builtins.str
+    """The bucket schema's field that holds the file."""
     type: _common_pb2.FieldType.ValueType
+    """The blob's type (the reference's spelling: pdf, image, text, ...); by default the type of
+    its property in the bucket schema.
+    """
     filename: _builtins.str
+    """The file's name."""
     mime_type: _builtins.str
     expected_size_bytes: _builtins.int
     expected_sha256: _builtins.str
-    """Hex SHA-256 the bytes must have."""
+    """Hex SHA-256 the bytes must have: checked against the bytes, and it lets bucketd write them
+    once at their final place.
+    """
     expected_crc32c: _builtins.int
     @_builtins.property
     def metadata(self) -> _struct_pb2.Struct: ...
@@ -1370,6 +1380,7 @@ class UploadObjectHeader(_message.Message):
     LEAVE_OPEN_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
     key_prefix: _builtins.str
+    """The object's key prefix (over REST: the query, or the multipart body's JSON part)."""
     skip_duplicates: _builtins.bool
     force_remirror: _builtins.bool
     idempotency_key: _builtins.str

@@ -173,6 +173,10 @@ class ObjectServiceServicer:
     def UploadObject(self, request_iterator, context):
         """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
         most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+        Over REST (grpc-gateway's rule for client streaming: the body is the stream) the raw file or a
+        multipart/form-data body; the header from the path, the query (UploadBlobHeader's query
+        fields) and the body's Content-Type. An upload protocol (the IETF resumable-upload draft)
+        may open a session instead; its PATCH appends to the session's resource.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -188,6 +192,7 @@ class ObjectServiceServicer:
 
     def GetUploadSession(self, request, context):
         """How many bytes of each blob of a session are persisted: where a resumed stream starts.
+        Over REST, HEAD on the session's resource (an upload protocol answers in headers).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -56,13 +56,19 @@ class ObjectServiceStub:
     UploadObject: _grpc.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]
     """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
     most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+    Over REST (grpc-gateway's rule for client streaming: the body is the stream) the raw file or a
+    multipart/form-data body; the header from the path, the query (UploadBlobHeader's query
+    fields) and the body's Content-Type. An upload protocol (the IETF resumable-upload draft)
+    may open a session instead; its PATCH appends to the session's resource.
     """
     StartUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.StartUploadSessionRequest, _objects_pb2.StartUploadSessionResponse]
     """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
     interrupted UploadObject stream survive, and a new stream naming the session continues.
     """
     GetUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]
-    """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+    """How many bytes of each blob of a session are persisted: where a resumed stream starts.
+    Over REST, HEAD on the session's resource (an upload protocol answers in headers).
+    """
     CancelUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]
     """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
 
@@ -94,13 +100,19 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     UploadObject: _aio.StreamUnaryMultiCallable[_objects_pb2.UploadObjectRequest, _objects_pb2.UploadObjectResponse]  # type: ignore[assignment]
     """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
     most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+    Over REST (grpc-gateway's rule for client streaming: the body is the stream) the raw file or a
+    multipart/form-data body; the header from the path, the query (UploadBlobHeader's query
+    fields) and the body's Content-Type. An upload protocol (the IETF resumable-upload draft)
+    may open a session instead; its PATCH appends to the session's resource.
     """
     StartUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.StartUploadSessionRequest, _objects_pb2.StartUploadSessionResponse]  # type: ignore[assignment]
     """Opens a resumable upload session (after GCS's StartResumableWrite): bytes persisted by an
     interrupted UploadObject stream survive, and a new stream naming the session continues.
     """
     GetUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.GetUploadSessionRequest, _objects_pb2.GetUploadSessionResponse]  # type: ignore[assignment]
-    """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+    """How many bytes of each blob of a session are persisted: where a resumed stream starts.
+    Over REST, HEAD on the session's resource (an upload protocol answers in headers).
+    """
     CancelUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]  # type: ignore[assignment]
     """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
 
@@ -179,6 +191,10 @@ class ObjectServiceServicer:
     ) -> _typing.Union[_objects_pb2.UploadObjectResponse, _abc.Awaitable[_objects_pb2.UploadObjectResponse]]:
         """Streams blob bytes: a header message first, then chunks; half-close commits. Chunks of at
         most 2 MiB each; offsets contiguous per blob. A stream that names a session resumes it.
+        Over REST (grpc-gateway's rule for client streaming: the body is the stream) the raw file or a
+        multipart/form-data body; the header from the path, the query (UploadBlobHeader's query
+        fields) and the body's Content-Type. An upload protocol (the IETF resumable-upload draft)
+        may open a session instead; its PATCH appends to the session's resource.
         """
 
     def StartUploadSession(
@@ -195,7 +211,9 @@ class ObjectServiceServicer:
         request: _objects_pb2.GetUploadSessionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_objects_pb2.GetUploadSessionResponse, _abc.Awaitable[_objects_pb2.GetUploadSessionResponse]]:
-        """How many bytes of each blob of a session are persisted: where a resumed stream starts."""
+        """How many bytes of each blob of a session are persisted: where a resumed stream starts.
+        Over REST, HEAD on the session's resource (an upload protocol answers in headers).
+        """
 
     def CancelUploadSession(
         self,

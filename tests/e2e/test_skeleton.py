@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from bucketd.gateway.app import running_gateway
+from bucketd.gateway.errors import ERROR_TYPE
+from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from tests.e2e.harness import Service
-from tests.unit.test_routes import REFERENCE_ENDPOINTS
+from tests.e2e.route_probes import probe
+from tests.unit.test_routes import REFERENCE_ENDPOINTS, UPLOAD_ENDPOINTS
 
 
 async def test_grpc_health_is_serving(service: Service) -> None:
@@ -36,18 +41,24 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
         for path, operations in document["paths"].items()
         for method in operations
     }
-    assert listed == {
-        *REFERENCE_ENDPOINTS,
-        ("POST", "/v1/buckets/{bucket_identifier}/objects/upload"),
-        *(
-            (method, "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}")
-            for method in ("HEAD", "PATCH", "DELETE")  # the resumable upload resource
-        ),
-    }
+    assert listed == REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS
 
 
-async def test_unimplemented_rpc_is_501_in_the_envelope(gateway_settings: GatewaySettings) -> None:
-    """A gRPC server that implements nothing: the gateway answers 501 in the envelope."""
+async def _every_route(http: aiohttp.ClientSession) -> list[tuple[Route, int, Any]]:
+    """Each route's answer to its least request (tests/e2e/route_probes.py)."""
+    answers = []
+    for route in routes_from():
+        path = route.url(**{name: f"{name}_1" for name in route.path_variables})
+        async with http.request(**probe(route, path, {})) as response:
+            body = None if route.http_method == "HEAD" else await response.json()
+            assert response.content_type == "application/json", (route.template, response)
+            answers.append((route, response.status, body))
+    return answers
+
+
+async def test_every_route_answers_in_the_envelope(gateway_settings: GatewaySettings) -> None:
+    """A gRPC server that implements nothing: every route of the protos (JSON, stream and upload
+    session alike) answers in the envelope — 501 once its call is made."""
     bare = aio.server()
     port = bare.add_insecure_port("127.0.0.1:0")
     await bare.start()
@@ -55,18 +66,26 @@ async def test_unimplemented_rpc_is_501_in_the_envelope(gateway_settings: Gatewa
         async with (
             running_gateway(f"127.0.0.1:{port}", gateway_settings, host="127.0.0.1", port=0) as url,
             aiohttp.ClientSession(base_url=url) as http,
-            http.post(
+        ):
+            answers = await _every_route(http)
+            async with http.post(
                 "/v1/buckets/bkt_1/uploads",
                 json={"filename": "a.pdf", "content_type": "application/pdf"},
-            ) as response,
-        ):
-            assert response.status == 501
-            body = await response.json()
+            ) as response:
+                assert response.status == 501
+                body = await response.json()
     finally:
         await bare.stop(None)
     assert body["success"] is False
     assert body["status"] == 501
     assert body["error"]["type"] == "NotImplementedError"
+    for route, status, answer in answers:
+        assert status >= 400, (route.http_method, route.template, status)
+        if answer is not None:  # a HEAD answer has no body
+            assert answer["success"] is False and answer["status"] == status, answer
+            assert answer["error"]["type"] == ERROR_TYPE[status], answer
+    called = {route.kind for route, status, _ in answers if status == 501}
+    assert called == set(Kind) and len(answers) == len(routes_from())
 
 
 async def test_unknown_route_is_404_in_the_envelope(service: Service) -> None:

@@ -82,6 +82,9 @@ async def test_route_errors_are_clear(service: Service, acme: Tenant) -> None:
         ("", b"x", "text/plain", 422, "'property' is required"),
         ("?property=nope", b"x", "text/plain", 422, "'nope' is not a field"),
         ("?property=doc", PNG, "image/png", 422, "image/png does not fit a pdf property"),
+        # the query parameters are UploadBlobHeader's and UploadObjectHeader's (http_in) fields
+        ("?property=doc&colour=red", PDF, "application/pdf", 422, "accepted: key_prefix"),
+        ("?property=doc&type=pdfx", PDF, "application/pdf", 422, "'pdfx' is not one of"),
     ]
     for query, data, content_type, status, fragment in cases:
         async with service.http.post(

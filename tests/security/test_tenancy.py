@@ -11,12 +11,13 @@ import grpc
 import pytest
 from grpc import aio
 
-from bucketd.gateway.routes import routes_from
+from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.server.settings import Settings
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PDF, b64, call, create, make_bucket
+from tests.e2e.route_probes import probe
 
 MISSING = {
     "namespace_identifier": "ns_missing00000000",
@@ -24,6 +25,7 @@ MISSING = {
     "object_identifier": "obj_missing0000000",
     "upload_id": "upl_missing0000000",
     "task_id": "task_missing000000",
+    "session_id": "ses_missing000000000",
 }
 _VARIABLE = re.compile(r"\{([a-z_]+)\}")
 
@@ -40,7 +42,14 @@ async def _acme_ids(service: Service, acme: Tenant) -> dict[str, str]:
     _, batch = await call(
         service, "POST", "/v1/buckets/things/uploads/confirm/batch", acme, confirmations
     )
+    resumable = {**acme.headers(), "Content-Type": "application/pdf", "Upload-Complete": "?0"}
+    async with service.http.post(
+        "/v1/buckets/things/objects/upload?property=doc", data=PDF[:4], headers=resumable
+    ) as reply:
+        assert reply.status == 201, await reply.text()
+        session_id = reply.headers["Location"].rsplit("/", 1)[1]
     return {
+        "session_id": session_id,
         "task_id": batch["task_id"],
         "namespace_identifier": namespace["namespace_id"],
         "bucket_identifier": bucket["bucket_id"],
@@ -56,10 +65,9 @@ def _mask(text: str, ids: list[str]) -> str:
 
 
 async def _answer(
-    service: Service, method: str, path: str, headers: dict[str, str]
+    service: Service, route: Route, path: str, headers: dict[str, str]
 ) -> tuple[int, str]:
-    body: dict[str, Any] | None = {} if method in {"POST", "PUT", "PATCH"} else None
-    async with service.http.request(method, path, json=body, headers=headers) as reply:
+    async with service.http.request(**probe(route, path, headers)) as reply:
         data: Any = await reply.json() if reply.status != 204 else None
         return reply.status, (data or {}).get("error", {}).get("message", "")
 
@@ -69,28 +77,32 @@ async def test_every_route_answers_a_foreign_id_like_a_missing_one(
 ) -> None:
     acme_ids = await _acme_ids(service, acme)
     await make_bucket(service, globex)  # globex's own bucket of the same name exists too
-    probed = 0
+    probed, kinds = 0, set()
     for route in routes_from():
         names = _VARIABLE.findall(route.openapi_path)
         if not names:
             continue
+        kinds.add(route.kind)
         foreign = route.openapi_path.format(**{n: acme_ids[n] for n in names})
         missing = route.openapi_path.format(**{n: MISSING[n] for n in names})
         for namespace in ("default", acme_ids["namespace_identifier"]):
             headers = globex.headers(namespace)
-            got = await _answer(service, route.http_method, foreign, headers)
-            expected = await _answer(service, route.http_method, missing, headers)
+            got = await _answer(service, route, foreign, headers)
+            expected = await _answer(service, route, missing, headers)
             assert got[0] == expected[0], (route.http_method, foreign, got, expected)
             ids = [*acme_ids.values(), *MISSING.values()]
             assert _mask(got[1], ids) == _mask(expected[1], ids), (foreign, got)
             assert got[0] >= 400, (route.http_method, foreign, got)
             probed += 1
-    assert probed >= 30
-    # ... and acme still has everything
+    assert probed >= 38 and kinds == set(Kind)  # the upload routes are probed too
+    # ... and acme still has everything, its upload session included
     status, _ = await call(
         service, "GET", f"/v1/buckets/things/objects/{acme_ids['object_identifier']}", acme
     )
     assert status == 200
+    session = f"/v1/buckets/things/objects/upload/{acme_ids['session_id']}"
+    async with service.http.head(session, headers=acme.headers()) as reply:
+        assert (reply.status, reply.headers["Upload-Offset"]) == (204, "4")
 
 
 async def test_a_foreign_session_answers_like_a_missing_one(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bucketd.gateway.routes import routes_from
+from bucketd.gateway.routes import Kind, routes_from
 
 # Sections 0.1 and 2-5 of ../shared/reference/mixpeek-api.md.
 REFERENCE_ENDPOINTS = {
@@ -45,10 +45,41 @@ REFERENCE_ENDPOINTS = {
     ("POST", "/v1/buckets/{bucket_identifier}/uploads/confirm/batch"),
 }
 
+# bucketd's own: the streaming upload and its resumable upload resource.
+UPLOAD_ENDPOINTS = {
+    ("POST", "/v1/buckets/{bucket_identifier}/objects/upload"),
+    *(
+        (method, "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}")
+        for method in ("HEAD", "PATCH", "DELETE")
+    ),
+}
 
-def test_every_reference_endpoint_has_exactly_one_route() -> None:
+
+def test_every_endpoint_has_exactly_one_route() -> None:
     bound = [(route.http_method, route.template) for route in routes_from()]
-    assert sorted(bound) == sorted(REFERENCE_ENDPOINTS)
+    assert sorted(bound) == sorted(REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS)
+
+
+def test_each_route_knows_its_kind_and_its_query_from_the_protos() -> None:
+    kinds = {(route.http_method, route.template): route.kind for route in routes_from()}
+    assert kinds[("POST", "/v1/buckets/{bucket_identifier}/objects/upload")] is Kind.STREAM
+    resource = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
+    assert {kinds[(method, resource)] for method in ("HEAD", "PATCH", "DELETE")} == {Kind.SESSION}
+    assert kinds[("GET", "/v1/buckets/{bucket_identifier}")] is Kind.JSON
+    upload = next(route for route in routes_from() if route.kind is Kind.STREAM)
+    assert set(upload.query_fields) == {"property", "type", "filename", "sha256", "key_prefix"}
+    assert upload.query_fields["sha256"].name == "expected_sha256"
+    assert upload.fields.name == "UploadObjectHeader"
+    assert (
+        upload.path_fields["bucket_identifier"] is upload.fields.fields_by_name["bucket_identifier"]
+    )
+
+
+def test_a_location_is_built_from_the_template() -> None:
+    route = next(route for route in routes_from() if route.http_method == "HEAD")
+    assert route.url(bucket_identifier="my things", session_id="ses_1") == (
+        "/v1/buckets/my%20things/objects/upload/ses_1"
+    )
 
 
 def test_literal_paths_sort_before_templated_ones() -> None:
