@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from grpc import aio
 
+from bucketd.calls import Caller
 from bucketd.codec import InvalidField, parse_request, text_values, to_json
 from bucketd.gateway.inputs import Call, read_json
 from bucketd.gateway.routes import Route
@@ -16,7 +16,7 @@ from bucketd.gateway.settings import GatewaySettings
 class RouteHandler:
     """Translates one HTTP binding to its gRPC call and back."""
 
-    def __init__(self, route: Route, channel: aio.Channel, settings: GatewaySettings) -> None:
+    def __init__(self, route: Route, channel: Caller, settings: GatewaySettings) -> None:
         self._route = route
         self._settings = settings
         self._call = channel.unary_unary(

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import web
 from grpc import aio
 
+from bucketd.calls import Caller, unary
 from bucketd.codec import to_json
 from bucketd.gateway.errors import CallFailed, envelope, error_info
 from bucketd.gateway.inputs import Call
@@ -47,13 +48,13 @@ from bucketd.gateway.streams import (
     upload_object,
 )
 from bucketd.v1 import objects_pb2 as pb
-from bucketd.v1 import objects_pb2_grpc
 
 RESOURCE = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
 PARTIAL_UPLOAD = "application/partial-upload"
 INTEROP = "Upload-Draft-Interop-Version"
 INTEROP_VERSIONS = frozenset({6, 7, 8})  # drafts -05 (tus-js-client's ietf-draft-05) to latest
 FINISHES_AT_LENGTH = 6  # draft -05: an append that reaches Upload-Length completes the upload
+SERVICE = "/bucketd.v1.ObjectService"
 
 
 def interop_version(request: web.Request) -> int | None:
@@ -89,8 +90,12 @@ async def _append_messages(
 class ResumableUploads:
     """The upload resource's methods, and the creating POST's resumable path."""
 
-    def __init__(self, channel: aio.Channel, settings: GatewaySettings) -> None:
-        self._stub = objects_pb2_grpc.ObjectServiceStub(channel)
+    def __init__(self, channel: Caller, settings: GatewaySettings) -> None:
+        self._start = unary(channel, f"{SERVICE}/StartUploadSession", pb.StartUploadSessionResponse)
+        self._cancel = unary(
+            channel, f"{SERVICE}/CancelUploadSession", pb.CancelUploadSessionResponse
+        )
+        self._get = unary(channel, f"{SERVICE}/GetUploadSession", pb.GetUploadSessionResponse)
         self._upload = upload_object(channel)
         self._settings = settings
 
@@ -113,7 +118,7 @@ class ResumableUploads:
         if length is not None:
             header.blobs[0].expected_size_bytes = length
         call = self._call(request)
-        started = await self._stub.StartUploadSession(
+        started = await self._start(
             pb.StartUploadSessionRequest(header=header),
             metadata=call.metadata,
             timeout=call.timeout,
@@ -192,7 +197,7 @@ class ResumableUploads:
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         call = self._call(request)
-        await self._stub.CancelUploadSession(
+        await self._cancel(
             pb.CancelUploadSessionRequest(
                 session_id=request.match_info["session_id"],
                 bucket_identifier=request.match_info["bucket_identifier"],
@@ -206,7 +211,7 @@ class ResumableUploads:
         self, request: web.Request, session_id: str | None = None, *, take_over: bool = False
     ) -> pb.GetUploadSessionResponse:
         call = self._call(request)
-        status: pb.GetUploadSessionResponse = await self._stub.GetUploadSession(
+        status: pb.GetUploadSessionResponse = await self._get(
             pb.GetUploadSessionRequest(
                 session_id=session_id or request.match_info["session_id"],
                 take_over=take_over,

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
-from grpc import aio
 
+from bucketd.calls import Caller, StreamCall
 from bucketd.chunks import Chunk
 from bucketd.codec import InvalidField, MarshalError, parse_request, to_json
 from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
@@ -48,8 +48,8 @@ def _serialized(sent: Sent) -> bytes:
 
 
 def upload_object(
-    channel: aio.Channel,
-) -> aio.StreamUnaryMultiCallable[Sent, pb.UploadObjectResponse]:
+    channel: Caller,
+) -> StreamCall[Sent, pb.UploadObjectResponse]:
     """ObjectService.UploadObject on `channel`, taking chunks as they are (see Chunk)."""
     return channel.stream_unary(
         RPC,
@@ -173,7 +173,7 @@ async def _form(
 
 class StreamUploadHandler:
     def __init__(
-        self, channel: aio.Channel, settings: GatewaySettings, resumable: ResumableCreate
+        self, channel: Caller, settings: GatewaySettings, resumable: ResumableCreate
     ) -> None:
         self._settings = settings
         self._resumable = resumable

@@ -16,15 +16,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
-import aiohttp
-from grpc import aio
-
-from bucketd.gateway.app import running_gateway
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_server, s3_server
-from tests.e2e.harness import Service, until, wait_until_serving
+from tests.e2e.harness import Service, serving, until
 from tests.e2e.objects_support import PNG, b64, create, make_bucket
 
 QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
@@ -32,14 +27,8 @@ QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
 
 @contextlib.asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[Service]:
-    async with (
-        running_server(settings) as server,
-        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
-        aio.insecure_channel(server.address) as channel,
-        aiohttp.ClientSession(base_url=url) as http,
-    ):
-        await wait_until_serving(channel)
-        yield Service(server.address, url, channel, http, server.services)
+    async with running_process(settings) as process, serving(process) as service:
+        yield service
 
 
 async def _ready(service: Service) -> int:
