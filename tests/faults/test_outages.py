@@ -16,10 +16,15 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
+import aiohttp
+from grpc import aio
+
+from bucketd.gateway.app import running_gateway
+from bucketd.gateway.settings import GatewaySettings
 from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_server, s3_server
-from tests.e2e.harness import Service, serving, until
+from tests.e2e.harness import Service, until, wait_until_serving
 from tests.e2e.objects_support import PNG, b64, create, make_bucket
 
 QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
@@ -27,8 +32,16 @@ QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
 
 @contextlib.asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[Service]:
-    async with running_process(settings) as process, serving(process) as service:
-        yield service
+    """bucketd, with a gateway of its own that calls it over gRPC (as this test always did:
+    over the in-process channel a create can hang past S3's death, an open finding)."""
+    async with (
+        running_process(settings) as process,
+        running_gateway(process.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
+        aio.insecure_channel(process.address) as channel,
+        aiohttp.ClientSession(base_url=url) as http,
+    ):
+        await wait_until_serving(channel)
+        yield Service(process.address, url, channel, http, process.services)
 
 
 async def _ready(service: Service) -> int:
