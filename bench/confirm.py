@@ -22,9 +22,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bench import s3 as s3_choice
-from bucketd.gateway.app import running_gateway
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
@@ -52,9 +50,8 @@ async def _get(settings: Settings, key: str) -> float:
 
 async def bench(settings: Settings, mib: int) -> None:
     async with (
-        running_server(settings) as server,
-        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
-        aiohttp.ClientSession(base_url=url) as http,
+        running_process(settings) as server,
+        aiohttp.ClientSession(base_url=server.url) as http,
     ):
         await server.wait_ready()
         issued = await server.services.api_keys.issue("bench", test=True)

@@ -39,7 +39,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin, s3_standin
@@ -132,17 +132,10 @@ async def _count_one_create(
 
 async def bench(settings: Settings, requests: int, rounds: int) -> None:
     async with (
-        running_server(settings) as server,
-        running_gateway(
-            server.address,
-            GatewaySettings(),
-            host="127.0.0.1",
-            port=0,
-            calls=server.local_channel,  # as `bucketd serve` runs it
-        ) as url,
+        running_process(settings) as server,  # as `bucketd serve` runs it
         running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as remote,
         aio.insecure_channel(server.address) as channel,
-        aiohttp.ClientSession(base_url=url) as http,
+        aiohttp.ClientSession(base_url=server.url) as http,
         aiohttp.ClientSession(base_url=remote) as remote_http,
     ):
         await server.wait_ready()

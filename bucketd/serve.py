@@ -16,13 +16,10 @@ import tempfile
 from pathlib import Path
 
 from bucketd import heap, logs
-from bucketd.drain import Drain
-from bucketd.gateway.access import running_metrics
-from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.listeners import PortInUse
+from bucketd.process import Listen, Process, running_process
 from bucketd.server import keys_cli
-from bucketd.server.app import RunningServer, running_server
 from bucketd.server.domain.keys import generate_key
 from bucketd.server.errors import BucketdError
 from bucketd.server.services.bootstrap import DEV_NAMESPACE, bootstrap_dev, check_dev_key
@@ -133,17 +130,6 @@ def _with_standins(settings: Settings, stack: contextlib.ExitStack) -> Settings:
     return settings
 
 
-@dataclasses.dataclass(frozen=True)
-class Listen:
-    """Where `bucketd serve` listens."""
-
-    host: str
-    grpc_port: int
-    http_port: int
-    metrics_port: int | None = None
-    reuse_port: bool = False  # --workers: the workers share the ports on purpose
-
-
 async def _serve(
     settings: Settings, gateway: GatewaySettings, listen: Listen, *, bootstrap: bool
 ) -> None:
@@ -151,52 +137,31 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    tls = TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
-    http_drain = Drain()
-    async with contextlib.AsyncExitStack() as stack:
-        server = await stack.enter_async_context(
-            running_server(
-                settings, host=listen.host, port=listen.grpc_port, reuse_port=listen.reuse_port
-            )
-        )
-        url = await stack.enter_async_context(
-            running_gateway(
-                server.local_target,
-                fitted(gateway, settings),
-                host=listen.host,
-                port=listen.http_port,
-                ssl_context=tls.http_context() if tls else None,
-                reuse_port=listen.reuse_port,
-                drain=http_drain,
-                calls=server.local_channel,  # the routes skip the gRPC hop
-            )
-        )
-        if listen.metrics_port is not None:
-            metrics_url = await stack.enter_async_context(
-                running_metrics(listen.host, listen.metrics_port, reuse_port=listen.reuse_port)
-            )
-            log.info("metrics on %s/metrics", metrics_url)
-        log.info("bucketd serving gRPC on %s and REST on %s", server.address, url)
-        print(f"gRPC: {server.address}\nREST: {url}", flush=True)
+    async with running_process(settings, gateway, listen) as process:
+        log.info("bucketd serving gRPC on %s and REST on %s", process.address, process.url)
+        print(f"gRPC: {process.address}\nREST: {process.url}", flush=True)
         if bootstrap:
-            await server.wait_ready()
-            key = await bootstrap_dev(
-                server.services.api_keys, server.services.namespaces, settings.dev_api_key
-            )
-            print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
-            print(_standin_hints(settings), flush=True)
-        else:
-            hint = asyncio.create_task(_hint_first_key(server))
-            stack.callback(hint.cancel)
+            await _bootstrap(process, settings)
+        hint = None if bootstrap else asyncio.create_task(_hint_first_key(process))
         await stop.wait()
-        await _shut_down(server, http_drain, settings.shutdown_grace_seconds)
+        if hint is not None:
+            hint.cancel()
 
 
-async def _hint_first_key(server: RunningServer) -> None:
+async def _bootstrap(process: Process, settings: Settings) -> None:
+    """Stand-in mode: a key and a namespace at once, printed for curl."""
+    await process.wait_ready()
+    services = process.services
+    key = await bootstrap_dev(services.api_keys, services.namespaces, settings.dev_api_key)
+    print(f"API key: {key}\nNamespace: {DEV_NAMESPACE}", flush=True)
+    print(_standin_hints(settings), flush=True)
+
+
+async def _hint_first_key(process: Process) -> None:
     """A first production run has no key yet: say how to make one."""
-    await server.wait_ready()
+    await process.wait_ready()
     with contextlib.suppress(BucketdError):
-        if not await server.services.api_keys.any_active():
+        if not await process.services.api_keys.any_active():
             log.warning(
                 "no API key exists yet: make one with `bucketd keys create --org NAME` "
                 "(same MONGODB_URI and MONGODB_DATABASE as this server)"
@@ -214,20 +179,6 @@ def _standin_hints(settings: Settings) -> str:
             "--namespace default",
         ]
     )
-
-
-async def _shut_down(server: RunningServer, http_drain: Drain, grace: float) -> None:
-    """New calls refused at once (503 / UNAVAILABLE, NOT_SERVING); the calls in flight get
-    `grace` seconds; then whatever is left is cancelled and answers 503 / UNAVAILABLE (its
-    writes abort their multipart uploads)."""
-    log.info("shutting down: refusing new calls, finishing those in flight (grace %.0fs)", grace)
-    http_drain.start()
-    await server.begin_shutdown()
-    settled = await asyncio.gather(http_drain.settle(grace), server.drain.settle(grace))
-    if not all(settled):
-        log.warning("grace period over: stopping the calls still in flight")
-        await server.drain.stop()  # a REST call waiting on its gRPC call gets 503 from it
-        await http_drain.stop()
 
 
 def _check(settings: Settings) -> str | None:
@@ -278,16 +229,6 @@ def serve(args: argparse.Namespace, settings: Settings, gateway: GatewaySettings
             print(f"bucketd: {error}", file=sys.stderr)
             return 2
     return 0
-
-
-def fitted(gateway: GatewaySettings, settings: Settings) -> GatewaySettings:
-    """The gateway's settings fitted to the server's stream limits: chunks it may send, the
-    largest blob it may be declared."""
-    return dataclasses.replace(
-        gateway,
-        stream_chunk_bytes=min(gateway.stream_chunk_bytes, settings.max_stream_chunk_bytes),
-        max_stream_blob_bytes=settings.max_stream_blob_bytes,
-    )
 
 
 def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> int:

@@ -90,6 +90,12 @@ def _connection_options() -> argparse.ArgumentParser:
 
 def add_commands(commands: Any) -> None:
     common = _connection_options()
+    _add_put(commands, common)
+    _add_get(commands, common)
+    _add_ls(commands, common)
+
+
+def _add_put(commands: Any, common: argparse.ArgumentParser) -> None:
     put = commands.add_parser(
         "put",
         parents=[common],
@@ -123,6 +129,9 @@ def add_commands(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="a user field (VALUE as JSON when it parses, else text); repeatable",
     )
+
+
+def _add_get(commands: Any, common: argparse.ArgumentParser) -> None:
     get = commands.add_parser(
         "get",
         parents=[common],
@@ -142,6 +151,9 @@ def add_commands(commands: Any) -> None:
         "under its stored filename",
     )
     get.add_argument("--blob", type=int, default=0, help="which blob (default 0)")
+
+
+def _add_ls(commands: Any, common: argparse.ArgumentParser) -> None:
     ls = commands.add_parser(
         "ls",
         parents=[common],

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from grpc import aio
 
+from bucketd.calls import Caller
 from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
@@ -124,7 +125,7 @@ def _handler(
     return RouteHandler(route, calls, settings)
 
 
-def _add_routes(app: web.Application, channel: aio.Channel, settings: GatewaySettings) -> None:
+def _add_routes(app: web.Application, channel: Caller, settings: GatewaySettings) -> None:
     """Every route of the protos, in one loop, most specific first."""
     calls = Calls(channel)
     adapters = protocols(calls, settings)
@@ -149,7 +150,7 @@ def build_app(
     channel: aio.Channel,
     settings: GatewaySettings,
     drain: Drain | None = None,
-    calls: aio.Channel | None = None,
+    calls: Caller | None = None,
 ) -> web.Application:
     """The gateway for the gRPC server behind `channel`. Its routes call through `calls` when
     given (the server's in-process channel, in one `bucketd serve`: no gRPC hop), else through
@@ -174,28 +175,10 @@ def build_app(
     return app
 
 
-@contextlib.asynccontextmanager
-async def running_gateway(
-    grpc_target: str,
-    settings: GatewaySettings,
-    *,
-    host: str,
-    port: int,
-    ssl_context: ssl.SSLContext | None = None,
-    reuse_port: bool = False,
-    drain: Drain | None = None,
-    calls: aio.Channel | None = None,
-) -> AsyncIterator[str]:
-    """Serve the gateway on host:port (0 picks one; HTTPS with `ssl_context`) and yield its
-    base URL. A taken port raises PortInUse."""
-    channel = aio.insecure_channel(
-        grpc_target,
-        # The server enforces its own message limit, and answers when a request breaks it.
-        options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
-    )
+def _runner(app: web.Application, settings: GatewaySettings) -> web.AppRunner:
     protocol_limit = settings.http_max_header_bytes * PROTOCOL_HEADER_FACTOR
-    runner = web.AppRunner(
-        build_app(channel, settings, drain, calls),
+    return web.AppRunner(
+        app,
         access_log=None,
         # A client that disconnects cancels its handler, and so its gRPC call: work stops.
         handler_cancellation=True,
@@ -206,6 +189,28 @@ async def running_gateway(
         max_field_size=protocol_limit,
         max_headers=PROTOCOL_MAX_HEADERS,
     )
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    grpc_target: str,
+    settings: GatewaySettings,
+    *,
+    host: str,
+    port: int,
+    ssl_context: ssl.SSLContext | None = None,
+    reuse_port: bool = False,
+    drain: Drain | None = None,
+    calls: Caller | None = None,
+) -> AsyncIterator[str]:
+    """Serve the gateway on host:port (0 picks one; HTTPS with `ssl_context`) and yield its
+    base URL. A taken port raises PortInUse."""
+    channel = aio.insecure_channel(
+        grpc_target,
+        # The server enforces its own message limit, and answers when a request breaks it.
+        options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
+    )
+    runner = _runner(build_app(channel, settings, drain, calls), settings)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)

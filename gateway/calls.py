@@ -9,8 +9,8 @@ from typing import Any
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
-from grpc import aio
 
+from bucketd.calls import Caller
 from bucketd.chunks import Chunk
 from bucketd.gateway.inputs import Call
 from bucketd.v1 import objects_pb2
@@ -32,7 +32,7 @@ class Calls:
     """The server's methods on one channel (grpc.aio's, or the in-process one of `bucketd
     serve`), each multicallable built once from its descriptor."""
 
-    def __init__(self, channel: aio.Channel) -> None:
+    def __init__(self, channel: Caller) -> None:
         self._channel = channel
         self._callables: dict[str, Any] = {}
 

@@ -1,6 +1,7 @@
-"""Runs bucketd's gRPC server: opens MongoDB, S3 and the URL fetcher in one AsyncExitStack,
-builds the use cases over them (server/wiring.py, the composition root), listens, runs the
-background work, and shuts down in the one order `_shutdown_order` states."""
+"""bucketd's gRPC server over the use cases: its interceptors, its services (health and
+reflection included), its listeners, the in-process channel that answers with the very same
+handlers, and the janitor's sweep. What opens and closes them, in which order, is the process's
+owner: bucketd/process.py."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import cast
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
 from grpc_reflection.v1alpha import reflection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.drain import Drain
 from bucketd.listeners import PortInUse, check_free, dial_host
@@ -26,17 +24,11 @@ from bucketd.server.api.chunk_wire import ChunkViews
 from bucketd.server.api.handlers import ServerInterceptor
 from bucketd.server.api.local_calls import LocalChannel
 from bucketd.server.api.observe import ObserveInterceptor
-from bucketd.server.api.registry import add_bucketd_services
+from bucketd.server.api.registry import Handlers, bucketd_handlers
 from bucketd.server.readiness import Readiness
 from bucketd.server.services.bundle import Services
 from bucketd.server.services.janitor import sweep_safely
 from bucketd.server.settings import Settings
-from bucketd.server.storage.blobs import S3BlobStorage
-from bucketd.server.storage.fetch import Allowlist, UrlFetcher
-from bucketd.server.storage.mongo import Document, open_database
-from bucketd.server.storage.queries import QueryLimits
-from bucketd.server.storage.s3 import S3Client, open_s3
-from bucketd.server.wiring import Stores, build_services
 from bucketd.tls import TlsFiles
 
 log = logging.getLogger("bucketd.server")
@@ -44,30 +36,20 @@ GRPC_FLAG = "--grpc-port"
 
 
 @dataclass(frozen=True)
-class RunningServer:
-    """What a caller of `running_server` may use: `address` is the public listener;
-    `local_target` is where the in-process gateway dials (a private Unix socket under TLS)."""
+class GrpcServer:
+    """The gRPC server, bound (not started yet): `address` is its public listener,
+    `local_target` where the gateway of the same process dials it (a private Unix socket under
+    TLS), `local` bucketd's calls answered in-process (no gRPC hop)."""
 
+    server: aio.Server
+    health: health_aio.HealthServicer
+    drain: Drain
     address: str
     local_target: str
-    # bucketd's RPCs in-process, for the gateway of the same process (server/api/local_calls.py)
-    local_channel: aio.Channel
-    services: Services
-    readiness: Readiness
-    drain: Drain
-    _stop_serving: Callable[[], Awaitable[None]]
-
-    async def begin_shutdown(self) -> None:
-        """Refuse new calls (UNAVAILABLE) and answer health checks NOT_SERVING."""
-        self.drain.start()
-        await self._stop_serving()
-
-    async def wait_ready(self) -> None:
-        """Return once MongoDB and S3 answer and the indexes exist (health said SERVING)."""
-        await self.readiness.first_ready.wait()
+    local: LocalChannel
 
 
-async def _sweep(services: Services, readiness: Readiness, settings: Settings) -> None:
+async def sweep(services: Services, readiness: Readiness, settings: Settings) -> None:
     """Run the janitor every BUCKETD_SWEEP_SECONDS, once MongoDB and S3 have answered."""
     await readiness.first_ready.wait()
     while True:
@@ -101,46 +83,6 @@ def _listen(
     return bound, local_target
 
 
-@dataclass(frozen=True)
-class _Resources:
-    database: AsyncDatabase[Document]
-    s3: S3Client
-    services: Services
-    stores: Stores
-
-
-async def _open(settings: Settings, stack: contextlib.AsyncExitStack) -> _Resources:
-    """MongoDB, S3 (and the presigning client), the URL fetcher, and the use cases over them;
-    closed when `stack` unwinds."""
-    assert settings.mongodb_uri
-    database = await stack.enter_async_context(
-        open_database(
-            settings.mongodb_uri,
-            settings.mongodb_database,
-            timeout_seconds=settings.mongodb_timeout_seconds,
-        )
-    )
-    s3 = await stack.enter_async_context(open_s3(settings))
-    presigner = s3
-    if settings.presign_endpoint_url != settings.s3_endpoint_url:
-        presigner = await stack.enter_async_context(
-            open_s3(settings, endpoint_url=settings.presign_endpoint_url)
-        )
-    fetcher = await stack.enter_async_context(
-        UrlFetcher(
-            allowlist=Allowlist.parse(settings.fetch_allowlist),
-            max_bytes=settings.max_fetch_bytes,
-            connect_timeout=settings.fetch_connect_timeout_seconds,
-            read_timeout=settings.fetch_read_timeout_seconds,
-            total_timeout=settings.fetch_timeout_seconds,
-        )
-    )
-    stores = Stores.on(database, QueryLimits(seconds=settings.query_timeout_seconds))
-    storage = S3BlobStorage(s3, settings.s3_bucket, presigner=presigner)
-    services = build_services(stores, settings, storage=storage, fetcher=fetcher)
-    return _Resources(database, s3, services, stores)
-
-
 def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
     # Outermost first: observing sees (and logs) authentication failures too. ChunkViews
     # only swaps UploadObject's deserializer (the others keep each handler's).
@@ -165,82 +107,36 @@ def _grpc_server(
     )
 
 
-async def _add_services(
-    server: aio.Server, services: Services, settings: Settings
-) -> health_aio.HealthServicer:
+async def _add_services(server: aio.Server, handlers: Handlers) -> health_aio.HealthServicer:
     """bucketd's services, health (NOT_SERVING until ready) and reflection over all of them."""
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-    names = add_bucketd_services(server, services, settings)
+    handlers.register(server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-    reflection.enable_server_reflection([*names, health_name, reflection.SERVICE_NAME], server)
+    names = [*handlers.by_service, health_name, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
     return health
 
 
-def _shutdown_order(
-    stack: contextlib.AsyncExitStack,
-    *,
-    server: aio.Server,
-    health: health_aio.HealthServicer,
+async def grpc_server(
+    settings: Settings,
     services: Services,
-    background: list[asyncio.Task[None]],
-    grace: float,
-) -> None:
-    """The shutdown order, stated once: stop watching readiness, answer NOT_SERVING, stop taking
-    calls and give those in flight `grace` seconds, stop background confirms and tasks (a
-    janitor resumes them from their leases), stop sweeping; then the stack closes the clients.
-    (An exit stack runs callbacks last-in first-out: they are pushed in reverse here.)"""
-    watcher, sweeper = background
-    stack.callback(sweeper.cancel)
-    stack.push_async_callback(services.tasks.close)
-    stack.push_async_callback(services.confirmations.close)
-    stack.push_async_callback(server.stop, grace)
-    stack.push_async_callback(health.enter_graceful_shutdown)
-    stack.callback(watcher.cancel)
-
-
-@contextlib.asynccontextmanager
-async def running_server(
-    settings: Settings, *, host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False
-) -> AsyncIterator[RunningServer]:
-    """Serve bucketd's gRPC API on host:port (0 picks one) until the context exits."""
-    if not settings.mongodb_uri:
-        raise ValueError("MONGODB_URI is required to run the server")
+    *,
+    host: str,
+    port: int,
+    reuse_port: bool,
+    stack: contextlib.AsyncExitStack,
+) -> GrpcServer:
+    """bucketd's gRPC server on host:port (0 picks one), bound; its in-process channel runs
+    the same interceptors over the same handlers."""
     if not reuse_port:  # shared ports (--workers) are bound by every worker on purpose
         check_free(host, port, what="gRPC", flag=GRPC_FLAG)
-    async with contextlib.AsyncExitStack() as stack:
-        opened = await _open(settings, stack)
-        services, drain = opened.services, Drain()
-        interceptors = _interceptors(services, drain)
-        server = _grpc_server(settings, interceptors, reuse_port=reuse_port)
-        health = await _add_services(server, services, settings)
-        bound, local_target = _listen(server, settings, host, port, stack)
-        await server.start()
-        readiness = Readiness(health, opened.database, opened.stores, opened.s3, settings)
-        watcher = asyncio.create_task(readiness.run())
-        sweeper = asyncio.create_task(_sweep(services, readiness, settings))
-        _shutdown_order(
-            stack,
-            server=server,
-            health=health,
-            services=services,
-            background=[watcher, sweeper],
-            grace=settings.shutdown_grace_seconds,
-        )
-
-        async def stop_serving() -> None:
-            watcher.cancel()  # it would say SERVING again
-            await health.enter_graceful_shutdown()
-
-        local = LocalChannel(interceptors)
-        add_bucketd_services(cast(aio.Server, local), services, settings)
-        yield RunningServer(
-            address=f"{host}:{bound}",
-            local_target=local_target,
-            local_channel=local.as_channel(),
-            services=services,
-            readiness=readiness,
-            drain=drain,
-            _stop_serving=stop_serving,
-        )
+    drain = Drain()
+    interceptors = _interceptors(services, drain)
+    handlers = bucketd_handlers(services, settings)
+    server = _grpc_server(settings, interceptors, reuse_port=reuse_port)
+    health = await _add_services(server, handlers)
+    bound, local_target = _listen(server, settings, host, port, stack)
+    local = LocalChannel(interceptors, handlers)
+    return GrpcServer(server, health, drain, f"{host}:{bound}", local_target, local)

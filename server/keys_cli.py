@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from bucketd.server.domain.models import Principal
 from bucketd.server.errors import AlreadyExists, BucketdError
-from bucketd.server.services.api_keys import ApiKeyService
-from bucketd.server.services.cache import TtlCache
-from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.runtime import open_accounts
 from bucketd.server.settings import Settings
 from bucketd.server.storage.documents import now_ms
-from bucketd.server.storage.mongo import open_database, ping
-from bucketd.server.wiring import Stores, build_api_keys
+from bucketd.server.wiring import Accounts
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,58 +47,53 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     revoke.add_argument("key", metavar="ID_OR_PREFIX", help="key_… id or the sk_… prefix shown")
 
 
-@contextlib.asynccontextmanager
-async def _services(settings: Settings) -> AsyncIterator[tuple[ApiKeyService, NamespaceService]]:
-    if not settings.mongodb_uri:
-        raise SystemExit("bucketd keys: set MONGODB_URI to the MongoDB that bucketd serves from")
-    async with open_database(settings.mongodb_uri, settings.mongodb_database) as database:
-        await ping(database)
-        stores = Stores.on(database)
-        await stores.ensure_indexes()
-        namespaces = NamespaceService(
-            namespaces=stores.namespaces,
-            buckets=stores.buckets,
-            objects=stores.objects,
-            indexes=stores.indexes,
-            cache=TtlCache(0),
-            clock=now_ms,
+async def _create(args: argparse.Namespace, accounts: Accounts) -> None:
+    days = args.expires_in_days
+    issued = await accounts.api_keys.issue(
+        args.org, test=args.test, expires_in=timedelta(days=days) if days else None
+    )
+    record = issued.record
+    print(f"organization: {args.org} ({record.organization_id})")
+    print(f"key id: {record.key_id}  prefix: {record.prefix}  expires: {record.expires_at}")
+    if args.namespace:
+        principal = Principal(organization_id=record.organization_id, key_id=record.key_id)
+        try:
+            await accounts.namespaces.create(principal, name=args.namespace, description=None)
+            print(f"namespace: {args.namespace} (created; send it as X-Namespace)")
+        except AlreadyExists:
+            print(f"namespace: {args.namespace} (exists already)")
+    print("Store the key now: it is shown only once.")
+    print(issued.plaintext)
+
+
+async def _list(args: argparse.Namespace, accounts: Accounts) -> None:
+    now = now_ms()
+    print(f"{'ID':<22} {'PREFIX':<14} {'ORGANIZATION':<20} {'STATE':<8} CREATED")
+    for record, organization in await accounts.api_keys.list_keys(args.org):
+        print(
+            f"{record.key_id:<22} {record.prefix:<14} {organization:<20} "
+            f"{record.state_at(now):<8} {record.created_at:%Y-%m-%d %H:%M}"
         )
-        yield build_api_keys(stores, settings), namespaces
+
+
+async def _revoke(args: argparse.Namespace, accounts: Accounts) -> None:
+    record = await accounts.api_keys.revoke(args.key)
+    print(f"revoked {record.key_id} ({record.prefix}…)")
+
+
+ACTIONS = {"create": _create, "list": _list, "revoke": _revoke}
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
-    async with _services(settings) as (api_keys, namespaces):
-        if args.action == "create":
-            days = args.expires_in_days
-            issued = await api_keys.issue(
-                args.org, test=args.test, expires_in=timedelta(days=days) if days else None
-            )
-            record = issued.record
-            print(f"organization: {args.org} ({record.organization_id})")
-            print(f"key id: {record.key_id}  prefix: {record.prefix}  expires: {record.expires_at}")
-            if args.namespace:
-                principal = Principal(organization_id=record.organization_id, key_id=record.key_id)
-                try:
-                    await namespaces.create(principal, name=args.namespace, description=None)
-                    print(f"namespace: {args.namespace} (created; send it as X-Namespace)")
-                except AlreadyExists:
-                    print(f"namespace: {args.namespace} (exists already)")
-            print("Store the key now: it is shown only once.")
-            print(issued.plaintext)
-        elif args.action == "list":
-            now = now_ms()
-            print(f"{'ID':<22} {'PREFIX':<14} {'ORGANIZATION':<20} {'STATE':<8} CREATED")
-            for record, organization in await api_keys.list_keys(args.org):
-                print(
-                    f"{record.key_id:<22} {record.prefix:<14} {organization:<20} "
-                    f"{record.state_at(now):<8} {record.created_at:%Y-%m-%d %H:%M}"
-                )
-        elif args.action == "revoke":
-            record = await api_keys.revoke(args.key)
-            print(f"revoked {record.key_id} ({record.prefix}…)")
+    """The action, over the accounts the server's own composition root builds."""
+    async with contextlib.AsyncExitStack() as stack:
+        accounts = await open_accounts(settings, stack)
+        await ACTIONS[args.action](args, accounts)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.mongodb_uri:
+        raise SystemExit("bucketd keys: set MONGODB_URI to the MongoDB that bucketd serves from")
     try:
         asyncio.run(_run(args, settings))
     except BucketdError as error:

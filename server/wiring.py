@@ -1,8 +1,8 @@
 """The composition root: every store and use case, built from one Settings.
 
-server/app.py opens the resources (MongoDB, S3, the URL fetcher) and runs the gRPC server over
-what this module builds; the unit tests build the same use cases over in-memory fakes of the
-stores (tests/unit/fakes), so the wiring they test is this one.
+server/runtime.py opens what they are built over in a process (MongoDB, S3, the URL fetcher),
+into the exit stack of its owner (bucketd/process.py); the unit tests build the same use cases
+over in-memory fakes of the stores (tests/unit/fakes), so the wiring they test is this one.
 """
 
 from __future__ import annotations
@@ -125,13 +125,30 @@ class _Parts:
     clock: Clock
 
 
-def build_api_keys(stores: Stores, settings: Settings, clock: Clock = now_ms) -> ApiKeyService:
-    return ApiKeyService(
+@dataclass(frozen=True)
+class Accounts:
+    """Who may call (organizations, keys) and where (namespaces): what `bucketd keys` needs."""
+
+    api_keys: ApiKeyService
+    namespaces: NamespaceService
+
+
+def build_accounts(stores: Stores, settings: Settings, clock: Clock = now_ms) -> Accounts:
+    api_keys = ApiKeyService(
         organizations=stores.organizations,
         api_keys=stores.api_keys,
         cache=KeyCache(settings.key_cache_seconds),
         clock=clock,
     )
+    namespaces = NamespaceService(
+        namespaces=stores.namespaces,
+        buckets=stores.buckets,
+        objects=stores.objects,
+        indexes=stores.indexes,
+        cache=TtlCache(settings.namespace_cache_seconds),
+        clock=clock,
+    )
+    return Accounts(api_keys, namespaces)
 
 
 @dataclass(frozen=True)
@@ -250,18 +267,6 @@ def _upload_limits(settings: Settings) -> UploadLimits:
     )
 
 
-def _namespaces(parts: _Parts) -> NamespaceService:
-    stores = parts.stores
-    return NamespaceService(
-        namespaces=stores.namespaces,
-        buckets=stores.buckets,
-        objects=stores.objects,
-        indexes=stores.indexes,
-        cache=TtlCache(parts.settings.namespace_cache_seconds),
-        clock=parts.clock,
-    )
-
-
 def _deletions(
     parts: _Parts, buckets: BucketService, namespaces: NamespaceService, tasks: Tasks
 ) -> Deletions:
@@ -325,9 +330,10 @@ def build_services(
     tasks = _tasks(parts)
     confirmations = _confirmations(parts, ingest, buckets, tasks)
     _handle_tasks(parts, tasks, confirmations)
-    namespaces = _namespaces(parts)
+    accounts = build_accounts(stores, settings, clock)
+    namespaces = accounts.namespaces
     return Services(
-        api_keys=build_api_keys(stores, settings, clock),
+        api_keys=accounts.api_keys,
         namespaces=namespaces,
         buckets=buckets,
         objects=ingest.objects,

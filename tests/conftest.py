@@ -11,17 +11,14 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import aiohttp
 import pytest
-from grpc import aio
 
-from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.standins import ceph
 from bucketd.standins.launch import mongo_standin, s3_standin
-from tests.e2e.harness import Service, Tenant, wait_until_serving
+from tests.e2e.harness import Service, Tenant, serving
 from tests.s3_choice import s3_kind
 
 
@@ -91,26 +88,9 @@ def gateway_settings() -> GatewaySettings:
 
 @pytest.fixture
 async def service(settings: Settings, gateway_settings: GatewaySettings) -> AsyncIterator[Service]:
-    async with (
-        running_server(settings) as server,
-        running_gateway(
-            server.address,
-            gateway_settings,
-            host="127.0.0.1",
-            port=0,
-            calls=server.local_channel,  # as `bucketd serve` runs it
-        ) as url,
-        aio.insecure_channel(server.address) as channel,
-        aiohttp.ClientSession(base_url=url) as http,
-    ):
-        await wait_until_serving(channel)
-        yield Service(
-            grpc_address=server.address,
-            http_url=url,
-            channel=channel,
-            http=http,
-            services=server.services,
-        )
+    """bucketd as `bucketd serve` runs it (bucketd/process.py), with a gRPC channel to it."""
+    async with running_process(settings, gateway_settings) as process, serving(process) as served:
+        yield served
 
 
 @pytest.fixture

@@ -3,28 +3,28 @@ interceptors the gRPC server runs (observe: log line, metrics, error -> status; 
 
 Over the loopback gRPC hop each call was serialized, framed, sent, received and parsed again:
 for the streaming routes about a quarter of their CPU (every byte of a file), for a cheap call
-most of what the gateway added to it. `LocalChannel` answers the two kinds of call the gateway
-makes (unary_unary, stream_unary) with the servicers registered on it exactly as on the server
-(server/api/registry.py). Everything else behaves as over the wire: a failure is the
-AioRpcError the gateway maps (status details included), a request stream that breaks off
-cancels the call as gRPC does (the servicer sees CancelledError: a session keeps its bytes),
-and the timeout is the call's deadline. Health and reflection stay on the real channel.
+most of what the gateway added to it. `LocalChannel` makes the two kinds of call the gateway
+makes (unary_unary, stream_unary: it is a `bucketd.calls.Caller`, as a grpc.aio.Channel is),
+answered by the very handlers the server registers (server/api/registry.py). Everything else
+behaves as over the wire: a failure is the AioRpcError the gateway maps (status details
+included), a request stream that breaks off cancels the call as gRPC does (the servicer sees
+CancelledError: a session keeps its bytes), and the timeout is the call's deadline. Health and
+reflection stay on the real channel.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from grpc import aio
 
-from bucketd.server.api.handlers import ServerInterceptor
-
-Metadata = Sequence[tuple[str, str]]
-Behavior = Callable[[Any, Any], Awaitable[Any]]
+from bucketd.calls import Deserializer, Metadata, Serializer, StreamCall, UnaryCall
+from bucketd.server.api.handlers import AnyContextBehavior, ServerInterceptor, unary_behavior
+from bucketd.server.api.registry import Handler, Handlers
 
 
 @dataclass(frozen=True)
@@ -75,76 +75,79 @@ class _LocalContext:
 
 
 class LocalChannel:
-    """Registered on like a server (add_*Servicer_to_server), called like a channel."""
+    """Makes bucketd's calls (a `Caller`, as a grpc.aio.Channel is one) by answering them with
+    the server's own handlers, through the server's own interceptors."""
 
-    def __init__(self, interceptors: Sequence[ServerInterceptor]) -> None:
+    def __init__(self, interceptors: Sequence[ServerInterceptor], handlers: Handlers) -> None:
         self._interceptors = interceptors
-        self._generic: list[grpc.GenericRpcHandler[Any, Any]] = []
+        self._handlers = handlers
 
-    # What the generated add_*Servicer_to_server functions call on a server.
-    def add_generic_rpc_handlers(
-        self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]
-    ) -> None:
-        self._generic.extend(handlers)
-
-    def add_registered_method_handlers(self, _: str, __: dict[str, Any]) -> None:
-        return None  # the generic handlers answer every method already
-
-    async def _handler(self, method: str, metadata: Metadata) -> grpc.RpcMethodHandler[Any, Any]:
-        details = _CallDetails(method, tuple(metadata))
-        found = next((h for g in self._generic if (h := g.service(details)) is not None), None)
+    async def _behavior(self, method: str, metadata: Metadata) -> AnyContextBehavior:
+        found = self._handlers.find(method)
         if found is None:
             raise _failure(grpc.StatusCode.UNIMPLEMENTED, f"Method not found: {method}")
-        handler: grpc.RpcMethodHandler[Any, Any] = found
+        details = _CallDetails(method, tuple(metadata))
+        handler = found
         for interceptor in reversed(self._interceptors):  # the innermost wraps first
 
-            async def same(_: grpc.HandlerCallDetails, h: Any = handler) -> Any:
+            async def same(_: grpc.HandlerCallDetails, h: Handler = handler) -> Handler:
                 return h
 
             handler = await interceptor.intercept_service(same, details)
-        return handler
+        behavior = unary_behavior(handler)
+        assert behavior is not None  # every bucketd RPC answers one message
+        return behavior
 
     async def _invoke(
         self,
         method: str,
         request: Any,
-        metadata: Metadata,
+        metadata: Metadata | None,
         timeout: float | None,  # noqa: ASYNC109  # the call's deadline, as gRPC carries it
+        *,
+        streaming: bool = False,
     ) -> Any:
-        context = _LocalContext(metadata, timeout)
-        handler = await self._handler(method, metadata)
-        if handler.stream_unary is not None:
-            behavior = cast(Behavior, handler.stream_unary)
+        context = _LocalContext(metadata or (), timeout)
+        behavior = await self._behavior(method, context.invocation_metadata())
+        if streaming:
             request = _cancelling_on_failure(request, context)
-        else:
-            behavior = cast(Behavior, handler.unary_unary)
         try:
             async with asyncio.timeout(timeout):
                 return await behavior(request, context)
         except TimeoutError:
             raise _failure(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded") from None
 
-    def unary_unary(self, method: str, *_: Any, **__: Any) -> Callable[..., Awaitable[Any]]:
-        return self._callable(method)
+    def unary_unary(
+        self,
+        method: str,
+        request_serializer: Serializer | None = None,
+        response_deserializer: Deserializer | None = None,
+    ) -> UnaryCall[Any, Any]:
+        """The messages are passed as they are: nothing is serialized in-process."""
 
-    def stream_unary(self, method: str, *_: Any, **__: Any) -> Callable[..., Awaitable[Any]]:
-        return self._callable(method)
-
-    def _callable(self, method: str) -> Callable[..., Awaitable[Any]]:
         async def call(
             request: Any,
-            *,
-            metadata: Metadata = (),
             timeout: float | None = None,  # noqa: ASYNC109  # the gRPC stubs' own signature
-            **_: Any,
+            metadata: Metadata | None = None,
         ) -> Any:
             return await self._invoke(method, request, metadata, timeout)
 
         return call
 
-    def as_channel(self) -> aio.Channel:
-        """Typed as what the gateway takes: it calls unary_unary and stream_unary only."""
-        return cast(aio.Channel, self)
+    def stream_unary(
+        self,
+        method: str,
+        request_serializer: Serializer | None = None,
+        response_deserializer: Deserializer | None = None,
+    ) -> StreamCall[Any, Any]:
+        async def call(
+            request_iterator: AsyncIterator[Any],
+            timeout: float | None = None,  # noqa: ASYNC109  # the gRPC stubs' own signature
+            metadata: Metadata | None = None,
+        ) -> Any:
+            return await self._invoke(method, request_iterator, metadata, timeout, streaming=True)
+
+        return call
 
 
 async def _cancelling_on_failure(

@@ -74,6 +74,18 @@ def _observe(method: str, behavior: Behavior, drain: Drain) -> Behavior:
     return observed
 
 
+async def _opened(request: Any, context: aio.ServicerContext[Any, Any]) -> CallFields:
+    """The call's request id (logged, and answered as a header), fields and deadline."""
+    request_id = _request_id(context)
+    logs.request_id.set(request_id)
+    await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, request_id),))
+    fields = open_call()
+    if isinstance(request, Message):
+        fields.bytes_in = request.ByteSize()
+    set_call_deadline(context.time_remaining())
+    return fields
+
+
 async def _observed(
     method: str,
     behavior: Behavior,
@@ -84,13 +96,7 @@ async def _observed(
     """One call, observed: its request id, fields, log line and metrics; a domain error
     becomes its status."""
     started = time.perf_counter()
-    request_id = _request_id(context)
-    logs.request_id.set(request_id)
-    await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, request_id),))
-    fields = open_call()
-    if isinstance(request, Message):
-        fields.bytes_in = request.ByteSize()
-    set_call_deadline(context.time_remaining())
+    fields = await _opened(request, context)
     code, error = grpc.StatusCode.UNKNOWN, None
     try:
         response = await behavior(request, context)

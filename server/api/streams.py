@@ -68,23 +68,27 @@ async def messages_of(
                 f"no message for {idle_seconds:.0f} seconds: the stream was closed "
                 "(BUCKETD_STREAM_IDLE_SECONDS)"
             ) from None
-        # A chunk from the gateway of this process, or one read from gRPC without copying its
-        # bytes (api/chunk_wire.py); other messages are protobuf's.
-        if isinstance(request, Chunk):
-            note_bytes_in(len(request.data))
-            yield StreamChunk(request.blob_index, request.write_offset, request.data)
-            continue
-        kind = request.WhichOneof("message")
-        if kind == "chunk":  # read `data` once: each read copies it out of the message
-            chunk = request.chunk
-            data = chunk.data
-            note_bytes_in(len(data))  # ByteSize() would serialize the 1 MiB message once more
-            yield StreamChunk(chunk.blob_index, chunk.write_offset, data)
-            continue
-        note_bytes_in(request.ByteSize())
-        if kind == "header":
-            yield header_of(request.header)
-        elif kind == "blob":
-            yield spec_of(request.blob)
-        else:
-            raise InvalidArgument("each UploadObject message needs a header or a chunk")
+        yield _message_of(request)
+
+
+def _message_of(
+    request: pb.UploadObjectRequest | Chunk,
+) -> StreamHeader | StreamChunk | StreamBlobSpec:
+    """One message as the use case reads it; its bytes count as the call's bytes in."""
+    # A chunk from the gateway of this process, or one read from gRPC without copying its
+    # bytes (api/chunk_wire.py); other messages are protobuf's.
+    if isinstance(request, Chunk):
+        note_bytes_in(len(request.data))
+        return StreamChunk(request.blob_index, request.write_offset, request.data)
+    kind = request.WhichOneof("message")
+    if kind == "chunk":  # read `data` once: each read copies it out of the message
+        chunk = request.chunk
+        data = chunk.data
+        note_bytes_in(len(data))  # ByteSize() would serialize the 1 MiB message once more
+        return StreamChunk(chunk.blob_index, chunk.write_offset, data)
+    note_bytes_in(request.ByteSize())
+    if kind == "header":
+        return header_of(request.header)
+    if kind == "blob":
+        return spec_of(request.blob)
+    raise InvalidArgument("each UploadObject message needs a header or a chunk")

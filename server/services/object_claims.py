@@ -7,6 +7,7 @@ writer win (see storage/claims.py).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import ObjectPlan
@@ -45,13 +46,7 @@ class ObjectClaims:
         """None to create `object_id`; else the existing object the policy says to update."""
         if not bucket.unique_key:
             return None
-        chosen = policy or bucket.unique_key.get("default_policy")
-        if chosen not in POLICIES:
-            raise FailedPrecondition(
-                "policy: the bucket has a unique_key; pass ?policy=insert|update|upsert or give "
-                "the bucket a unique_key.default_policy",
-                details={"field": "policy"},
-            )
+        chosen = _policy(bucket.unique_key, policy)
         claim = f"ukey:{bucket.bucket_id}:{unique_key_value(bucket.unique_key, plan.metadata)}"
         holder = (
             await self._claims.claim(
@@ -98,3 +93,15 @@ class ObjectClaims:
                 )
             await asyncio.sleep(delay)  # another request is writing it: back off, then look again
             delay = min(delay * 2, 0.5)
+
+
+def _policy(unique_key: dict[str, Any], policy: str | None) -> str:
+    """The call's policy, else the bucket's default one; there must be one."""
+    chosen = policy or unique_key.get("default_policy")
+    if chosen not in POLICIES:
+        raise FailedPrecondition(
+            "policy: the bucket has a unique_key; pass ?policy=insert|update|upsert or give "
+            "the bucket a unique_key.default_policy",
+            details={"field": "policy"},
+        )
+    return str(chosen)

@@ -14,6 +14,7 @@ from bucketd.server.domain.filters import fields_or_metadata, list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
 from bucketd.server.domain.user_json import check_user_json
@@ -102,26 +103,42 @@ class UploadService:
         request: UploadRequest,
     ) -> UploadView:
         bucket = await self._buckets.get(namespace, bucket_identifier)
-        checked = check_request(
-            request, schema=bucket.bucket_schema, max_bytes=self._limits.max_bytes
+        checked = self._checked(request, bucket.bucket_schema)
+        if checked.file_hash and checked.skip_duplicates:
+            duplicate = await self._duplicate(namespace, bucket.bucket_id, checked.file_hash)
+            if duplicate is not None:
+                return duplicate
+        record = self._record(
+            checked, namespace, organization_id=organization_id, bucket_id=bucket.bucket_id
         )
+        expiration = record.presigned_url_expiration
+        await self._uploads.insert(record)
+        url = await self._storage.presigned_put(
+            record.s3_key, content_type=record.content_type, expires_seconds=expiration
+        )
+        return UploadView(record, presigned_url=url)
+
+    def _checked(self, request: UploadRequest, schema: BucketSchema) -> UploadRequest:
+        checked = check_request(request, schema=schema, max_bytes=self._limits.max_bytes)
         for where, value in (
             ("metadata", checked.metadata),
             ("object_metadata", checked.object_metadata),
         ):
             check_user_json(where, value, max_bytes=self._limits.max_metadata_bytes)
-        if checked.file_hash and checked.skip_duplicates:
-            duplicate = await self._duplicate(namespace, bucket.bucket_id, checked.file_hash)
-            if duplicate is not None:
-                return duplicate
+        return checked
+
+    def _record(
+        self, checked: UploadRequest, namespace: Namespace, *, organization_id: str, bucket_id: str
+    ) -> UploadRecord:
+        """A new upload's record, PENDING until its file is confirmed."""
         now = self._clock()
         upload_id = new_id("upl_")
         expiration = checked.presigned_url_expiration or 3600
-        record = UploadRecord(
+        return UploadRecord(
             upload_id=upload_id,
             namespace_id=namespace.namespace_id,
             organization_id=organization_id,
-            bucket_id=bucket.bucket_id,
+            bucket_id=bucket_id,
             filename=checked.filename,
             content_type=checked.content_type,
             file_size_bytes=checked.file_size_bytes,
@@ -138,11 +155,6 @@ class UploadService:
             created_at=now,
             expires_at=now + timedelta(seconds=expiration),
         )
-        await self._uploads.insert(record)
-        url = await self._storage.presigned_put(
-            record.s3_key, content_type=record.content_type, expires_seconds=expiration
-        )
-        return UploadView(record, presigned_url=url)
 
     async def create_batch(
         self,

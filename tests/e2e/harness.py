@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bucketd.process import Process
 from bucketd.server.domain.models import Principal
 from bucketd.server.services.bundle import Services
 
@@ -47,6 +49,18 @@ class Service:
 
     async def tenant(self, organization: str, *, namespace: str | None = "default") -> Tenant:
         return await make_tenant(self.services, organization, namespace=namespace)
+
+
+@contextlib.asynccontextmanager
+async def serving(process: Process) -> AsyncIterator[Service]:
+    """A running process, once its health says SERVING, with a gRPC channel and an HTTP
+    session to it."""
+    async with (
+        aio.insecure_channel(process.address) as channel,
+        aiohttp.ClientSession(base_url=process.url) as http,
+    ):
+        await wait_until_serving(channel)
+        yield Service(process.address, process.url, channel, http, process.services)
 
 
 async def make_tenant(

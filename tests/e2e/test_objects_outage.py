@@ -5,15 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 
-import aiohttp
-from grpc import aio
-
-from bucketd.gateway.app import running_gateway
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import s3_standin
-from tests.e2e.harness import Service, wait_until_serving
+from tests.e2e.harness import serving
 from tests.e2e.objects_support import PDF, PNG, b64, call, create, make_bucket
 
 
@@ -21,14 +16,7 @@ async def test_s3_outage_leaves_failed_objects_only(settings: Settings) -> None:
     with contextlib.ExitStack() as standin:
         endpoint = standin.enter_context(s3_standin())
         own = dataclasses.replace(settings, s3_endpoint_url=endpoint)
-        async with (
-            running_server(own) as server,
-            running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
-            aio.insecure_channel(server.address) as channel,
-            aiohttp.ClientSession(base_url=url) as http,
-        ):
-            await wait_until_serving(channel)
-            service = Service(server.address, url, channel, http, server.services)
+        async with running_process(own) as process, serving(process) as service:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             status, stored = await create(

@@ -15,9 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from bucketd.gateway.app import running_gateway
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
 from bucketd.v1 import objects_pb2 as pb
@@ -271,9 +269,8 @@ async def test_another_instance_takes_the_upload_over(
     first = os.urandom(2 * MIB)
     stale, release = await _stalled_patch(service, acme, location, first)
     async with (
-        running_server(settings) as other,
-        running_gateway(other.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
-        aiohttp.ClientSession(base_url=url) as http,
+        running_process(settings) as other,
+        aiohttp.ClientSession(base_url=other.url) as http,
     ):
         await _take_over_and_finish(http, acme, location, first)
     release.set()

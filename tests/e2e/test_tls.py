@@ -18,9 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bucketd.client import AsyncClient, Unavailable
 from bucketd.client.retries import RetryPolicy
 from bucketd.config import SettingsError
-from bucketd.gateway.app import running_gateway
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import RunningServer, running_server
+from bucketd.process import Process, running_process
 from bucketd.server.settings import Settings
 from bucketd.tls import TlsFiles
 from bucketd.v1 import namespaces_pb2, namespaces_pb2_grpc
@@ -45,29 +43,16 @@ def tls_files(authority: trustme.CA, tmp_path: Path) -> Iterator[dict[str, str]]
 @contextlib.asynccontextmanager
 async def _serve(
     settings: Settings, files: dict[str, str], client_ca: str | None = None
-) -> AsyncIterator[tuple[RunningServer, str]]:
+) -> AsyncIterator[Process]:
     tls_settings = dataclasses.replace(
         settings,
         tls_cert_file=files["tls_cert_file"],
         tls_key_file=files["tls_key_file"],
         tls_client_ca_file=client_ca,
     )
-    tls = TlsFiles.of(
-        tls_settings.tls_cert_file, tls_settings.tls_key_file, tls_settings.tls_client_ca_file
-    )
-    assert tls is not None
-    async with (
-        running_server(tls_settings) as server,
-        running_gateway(
-            server.local_target,
-            GatewaySettings(),
-            host="127.0.0.1",
-            port=0,
-            ssl_context=tls.http_context(),
-        ) as url,
-    ):
-        await server.wait_ready()
-        yield server, url
+    async with running_process(tls_settings) as process:
+        await process.wait_ready()
+        yield process
 
 
 def _channel(address: str, ca: str, client: trustme.LeafCert | None = None) -> aio.Channel:
@@ -80,8 +65,8 @@ def _channel(address: str, ca: str, client: trustme.LeafCert | None = None) -> a
 
 
 async def test_both_listeners_speak_tls_only(settings: Settings, tls_files: dict[str, str]) -> None:
-    async with _serve(settings, tls_files) as (server, url):
-        address = server.address
+    async with _serve(settings, tls_files) as server:
+        address, url = server.address, server.url
         assert url.startswith("https://")
         async with _channel(address, tls_files["ca"]) as channel:
             await wait_until_serving(channel)
@@ -108,7 +93,7 @@ async def test_both_listeners_speak_tls_only(settings: Settings, tls_files: dict
 async def test_the_python_client_speaks_tls_when_asked(
     settings: Settings, tls_files: dict[str, str]
 ) -> None:
-    async with _serve(settings, tls_files) as (server, _):
+    async with _serve(settings, tls_files) as server:
         address = server.address.replace("127.0.0.1", "localhost")
         tenant = await make_tenant(server.services, "acme")
         quick = RetryPolicy(attempts=2, first_delay=0.05)
@@ -127,7 +112,7 @@ async def test_the_python_client_speaks_tls_when_asked(
 async def test_grpc_asks_for_a_client_certificate_with_a_client_ca(
     settings: Settings, tls_files: dict[str, str], authority: trustme.CA
 ) -> None:
-    async with _serve(settings, tls_files, client_ca=tls_files["ca"]) as (server, _):
+    async with _serve(settings, tls_files, client_ca=tls_files["ca"]) as server:
         address = server.address
         async with _channel(address, tls_files["ca"]) as anonymous:
             with pytest.raises(aio.AioRpcError) as refused:

@@ -21,7 +21,7 @@ from aiohttp import web
 from grpc import aio
 from pymongo import AsyncMongoClient
 
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.services.buckets import NewBucket
 from bucketd.server.settings import Settings
 from bucketd.v1 import common_pb2, objects_pb2_grpc
@@ -209,8 +209,8 @@ async def test_the_janitor_of_one_instance_never_reclaims_a_live_write_of_anothe
 ) -> None:
     short = dataclasses.replace(settings, write_lease_seconds=1.0)
     async with (
-        running_server(short) as first,
-        running_server(short) as second,
+        running_process(short) as first,
+        running_process(short) as second,
         aio.insecure_channel(first.address) as channel,
     ):
         await wait_until_serving(channel)

@@ -21,7 +21,7 @@ from grpc import aio
 
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
-from bucketd.server.app import running_server
+from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_server, s3_server
 from tests.e2e.harness import Service, until, wait_until_serving
@@ -32,14 +32,16 @@ QUICK = {"readiness_seconds": 0.2, "mongodb_timeout_seconds": 2.0}
 
 @contextlib.asynccontextmanager
 async def _service(settings: Settings) -> AsyncIterator[Service]:
+    """bucketd, with a gateway of its own that calls it over gRPC (as this test always did:
+    over the in-process channel a create can hang past S3's death, an open finding)."""
     async with (
-        running_server(settings) as server,
-        running_gateway(server.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
-        aio.insecure_channel(server.address) as channel,
+        running_process(settings) as process,
+        running_gateway(process.address, GatewaySettings(), host="127.0.0.1", port=0) as url,
+        aio.insecure_channel(process.address) as channel,
         aiohttp.ClientSession(base_url=url) as http,
     ):
         await wait_until_serving(channel)
-        yield Service(server.address, url, channel, http, server.services)
+        yield Service(process.address, url, channel, http, process.services)
 
 
 async def _ready(service: Service) -> int:
