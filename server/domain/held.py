@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bucketd.server.domain.contents import Content, holder_ref
+from bucketd.server.domain.models import Blob
+from bucketd.server.domain.object_plan import PlannedBlob
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,3 +57,41 @@ class Reference:
 
 
 Stored = HeldContent | Skipped | Reference
+
+
+def held_blob(planned: PlannedBlob, stored: HeldContent, url: str) -> Blob:
+    """The blob a planned blob becomes once it holds a content (its bytes at `url`)."""
+    content = stored.content
+    return Blob(
+        blob_id=planned.blob_id,
+        property=planned.property,
+        type=planned.type,
+        key_prefix=planned.key_prefix,
+        url=url,
+        content_id=content.content_id,
+        storage_key=content.storage_key,
+        filename=stored.filename,
+        size_bytes=content.size_bytes,
+        mime_type=stored.mime_type,
+        sha256=content.sha256,
+        metadata=planned.metadata,
+        data=stored.data,
+    )
+
+
+def referenced_blob(planned: PlannedBlob, url: str) -> Blob:
+    """canonicalize_source: false — the blob is the URL as it is."""
+    return Blob(
+        blob_id=planned.blob_id,
+        property=planned.property,
+        type=planned.type,
+        key_prefix=planned.key_prefix,
+        url=url,
+        content_id=None,
+        storage_key=None,
+        filename=url.rsplit("/", 1)[-1] or None,
+        size_bytes=None,
+        mime_type=None,
+        sha256=None,
+        metadata=planned.metadata,
+    )

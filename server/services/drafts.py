@@ -22,7 +22,14 @@ from typing import Any, Self
 from bucketd import metrics
 from bucketd.server.domain.blob_data import ingest_path
 from bucketd.server.domain.contents import holder_ref
-from bucketd.server.domain.held import BlobTarget, HeldContent, Reference, Skipped, Stored
+from bucketd.server.domain.held import (
+    BlobTarget,
+    Reference,
+    Skipped,
+    Stored,
+    held_blob,
+    referenced_blob,
+)
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord, SkippedBlob
 from bucketd.server.domain.object_plan import ObjectPlan, PlannedBlob
@@ -299,13 +306,13 @@ class Draft:
                 )
             )
         elif isinstance(stored, Reference):
-            self._blobs[planned.index] = _referenced(planned, stored.url)
+            self._blobs[planned.index] = referenced_blob(planned, stored.url)
         else:
             if stored.new_bytes:
                 size = stored.content.size_bytes
                 metrics.INGESTED_BYTES.labels(ingest_path(planned.data)).inc(size)
             url = self._stores.storage.url(stored.content.storage_key)
-            self._blobs[planned.index] = _held(planned, stored, url)
+            self._blobs[planned.index] = held_blob(planned, stored, url)
 
     async def commit(self) -> ObjectRecord:
         """The final record, if this write still holds its lease; then the replaced blobs go."""
@@ -359,39 +366,3 @@ class Draft:
             await drafts.writes.end_write(self.object_id, write_id)
         except BucketdError as cleanup:  # MongoDB away: the janitor does it once the lease ends
             log.warning("cleanup of %s left to the janitor: %s", self.object_id, cleanup.message)
-
-
-def _held(planned: PlannedBlob, stored: HeldContent, url: str) -> Blob:
-    content = stored.content
-    return Blob(
-        blob_id=planned.blob_id,
-        property=planned.property,
-        type=planned.type,
-        key_prefix=planned.key_prefix,
-        url=url,
-        content_id=content.content_id,
-        storage_key=content.storage_key,
-        filename=stored.filename,
-        size_bytes=content.size_bytes,
-        mime_type=stored.mime_type,
-        sha256=content.sha256,
-        metadata=planned.metadata,
-        data=stored.data,
-    )
-
-
-def _referenced(planned: PlannedBlob, url: str) -> Blob:
-    return Blob(
-        blob_id=planned.blob_id,
-        property=planned.property,
-        type=planned.type,
-        key_prefix=planned.key_prefix,
-        url=url,
-        content_id=None,
-        storage_key=None,
-        filename=url.rsplit("/", 1)[-1] or None,
-        size_bytes=None,
-        mime_type=None,
-        sha256=None,
-        metadata=planned.metadata,
-    )
