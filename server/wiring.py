@@ -180,6 +180,7 @@ def _ingest(parts: _Parts, buckets: BucketService) -> _Ingest:
         fetcher=parts.fetcher,
         uploads=stores.uploads,
         objects=stores.objects,
+        writes=stores.writes,
     )
     return _Ingest(contents, drafts, sources, _objects(parts, buckets, drafts, sources))
 
@@ -207,7 +208,7 @@ def _objects(
 def _streams(parts: _Parts, ingest: _Ingest, buckets: BucketService) -> StreamUploads:
     settings = parts.settings
     return StreamUploads(
-        objects=ingest.objects,
+        object_limits=ingest.objects.limits,
         buckets=buckets,
         drafts=ingest.drafts,
         contents=ingest.contents,

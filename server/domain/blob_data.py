@@ -89,7 +89,6 @@ class Streamed:
     filename: str | None = None
     mime_type: str | None = None
     expected_size: int | None = None
-    expected_sha256: str | None = None
     expected_crc32c: int | None = None
 
 

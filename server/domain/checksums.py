@@ -41,9 +41,11 @@ def parse_checksum(where: str, value: str) -> str:
 
 
 def check_sha256(where: str, actual: str, expected: str) -> None:
+    """The one comparison of a blob's bytes with the SHA-256 its caller promised (both bare hex,
+    as parse_checksum gives it); the answer spells both as every answer does."""
     if actual != expected:
         raise InvalidArgument(
-            f"{where}: the bytes hash to {labelled(actual)}, not {labelled(expected)}; "
+            f"{where}: the bytes' SHA-256 is {labelled(actual)}, not {labelled(expected)}; "
             "nothing was kept",
             details={"field": where},
         )

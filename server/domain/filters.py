@@ -16,6 +16,7 @@ from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
 from bucketd.server.domain.query import EVERYTHING, AllOf, AnyOf, Filter, NoneOf, Op, Where, all_of
+from bucketd.server.domain.user_json import reads_as_operator
 from bucketd.server.errors import InvalidArgument
 
 # The stdlib's own regex parser, to judge a pattern's shape (private: typeshed omits it).
@@ -38,8 +39,6 @@ MAX_CONDITIONS = 50
 MAX_DEPTH = 5
 MAX_PATTERN_LENGTH = 256
 MAX_REPEAT_COUNT = 1000
-# What starts a store's operator: never the start of a key or a field name a caller sends.
-OPERATOR_MARK = "\N{DOLLAR SIGN}"
 _COMPARISONS = {"ne": Op.NE, "gt": Op.GT, "lt": Op.LT, "gte": Op.GTE, "lte": Op.LTE}
 
 
@@ -178,11 +177,12 @@ def _where(path: str, operator: str, value: Any, case: bool) -> Filter:  # noqa:
 
 def field_path_problem(name: str) -> str | None:
     """Why `name` cannot be a field path (None when it can): every dotted segment non-empty,
-    without an operator mark anywhere or a control character."""
-    if any(not segment for segment in name.split(".")):
+    none starting with "$" (user_json.reads_as_operator), without a control character."""
+    segments = name.split(".")
+    if any(not segment for segment in segments):
         return "has an empty segment"
-    if OPERATOR_MARK in name:
-        return f"holds {OPERATOR_MARK!r}, which field names may not"
+    if any(reads_as_operator(segment) for segment in segments):
+        return "holds '$' at the start of a name, which field names may not"
     if not name.isprintable():
         return "holds a control character"
     return None
@@ -242,7 +242,7 @@ def refuse_operators(where: str, value: Any) -> None:
         path, item = stack.pop()
         if isinstance(item, Mapping):
             for key, inner in item.items():
-                if isinstance(key, str) and key.startswith(OPERATOR_MARK):
+                if isinstance(key, str) and reads_as_operator(key):
                     raise InvalidArgument(
                         f"{path}: {key!r} is not allowed: keys may not start with '$'",
                         details={"field": f"{path}.{key}"},

@@ -97,6 +97,24 @@ class BucketChanges:
 
 
 @dataclass(frozen=True, kw_only=True)
+class NamespaceChanges:
+    """What a namespace's update sets; None leaves a field as it is."""
+
+    namespace_name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftDeleteMarks:
+    """What a bulk soft delete writes on each object it hides (its record and bytes stay)."""
+
+    soft_deleted_at: datetime
+    lifecycle_state: str
+    deletion_reason: str | None
+    deletion_source: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Blob:
     """A blob of an object: the content it holds (or the URL it references) and what it is."""
 

@@ -85,6 +85,11 @@ class PlannedBlob:
         """How errors name the blob: blobs[index]."""
         return f"blobs[{self.index}]"
 
+    def check_sha256(self, actual: str) -> None:
+        """The bytes hash to the checksum the caller gave, if any (else nothing is kept)."""
+        if self.expected_sha256:
+            check_sha256(f"{self.where()}.checksum", actual, self.expected_sha256)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectPlan:
@@ -165,9 +170,7 @@ def plan_blob(
     check_user_json(f"{where}.metadata", blob.metadata, max_bytes=limits.max_metadata_bytes)
     expected = None if blob.checksum is None else parse_checksum(f"{where}.checksum", blob.checksum)
     data = _data(where, blob, field_type, limits)
-    if isinstance(data, InlineBytes) and expected:  # known now: refuse before writing
-        check_sha256(f"{where}.checksum", hashlib.sha256(data.content).hexdigest(), expected)
-    return PlannedBlob(
+    planned = PlannedBlob(
         index=index,
         blob_id=new_id("blob_"),
         property=blob.property,
@@ -183,6 +186,9 @@ def plan_blob(
         force=request.force_remirror if blob.force_remirror is None else blob.force_remirror,
         expected_sha256=expected,
     )
+    if isinstance(data, InlineBytes):  # known now: refuse a mismatch before writing
+        planned.check_sha256(hashlib.sha256(data.content).hexdigest())
+    return planned
 
 
 def check_blob_count(count: int, limits: Limits) -> None:

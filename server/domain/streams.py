@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bucketd.server.domain.blob_data import Streamed
+from bucketd.server.domain.checksums import parse_checksum
 from bucketd.server.errors import InvalidArgument, OffsetMismatch, PayloadTooLarge
-
-_SHA256 = re.compile(r"^[a-f0-9]{64}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +35,15 @@ class StreamHeader:
     leave_open: bool = False  # with session_id: append, and do not finish the object
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionHeader:
+    """What a session keeps of the stream that started it: its header, and the ids its blobs
+    were given (a resumed stream plans the object again and continues the same blobs)."""
+
+    stream: StreamHeader
+    blob_ids: list[str]
+
+
 @dataclass(frozen=True)
 class StreamChunk:
     blob_index: int
@@ -53,8 +60,8 @@ class StreamLimits:
 def check_header(header: StreamHeader, limits: StreamLimits) -> None:
     for index, spec in enumerate(header.blobs):
         where = f"header.blobs[{index}]"
-        if spec.expected_sha256 is not None and not _SHA256.fullmatch(spec.expected_sha256):
-            raise InvalidArgument(f"{where}.expected_sha256: must be 64 lowercase hex characters")
+        if spec.expected_sha256 is not None:
+            parse_checksum(f"{where}.expected_sha256", spec.expected_sha256)
         if spec.expected_size is not None and spec.expected_size > limits.max_blob_bytes:
             raise PayloadTooLarge(
                 f"{where}.expected_size_bytes: {spec.expected_size} exceeds the blob limit of "
@@ -92,15 +99,13 @@ class WrittenBytes(Protocol):
     @property
     def size_bytes(self) -> int: ...
     @property
-    def sha256(self) -> str | None: ...
-    @property
     def crc32c(self) -> int | None: ...
 
 
 def check_written(where: str, spec: Streamed, written: WrittenBytes) -> None:
-    """The bytes received match what the header announced; else nothing of them is kept.
-    Checksums are checked when this stream saw every byte (a resumed session: the SHA-256 is
-    checked once the bytes are read back, the CRC32C not at all)."""
+    """The bytes received match the size and CRC32C the header announced; else nothing of
+    them is kept. The CRC32C is checked when this stream saw every byte (a resumed session's
+    is not); the SHA-256 is checked where every source's is (services/blob_sources.py)."""
     if spec.expected_size is not None and written.size_bytes != spec.expected_size:
         raise InvalidArgument(
             f"{where}: received {written.size_bytes} bytes, expected_size_bytes says "
@@ -109,7 +114,3 @@ def check_written(where: str, spec: Streamed, written: WrittenBytes) -> None:
     crc32c = written.crc32c
     if spec.expected_crc32c is not None and crc32c is not None and crc32c != spec.expected_crc32c:
         raise InvalidArgument(f"{where}: CRC32C {crc32c} != expected {spec.expected_crc32c}")
-    if spec.expected_sha256 and written.sha256 and written.sha256 != spec.expected_sha256:
-        raise InvalidArgument(
-            f"{where}: SHA-256 {written.sha256} != expected_sha256; nothing was stored"
-        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -57,6 +57,60 @@ class UploadRecord:
     @property
     def search_text(self) -> str:
         return search_text(self.metadata)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadClaim:
+    """A confirm takes the upload: PROCESSING under its lease, its file verified."""
+
+    task_id: str
+    lease_until: datetime
+    verified_at: datetime
+    etag: str
+    policy: str | None
+
+
+@dataclass(frozen=True)
+class LeaseRenewal:
+    """A confirm (a new one, once the last one's lease ran out) holds the upload until then."""
+
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class UploadEnded:
+    """The upload ends without a content: FAILED or CANCELED, and why."""
+
+    status: Status
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UploadCompleted:
+    """The upload's file became a content (and, if asked, an object)."""
+
+    file_hash: str
+    file_size_bytes: int
+    content_id: str
+    object_id: str | None
+    completed_at: datetime
+
+
+UploadChange = UploadClaim | LeaseRenewal | UploadEnded | UploadCompleted
+
+
+def changed_fields(change: UploadChange) -> dict[str, Any]:
+    """The fields of UploadRecord that a change sets (what the stores write)."""
+    match change:
+        case UploadClaim():
+            return {"status": Status.PROCESSING, **asdict(change)}
+        case LeaseRenewal(lease_until):
+            return {"lease_until": lease_until}
+        case UploadEnded(status, message):
+            return {"status": status, "message": message, "lease_until": None}
+        case UploadCompleted():
+            done = {"status": Status.COMPLETED, "lease_until": None, "message": None}
+            return {**done, **asdict(change)}
 
 
 @dataclass(frozen=True, kw_only=True)

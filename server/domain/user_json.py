@@ -22,10 +22,16 @@ def _invalid(path: str, message: str) -> InvalidArgument:
     return InvalidArgument(f"{path}: {message}", details={"field": path})
 
 
+def reads_as_operator(name: str) -> bool:
+    """A rule of the store: MongoDB reads a field name that starts with "$" as an operator, so
+    no key a caller sends, and no name in a field path, may start with one."""
+    return name.startswith("$")
+
+
 def _check_key(path: str, key: object) -> None:
     if not isinstance(key, str) or not key:
         raise _invalid(path, "keys must be non-empty strings")
-    if key.startswith("\N{DOLLAR SIGN}"):
+    if reads_as_operator(key):
         raise _invalid(path, f"the key {key!r} starts with '$': such keys are reserved")
     if "." in key:
         raise _invalid(path, f"the key {key!r} contains '.': use nested objects instead")

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from bucketd.server.domain.ids import new_id
+from bucketd.server.domain.streams import SessionHeader
 
 
 class WriteKind(StrEnum):
@@ -94,8 +94,8 @@ class WriteLease:
     # reference never taken does nothing).
     refs: list[str] = field(default_factory=list)
     pending: list[PendingContent] = field(default_factory=list)
-    # A session's stream header (StreamHeader as a dict): what a resumed stream continues.
-    header: dict[str, Any] | None = None
+    # A session's stream header: what a resumed stream continues.
+    header: SessionHeader | None = None
     # A session's stream in flight holds it until then (renewed as it goes), so that two
     # streams never write the same parts at once; a newer request that wants the session
     # names itself in wanted_by, and the holder lets go.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bucketd.server.domain.contents import holder_ref
-from bucketd.server.domain.models import Bucket, Namespace, Principal
+from bucketd.server.domain.models import Bucket, Namespace, Principal, SoftDeleteMarks
 from bucketd.server.domain.tasks import TaskRecord, TaskType
 from bucketd.server.errors import InvalidArgument
 from bucketd.server.services.buckets import BucketService
@@ -105,12 +105,12 @@ class Deletions:
         claims go, so that their idempotency and unique keys are free again."""
         request.check()
         bucket = await self._buckets.get(namespace, bucket_identifier)
-        marks = {
-            "soft_deleted_at": self._clock(),
-            "lifecycle_state": request.lifecycle_state,
-            "deletion_reason": request.reason,
-            "deletion_source": request.source,
-        }
+        marks = SoftDeleteMarks(
+            soft_deleted_at=self._clock(),
+            lifecycle_state=request.lifecycle_state,
+            deletion_reason=request.reason,
+            deletion_source=request.source,
+        )
         hidden = await self._objects.soft_delete(
             namespace.namespace_id,
             bucket.bucket_id,

@@ -20,14 +20,22 @@ from types import TracebackType
 from typing import Any, Self
 
 from bucketd import metrics
-from bucketd.server.domain.blob_data import UploadRef, ingest_path
-from bucketd.server.domain.checksums import check_sha256
-from bucketd.server.domain.contents import Content, holder_ref
+from bucketd.server.domain.blob_data import ingest_path
+from bucketd.server.domain.contents import holder_ref
+from bucketd.server.domain.held import (
+    BlobTarget,
+    Reference,
+    Skipped,
+    Stored,
+    held_blob,
+    referenced_blob,
+)
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord, SkippedBlob
 from bucketd.server.domain.object_plan import ObjectPlan, PlannedBlob
 from bucketd.server.domain.objects import STORED_STATUS, content_hash
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.streams import SessionHeader
 from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, new_write_id
 from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
 from bucketd.server.services.buckets import not_found as bucket_not_found
@@ -69,6 +77,17 @@ async def drop_pending(
     return aborted
 
 
+@dataclasses.dataclass(frozen=True)
+class _Stores:
+    """What a draft uses while it lives: its lease's store, the registry, the bytes."""
+
+    writes: WriteStore
+    registry: ContentRegistry
+    storage: BlobStorage
+    lease: timedelta
+    clock: Clock
+
+
 class Drafts:
     def __init__(
         self,
@@ -82,14 +101,13 @@ class Drafts:
         lease: timedelta,
         clock: Clock,
     ) -> None:
-        self.objects = objects
-        self.buckets = buckets
-        self.writes = writes
-        self.claims = claims
-        self.registry = registry
-        self.storage = storage
-        self.lease = lease
-        self.clock = clock
+        self._objects = objects
+        self._buckets = buckets
+        self._writes = writes
+        self._claims = claims
+        self._lease = lease
+        self._clock = clock
+        self._stores = _Stores(writes, registry, storage, lease, clock)
 
     async def begin(
         self,
@@ -100,7 +118,7 @@ class Drafts:
         kind: WriteKind,
         pending: list[PendingContent],
         lease: timedelta | None = None,
-        header: dict[str, Any] | None = None,
+        header: SessionHeader | None = None,
         target: ObjectRecord | None = None,
     ) -> Draft | ObjectRecord:
         """A draft of the planned object — a new one, the holder of its unique key, or `target`
@@ -109,20 +127,20 @@ class Drafts:
         existing = target
         if existing is None:
             if plan.idempotency_key:
-                holder = await self.claims.idempotency_holder(
+                holder = await self._claims.idempotency_holder(
                     namespace, bucket, plan.idempotency_key, object_id
                 )
                 if holder is not None:
-                    return await self.claims.wait_for(namespace, bucket, holder)
-            existing = await self.claims.unique_key_holder(
+                    return await self._claims.wait_for(namespace, bucket, holder)
+            existing = await self._claims.unique_key_holder(
                 namespace, bucket, plan, plan.policy, object_id
             )
         target_id = existing.object_id if existing else object_id
-        now = self.clock()
+        now = self._clock()
         write = WriteLease(
             write_id=new_write_id(kind),
             kind=kind,
-            lease_until=now + (lease or self.lease),
+            lease_until=now + (lease or self._lease),
             new_object=existing is None,
             refs=[holder_ref(target_id, blob.blob_id) for blob in plan.blobs],
             pending=pending,
@@ -130,16 +148,16 @@ class Drafts:
         )
         if existing is None:
             record = _new_record(object_id, namespace, bucket, plan, write, now=now)
-            await self.objects.insert(record)
+            await self._objects.insert(record)
             if await self.withdrawn_with_bucket(record):
                 raise bucket_not_found(bucket.bucket_name, namespace)
-        elif await self.writes.start_write(existing, write):
+        elif await self._writes.start_write(existing, write):
             record = dataclasses.replace(existing, write=write)
         else:
             raise FailedPrecondition(
                 f"Object {target_id} is being written by another request; retry"
             )
-        return Draft(self, plan, record)
+        return Draft(self._stores, plan, record)
 
     async def withdrawn_with_bucket(self, record: ObjectRecord) -> bool:
         """Whether the bucket of a new object's record is gone; if so the record and its claims
@@ -150,16 +168,16 @@ class Drafts:
         new record written after this finds the bucket is one those passes see, and one that
         does not find it may have come after the last pass. `begin` asks once the record is
         written; the janitor asks of a write whose writer died before that."""
-        found = await self.buckets.find(record.namespace_id, record.bucket_id)
+        found = await self._buckets.find(record.namespace_id, record.bucket_id)
         if found is not None and found.bucket_id == record.bucket_id:
             return False
-        await self.objects.delete(record.namespace_id, record.bucket_id, record.object_id)
-        await self.claims.release(record.namespace_id, record.object_id)
+        await self._objects.delete(record.namespace_id, record.bucket_id, record.object_id)
+        await self._claims.release(record.namespace_id, record.object_id)
         return True
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
         """The draft of a session's object, for a stream that continues it."""
-        return Draft(self, plan, record)
+        return Draft(self._stores, plan, record)
 
 
 def _new_record(
@@ -191,9 +209,9 @@ def _new_record(
 class Draft:
     """The object while its write is in flight; use it as an async context manager."""
 
-    def __init__(self, drafts: Drafts, plan: ObjectPlan, record: ObjectRecord) -> None:
+    def __init__(self, stores: _Stores, plan: ObjectPlan, record: ObjectRecord) -> None:
         assert record.write is not None
-        self._drafts = drafts
+        self._stores = stores
         self.plan = plan
         self.record = record
         self.write: WriteLease = record.write
@@ -213,9 +231,6 @@ class Draft:
     @property
     def namespace_id(self) -> str:
         return self.record.namespace_id
-
-    def ref(self, planned: PlannedBlob) -> str:
-        return holder_ref(self.object_id, planned.blob_id)
 
     async def __aenter__(self) -> Self:
         if self.write.kind is not WriteKind.SESSION:  # a session's lease is its expiry
@@ -241,12 +256,12 @@ class Draft:
             await self.fail(error)
 
     async def _renew(self) -> None:
-        lease = self._drafts.lease
+        lease = self._stores.lease
         while True:
             await asyncio.sleep(lease.total_seconds() / 3)
             try:
-                until = self._drafts.clock() + lease
-                if not await self._drafts.writes.renew(self.object_id, self.write.write_id, until):
+                until = self._stores.clock() + lease
+                if not await self._stores.writes.renew(self.object_id, self.write.write_id, until):
                     log.warning(
                         "write %s of %s lost its lease: stopping it",
                         self.write.write_id,
@@ -262,82 +277,42 @@ class Draft:
     async def announce(self, planned: PlannedBlob, pending: PendingContent) -> None:
         """One more blob, announced mid-stream: its reference and key recorded before its bytes."""
         self.plan = dataclasses.replace(self.plan, blobs=[*self.plan.blobs, planned])
-        ref = self.ref(planned)
-        await self._drafts.writes.add_pending(self.object_id, self.write.write_id, pending, ref)
+        ref = holder_ref(self.object_id, planned.blob_id)
+        await self._stores.writes.add_pending(self.object_id, self.write.write_id, pending, ref)
         self.write = dataclasses.replace(
             self.write, refs=[*self.write.refs, ref], pending=[*self.write.pending, pending]
         )
 
-    async def record_multipart(self, index: int, multipart_id: str) -> None:
-        """The multipart upload of blob `index`, recorded so that a janitor can abort it."""
-        await self._drafts.writes.set_multipart(
-            self.object_id, self.write.write_id, index, multipart_id
-        )
-        pending = list(self.write.pending)
-        pending[index] = dataclasses.replace(pending[index], multipart_id=multipart_id)
-        self.write = dataclasses.replace(self.write, pending=pending)
-
-    def add(
-        self,
-        planned: PlannedBlob,
-        content: Content,
-        *,
-        mime_type: str,
-        filename: str | None,
-        data: Any = None,
-    ) -> Blob:
-        if planned.expected_sha256:
-            check_sha256(f"{planned.where()}.checksum", content.sha256, planned.expected_sha256)
-        if not isinstance(planned.data, UploadRef):  # an upload_id brings no new bytes
-            metrics.INGESTED_BYTES.labels(ingest_path(planned.data)).inc(content.size_bytes)
-        blob = Blob(
-            blob_id=planned.blob_id,
-            property=planned.property,
-            type=planned.type,
-            key_prefix=planned.key_prefix,
-            url=self._drafts.storage.url(content.storage_key),
-            content_id=content.content_id,
-            storage_key=content.storage_key,
-            filename=filename,
-            size_bytes=content.size_bytes,
-            mime_type=mime_type,
-            sha256=content.sha256,
-            metadata=planned.metadata,
-            data=data,
-        )
-        self._blobs[planned.index] = blob
-        return blob
-
-    def blob(self, index: int) -> Blob | None:
-        """The blob added at `index` (None when skipped)."""
-        return self._blobs.get(index)
-
-    def add_reference(self, planned: PlannedBlob, url: str) -> None:
-        """canonicalize_source: false — the URL is referenced as it is, nothing is copied."""
-        self._blobs[planned.index] = Blob(
-            blob_id=planned.blob_id,
-            property=planned.property,
-            type=planned.type,
-            key_prefix=planned.key_prefix,
-            url=url,
-            content_id=None,
-            storage_key=None,
-            filename=url.rsplit("/", 1)[-1] or None,
-            size_bytes=None,
-            mime_type=None,
-            sha256=None,
-            metadata=planned.metadata,
+    @property
+    def target(self) -> BlobTarget:
+        """What a blob's source is told of this write."""
+        return BlobTarget(
+            namespace_id=self.namespace_id,
+            bucket_id=self.record.bucket_id,
+            object_id=self.object_id,
+            write_id=self.write.write_id,
+            skip_duplicates=self.plan.skip_duplicates,
         )
 
-    def skip(self, planned: PlannedBlob, sha256: str, holder: str) -> None:
-        self._skipped.append(
-            SkippedBlob(
-                blob_index=planned.index,
-                property=planned.property,
-                sha256=sha256,
-                existing_object_id=holder,
+    def hold(self, planned: PlannedBlob, stored: Stored) -> None:
+        """What a source stored for the planned blob, kept for the commit."""
+        if isinstance(stored, Skipped):
+            self._skipped.append(
+                SkippedBlob(
+                    blob_index=planned.index,
+                    property=planned.property,
+                    sha256=stored.sha256,
+                    existing_object_id=stored.holder,
+                )
             )
-        )
+        elif isinstance(stored, Reference):
+            self._blobs[planned.index] = referenced_blob(planned, stored.url)
+        else:
+            if stored.new_bytes:
+                size = stored.content.size_bytes
+                metrics.INGESTED_BYTES.labels(ingest_path(planned.data)).inc(size)
+            url = self._stores.storage.url(stored.content.storage_key)
+            self._blobs[planned.index] = held_blob(planned, stored, url)
 
     async def commit(self) -> ObjectRecord:
         """The final record, if this write still holds its lease; then the replaced blobs go."""
@@ -353,20 +328,20 @@ class Draft:
             content_hash=content_hash(blobs),
             key_prefix=self.plan.key_prefix,
             metadata=self.plan.metadata,
-            updated_at=self._drafts.clock(),
+            updated_at=self._stores.clock(),
             write=None,
             write_id=self.write.write_id,
             releases=releases,
         )
-        if not await self._drafts.writes.commit(final, self.write.write_id):
+        if not await self._stores.writes.commit(final, self.write.write_id):
             raise StorageUnavailable(LEASE_LOST)
         self._done = True
         metrics.OBJECTS_CREATED.inc()
         if releases:
-            await self._drafts.registry.release(
-                self.namespace_id, releases, now=self._drafts.clock()
+            await self._stores.registry.release(
+                self.namespace_id, releases, now=self._stores.clock()
             )
-            await self._drafts.writes.clear_releases(self.object_id, releases)
+            await self._stores.writes.clear_releases(self.object_id, releases)
         return dataclasses.replace(final, releases=[])
 
     async def fail(self, error: BaseException) -> None:
@@ -375,7 +350,7 @@ class Draft:
         message = error.public_message if isinstance(error, BucketdError) else "internal error"
         if isinstance(error, asyncio.CancelledError):
             message = "the call was cancelled before the object was stored"
-        drafts, write_id = self._drafts, self.write.write_id
+        drafts, write_id = self._stores, self.write.write_id
         try:
             if self.write.new_object:
                 await drafts.writes.fail(self.object_id, write_id, message, now=drafts.clock())

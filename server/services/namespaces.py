@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bucketd.server.domain import names
 from bucketd.server.domain.filters import list_filter
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
-from bucketd.server.domain.models import Namespace, NamespaceCounts, Principal
+from bucketd.server.domain.models import Namespace, NamespaceChanges, NamespaceCounts, Principal
 from bucketd.server.errors import InvalidArgument, NamespaceRequired, NotFound
 from bucketd.server.services.cache import TtlCache
 from bucketd.server.services.ports import BucketStore, IndexStore, NamespaceStore, ObjectStore
@@ -120,11 +119,10 @@ class NamespaceService:
         self, principal: Principal, identifier: str, *, name: str | None, description: str | None
     ) -> NamespaceView:
         namespace = await self._find(principal, identifier)
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["namespace_name"] = names.namespace_name(name)
-        if description is not None:
-            changes["description"] = names.description(description)
+        changes = NamespaceChanges(
+            namespace_name=None if name is None else names.namespace_name(name),
+            description=None if description is None else names.description(description),
+        )
         updated = await self._namespaces.update(
             principal.organization_id, namespace.namespace_id, changes, now=self._clock()
         )

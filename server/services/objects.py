@@ -87,8 +87,9 @@ class ObjectService:
         if isinstance(started, ObjectRecord):
             return started  # an idempotent retry: the object made the first time
         async with started as draft:
+            where_to = draft.target
             for planned, item in zip(plan.blobs, pending, strict=True):
-                await self._sources.store(draft, planned, item, uploads)
+                draft.hold(planned, await self._sources.store(where_to, planned, item, uploads))
             return await draft.commit()
 
     async def create_batch(

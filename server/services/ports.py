@@ -20,14 +20,16 @@ from bucketd.server.domain.models import (
     Bucket,
     BucketChanges,
     Namespace,
+    NamespaceChanges,
     ObjectRecord,
     Organization,
+    SoftDeleteMarks,
 )
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Fetched, Head, ObjectStats, Usage
 from bucketd.server.domain.tasks import TaskRecord
-from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.domain.uploads import UploadChange, UploadRecord
 from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteLease
 
 
@@ -53,7 +55,12 @@ class NamespaceStore(Protocol):
         self, organization_id: str, *, query: Filter, sort: SortRequest, page: PageRequest
     ) -> tuple[list[Namespace], int]: ...
     async def update(
-        self, organization_id: str, namespace_id: str, changes: dict[str, Any], *, now: datetime
+        self,
+        organization_id: str,
+        namespace_id: str,
+        changes: NamespaceChanges,
+        *,
+        now: datetime,
     ) -> Namespace | None: ...
     async def delete(self, organization_id: str, namespace_id: str) -> bool: ...
 
@@ -97,7 +104,7 @@ class ObjectStore(Protocol):
         self, namespace_id: str, bucket_id: str, query: Filter, plan: AggregationPlan
     ) -> tuple[list[dict[str, Any]], int]: ...
     async def soft_delete(
-        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
+        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: SoftDeleteMarks
     ) -> list[str]: ...
     async def usage(self, namespace_id: str, bucket_ids: list[str]) -> dict[str, Usage]: ...
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]: ...
@@ -259,7 +266,7 @@ class UploadStore(Protocol):
         upload_id: str,
         *,
         statuses: tuple[Status, ...],
-        changes: dict[str, Any],
+        change: UploadChange,
         expired_before: datetime | None = None,
         lease_ran_out_before: datetime | None = None,
     ) -> UploadRecord | None: ...

@@ -26,7 +26,13 @@ from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.tasks import TaskOutcome, TaskRecord, TaskType
-from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.domain.uploads import (
+    LeaseRenewal,
+    UploadClaim,
+    UploadCompleted,
+    UploadEnded,
+    UploadRecord,
+)
 from bucketd.server.domain.writes import PendingContent, WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
@@ -128,14 +134,13 @@ class UploadConfirmations:
         claimed = await self._uploads.transition(
             upload_id,
             statuses=(Status.PENDING,),
-            changes={
-                "status": Status.PROCESSING,
-                "task_id": new_id("task_"),
-                "lease_until": now + self._limits.lease,
-                "verified_at": now,
-                "etag": head.etag,
-                "policy": policy,
-            },
+            change=UploadClaim(
+                task_id=new_id("task_"),
+                lease_until=now + self._limits.lease,
+                verified_at=now,
+                etag=head.etag,
+                policy=policy,
+            ),
         )
         if claimed is None:  # somebody else confirmed it first
             latest = await self._uploads.get(namespace.namespace_id, bucket.bucket_id, upload_id)
@@ -210,7 +215,7 @@ class UploadConfirmations:
                 record.upload_id,
                 statuses=(Status.PROCESSING,),
                 lease_ran_out_before=now,
-                changes={"lease_until": now + self._limits.lease},
+                change=LeaseRenewal(now + self._limits.lease),
             )
             if taken is not None:
                 return await self.finish(taken)
@@ -268,7 +273,7 @@ class UploadConfirmations:
             failed = await self._uploads.transition(
                 record.upload_id,
                 statuses=(Status.PROCESSING,),
-                changes={"status": Status.FAILED, "message": error.message, "lease_until": None},
+                change=UploadEnded(Status.FAILED, error.message),
             )
             log.warning("upload %s failed: %s", record.upload_id, error.message)
             if failed is None or raise_errors:
@@ -278,16 +283,13 @@ class UploadConfirmations:
         done = await self._uploads.transition(
             record.upload_id,
             statuses=(Status.PROCESSING,),
-            changes={
-                "status": Status.COMPLETED,
-                "file_hash": content.sha256,
-                "file_size_bytes": content.size_bytes,
-                "content_id": content.content_id,
-                "object_id": adopted.object_id,
-                "completed_at": self._clock(),
-                "lease_until": None,
-                "message": None,
-            },
+            change=UploadCompleted(
+                file_hash=content.sha256,
+                file_size_bytes=content.size_bytes,
+                content_id=content.content_id,
+                object_id=adopted.object_id,
+                completed_at=self._clock(),
+            ),
         )
         if content.storage_key != record.s3_key:  # its bytes were registered already
             await self._storage.delete(record.s3_key)
@@ -349,7 +351,7 @@ class UploadConfirmations:
                 upload_id,
                 statuses=(Status.PENDING,),
                 expired_before=now,
-                changes={"status": Status.FAILED, "message": "expired before it was confirmed"},
+                change=UploadEnded(Status.FAILED, "expired before it was confirmed"),
             )
             if record is not None:
                 await self._storage.delete(record.s3_key)
@@ -360,7 +362,7 @@ class UploadConfirmations:
                 upload_id,
                 statuses=(Status.PROCESSING,),
                 lease_ran_out_before=now,
-                changes={"lease_until": now + self._limits.lease},
+                change=LeaseRenewal(now + self._limits.lease),
             )
             if record is not None:
                 await self.finish(record)

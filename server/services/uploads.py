@@ -16,7 +16,13 @@ from bucketd.server.domain.listing import ListQuery, PageRequest, SortRequest
 from bucketd.server.domain.models import Namespace
 from bucketd.server.domain.schema import BucketSchema
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.uploads import UploadRecord, UploadRequest, check_request, s3_key
+from bucketd.server.domain.uploads import (
+    UploadEnded,
+    UploadRecord,
+    UploadRequest,
+    check_request,
+    s3_key,
+)
 from bucketd.server.domain.user_json import check_user_json
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.buckets import BucketService
@@ -257,7 +263,7 @@ class UploadService:
         cancelled = await self._uploads.transition(
             upload_id,
             statuses=CANCELLABLE,
-            changes={"status": Status.CANCELED, "message": "cancelled by the client"},
+            change=UploadEnded(Status.CANCELED, "cancelled by the client"),
         )
         if cancelled is None:
             raise FailedPrecondition(f"Upload '{upload_id}' changed meanwhile; look at it again")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import Namespace
+from bucketd.server.domain.models import Namespace, NamespaceChanges
 from bucketd.server.domain.query import Filter
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
@@ -86,13 +86,19 @@ class MongoNamespaces:
         return [_namespace(doc) for doc in docs], total or 0
 
     async def update(
-        self, organization_id: str, namespace_id: str, changes: dict[str, Any], *, now: datetime
+        self,
+        organization_id: str,
+        namespace_id: str,
+        changes: NamespaceChanges,
+        *,
+        now: datetime,
     ) -> Namespace | None:
-        duplicate = _duplicate(changes.get("namespace_name", ""))
+        changes_set = {k: v for k, v in asdict(changes).items() if v is not None}
+        duplicate = _duplicate(changes.namespace_name or "")
         with translated(duplicate=duplicate):
             doc = await self._namespaces.find_one_and_update(
                 {"organization_id": organization_id, "_id": namespace_id},
-                {"$set": {**changes, "updated_at": now}},
+                {"$set": {**changes_set, "updated_at": now}},
                 return_document=ReturnDocument.AFTER,
             )
         return _namespace(doc) if doc else None

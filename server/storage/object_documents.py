@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from bucketd.server.domain.models import Blob, ObjectRecord, SkippedBlob
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.streams import SessionHeader, StreamBlobSpec, StreamHeader
 from bucketd.server.domain.writes import Part, PendingContent, Tail, WriteKind, WriteLease
 from bucketd.server.storage.mongo import Document
 
@@ -22,6 +23,17 @@ def _pending(doc: Document) -> PendingContent:
     )
 
 
+def _session_header(doc: Document | None) -> SessionHeader | None:
+    """A session's header as stored (the dataclasses as dicts) -> the domain's."""
+    if doc is None:
+        return None
+    stream = doc["stream"]
+    blobs = [StreamBlobSpec(**blob) for blob in stream["blobs"]]
+    return SessionHeader(
+        stream=StreamHeader(**{**stream, "blobs": blobs}), blob_ids=list(doc["blob_ids"])
+    )
+
+
 def write_lease(doc: Document) -> WriteLease:
     return WriteLease(
         write_id=doc["write_id"],
@@ -30,7 +42,7 @@ def write_lease(doc: Document) -> WriteLease:
         new_object=doc["new_object"],
         refs=list(doc.get("refs", [])),
         pending=[_pending(item) for item in doc.get("pending", [])],
-        header=doc.get("header"),
+        header=_session_header(doc.get("header")),
         stream_token=doc.get("stream_token"),
         streaming_until=doc.get("streaming_until"),
         wanted_by=doc.get("wanted_by"),

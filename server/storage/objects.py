@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from pymongo import ASCENDING
@@ -10,7 +11,7 @@ from pymongo.errors import OperationFailure
 
 from bucketd.server.domain.aggregation import AggregationPlan
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import ObjectRecord
+from bucketd.server.domain.models import ObjectRecord, SoftDeleteMarks
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
@@ -153,7 +154,7 @@ class MongoObjects:
             raise
 
     async def soft_delete(
-        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
+        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: SoftDeleteMarks
     ) -> list[str]:
         """Hide the live objects among `object_ids` (their records and bytes stay)."""
         scope = {"namespace_id": namespace_id, "bucket_id": bucket_id, **_LIVE}
@@ -162,7 +163,9 @@ class MongoObjects:
                 {**scope, "_id": {"$in": object_ids}}, {"_id": 1}
             ).to_list()
             hidden = [doc["_id"] for doc in docs]
-            await self._objects.update_many({**scope, "_id": {"$in": hidden}}, {"$set": marks})
+            await self._objects.update_many(
+                {**scope, "_id": {"$in": hidden}}, {"$set": asdict(marks)}
+            )
         return hidden
 
     async def holder_of_sha256(self, namespace_id: str, bucket_id: str, sha256: str) -> str | None:

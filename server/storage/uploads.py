@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.domain.uploads import UploadChange, UploadRecord, changed_fields
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.queries import DEFAULT_LIMITS, QueryLimits, bounded, paged, scoped
@@ -66,11 +66,11 @@ class MongoUploads:
         upload_id: str,
         *,
         statuses: tuple[Status, ...],
-        changes: dict[str, Any],
+        change: UploadChange,
         expired_before: datetime | None = None,
         lease_ran_out_before: datetime | None = None,
     ) -> UploadRecord | None:
-        """Apply `changes` (fields of UploadRecord) only if the upload is still in one of
+        """Apply `change` only if the upload is still in one of
         `statuses` (and expired, or its lease ran out, before the given times); the updated
         record, or None when another request or instance changed it first."""
         when: dict[str, Any] = {"_id": upload_id, "status": {"$in": list(statuses)}}
@@ -81,7 +81,7 @@ class MongoUploads:
         with translated():
             doc = await self._uploads.find_one_and_update(
                 when,
-                {"$set": changes},
+                {"$set": changed_fields(change)},
                 return_document=ReturnDocument.AFTER,
             )
         return _record(doc) if doc else None

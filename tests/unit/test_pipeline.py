@@ -96,6 +96,7 @@ def _world(urls: dict[str, list[bytes]] | None = None) -> World:
         fetcher=FakeFetcher(urls or {}),
         uploads=cast(Any, None),
         objects=objects,
+        writes=objects,
     )
     service = ObjectService(
         objects=objects,
@@ -238,7 +239,7 @@ async def _dead_write(world: World) -> Draft:
     )
     assert isinstance(draft, Draft)
     multipart_id = await world.storage.start_multipart(pending[0].storage_key, mime_type="x")
-    await draft.record_multipart(0, multipart_id)
+    await world.objects.set_multipart(draft.object_id, draft.write.write_id, 0, multipart_id)
     return draft
 
 

@@ -172,6 +172,28 @@ async def test_a_stream_makes_an_object_and_refuses_gaps() -> None:
         await streams.upload(namespace, _messages(_header(), StreamChunk(0, 0, PDF[:10])))
 
 
+def _checked(expected_sha256: str) -> StreamHeader:
+    spec = StreamBlobSpec(
+        property="doc", mime_type="application/pdf", expected_sha256=expected_sha256
+    )
+    return StreamHeader(bucket_identifier="papers", blobs=[spec])
+
+
+async def test_a_streams_checksum_follows_the_one_rule_and_its_answer_the_one_spelling() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    digest = hashlib.sha256(PDF).hexdigest()
+    for given in (digest, f"sha256:{digest}", f"SHA256:{digest.upper()}"):
+        made = await streams.upload(namespace, _messages(_checked(given), StreamChunk(0, 0, PDF)))
+        assert made.blobs[0].sha256 == digest
+    with pytest.raises(InvalidArgument) as refused:
+        await streams.upload(namespace, _messages(_checked("0" * 64), StreamChunk(0, 0, PDF)))
+    assert f"sha256:{digest}, not sha256:{'0' * 64}" in refused.value.message
+    with pytest.raises(InvalidArgument, match="expected_sha256"):
+        await streams.upload(namespace, _messages(_checked("md5:00"), StreamChunk(0, 0, PDF)))
+    assert not w.storage.multipart  # a refused stream completes no upload
+
+
 async def test_a_session_survives_a_broken_stream_and_is_held_by_one_stream() -> None:
     w, namespace, _ = await _ready()
     streams = w.services.streams

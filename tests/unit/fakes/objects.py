@@ -12,7 +12,7 @@ from typing import Any
 from bucketd.server.domain.aggregation import AggregationPlan
 from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import ObjectRecord
+from bucketd.server.domain.models import ObjectRecord, SoftDeleteMarks
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
@@ -30,7 +30,7 @@ class FakeObjects:
 
     def __init__(self, journal: Journal, db: FakeDatabase | None = None) -> None:
         self.records: dict[str, ObjectRecord] = {}
-        self.hidden: dict[str, dict[str, Any]] = {}  # soft-deleted: object_id -> marks
+        self.hidden: dict[str, SoftDeleteMarks] = {}  # soft-deleted: object_id -> marks
         self.reclaimed: set[str] = set()
         self.db = db or FakeDatabase()
         self._journal = journal
@@ -119,12 +119,12 @@ class FakeObjects:
         return aggregate(found, plan)
 
     async def soft_delete(
-        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: dict[str, Any]
+        self, namespace_id: str, bucket_id: str, object_ids: list[str], *, marks: SoftDeleteMarks
     ) -> list[str]:
         hidden = [
             r.object_id for r in self._live(namespace_id, bucket_id) if r.object_id in object_ids
         ]
-        self.hidden.update({object_id: dict(marks) for object_id in hidden})
+        self.hidden.update({object_id: marks for object_id in hidden})
         return hidden
 
     async def stats(self, namespace_id: str, bucket_id: str, query: Filter) -> ObjectStats:

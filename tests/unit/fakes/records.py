@@ -14,11 +14,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
-from bucketd.server.domain.models import ApiKey, Bucket, BucketChanges, Namespace, Organization
+from bucketd.server.domain.models import (
+    ApiKey,
+    Bucket,
+    BucketChanges,
+    Namespace,
+    NamespaceChanges,
+    Organization,
+)
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.tasks import RUNNABLE, TaskRecord
-from bucketd.server.domain.uploads import UploadRecord
+from bucketd.server.domain.uploads import UploadChange, UploadRecord, changed_fields
 from bucketd.server.domain.writes import WriteLease
 from bucketd.server.errors import AlreadyExists
 from tests.unit.fakes.query import matches, page_of
@@ -120,15 +127,27 @@ class FakeNamespaces:
         return page_of(mine, query, sort, page, "namespace_id")
 
     async def update(
-        self, organization_id: str, namespace_id: str, changes: dict[str, Any], *, now: datetime
+        self,
+        organization_id: str,
+        namespace_id: str,
+        changes: NamespaceChanges,
+        *,
+        now: datetime,
     ) -> Namespace | None:
         current = self._db.namespaces.get(namespace_id)
         if current is None or current.organization_id != organization_id:
             return None
-        name = changes.get("namespace_name")
+        name = changes.namespace_name
         if name is not None and self._taken(organization_id, name, but=namespace_id):
             raise AlreadyExists(f"Namespace '{name}' already exists")
-        updated = dataclasses.replace(current, **changes, updated_at=now)
+        updated = dataclasses.replace(
+            current,
+            namespace_name=current.namespace_name if name is None else name,
+            description=(
+                current.description if changes.description is None else changes.description
+            ),
+            updated_at=now,
+        )
         self._db.namespaces[namespace_id] = updated
         return updated
 
@@ -224,7 +243,7 @@ class FakeUploads:
         upload_id: str,
         *,
         statuses: tuple[Status, ...],
-        changes: dict[str, Any],
+        change: UploadChange,
         expired_before: datetime | None = None,
         lease_ran_out_before: datetime | None = None,
     ) -> UploadRecord | None:
@@ -237,7 +256,7 @@ class FakeUploads:
             current.lease_until is not None and current.lease_until < lease_ran_out_before
         ):
             return None
-        updated = dataclasses.replace(current, **changes)
+        updated = dataclasses.replace(current, **changed_fields(change))
         self._db.uploads[upload_id] = updated
         return updated
 
