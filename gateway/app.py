@@ -20,6 +20,7 @@ from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validat
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
 from bucketd.gateway.openapi import served_document
+from bucketd.gateway.protocol import EnvelopeRunner
 from bucketd.gateway.resumable import RESOURCE as RESUMABLE_RESOURCE
 from bucketd.gateway.resumable import ResumableUploads
 from bucketd.gateway.routes import Route, routes_from
@@ -186,7 +187,7 @@ async def running_gateway(
         options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
     )
     protocol_limit = settings.http_max_header_bytes * PROTOCOL_HEADER_FACTOR
-    runner = web.AppRunner(
+    runner = EnvelopeRunner(
         build_app(channel, settings, drain, calls),
         access_log=None,
         # A client that disconnects cancels its handler, and so its gRPC call: work stops.
