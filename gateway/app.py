@@ -21,6 +21,7 @@ from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validat
 from bucketd.gateway.handlers import RouteHandler
 from bucketd.gateway.health import Health
 from bucketd.gateway.openapi import served_document
+from bucketd.gateway.protocol import EnvelopeRunner
 from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.gateway.uploads import SessionHandler, StreamHandler, UploadProtocol, protocols
@@ -177,7 +178,7 @@ def build_app(
 
 def _runner(app: web.Application, settings: GatewaySettings) -> web.AppRunner:
     protocol_limit = settings.http_max_header_bytes * PROTOCOL_HEADER_FACTOR
-    return web.AppRunner(
+    return EnvelopeRunner(
         app,
         access_log=None,
         # A client that disconnects cancels its handler, and so its gRPC call: work stops.

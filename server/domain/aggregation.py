@@ -8,6 +8,7 @@ updated_at, key_prefix, blobs.*). Aliases are plain identifiers; values are lite
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,6 +160,8 @@ def _alias(where: str, alias: str) -> str:
 
 def _ranges(spec: RangeBuckets, where: str) -> Ranges:
     bounds = spec.boundaries
+    if not all(math.isfinite(bound) for bound in bounds):
+        raise _invalid(f"{where}.boundaries", "give finite numbers (not Infinity or NaN)")
     if not 2 <= len(bounds) <= MAX_BOUNDARIES or bounds != sorted(set(bounds)):
         raise _invalid(f"{where}.boundaries", f"give 2 to {MAX_BOUNDARIES} increasing numbers")
     default = spec.default_bucket if spec.default_bucket is not None else "other"

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 from bucketd.spellings import FILE_TYPES
@@ -172,6 +172,18 @@ def _text(where: str, text: str, limit: int) -> InlineBytes:
     return InlineBytes(content, TEXT_MIME, None)
 
 
+def _parsed(where: str, url: str) -> ParseResult:
+    """`url` split into its parts; a malformed host (`http://[zz]/`) is the caller's to fix."""
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018 - reading it checks it (`http://h:99999/` is refused)
+    except ValueError as error:
+        raise _invalid(
+            where, f"URL {url!r} is malformed ({error}): check its host and port"
+        ) from None
+    return parsed
+
+
 def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData:
     lowered = text[:16].lower()
     if lowered.startswith("file://"):
@@ -181,11 +193,11 @@ def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData
             "bytes (base64 or a presigned upload) or an http(s):// or s3:// URL",
         )
     if lowered.startswith(("http://", "https://")):
-        if not urlparse(text).hostname:
+        if not _parsed(where, text).hostname:
             raise _invalid(where, f"URL {text!r} has no host")
         return RemoteUrl(text)
     if lowered.startswith("s3://"):
-        parsed = urlparse(text)
+        parsed = _parsed(where, text)
         key = parsed.path.lstrip("/")
         if not parsed.netloc or not key:
             raise _invalid(where, f"S3 URL {text!r} must look like s3://bucket/key")

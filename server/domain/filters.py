@@ -8,7 +8,6 @@ the caller's `resolve` accepts may be filtered on; the filter is bounded in size
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,11 +15,9 @@ from typing import Any
 
 from bucketd.server.domain.listing import ListQuery
 from bucketd.server.domain.query import EVERYTHING, AllOf, AnyOf, Filter, NoneOf, Op, Where, all_of
+from bucketd.server.domain.regex_guard import bounded_regex
 from bucketd.server.domain.user_json import reads_as_operator
 from bucketd.server.errors import InvalidArgument
-
-# The stdlib's own regex parser, to judge a pattern's shape (private: typeshed omits it).
-_sre: Any = importlib.import_module("re._parser")
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,6 @@ LOGICAL_KEYS = frozenset({"AND", "OR", "NOT"})
 MAX_CONDITIONS = 50
 MAX_DEPTH = 5
 MAX_PATTERN_LENGTH = 256
-MAX_REPEAT_COUNT = 1000
 _COMPARISONS = {"ne": Op.NE, "gt": Op.GT, "lt": Op.LT, "gte": Op.GTE, "lte": Op.LTE}
 
 
@@ -58,75 +54,6 @@ def _pattern(value: Any, operator: str) -> str:
     if len(value) > MAX_PATTERN_LENGTH:
         raise InvalidArgument(f"filters: {operator} values are at most {MAX_PATTERN_LENGTH} chars")
     return value
-
-
-def _repeats_within(items: Any) -> bool:
-    """Whether a parsed (sub)pattern holds a repetition, at any depth."""
-    for op, argument in items:
-        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
-            return True
-        nested = argument[-1] if op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP) else None
-        if op is _sre.BRANCH:
-            if any(_repeats_within(branch) for branch in argument[1]):
-                return True
-        elif nested is not None and _repeats_within(nested):
-            return True
-    return False
-
-
-_ONE_CHARACTER = (_sre.LITERAL, _sre.NOT_LITERAL, _sre.IN, _sre.ANY)
-
-
-def _long_alternation(items: Any) -> bool:
-    """An alternation whose branches are not single characters, at any depth (`(a|aa)+`
-    backtracks exponentially like `(a+)+`; `(a|b)+` is a character class, and harmless)."""
-    for op, argument in items:
-        if op is _sre.BRANCH:
-            branches = argument[1]
-            single = all(len(b) == 1 and b[0][0] in _ONE_CHARACTER for b in branches)
-            if not single or any(_long_alternation(b) for b in branches):
-                return True
-        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP) and _long_alternation(argument[-1]):
-            return True
-    return False
-
-
-def _check_regex_items(pattern: str, items: Any) -> None:
-    for op, argument in items:
-        if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS, _sre.ASSERT, _sre.ASSERT_NOT):
-            raise InvalidArgument(
-                f"filters: regex {pattern!r}: back-references and look-arounds are not supported"
-            )
-        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT):
-            _, high, body = argument
-            if high is not _sre.MAXREPEAT and high > MAX_REPEAT_COUNT:
-                raise InvalidArgument(
-                    f"filters: regex {pattern!r}: a count is at most {MAX_REPEAT_COUNT}"
-                )
-            if _repeats_within(body) or _long_alternation(body):
-                raise InvalidArgument(
-                    f"filters: regex {pattern!r}: a repetition or alternation inside a repetition "
-                    "(like (a+)+ or (a|aa)+) can take exponential time; write it without nesting"
-                )
-            _check_regex_items(pattern, body)
-        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP):
-            _check_regex_items(pattern, argument[-1])
-        elif op is _sre.BRANCH:
-            for branch in argument[1]:
-                _check_regex_items(pattern, branch)
-
-
-def bounded_regex(pattern: str) -> str:
-    """A regex the store can run in bounded time: no repetition nested in another (the
-    catastrophic backtracking of `^(a+)+$`), no back-references or look-arounds (which make
-    matching exponential and which MongoDB's and Python's engines read differently), counts up
-    to MAX_REPEAT_COUNT; every query also runs under BUCKETD_QUERY_TIMEOUT_SECONDS."""
-    try:
-        parsed = _sre.parse(pattern)
-    except re.error as error:
-        raise InvalidArgument(f"filters: invalid regex {pattern!r}: {error}") from None
-    _check_regex_items(pattern, parsed)
-    return pattern
 
 
 def _scalar(value: Any, operator: str) -> Any:

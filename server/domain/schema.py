@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from bucketd.server.errors import InvalidArgument, Violation
+from bucketd.server.errors import InvalidArgument, PayloadTooLarge, Violation
 from bucketd.spellings import FILE_TYPES, numbers
 from bucketd.v1 import common_pb2
 
@@ -21,6 +21,8 @@ UNIQUE_KEY_POLICIES = frozenset({"insert", "update", "upsert"})
 _PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_PROPERTIES = 200
 MAX_DEPTH = 5
+# A schema is stored in its bucket's document (MongoDB keeps at most 16 MiB per document).
+MAX_SCHEMA_BYTES = 1024 * 1024
 
 
 def _invalid(path: str, message: str) -> InvalidArgument:
@@ -131,6 +133,13 @@ class BucketSchema:
         properties = raw.get("properties") or {}
         if not properties:
             raise _invalid("bucket_schema.properties", "define at least one field")
+        size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+        if size > MAX_SCHEMA_BYTES:
+            raise PayloadTooLarge(
+                f"bucket_schema: {size} bytes of JSON exceed the limit of {MAX_SCHEMA_BYTES} "
+                "bytes; shorten it (a long enum belongs in your own lookup table)",
+                details={"field": "bucket_schema", "limit_bytes": str(MAX_SCHEMA_BYTES)},
+            )
         _check_properties("bucket_schema.properties", properties, depth=1)
         return cls(properties)
 

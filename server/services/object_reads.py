@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bucketd.server.domain import aggregation, checksums
@@ -95,9 +95,13 @@ def _after(position: dict[str, Any]) -> Filter:
     """The objects after the cursor's one, in the default order (created_at, then id)."""
     try:
         created, object_id = datetime.fromisoformat(position["c"]), str(position["i"])
-    except (ValueError, KeyError, TypeError):
+        # In UTC, as stored: a date that leaves years 1-9999 there cannot be a stored one.
+        created = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise InvalidArgument(
-            "cursor: not a next_cursor that this API returned", details={"field": "cursor"}
+            "cursor: not a next_cursor that this API returned; send the next_cursor of the "
+            "previous page unchanged, or none to start over",
+            details={"field": "cursor"},
         ) from None
     return AnyOf(
         (

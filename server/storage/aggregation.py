@@ -40,8 +40,13 @@ DATE_PART = {
 }
 
 
+def _ref(path: str) -> str:
+    """A record path as a pipeline's field reference (an object's id is its document's _id)."""
+    return "$_id" if path == "object_id" else f"${path}"
+
+
 def _group_key(group: GroupKey) -> Any:
-    value = f"${group.path}"
+    value = _ref(group.path)
     if group.date_trunc is not None:
         return {"$dateTrunc": {"date": value, "unit": group.date_trunc}}
     if group.date_part is not None:
@@ -62,8 +67,8 @@ def _accumulator(metric: MetricPlan) -> Any:
     if metric.function == "count":
         return {"$sum": 1}
     if metric.function == "count_distinct":
-        return {"$addToSet": f"${metric.path}"}
-    return {ACCUMULATORS[metric.function]: f"${metric.path}"}
+        return {"$addToSet": _ref(metric.path or "")}
+    return {ACCUMULATORS[metric.function]: _ref(metric.path or "")}
 
 
 def _grouped(plan: AggregationPlan) -> list[Any]:

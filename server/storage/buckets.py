@@ -92,14 +92,18 @@ class MongoBuckets:
             {"$group": {"_id": "$namespace_id", "buckets": {"$sum": 1}}},
         ]
         with translated(), bounded(self._limits):
-            rows = await (await self._buckets.aggregate(pipeline)).to_list()
+            rows = await (
+                await self._buckets.aggregate(pipeline, maxTimeMS=self._limits.max_time_ms)
+            ).to_list()
         return {row["_id"]: row["buckets"] for row in rows}
 
     async def ids(self, namespace_id: str, query: Filter) -> list[str]:
         """Every bucket of the namespace that matches `query` (for list stats)."""
         with translated(), bounded(self._limits):
             docs = await self._buckets.find(
-                scoped({"namespace_id": namespace_id}, query, _ID), {"_id": 1}
+                scoped({"namespace_id": namespace_id}, query, _ID),
+                {"_id": 1},
+                max_time_ms=self._limits.max_time_ms,
             ).to_list()
         return [doc["_id"] for doc in docs]
 

@@ -175,6 +175,19 @@ def _reason(error: BaseException) -> str:
     return str(error) or "the connection failed"
 
 
+def _redirect(url: str, location: str) -> str:
+    """Where a redirect from `url` leads; a malformed Location is the source's fault."""
+    try:
+        target = urljoin(url, location)
+        urlparse(target).port  # noqa: B018 - reading it checks the host and port
+    except ValueError as error:
+        raise FetchRefused(
+            f"fetching {url!r} redirected to a malformed URL {location!r} ({error}): "
+            "give the final URL instead"
+        ) from None
+    return target
+
+
 class UrlFetcher:
     def __init__(
         self,
@@ -259,8 +272,8 @@ class UrlFetcher:
             except (aiohttp.ClientError, OSError) as error:
                 raise FetchRefused(f"cannot fetch {url!r}: {_reason(error)}") from None
             if response.status in {301, 302, 303, 307, 308} and "Location" in response.headers:
-                url = urljoin(url, response.headers["Location"])
                 response.release()
+                url = _redirect(url, response.headers["Location"])
                 continue
             if response.status != 200:
                 response.release()

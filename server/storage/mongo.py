@@ -27,6 +27,8 @@ async def open_database(
         serverSelectionTimeoutMS=min(5000, timeout_ms),
         socketTimeoutMS=timeout_ms,
         connectTimeoutMS=min(10000, timeout_ms),
+        # Waiting for a connection is bounded too (and a 503, never the caller's 4xx).
+        waitQueueTimeoutMS=timeout_ms,
         tz_aware=True,
     )
     try:

@@ -126,7 +126,9 @@ class MongoObjects:
             },
         ]
         with translated(), bounded(self._limits):
-            rows = await (await self._objects.aggregate(pipeline)).to_list()
+            rows = await (
+                await self._objects.aggregate(pipeline, maxTimeMS=self._limits.max_time_ms)
+            ).to_list()
         return ObjectStats(
             total_objects=sum(row["objects"] for row in rows),
             total_blobs=sum(row["blobs"] for row in rows),
@@ -139,11 +141,16 @@ class MongoObjects:
         """Run `plan` over the live objects of the bucket that `query` matches: the groups with
         their metrics, and how many groups there were."""
         match = {"$match": _scoped(namespace_id, bucket_id, query)}
+        ms = self._limits.max_time_ms
         try:
             with translated(), bounded(self._limits):
-                groups = await self._objects.aggregate([match, *aggregation.groups_pipeline(plan)])
+                groups = await self._objects.aggregate(
+                    [match, *aggregation.groups_pipeline(plan)], maxTimeMS=ms
+                )
                 rows = await within_size(groups, self._limits)
-                counted = await self._objects.aggregate([match, *aggregation.count_pipeline(plan)])
+                counted = await self._objects.aggregate(
+                    [match, *aggregation.count_pipeline(plan)], maxTimeMS=ms
+                )
                 total = (await counted.to_list() or [{"groups": 0}])[0]["groups"]
                 return aggregation.answer(rows, plan), total
         except StorageUnavailable as error:
@@ -203,7 +210,9 @@ class MongoObjects:
             },
         ]
         with translated(), bounded(self._limits):
-            rows = await (await self._objects.aggregate(pipeline)).to_list()
+            rows = await (
+                await self._objects.aggregate(pipeline, maxTimeMS=self._limits.max_time_ms)
+            ).to_list()
         return {row["_id"]: Usage(row["objects"], row["bytes"], row["last"]) for row in rows}
 
     async def counts(self, namespace_ids: list[str]) -> dict[str, int]:
@@ -213,5 +222,7 @@ class MongoObjects:
             {"$group": {"_id": "$namespace_id", "objects": {"$sum": 1}}},
         ]
         with translated(), bounded(self._limits):
-            rows = await (await self._objects.aggregate(pipeline)).to_list()
+            rows = await (
+                await self._objects.aggregate(pipeline, maxTimeMS=self._limits.max_time_ms)
+            ).to_list()
         return {row["_id"]: row["objects"] for row in rows}

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import bson
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
-from pymongo.errors import PyMongoError
+from pymongo.errors import ExecutionTimeout
 
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.query import AllOf, AnyOf, Filter, NoneOf, Op, Where
@@ -36,15 +35,23 @@ _OPERATORS = {
     Op.EXISTS: "$exists",
 }
 _LOGICAL = {AllOf: "$and", AnyOf: "$or", NoneOf: "$nor"}
+# MongoDB's MaxTimeMSExpired: the server stopped the operation at its maxTimeMS.
+MAX_TIME_EXPIRED = 50
 
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """What one list, stats or aggregation query may take: `seconds` in MongoDB (sent as
-    maxTimeMS; BUCKETD_QUERY_TIMEOUT_SECONDS), and `max_bytes` of answer (a page, the groups)."""
+    """What one list, stats or aggregation query may take: `seconds` of work in MongoDB (sent
+    as maxTimeMS; BUCKETD_QUERY_TIMEOUT_SECONDS), and `max_bytes` of answer (a page, the groups)."""
 
     seconds: float = 10.0
     max_bytes: int = 16 * 1024 * 1024
+
+    @property
+    def max_time_ms(self) -> int:
+        """The server-side limit each operation carries: its own work only, never the time it
+        waited for a connection or behind other callers' queries."""
+        return max(1, int(self.seconds * 1000))
 
 
 DEFAULT_LIMITS = QueryLimits()
@@ -52,13 +59,14 @@ DEFAULT_LIMITS = QueryLimits()
 
 @contextlib.contextmanager
 def bounded(limits: QueryLimits) -> Iterator[None]:
-    """Every operation inside runs with maxTimeMS (pymongo's client-side operation timeout
-    sends it) and fails as QueryTooExpensive past it, naming the limit."""
+    """Operations inside carry limits.max_time_ms; MongoDB's own expiry of it (MaxTimeMSExpired,
+    code 50) is the query's cost and the caller's to narrow: QueryTooExpensive, naming the limit.
+    Any other failure, a client-side timeout too (waiting for a connection, for an answer), is
+    left to translated(): the store is unavailable (503, retryable), not the caller at fault."""
     try:
-        with pymongo.timeout(limits.seconds):
-            yield
-    except PyMongoError as error:
-        if not error.timeout:
+        yield
+    except ExecutionTimeout as error:
+        if error.code != MAX_TIME_EXPIRED:
             raise
         raise QueryTooExpensive(
             f"the query ran longer than {limits.seconds:g} s (BUCKETD_QUERY_TIMEOUT_SECONDS): "
@@ -127,7 +135,9 @@ async def paged(
     where = scoped(scope, query, id_field)
     direction = DESCENDING if sort.descending else ASCENDING
     order = [(_path(sort.field, id_field), direction), ("_id", direction)]
+    ms = limits.max_time_ms
     with translated(), bounded(limits):
-        total = await collection.count_documents(where) if count else None
-        cursor = collection.find(where).sort(order).skip(page.offset).limit(page.limit)
+        total = await collection.count_documents(where, maxTimeMS=ms) if count else None
+        cursor = collection.find(where, max_time_ms=ms).sort(order).skip(page.offset)
+        cursor = cursor.limit(page.limit)
         return await within_size(cursor.batch_size(100), limits), total

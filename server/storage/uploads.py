@@ -128,7 +128,9 @@ class MongoUploads:
             },
         ]
         with translated(), bounded(self._limits):
-            rows = await (await self._uploads.aggregate(pipeline)).to_list()
+            rows = await (
+                await self._uploads.aggregate(pipeline, maxTimeMS=self._limits.max_time_ms)
+            ).to_list()
         by_status = {row["_id"]: row["count"] for row in rows}
         total = sum(by_status.values())
         size = sum(row["bytes"] for row in rows)

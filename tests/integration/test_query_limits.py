@@ -107,7 +107,11 @@ async def test_a_query_past_its_time_limit_names_the_limit(settings: Settings) -
     assert settings.mongodb_uri
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
     try:
-        objects = MongoObjects(mongo[settings.mongodb_database], QueryLimits(seconds=0.000001))
+        database = mongo[settings.mongodb_database]
+        for index in range(20):
+            await MongoObjects(database).insert(_record(index, "x"))
+        # The server's own expiry of maxTimeMS (MaxTimeMSExpired), not a client-side timeout.
+        objects = MongoObjects(database, QueryLimits(seconds=0.000001))
         with pytest.raises(QueryTooExpensive, match="BUCKETD_QUERY_TIMEOUT_SECONDS"):
             await objects.stats("ns_l", "bkt_l", EVERYTHING)
     finally:

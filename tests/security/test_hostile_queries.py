@@ -60,8 +60,9 @@ def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
 async def test_a_query_past_its_query_timeout_is_a_400_naming_the_limit(
     service: Service, acme: Tenant
 ) -> None:
-    await make_bucket(service, acme)
-    status, reply = await call(service, "POST", LIST, acme, {})
+    await _filled(service, acme, count=20)
+    condition = {"field": "title", "operator": "regex", "value": "^a+!$"}
+    status, reply = await call(service, "POST", LIST, acme, {"filters": condition})
     assert status == 400 and reply["error"]["type"] == "BadRequestError", reply
     assert "BUCKETD_QUERY_TIMEOUT_SECONDS" in reply["error"]["message"]
     assert reply["error"]["details"]["reason"] == "QUERY_TOO_EXPENSIVE"
