@@ -327,10 +327,12 @@ class AsyncClient:
         *,
         blob: int = 0,
         progress: Progress | None = None,
+        on_path: Callable[[Path], None] | None = None,
     ) -> Path:
         """A blob's bytes into `destination` through a presigned URL (written whole, then
         renamed into place; a failure leaves nothing). A directory (one that exists, or a path
-        ending in "/") receives the file under its stored filename."""
+        ending in "/") receives the file under its stored filename; `on_path` hears the file's
+        path before the bytes come (a progress bar's label)."""
         obj = await self.get_object(bucket, object_id, presigned_urls=True)
         blobs = obj["blobs"]
         if not 0 <= blob < len(blobs):
@@ -344,6 +346,8 @@ class AsyncClient:
         if is_dir or str(destination).endswith(("/", os.sep)):
             stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
             target = target / Path(stored).name  # never a path the stored name would climb
+        if on_path is not None:
+            on_path(target)
         return await transfer.download(url, target, size=size, progress=progress)
 
     async def _file_property(self, bucket: str) -> str:

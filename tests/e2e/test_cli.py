@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -14,6 +13,7 @@ import urllib.request
 from urllib.parse import urlparse
 
 from bucketd.server.domain import keys
+from tests.e2e.child_env import child_env
 
 SERVE_TIMEOUT_SECONDS = 60
 
@@ -60,8 +60,7 @@ def _list_buckets(url: str, key: str) -> int:
 
 def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     dev_key = keys.generate_key(test=True)
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
-    env["BUCKETD_DEV_API_KEY"] = dev_key
+    env = child_env(BUCKETD_DEV_API_KEY=dev_key)
     with subprocess.Popen(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
@@ -91,7 +90,7 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
                 capture_output=True,
                 text=True,
                 timeout=60,
-                env={k: v for k, v in os.environ.items() if k != "MONGODB_URI"},
+                env=child_env(),
             )
             assert "namespace: default (created" in pasted.stdout
             pasted_key = pasted.stdout.strip().splitlines()[-1]
@@ -111,7 +110,7 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
 
 
 def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
-    env = {**os.environ, "BUCKETD_DEV_API_KEY": "sk_live_nope"}
+    env = child_env(BUCKETD_DEV_API_KEY="sk_live_nope")
     result = subprocess.run(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         check=False,
@@ -125,7 +124,7 @@ def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
 
 
 def _keys(mongodb_uri: str, database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database}
+    env = child_env(MONGODB_URI=mongodb_uri, MONGODB_DATABASE=database)
     return subprocess.run(
         [sys.executable, "-m", "bucketd", "keys", *args],
         check=False,
@@ -160,7 +159,7 @@ def test_keys_create_list_revoke(mongodb_uri: str, unique_name: str) -> None:
 
 
 def test_keys_without_mongodb_uri_explains() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "bucketd", "keys", "list"],
         check=False,

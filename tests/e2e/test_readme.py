@@ -11,7 +11,6 @@ the checkout: the test fails if the directory it ran in holds new files.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from bucketd.server.domain import keys
+from tests.e2e.child_env import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -91,8 +91,7 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     key = keys.generate_key(test=True)
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
-    env["BUCKETD_DEV_API_KEY"] = key
+    env = child_env(BUCKETD_DEV_API_KEY=key)
     command = [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         try:
