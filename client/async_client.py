@@ -22,8 +22,8 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from bucketd.client import transfer
-from bucketd.client.errors import InvalidArgument, from_rpc_error
+from bucketd.client import reach, transfer
+from bucketd.client.errors import InvalidArgument, Unavailable, from_rpc_error
 from bucketd.client.retries import RetryPolicy, retrying
 from bucketd.client.settings import ClientSettings
 from bucketd.codec import MarshalError, parse_request, to_json
@@ -131,7 +131,10 @@ class AsyncClient:
             except aio.AioRpcError as error:
                 raise from_rpc_error(error) from None
 
-        return await retrying(self.retry, attempt) if retry else await attempt()
+        try:
+            return await retrying(self.retry, attempt) if retry else await attempt()
+        except Unavailable as error:  # never connected: say why (certificate, name, refused)
+            raise await reach.explained(error, self.settings) from None
 
     async def _json(
         self,

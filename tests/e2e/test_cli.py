@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 from urllib.parse import urlparse
 
 from bucketd.server.domain import keys
@@ -58,6 +59,15 @@ def _list_buckets(url: str, key: str) -> int:
         return int(response.status)
 
 
+def _rest(url: str, key: str, method: str, path: str, body: object = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{url}{path}", data=data, method=method, headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
 def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     dev_key = keys.generate_key(test=True)
     env = child_env(BUCKETD_DEV_API_KEY=dev_key)
@@ -81,9 +91,11 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
                 assert time.monotonic() < deadline, "bucketd never became healthy"
                 time.sleep(0.1)
             assert _list_buckets(rest_url, dev_key) == 200
-            # the printed lines, pasted: a key for another organization, with its namespace
+            # the printed lines, pasted: another key of the quick start's organization, which
+            # sees the namespace the quick start makes
             export, command = hints[1], hints[2]
             assert export.startswith("export MONGODB_URI=") and "keys create" in command
+            _rest(rest_url, dev_key, "POST", "/v1/namespaces", {"namespace_name": "demo"})
             pasted = subprocess.run(
                 ["sh", "-c", f"{export} && {command}"],
                 check=True,
@@ -92,8 +104,10 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
                 timeout=60,
                 env=child_env(),
             )
-            assert "namespace: default (created" in pasted.stdout
+            assert "organization: default (" in pasted.stdout, pasted.stdout
             pasted_key = pasted.stdout.strip().splitlines()[-1]
+            listed = _rest(rest_url, pasted_key, "GET", "/v1/namespaces")
+            assert "demo" in [row["namespace_name"] for row in listed["results"]]
             assert _list_buckets(rest_url, pasted_key) == 200
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
