@@ -63,11 +63,19 @@ def _request[M: Message](kind: type[M], fields: dict[str, Any]) -> M:
         raise InvalidArgument(str(error)) from None
 
 
-def _channel(settings: ClientSettings) -> aio.Channel:
-    options = [
+def channel_options(settings: ClientSettings) -> list[tuple[str, str | int]]:
+    """The channel's options: message sizes, and the balancing policy when one is chosen."""
+    options: list[tuple[str, str | int]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ]
+    if settings.load_balancing:
+        options.append(("grpc.lb_policy_name", settings.load_balancing))
+    return options
+
+
+def _channel(settings: ClientSettings) -> aio.Channel:
+    options = channel_options(settings)
     if not settings.tls:
         return aio.insecure_channel(settings.address, options=options)
     roots = settings.ca_file.read_bytes() if settings.ca_file else None
@@ -87,11 +95,17 @@ class AsyncClient:
         namespace: str | None = None,
         tls: bool | None = None,
         ca_file: str | Path | None = None,
+        load_balancing: str | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | None = 60.0,
     ) -> None:
         self.settings = ClientSettings.resolve(
-            address=address, api_key=api_key, namespace=namespace, tls=tls, ca_file=ca_file
+            address=address,
+            api_key=api_key,
+            namespace=namespace,
+            tls=tls,
+            ca_file=ca_file,
+            load_balancing=load_balancing,
         )
         if not self.settings.api_key:
             raise ValueError("bucketd needs an API key: pass api_key= or set BUCKETD_API_KEY")
