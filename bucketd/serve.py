@@ -175,8 +175,8 @@ def _standin_hints(settings: Settings) -> str:
         [
             "# Stand-in mode keeps nothing across restarts. To issue keys against this run:",
             f"export MONGODB_URI='{settings.mongodb_uri}'",
-            f"{command if command.exists() else 'bucketd'} keys create --org acme --test "
-            "--namespace default",
+            f"{command if command.exists() else 'bucketd'} keys create --org default --test"
+            "  # the quick start's organization: its key sees the same namespaces",
         ]
     )
 

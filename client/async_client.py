@@ -22,8 +22,8 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from bucketd.client import transfer
-from bucketd.client.errors import InvalidArgument, from_rpc_error
+from bucketd.client import reach, transfer
+from bucketd.client.errors import InvalidArgument, Unavailable, from_rpc_error
 from bucketd.client.retries import RetryPolicy, retrying
 from bucketd.client.settings import ClientSettings
 from bucketd.codec import MarshalError, parse_request, to_json
@@ -63,11 +63,19 @@ def _request[M: Message](kind: type[M], fields: dict[str, Any]) -> M:
         raise InvalidArgument(str(error)) from None
 
 
-def _channel(settings: ClientSettings) -> aio.Channel:
-    options = [
+def channel_options(settings: ClientSettings) -> list[tuple[str, str | int]]:
+    """The channel's options: message sizes, and the balancing policy when one is chosen."""
+    options: list[tuple[str, str | int]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ]
+    if settings.load_balancing:
+        options.append(("grpc.lb_policy_name", settings.load_balancing))
+    return options
+
+
+def _channel(settings: ClientSettings) -> aio.Channel:
+    options = channel_options(settings)
     if not settings.tls:
         return aio.insecure_channel(settings.address, options=options)
     roots = settings.ca_file.read_bytes() if settings.ca_file else None
@@ -87,11 +95,17 @@ class AsyncClient:
         namespace: str | None = None,
         tls: bool | None = None,
         ca_file: str | Path | None = None,
+        load_balancing: str | None = None,
         retry: RetryPolicy | None = None,
         timeout: float | None = 60.0,
     ) -> None:
         self.settings = ClientSettings.resolve(
-            address=address, api_key=api_key, namespace=namespace, tls=tls, ca_file=ca_file
+            address=address,
+            api_key=api_key,
+            namespace=namespace,
+            tls=tls,
+            ca_file=ca_file,
+            load_balancing=load_balancing,
         )
         if not self.settings.api_key:
             raise ValueError("bucketd needs an API key: pass api_key= or set BUCKETD_API_KEY")
@@ -131,7 +145,10 @@ class AsyncClient:
             except aio.AioRpcError as error:
                 raise from_rpc_error(error) from None
 
-        return await retrying(self.retry, attempt) if retry else await attempt()
+        try:
+            return await retrying(self.retry, attempt) if retry else await attempt()
+        except Unavailable as error:  # never connected: say why (certificate, name, refused)
+            raise await reach.explained(error, self.settings) from None
 
     async def _json(
         self,
@@ -327,10 +344,12 @@ class AsyncClient:
         *,
         blob: int = 0,
         progress: Progress | None = None,
+        on_path: Callable[[Path], None] | None = None,
     ) -> Path:
         """A blob's bytes into `destination` through a presigned URL (written whole, then
         renamed into place; a failure leaves nothing). A directory (one that exists, or a path
-        ending in "/") receives the file under its stored filename."""
+        ending in "/") receives the file under its stored filename; `on_path` hears the file's
+        path before the bytes come (a progress bar's label)."""
         obj = await self.get_object(bucket, object_id, presigned_urls=True)
         blobs = obj["blobs"]
         if not 0 <= blob < len(blobs):
@@ -344,6 +363,8 @@ class AsyncClient:
         if is_dir or str(destination).endswith(("/", os.sep)):
             stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
             target = target / Path(stored).name  # never a path the stored name would climb
+        if on_path is not None:
+            on_path(target)
         return await transfer.download(url, target, size=size, progress=progress)
 
     async def _file_property(self, bucket: str) -> str:

@@ -30,7 +30,6 @@ from bucketd.client.errors import (
     Unavailable,
     describe,
 )
-from bucketd.client.transfer import Progress
 
 COMMANDS = frozenset({"put", "get", "ls"})
 DEFAULT_JOBS = 4  # files uploaded at once: streams share one connection
@@ -185,8 +184,29 @@ def _metadata(pairs: list[str]) -> dict[str, Any] | None:
     return fields or None
 
 
+class _Bar:
+    """A progress callback drawing a tqdm bar; `relabel` names the file once it is known."""
+
+    def __init__(self, bar: tqdm[Any], label: str, *, resumable: bool, quiet: bool) -> None:
+        self.bar, self.label, self.resumable, self.quiet = bar, label, resumable, quiet
+        self.first = True
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.resumable and self.first and done > 0 and not self.quiet:
+            print(f"{self.label}: resuming from byte {done}", file=sys.stderr)
+        self.first = False
+        if total is not None and self.bar.total != total:
+            self.bar.reset(total=total)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def relabel(self, path: Path) -> None:
+        self.label = path.name
+        self.bar.set_description(self.label, refresh=False)
+
+
 @contextmanager
-def _bar(label: str, *, quiet: bool, resumable: bool = False, line: int = 0) -> Iterator[Progress]:
+def _bar(label: str, *, quiet: bool, resumable: bool = False, line: int = 0) -> Iterator[_Bar]:
     """A progress bar on stderr when it is a terminal, on `line` (one per file uploading at
     once); a resumed upload says so once."""
     enabled = not quiet and sys.stderr.isatty()
@@ -203,20 +223,8 @@ def _bar(label: str, *, quiet: bool, resumable: bool = False, line: int = 0) -> 
         nrows=screen.lines,
         position=line,
     )
-    first = True
-
-    def report(done: int, total: int | None) -> None:
-        nonlocal first
-        if resumable and first and done > 0 and not quiet:
-            print(f"{label}: resuming from byte {done}", file=sys.stderr)
-        first = False
-        if total is not None and bar.total != total:
-            bar.reset(total=total)
-        bar.n = done
-        bar.refresh()
-
     try:
-        yield report
+        yield _Bar(bar, label, resumable=resumable, quiet=quiet)
     finally:
         bar.close()
 
@@ -291,9 +299,14 @@ def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:
 
 async def _get(args: argparse.Namespace) -> int:
     async with _client(args) as client:
-        with _bar(Path(args.output).name or args.output, quiet=args.quiet) as progress:
+        with _bar(args.object_id, quiet=args.quiet) as progress:  # until the file is named
             path = await client.download(
-                args.bucket, args.object_id, args.output, blob=args.blob, progress=progress
+                args.bucket,
+                args.object_id,
+                args.output,
+                blob=args.blob,
+                progress=progress,
+                on_path=progress.relabel,  # a folder's file is named by the object
             )
     size = path.stat().st_size
     if args.json:
@@ -310,23 +323,25 @@ async def _ls(args: argparse.Namespace) -> int:
         for obj in listed["results"]:
             print(json.dumps(obj))
         return 0
-    rows = [("OBJECT", "STATUS", "BLOBS", "BYTES", "KEY PREFIX", "CREATED")]
-    for obj in listed["results"]:
-        size = sum(blob["details"]["size_bytes"] or 0 for blob in obj["blobs"])
-        rows.append(
-            (
-                obj["object_id"],
-                obj["status"],
-                str(len(obj["blobs"])),
-                str(size),
-                obj.get("key_prefix") or "",
-                obj["created_at"][:19],
-            )
-        )
+    rows = _table(listed["results"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     return 0
+
+
+def _table(results: list[dict[str, Any]]) -> list[list[str]]:
+    """`ls`'s rows, a header first; a TITLE column when an object has a (string) title."""
+    titled = any(isinstance(obj.get("title"), str) for obj in results)
+    rows = [["OBJECT", "STATUS", "BLOBS", "BYTES", "KEY PREFIX", "CREATED"] + ["TITLE"] * titled]
+    for obj in results:
+        size = sum(blob["details"]["size_bytes"] or 0 for blob in obj["blobs"])
+        title = obj.get("title")
+        row = [obj["object_id"], obj["status"], str(len(obj["blobs"])), str(size)]
+        row += [obj.get("key_prefix") or "", obj["created_at"][:19]]
+        rows.append(row + [title if isinstance(title, str) else ""] * titled)
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:

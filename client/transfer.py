@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import aiohttp
 from grpc import aio
 
+from bucketd.client import reach
 from bucketd.client.errors import (
     Aborted,
     ApiError,
@@ -263,7 +264,7 @@ async def _stream(
     try:
         reply = await client.stubs.objects.UploadObject(messages, metadata=client.metadata())
     except aio.AioRpcError as error:
-        raise from_rpc_error(error) from None
+        raise await reach.explained(from_rpc_error(error), client.settings) from None
     return to_json(reply.object)
 
 

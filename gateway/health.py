@@ -7,6 +7,9 @@ MongoDB and S3 answer — send it traffic only then. Neither needs a key.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,6 +18,11 @@ from bucketd.gateway.errors import envelope
 
 CHECK_TIMEOUT_SECONDS = 5
 STORES = {"mongodb": "MongoDB", "s3": "S3"}  # the health service names of server/readiness.py
+
+
+def _answer(body: dict[str, Any]) -> web.Response:
+    """JSON ending with a newline: `curl localhost:8080/readyz` leaves the prompt on its line."""
+    return web.json_response(body, dumps=lambda value: json.dumps(value) + "\n")
 
 
 class Health:
@@ -37,7 +45,7 @@ class Health:
         status = await self._status()
         if status is None:
             return envelope(503, "the gRPC server does not answer")
-        return web.json_response({"status": "ALIVE", "serving": status})
+        return _answer({"status": "ALIVE", "serving": status})
 
     async def ready(self, _: web.Request) -> web.Response:
         status = await self._status()
@@ -53,4 +61,4 @@ class Health:
                 f"not ready: the gRPC server is {status or 'unreachable'} ({why})",
                 details={"serving": status, "not_answering": silent},
             )
-        return web.json_response({"status": "SERVING"})
+        return _answer({"status": "SERVING"})

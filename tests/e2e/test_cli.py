@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -11,9 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 from urllib.parse import urlparse
 
 from bucketd.server.domain import keys
+from tests.e2e.child_env import child_env
 
 SERVE_TIMEOUT_SECONDS = 60
 
@@ -58,10 +59,18 @@ def _list_buckets(url: str, key: str) -> int:
         return int(response.status)
 
 
+def _rest(url: str, key: str, method: str, path: str, body: object = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"{url}{path}", data=data, method=method, headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
 def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
     dev_key = keys.generate_key(test=True)
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
-    env["BUCKETD_DEV_API_KEY"] = dev_key
+    env = child_env(BUCKETD_DEV_API_KEY=dev_key)
     with subprocess.Popen(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         stdout=subprocess.PIPE,
@@ -82,19 +91,23 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
                 assert time.monotonic() < deadline, "bucketd never became healthy"
                 time.sleep(0.1)
             assert _list_buckets(rest_url, dev_key) == 200
-            # the printed lines, pasted: a key for another organization, with its namespace
+            # the printed lines, pasted: another key of the quick start's organization, which
+            # sees the namespace the quick start makes
             export, command = hints[1], hints[2]
             assert export.startswith("export MONGODB_URI=") and "keys create" in command
+            _rest(rest_url, dev_key, "POST", "/v1/namespaces", {"namespace_name": "demo"})
             pasted = subprocess.run(
                 ["sh", "-c", f"{export} && {command}"],
                 check=True,
                 capture_output=True,
                 text=True,
                 timeout=60,
-                env={k: v for k, v in os.environ.items() if k != "MONGODB_URI"},
+                env=child_env(),
             )
-            assert "namespace: default (created" in pasted.stdout
+            assert "organization: default (" in pasted.stdout, pasted.stdout
             pasted_key = pasted.stdout.strip().splitlines()[-1]
+            listed = _rest(rest_url, pasted_key, "GET", "/v1/namespaces")
+            assert "demo" in [row["namespace_name"] for row in listed["results"]]
             assert _list_buckets(rest_url, pasted_key) == 200
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=SERVE_TIMEOUT_SECONDS) == 0
@@ -111,7 +124,7 @@ def test_serve_with_standins_answers_and_shuts_down_on_sigterm() -> None:
 
 
 def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
-    env = {**os.environ, "BUCKETD_DEV_API_KEY": "sk_live_nope"}
+    env = child_env(BUCKETD_DEV_API_KEY="sk_live_nope")
     result = subprocess.run(
         [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"],
         check=False,
@@ -125,7 +138,7 @@ def test_malformed_dev_key_is_refused_before_anything_starts() -> None:
 
 
 def _keys(mongodb_uri: str, database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database}
+    env = child_env(MONGODB_URI=mongodb_uri, MONGODB_DATABASE=database)
     return subprocess.run(
         [sys.executable, "-m", "bucketd", "keys", *args],
         check=False,
@@ -160,7 +173,7 @@ def test_keys_create_list_revoke(mongodb_uri: str, unique_name: str) -> None:
 
 
 def test_keys_without_mongodb_uri_explains() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "bucketd", "keys", "list"],
         check=False,

@@ -15,6 +15,7 @@ import pytest
 
 from bucketd.client import AsyncClient
 from bucketd.v1 import objects_pb2 as pb
+from tests.e2e.child_env import child_env
 from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import SCHEMA, digest
 from tests.e2e.proxy import Faults, misbehaving_proxy
@@ -26,13 +27,12 @@ CLIPS = {"properties": {"clip": {"type": "video"}, "title": {"type": "string"}}}
 def _env(
     service: Service, tenant: Tenant, cache: Path, address: str | None = None
 ) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BUCKETD_ADDRESS": address or service.grpc_address,
-        "BUCKETD_API_KEY": tenant.api_key,
-        "BUCKETD_NAMESPACE": tenant.namespace or "default",
-        "XDG_CACHE_HOME": str(cache),
-    }
+    return child_env(
+        BUCKETD_ADDRESS=address or service.grpc_address,
+        BUCKETD_API_KEY=tenant.api_key,
+        BUCKETD_NAMESPACE=tenant.namespace or "default",
+        XDG_CACHE_HOME=str(cache),
+    )
 
 
 async def _bucketd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +71,9 @@ async def test_put_get_ls_round_trip_64_mib(service: Service, acme: Tenant, tmp_
     [row] = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (row["object_id"], row["title"]) == (object_id, "big")
     table = await _bucketd(env, "ls", "--bucket", "clips")
-    assert object_id in table.stdout and "67108864" in table.stdout
+    header, line = table.stdout.splitlines()
+    assert header.split()[-1] == "TITLE" and line.split()[-1] == "big", table.stdout
+    assert object_id in line and "67108864" in line
     copy = tmp_path / "copy.mp4"
     got = await _bucketd(env, "get", object_id, "--bucket", "clips", "-o", str(copy), "--json")
     assert got.returncode == 0, got.stderr
@@ -152,10 +154,10 @@ async def test_progress_bar_on_a_terminal_and_quiet(
     source.write_bytes(os.urandom(24 * MIB))
     env = _env(service, acme, tmp_path / "cache")
 
-    def run_on_a_terminal(*extra: str) -> str:
+    def run_on_a_terminal(*extra: str, command: tuple[str, ...] = ("put", str(source))) -> str:
         controller, terminal = pty.openpty()
         process = subprocess.Popen(
-            [sys.executable, "-m", "bucketd", "put", str(source), "--bucket", "clips", *extra],
+            [sys.executable, "-m", "bucketd", *command, "--bucket", "clips", *extra],
             env=env,
             stdout=subprocess.PIPE,
             stderr=terminal,
@@ -179,6 +181,12 @@ async def test_progress_bar_on_a_terminal_and_quiet(
     bar = await asyncio.to_thread(run_on_a_terminal)
     assert "clip.mp4" in bar and "%|" in bar and "24.0M" in bar, bar
     assert await asyncio.to_thread(run_on_a_terminal, "--quiet") == ""
+    async with AsyncClient(service.grpc_address, api_key=acme.api_key) as client:
+        listed = (await client.list_objects("clips"))["results"]
+    folder = tmp_path / "downloads"
+    get = ("get", listed[0]["object_id"], "-o", f"{folder}/")
+    bar = await asyncio.to_thread(run_on_a_terminal, command=get)
+    assert "clip.mp4" in bar and "downloads" not in bar, bar  # the file's name, not the folder's
 
 
 @pytest.mark.usefixtures("clips")

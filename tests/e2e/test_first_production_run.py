@@ -5,7 +5,6 @@ while clients read a plain message with the request id (tests/e2e/test_objects_o
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,14 +17,9 @@ from contextlib import contextmanager
 import pytest
 
 from bucketd.server.settings import Settings
+from tests.e2e.child_env import child_env
 
 SERVE = [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"]
-STORE_VARIABLES = {"MONGODB_URI", "S3_ENDPOINT_URL", "S3_BUCKET", "BUCKETD_STANDIN"}
-
-
-def _env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in STORE_VARIABLES}
-    return {**env, **values}
 
 
 def _refused(env: dict[str, str]) -> str:
@@ -38,18 +32,18 @@ def test_one_store_configured_is_refused_unless_the_stand_in_is_named(
     settings: Settings,
 ) -> None:
     assert settings.mongodb_uri and settings.s3_endpoint_url
-    no_s3 = _refused(_env(MONGODB_URI=settings.mongodb_uri))
+    no_s3 = _refused(child_env(MONGODB_URI=settings.mongodb_uri))
     assert "S3_ENDPOINT_URL is not set" in no_s3 and "BUCKETD_STANDIN=s3" in no_s3
     assert "lose them at the next restart" in no_s3
     bucket = {"S3_BUCKET": settings.s3_bucket}
-    no_mongo = _refused(_env(S3_ENDPOINT_URL=settings.s3_endpoint_url, **bucket))
+    no_mongo = _refused(child_env(S3_ENDPOINT_URL=settings.s3_endpoint_url, **bucket))
     assert "MONGODB_URI is not set" in no_mongo and "BUCKETD_STANDIN=mongodb" in no_mongo
 
 
 def test_s3_bucket_is_an_explicit_choice(settings: Settings) -> None:
     assert settings.mongodb_uri and settings.s3_endpoint_url
     stderr = _refused(
-        _env(MONGODB_URI=settings.mongodb_uri, S3_ENDPOINT_URL=settings.s3_endpoint_url)
+        child_env(MONGODB_URI=settings.mongodb_uri, S3_ENDPOINT_URL=settings.s3_endpoint_url)
     )
     assert "S3_BUCKET is required with S3_ENDPOINT_URL" in stderr
 
@@ -85,7 +79,7 @@ def _stderr_until(process: subprocess.Popen[str], needle: str, within: float = 6
 
 def test_a_first_production_run_says_how_to_make_a_key(settings: Settings) -> None:
     assert settings.mongodb_uri and settings.s3_endpoint_url
-    env = _env(
+    env = child_env(
         MONGODB_URI=settings.mongodb_uri,
         MONGODB_DATABASE=f"{settings.mongodb_database}_first",
         S3_ENDPOINT_URL=settings.s3_endpoint_url,
@@ -101,7 +95,7 @@ def test_a_first_production_run_says_how_to_make_a_key(settings: Settings) -> No
 def test_an_unreachable_store_is_named_at_once(settings: Settings) -> None:
     """MongoDB on a port nobody listens on: the first check's warning names it, /readyz too."""
     assert settings.s3_endpoint_url
-    env = _env(
+    env = child_env(
         MONGODB_URI="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500",
         S3_ENDPOINT_URL=settings.s3_endpoint_url,
         S3_BUCKET=settings.s3_bucket,

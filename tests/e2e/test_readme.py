@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
 from bucketd.server.domain import keys
+from tests.e2e.child_env import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -30,6 +36,8 @@ README = ROOT / "README.md"
 DOCUMENTS = [README, ROOT / "docs" / "api.md", ROOT / "docs" / "operating.md",
              ROOT / "docs" / "other-languages.md"]  # fmt: skip
 NOT_RUN = re.compile(r"<!-- README test: not run \((?P<why>.+)\) -->")
+# A block that starts a server of its own against real stores: run alone, by its own test.
+ALONE = "<!-- docs test: run alone, its values replaced by the suite's MongoDB and S3 -->"
 FENCE = re.compile(r"^```(?P<info>\S*)\s*$")
 PLACEHOLDER_KEY = "sk_test_..."
 SCRIPT_TIMEOUT_SECONDS = 180
@@ -42,6 +50,7 @@ class Block:
     language: str
     text: str
     not_run_because: str | None
+    alone: bool = False
 
 
 def readme_blocks() -> list[Block]:
@@ -62,13 +71,17 @@ def blocks_of(document: Path) -> list[Block]:
         marker = NOT_RUN.search(previous)
         text = "\n".join(lines[index + 1 : end])
         why = marker["why"] if marker else None
-        blocks.append(Block(name, index + 1, fence["info"], text, why))
+        blocks.append(Block(name, index + 1, fence["info"], text, why, previous.strip() == ALONE))
         index = end + 1
     return blocks
 
 
 def runnable() -> list[Block]:
-    return [b for b in readme_blocks() if b.language in {"sh", "python"} and not b.not_run_because]
+    return [
+        b
+        for b in readme_blocks()
+        if b.language in {"sh", "python"} and not b.not_run_because and not b.alone
+    ]
 
 
 def test_blocks_not_run_say_why_and_are_few() -> None:
@@ -91,8 +104,7 @@ class Served:
 @pytest.fixture
 def served() -> Iterator[Served]:
     key = keys.generate_key(test=True)
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
-    env["BUCKETD_DEV_API_KEY"] = key
+    env = child_env(BUCKETD_DEV_API_KEY=key)
     command = [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
         try:
@@ -167,3 +179,86 @@ def test_every_block_runs_in_order(served: Served, tmp_path: Path) -> None:
     assert "True\nNOT_FOUND Object 'obj_missing' not found" in out
     assert "got it back under its stored name" in out and "downloaded to" in out
     assert sorted(path.name for path in checkout.iterdir()) == before  # nothing left behind
+
+
+def test_the_real_stores_block_starts_bucketd(
+    mongodb_uri: str, s3_endpoint_url: str, unique_name: str
+) -> None:
+    """docs/operating.md's "against real MongoDB and S3" block, its placeholders replaced by the
+    suite's servers: every variable it sets is one the test can fill, and `make run` then
+    serves, ready. A block missing a required setting (S3_BUCKET) fails here."""
+    [block] = [b for b in readme_blocks() if b.alone]
+    values = {
+        "MONGODB_URI": mongodb_uri,
+        "S3_ENDPOINT_URL": s3_endpoint_url,
+        "S3_BUCKET": f"bucketd-{unique_name}",
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    }
+    script = [_filled(line, values) for line in block.text.splitlines()]
+    assert "make run" in script, block.text
+    # the free ports the OS picks, and the venv `make setup` made (never rebuilt from a test)
+    script[script.index("make run")] = (
+        "exec make --no-print-directory -o .venv/.runtime run ARGS='--grpc-port 0 --http-port 0'"
+    )
+    env = child_env(MONGODB_DATABASE=f"bucketd_{unique_name}")
+    with subprocess.Popen(
+        ["bash", "-c", "\n".join(["set -euo pipefail", *script])],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # make and bucketd stop together
+    ) as process:
+        try:
+            assert process.stdout is not None
+            rest = _rest_url(process.stdout)
+            assert rest, f"bucketd did not start:\n{_stderr(process)}"
+            assert _ready(rest, process), _stderr(process)
+        finally:
+            _stop(process)
+
+
+def _filled(line: str, values: dict[str, str]) -> str:
+    """An `export A=x B=y` line with the suite's values; other lines as they are."""
+    if not line.startswith("export "):
+        return line
+    names = [word.split("=", 1)[0] for word in shlex.split(line, comments=True)[1:]]
+    unknown = set(names) - set(values)
+    assert not unknown, f"the block sets {unknown}: the test has no value to give"
+    return "export " + " ".join(f"{name}={shlex.quote(values[name])}" for name in names)
+
+
+def _rest_url(stdout: IO[str]) -> str | None:
+    for line in stdout:
+        if line.startswith("REST: "):
+            return line.removeprefix("REST: ").strip()
+    return None
+
+
+def _ready(rest: str, process: subprocess.Popen[str]) -> bool:
+    deadline = time.monotonic() + SCRIPT_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{rest}/readyz", timeout=2) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            time.sleep(0.1)  # polling a health check
+    return False
+
+
+def _stderr(process: subprocess.Popen[str]) -> str:
+    _stop(process)
+    assert process.stderr is not None
+    return process.stderr.read()[-3000:]
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

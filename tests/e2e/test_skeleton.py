@@ -27,9 +27,11 @@ async def test_healthz_is_liveness_and_readyz_readiness(service: Service) -> Non
     async with service.http.get("/healthz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "ALIVE", "serving": "SERVING"}
+        assert (await response.text()).endswith("}\n")
     async with service.http.get("/readyz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "SERVING"}
+        assert await response.text() == '{"status": "SERVING"}\n'  # a shell prompt after curl
 
 
 async def test_openapi_lists_the_reference_paths(service: Service) -> None:

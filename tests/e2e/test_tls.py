@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grpc
@@ -22,6 +26,7 @@ from bucketd.process import Process, running_process
 from bucketd.server.settings import Settings
 from bucketd.tls import TlsFiles
 from bucketd.v1 import namespaces_pb2, namespaces_pb2_grpc
+from tests.e2e.child_env import child_env
 from tests.e2e.harness import make_tenant, wait_until_serving
 
 
@@ -130,3 +135,47 @@ def test_half_a_tls_configuration_is_refused(tls_files: dict[str, str]) -> None:
         TlsFiles.of(tls_files["tls_cert_file"], None, None)
     with pytest.raises(SettingsError, match="does not exist"):
         TlsFiles.of(tls_files["tls_cert_file"], "/nonexistent/key.pem", None)
+
+
+async def test_a_tls_mistake_says_what_failed(
+    settings: Settings, tls_files: dict[str, str], authority: trustme.CA, tmp_path: Path
+) -> None:
+    """gRPC alone reports the last address tried (`localhost`'s ::1: "Connection refused") and
+    hides the certificate failure on 127.0.0.1; the client and the CLI say what failed."""
+    stranger = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    elsewhere = authority.issue_cert("bucketd.internal")  # not valid for localhost
+    named = {**tls_files, "tls_cert_file": str(tmp_path / "named.pem")}
+    named |= {"tls_key_file": str(tmp_path / "named-key.pem")}
+    elsewhere.cert_chain_pems[0].write_to_path(named["tls_cert_file"])
+    elsewhere.private_key_pem.write_to_path(named["tls_key_file"])
+    once = RetryPolicy(attempts=1)
+    async with _serve(settings, tls_files) as (server, _):
+        local = server.address.replace("127.0.0.1", "localhost")
+        key = (await make_tenant(server.services, "acme")).api_key
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            (local, {"tls": True}, "certificate verification failed"),  # the system's roots
+            (local, {"ca_file": str(stranger)}, "certificate verification failed"),
+            ("localhost:1", {"ca_file": tls_files["ca"]}, "connection refused at localhost:1"),
+        ]
+        for address, trust, failure in cases:
+            async with AsyncClient(address, api_key=key, retry=once, **trust) as client:
+                with pytest.raises(Unavailable) as raised:
+                    await client.list_namespaces()
+            assert failure in raised.value.message, (address, trust, raised.value.message)
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bucketd", "ls", "--bucket", "photos"],
+            env=child_env(BUCKETD_ADDRESS=local, BUCKETD_API_KEY=key, BUCKETD_TLS="1"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 5 and "certificate verification failed" in cli.stderr, cli
+    async with _serve(settings, named) as (server, _):
+        local = server.address.replace("127.0.0.1", "localhost")
+        async with AsyncClient(local, api_key=key, retry=once, ca_file=tls_files["ca"]) as client:
+            with pytest.raises(Unavailable) as raised:
+                await client.list_namespaces()
+        assert "hostname mismatch" in raised.value.message
+        assert "not valid for 'localhost'" in raised.value.message

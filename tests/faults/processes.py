@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bucketd.server.settings import Settings
+from tests.e2e.child_env import child_env
 
 START_SECONDS = 60
 
@@ -32,17 +32,16 @@ class Bucketd:
 
 def environment(settings: Settings, **extra: str) -> dict[str, str]:
     """The variables that point a child bucketd at the test's servers, database and bucket."""
-    env = {
-        **os.environ,
-        "MONGODB_URI": settings.mongodb_uri or "",
-        "MONGODB_DATABASE": settings.mongodb_database,
-        "S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-        "S3_BUCKET": settings.s3_bucket,
-        "AWS_ACCESS_KEY_ID": settings.aws_access_key_id or "test",
-        "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key or "test",
+    return child_env(
+        MONGODB_URI=settings.mongodb_uri or "",
+        MONGODB_DATABASE=settings.mongodb_database,
+        S3_ENDPOINT_URL=settings.s3_endpoint_url or "",
+        S3_BUCKET=settings.s3_bucket,
+        AWS_ACCESS_KEY_ID=settings.aws_access_key_id or "test",
+        AWS_SECRET_ACCESS_KEY=settings.aws_secret_access_key or "test",
+        AWS_REGION=settings.aws_region,
         **extra,
-    }
-    return env
+    )
 
 
 def _healthy(url: str) -> bool:

@@ -21,6 +21,7 @@ import aiohttp
 
 from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.settings import Settings
+from tests.e2e.child_env import child_env
 from tests.e2e.objects_support import multipart_uploads, s3_keys
 from tests.faults.processes import bucketd, environment, issue_key, rest
 
@@ -165,7 +166,7 @@ def test_a_second_bucketd_never_shares_the_grpc_port_of_a_running_one(settings: 
 
 
 def test_the_standins_die_with_bucketd_even_after_kill_9() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"MONGODB_URI", "S3_ENDPOINT_URL"}}
+    env = child_env()
     with bucketd(env) as server:
         pid = server.process.pid
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from bucketd.config import declarations
 from bucketd.gateway.settings import GatewaySettings
@@ -77,8 +81,9 @@ def test_compose_follows_the_compose_specification() -> None:
 
 def test_the_kubernetes_manifests_are_valid_and_probe_real_routes() -> None:
     manifests = sorted(str(path) for path in (DEPLOY / "kubernetes").glob("*.yaml"))
-    output = _run(str(BIN / "kubernetes-validate"), *manifests)
-    assert output.count("passed") == len(manifests)
+    variants = sorted(str(path) for path in (DEPLOY / "kubernetes" / "tls").glob("*.yaml"))
+    output = _run(str(BIN / "kubernetes-validate"), "--strict", *manifests, *variants)
+    assert output.count("passed") == len(manifests) + len(variants) == len(manifests) + 1
     documents = {path: yaml.safe_load(Path(path).read_text()) for path in manifests}
     kinds = sorted(document["kind"] for document in documents.values())
     assert kinds == sorted(
@@ -105,5 +110,75 @@ def test_the_kubernetes_manifests_are_valid_and_probe_real_routes() -> None:
         for item in container["env"]
         if item["name"] == "BUCKETD_SHUTDOWN_GRACE_SECONDS"
     )
-    pod = by_kind["Deployment"]["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] >= grace + 5  # drained before it is killed
+    _check_shutdown(by_kind["Deployment"], grace)
+    pdb = by_kind["PodDisruptionBudget"]["spec"]
+    assert pdb == {**pdb, "maxUnavailable": 1} and "minAvailable" not in pdb  # one at a time
+
+
+def _check_shutdown(deployment: dict[str, Any], grace: float) -> None:
+    """A preStop sleep (endpoints drop the pod first), then the drain: all within the kill
+    timeout."""
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep" and float(command[1]) >= 3, command
+    assert pod["terminationGracePeriodSeconds"] >= float(command[1]) + grace + 5
+
+
+def test_the_tls_variant_probes_over_https_with_the_certificate_mounted() -> None:
+    plain = yaml.safe_load((DEPLOY / "kubernetes" / "deployment.yaml").read_text())
+    tls = yaml.safe_load((DEPLOY / "kubernetes" / "tls" / "deployment.yaml").read_text())
+    (container,) = tls["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert set(env) <= SETTINGS
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert (
+            container[probe]["httpGet"] | {"scheme": "HTTPS", "path": path}
+            == (container[probe]["httpGet"])
+        )
+    [mount] = [m for m in container["volumeMounts"] if m["name"] == "tls"]
+    assert env["BUCKETD_TLS_CERT_FILE"] == f"{mount['mountPath']}/tls.crt"
+    assert env["BUCKETD_TLS_KEY_FILE"] == f"{mount['mountPath']}/tls.key"
+    volumes = {v["name"]: v for v in tls["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "bucketd-tls"
+    _check_shutdown(tls, float(env["BUCKETD_SHUTDOWN_GRACE_SECONDS"]))
+    # the rest is the plain Deployment's: one recipe, two listeners' modes
+    (original,) = plain["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == original["image"] and container["args"] == original["args"]
+    assert container["resources"] == original["resources"]
+
+
+def test_the_image_installs_the_pinned_versions_of_every_runtime_dependency() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "COPY deploy/constraints.txt ./constraints.txt" in dockerfile
+    assert "pip wheel --no-cache-dir --wheel-dir /wheels --constraint constraints.txt ." in (
+        dockerfile
+    )
+    pinned = {}
+    for line in (DEPLOY / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[canonicalize_name(name)] = Version(version)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"deploy/constraints.txt does not pin {name}"
+        assert pinned[name] in requirement.specifier, (name, str(pinned[name]), spec)
+
+
+def test_compose_gives_bucketd_its_own_minio_user_not_the_root() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    root = services["minio"]["environment"]
+    bucketd = services["bucketd"]["environment"]
+    init = services["minio-init"]
+    assert bucketd["AWS_ACCESS_KEY_ID"] != root["MINIO_ROOT_USER"]
+    assert bucketd["AWS_SECRET_ACCESS_KEY"] != root["MINIO_ROOT_PASSWORD"]
+    assert init["environment"]["BUCKETD_S3_USER"] == bucketd["AWS_ACCESS_KEY_ID"]
+    assert init["environment"]["BUCKETD_S3_PASSWORD"] == bucketd["AWS_SECRET_ACCESS_KEY"]
+    script = init["entrypoint"][-1]
+    assert "mc admin user add" in script and "mc admin policy attach" in script
+    assert f"arn:aws:s3:::{bucketd['S3_BUCKET']}/*" in script  # its bucket, nothing else
+    assert services["bucketd"]["depends_on"]["minio-init"] == {
+        "condition": "service_completed_successfully"
+    }
