@@ -150,7 +150,7 @@ async def test_a_tls_mistake_says_what_failed(
     elsewhere.cert_chain_pems[0].write_to_path(named["tls_cert_file"])
     elsewhere.private_key_pem.write_to_path(named["tls_key_file"])
     once = RetryPolicy(attempts=1)
-    async with _serve(settings, tls_files) as (server, _):
+    async with _serve(settings, tls_files) as server:
         local = server.address.replace("127.0.0.1", "localhost")
         key = (await make_tenant(server.services, "acme")).api_key
         cases: list[tuple[str, dict[str, Any], str]] = [
@@ -172,7 +172,7 @@ async def test_a_tls_mistake_says_what_failed(
             timeout=120,
         )
         assert cli.returncode == 5 and "certificate verification failed" in cli.stderr, cli
-    async with _serve(settings, named) as (server, _):
+    async with _serve(settings, named) as server:
         local = server.address.replace("127.0.0.1", "localhost")
         async with AsyncClient(local, api_key=key, retry=once, ca_file=tls_files["ca"]) as client:
             with pytest.raises(Unavailable) as raised:
