@@ -15,7 +15,7 @@ from bucketd.process import Process
 from bucketd.server.domain.models import Principal
 from bucketd.server.services.bundle import Services
 
-READY_TIMEOUT_SECONDS = 30
+READY_TIMEOUT_SECONDS = 120  # a bound, not a wait: a loaded 2-core machine has taken over 30 s
 
 
 @dataclass(frozen=True)
