@@ -29,6 +29,8 @@ async def _bounded(work: Coroutine[Any, Any, None], seconds: float, what: str) -
     try:
         async with asyncio.timeout(seconds):
             await work
+    except TimeoutError:
+        log.warning("%s left to the janitor: not done within %g s", what, seconds)
     except Exception as error:
         log.warning("%s left to the janitor: %s", what, getattr(error, "message", error))
 
