@@ -4,10 +4,11 @@ timestamps."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pymongo
+from pymongo import _csot  # the deadline in force (see within_deadline)
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bucketd import metrics
@@ -23,17 +24,23 @@ def now_ms() -> datetime:
 
 @contextlib.contextmanager
 def within_deadline() -> Iterator[None]:
-    """The operations inside get at most what is left of the call's deadline (PyMongo's
-    client-side operation timeout: waiting for a server and a connection included), so that a
-    stalled MongoDB never holds an answer past it; without a deadline, the client's limits."""
+    """The operations inside get at most what is left of the call's deadline, and at most
+    BUCKETD_MONGODB_TIMEOUT_SECONDS each (the client's timeoutMS: storage/mongo.py), so that a
+    stalled MongoDB never holds an answer past either. PyMongo's client-side operation timeout
+    (waiting for a server and a connection included) takes the earlier of its own deadline and
+    the one in force: only the call's is set here, as PyMongo's `timeout` would replace the
+    client's limit instead of adding to it. Without a call deadline, the client's limit alone."""
     left = call_seconds_left()
     if left is None:
         yield
         return
-    if left <= 0:  # pymongo.timeout(0) would mean no limit at all
+    if left <= 0:
         raise MongoUnavailable("the call's deadline passed before MongoDB was asked")
-    with pymongo.timeout(left):
+    token = _csot.DEADLINE.set(min(_csot.DEADLINE.get(), time.monotonic() + left))
+    try:
         yield
+    finally:
+        _csot.DEADLINE.reset(token)
 
 
 @contextlib.contextmanager

@@ -38,10 +38,12 @@ async def open_database(
     timeout_ms = int(limits.timeout_seconds * 1000)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         uri,
+        # Each operation's limit, waiting for a server and a connection included (a 503, never
+        # the caller's 4xx); a call's deadline may cut it shorter (storage/documents.py).
+        timeoutMS=timeout_ms,
         serverSelectionTimeoutMS=min(int(limits.server_selection_seconds * 1000), timeout_ms),
-        socketTimeoutMS=timeout_ms,
         connectTimeoutMS=min(int(limits.connect_seconds * 1000), timeout_ms),
-        # Waiting for a connection is bounded too (and a 503, never the caller's 4xx).
+        socketTimeoutMS=timeout_ms,  # what runs outside PyMongo's operation timeout
         waitQueueTimeoutMS=timeout_ms,
         maxPoolSize=limits.max_pool_size,
         tz_aware=True,

@@ -19,7 +19,7 @@ from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import ExecutionTimeout
 
-from bucketd.server.domain.deadlines import call_seconds_left, past_deadline
+from bucketd.server.domain.deadlines import past_deadline
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.query import AllOf, AnyOf, Filter, NoneOf, Op, Where
 from bucketd.server.errors import QueryTooExpensive
@@ -65,12 +65,11 @@ def bounded(limits: QueryLimits) -> Iterator[None]:
     code 50) is the query's cost and the caller's to narrow: QueryTooExpensive, naming the limit.
     Any other failure, a client-side timeout too (waiting for a connection, for an answer), is
     left to translated(): the store is unavailable (503, retryable), not the caller at fault.
-    Under the call's deadline (PyMongo's client-side timeout, which sends its own maxTimeMS:
-    what is left) the query's limit is nested inside it, and an expiry once the deadline has
-    passed is the deadline's, not the query's."""
-    csot = pymongo.timeout(limits.seconds) if call_seconds_left() is not None else None
+    PyMongo's client-side timeout sends what is left of it as maxTimeMS, so the query's limit
+    is set as one (nested in the call's deadline), and an expiry once the deadline has passed
+    is the deadline's, not the query's."""
     try:
-        with csot or contextlib.nullcontext():
+        with pymongo.timeout(limits.seconds):
             yield
     except ExecutionTimeout as error:
         if error.code != MAX_TIME_EXPIRED or past_deadline():
