@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]  # stubs predate it
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bucketd.server.domain.deadlines import set_call_deadline
 from bucketd.server.errors import StorageUnavailable
 from bucketd.server.settings import Settings
 from bucketd.server.storage.mongo import Document, ping
@@ -45,8 +46,14 @@ class Readiness:
         self.serving = False
         self.first_ready = asyncio.Event()
 
+    @property
+    def _check_seconds(self) -> float:
+        """How long one check may wait for its store: a stalled one turns not-ready within
+        about one interval (both stores are checked at once)."""
+        return max(self._settings.readiness_seconds, 1.0)
+
     async def _mongodb(self) -> None:
-        await ping(self._database)
+        await ping(self._database, timeout_seconds=self._check_seconds)
         if not self._indexed:
             await self._stores.ensure_indexes()
             self._indexed = True
@@ -56,21 +63,24 @@ class Readiness:
 
     async def _problem(self, store: str, check: Callable[[], Awaitable[None]]) -> str | None:
         """None when the store answers; else what is wrong with it (for the log)."""
+        set_call_deadline(self._check_seconds)  # each store call of the check gets at most this
         try:
-            async with asyncio.timeout(max(self._settings.readiness_seconds, 1.0)):
+            async with asyncio.timeout(self._check_seconds):
                 await check()
         except StorageUnavailable as error:
             return error.message
         except TimeoutError:
-            return f"{store} did not answer within {max(self._settings.readiness_seconds, 1.0)} s"
+            return f"{store} did not answer within {self._check_seconds:g} s"
         return None
 
     async def run(self) -> None:
         stores = {"mongodb": ("MongoDB", self._mongodb), "s3": ("S3", self._s3_bucket)}
         state: dict[str, bool | None] = dict.fromkeys(stores, None)
         while True:
-            for service, (store, check) in stores.items():
-                problem = await self._problem(store, check)
+            problems = await asyncio.gather(
+                *(self._problem(store, check) for store, check in stores.values())
+            )
+            for service, problem in zip(stores, problems, strict=True):
                 if (problem is None) != state[service]:
                     state[service] = problem is None
                     await self._health.set(service, SERVING if problem is None else NOT_SERVING)

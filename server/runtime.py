@@ -13,7 +13,7 @@ from bucketd.server.services.bundle import Services
 from bucketd.server.settings import Settings
 from bucketd.server.storage.blobs import S3BlobStorage
 from bucketd.server.storage.fetch import Allowlist, UrlFetcher
-from bucketd.server.storage.mongo import Document, open_database, ping
+from bucketd.server.storage.mongo import Document, MongoLimits, open_database, ping
 from bucketd.server.storage.queries import QueryLimits
 from bucketd.server.storage.s3 import S3Client, open_s3
 from bucketd.server.wiring import Accounts, Stores, build_accounts, build_services
@@ -44,7 +44,12 @@ async def open_records(settings: Settings, stack: contextlib.AsyncExitStack) -> 
         open_database(
             settings.mongodb_uri,
             settings.mongodb_database,
-            timeout_seconds=settings.mongodb_timeout_seconds,
+            limits=MongoLimits(
+                timeout_seconds=settings.mongodb_timeout_seconds,
+                server_selection_seconds=settings.mongodb_server_selection_seconds,
+                connect_seconds=settings.mongodb_connect_timeout_seconds,
+                max_pool_size=settings.mongodb_max_pool_size,
+            ),
         )
     )
     limits = QueryLimits(seconds=settings.query_timeout_seconds)
@@ -79,6 +84,8 @@ async def open_runtime(settings: Settings, stack: contextlib.AsyncExitStack) -> 
             total_timeout=settings.fetch_timeout_seconds,
         )
     )
-    storage = S3BlobStorage(s3, settings.s3_bucket, presigner=presigner)
+    storage = S3BlobStorage(
+        s3, settings.s3_bucket, presigner=presigner, part_seconds=settings.s3_part_timeout_seconds
+    )
     services = build_services(records.stores, settings, storage=storage, fetcher=fetcher)
     return Runtime(records, s3, services)

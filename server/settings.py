@@ -253,6 +253,66 @@ class Settings:
         "lifetime of a resumable upload session",
         minimum=1,
     )
+    # Store client limits (issue 39): what a stalled MongoDB or S3 may cost a call. Every call
+    # made for a request also gets at most what is left of the request's deadline.
+    s3_connect_timeout_seconds: float = setting(
+        "BUCKETD_S3_CONNECT_TIMEOUT_SECONDS",
+        5.0,
+        "S3: connect timeout of each attempt",
+        minimum=0.01,
+    )
+    s3_read_timeout_seconds: float = setting(
+        "BUCKETD_S3_READ_TIMEOUT_SECONDS",
+        20.0,
+        "S3: the longest an attempt waits for the next bytes of an answer",
+        minimum=0.01,
+    )
+    s3_max_attempts: int = setting(
+        "BUCKETD_S3_MAX_ATTEMPTS",
+        3,
+        "S3: attempts per call, the first included (botocore's `max_attempts`)",
+        minimum=1,
+        maximum=10,
+    )
+    s3_retry_mode: str = setting(
+        "BUCKETD_S3_RETRY_MODE",
+        "standard",
+        "S3: botocore's retry mode",
+        choices=("standard", "adaptive", "legacy"),
+    )
+    s3_max_pool_connections: int = setting(
+        "BUCKETD_S3_MAX_POOL_CONNECTIONS", 32, "S3: most connections open at once", minimum=1
+    )
+    s3_part_timeout_seconds: float = setting(
+        "BUCKETD_S3_PART_TIMEOUT_SECONDS",
+        60.0,
+        "S3: the longest one part of a streamed upload may take, retries included; a stalled "
+        "part fails its stream after this (sooner if the call's deadline is sooner)",
+        minimum=0.01,
+    )
+    mongodb_server_selection_seconds: float = setting(
+        "BUCKETD_MONGODB_SERVER_SELECTION_SECONDS",
+        5.0,
+        "MongoDB: the longest an operation waits for a server to send it to",
+        minimum=0.01,
+    )
+    mongodb_connect_timeout_seconds: float = setting(
+        "BUCKETD_MONGODB_CONNECT_TIMEOUT_SECONDS",
+        10.0,
+        "MongoDB: connect timeout of a new connection",
+        minimum=0.01,
+    )
+    mongodb_max_pool_size: int = setting(
+        "BUCKETD_MONGODB_MAX_POOL_SIZE", 100, "MongoDB: most connections open at once", minimum=1
+    )
+    cleanup_seconds: float = setting(
+        "BUCKETD_CLEANUP_SECONDS",
+        30.0,
+        "how long the clean-up of a failed or cancelled write (aborting its multipart uploads, "
+        "marking its object FAILED) may run in the background after the answer; what it leaves "
+        "is the janitor's once the write's lease runs out",
+        minimum=0.01,
+    )
 
     @property
     def presign_endpoint_url(self) -> str | None:

@@ -163,7 +163,12 @@ class _Ingest:
 
 def _ingest(parts: _Parts, buckets: BucketService) -> _Ingest:
     stores, settings, clock = parts.stores, parts.settings, parts.clock
-    contents = Contents(registry=stores.contents, storage=parts.storage, clock=clock)
+    contents = Contents(
+        registry=stores.contents,
+        storage=parts.storage,
+        clock=clock,
+        cleanup_seconds=settings.cleanup_seconds,
+    )
     drafts = Drafts(
         objects=stores.objects,
         buckets=stores.buckets,
@@ -173,6 +178,7 @@ def _ingest(parts: _Parts, buckets: BucketService) -> _Ingest:
         storage=parts.storage,
         lease=timedelta(seconds=settings.write_lease_seconds),
         clock=clock,
+        cleanup_seconds=settings.cleanup_seconds,
     )
     sources = BlobSources(
         contents=contents,

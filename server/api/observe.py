@@ -22,10 +22,12 @@ from bucketd.server.api.auth import PROTECTED_PREFIX
 from bucketd.server.api.call_fields import CallFields, open_call
 from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
 from bucketd.server.api.status import to_rpc_status
-from bucketd.server.domain.deadlines import set_call_deadline
+from bucketd.server.domain.deadlines import past_deadline, set_call_deadline
 from bucketd.server.errors import BucketdError
 
 log = logging.getLogger("bucketd.rpc")
+
+DEADLINE_PASSED = "Deadline Exceeded: the call's deadline passed before it finished"
 
 
 def _request_id(context: aio.ServicerContext[Any, Any]) -> str:
@@ -103,6 +105,9 @@ async def _observed(
         code = context.code() or grpc.StatusCode.OK
         return response
     except BucketdError as failure:
+        if past_deadline():  # a store's limit ran out with the call's: say which (gRPC's words)
+            code, error = grpc.StatusCode.DEADLINE_EXCEEDED, failure.message
+            await context.abort(code, DEADLINE_PASSED)
         status = to_rpc_status(failure)
         code, error = status.code, failure.message
         await context.abort(status.code, status.details, status.trailing_metadata)

@@ -21,6 +21,7 @@ from typing import Protocol
 from bucketd.server.domain.mime import OCTET_STREAM, SNIFF_BYTES
 from bucketd.server.domain.writes import Part, PendingContent, Tail, contiguous
 from bucketd.server.errors import FailedPrecondition
+from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
 from bucketd.server.services.part_hashing import PartHashing
 from bucketd.server.services.ports import BlobStorage
 
@@ -61,6 +62,7 @@ class ContentWriter:
         progress: ProgressSaver | None = None,
         crc32c: bool = False,
         hashing: PartHashing | None = None,
+        cleanup_seconds: float = DEFAULT_CLEANUP_SECONDS,
     ) -> None:
         """`crc32c`: also compute the whole content's CRC32C (to check a client's expected one;
         each part's own is always computed, for S3). `hashing`: a resumed session's hash as its
@@ -71,6 +73,7 @@ class ContentWriter:
         self._multipart_id = pending.multipart_id
         self._part_bytes = part_bytes
         self._parts_in_flight = parts_in_flight
+        self._cleanup_seconds = cleanup_seconds
         self._progress = progress
         resumed = contiguous(pending.parts)
         self._done: dict[int, Part] = {part.number: part for part in resumed}
@@ -197,21 +200,21 @@ class ContentWriter:
             log.warning("deleting the tail %s failed: %s", self.pending.tail_key, error)
 
     async def abort(self) -> None:
-        """Drop every part (best effort: the janitor aborts what a failure here leaves)."""
-        for task in self._in_flight:
+        """Drop every part (best effort: the janitor aborts what a failure here leaves), in the
+        background once the call has no time left for it (services/background.py)."""
+        in_flight, self._in_flight = self._in_flight, set()
+        for task in in_flight:
             task.cancel()
-        if self._in_flight:
-            await asyncio.wait(self._in_flight)
-        self._in_flight = set()
-        try:
-            await self._storage.abort_multipart(self.key, self._multipart_id)
-        except Exception as error:
-            log.warning(
-                "aborting multipart upload %s of %s failed (the janitor retries): %s",
-                self._multipart_id,
-                self.key,
-                error,
-            )
+        await clean_up(
+            self._drop(in_flight),
+            seconds=self._cleanup_seconds,
+            what=f"aborting multipart upload {self._multipart_id} of {self.key}",
+        )
+
+    async def _drop(self, in_flight: set[asyncio.Task[None]]) -> None:
+        if in_flight:
+            await asyncio.wait(in_flight)
+        await self._storage.abort_multipart(self.key, self._multipart_id)
 
     async def stop(self) -> None:
         """A session's stream ends unfinished: the parts in flight land, and the bytes after the

@@ -23,6 +23,7 @@ from bucketd.server.domain.contents import Content, content_key, new_content_id
 from bucketd.server.domain.mime import SNIFF_BYTES
 from bucketd.server.domain.writes import PendingContent
 from bucketd.server.errors import FailedPrecondition, InvalidArgument
+from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS
 from bucketd.server.services.content_writer import ContentWriter, ProgressSaver, Written
 from bucketd.server.services.part_hashing import PartHashing
 from bucketd.server.services.ports import BlobStorage, ContentRegistry
@@ -31,10 +32,18 @@ Clock = Callable[[], datetime]
 
 
 class Contents:
-    def __init__(self, *, registry: ContentRegistry, storage: BlobStorage, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        registry: ContentRegistry,
+        storage: BlobStorage,
+        clock: Clock,
+        cleanup_seconds: float = DEFAULT_CLEANUP_SECONDS,
+    ) -> None:
         self._registry = registry
         self._storage = storage
         self._clock = clock
+        self._cleanup_seconds = cleanup_seconds  # BUCKETD_CLEANUP_SECONDS
 
     @property
     def storage(self) -> BlobStorage:
@@ -96,7 +105,12 @@ class Contents:
                 owned=pending.owned,
             )
         writer = ContentWriter(
-            self._storage, pending, progress=progress, crc32c=crc32c, hashing=hashing
+            self._storage,
+            pending,
+            progress=progress,
+            crc32c=crc32c,
+            hashing=hashing,
+            cleanup_seconds=self._cleanup_seconds,
         )
         await writer.load_tail()
         return writer

@@ -38,6 +38,7 @@ from bucketd.server.domain.status import Status
 from bucketd.server.domain.streams import SessionHeader
 from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, new_write_id
 from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
+from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
 from bucketd.server.services.buckets import not_found as bucket_not_found
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.ports import (
@@ -86,6 +87,7 @@ class _Stores:
     storage: BlobStorage
     lease: timedelta
     clock: Clock
+    cleanup_seconds: float = DEFAULT_CLEANUP_SECONDS  # BUCKETD_CLEANUP_SECONDS
 
 
 class Drafts:
@@ -100,6 +102,7 @@ class Drafts:
         storage: BlobStorage,
         lease: timedelta,
         clock: Clock,
+        cleanup_seconds: float = DEFAULT_CLEANUP_SECONDS,
     ) -> None:
         self._objects = objects
         self._buckets = buckets
@@ -107,7 +110,7 @@ class Drafts:
         self._claims = claims
         self._lease = lease
         self._clock = clock
-        self._stores = _Stores(writes, registry, storage, lease, clock)
+        self._stores = _Stores(writes, registry, storage, lease, clock, cleanup_seconds)
 
     async def begin(
         self,
@@ -345,11 +348,19 @@ class Draft:
         return dataclasses.replace(final, releases=[])
 
     async def fail(self, error: BaseException) -> None:
-        """Undo what this write did; a new object ends FAILED with the reason."""
+        """Undo what this write did; a new object ends FAILED with the reason. The answer waits
+        for this no longer than the call's deadline allows (services/background.py)."""
         self._done = True
         message = error.public_message if isinstance(error, BucketdError) else "internal error"
         if isinstance(error, asyncio.CancelledError):
             message = "the call was cancelled before the object was stored"
+        await clean_up(
+            self._undo(message),
+            seconds=self._stores.cleanup_seconds,
+            what=f"cleanup of {self.object_id}",
+        )
+
+    async def _undo(self, message: str) -> None:
         drafts, write_id = self._stores, self.write.write_id
         try:
             if self.write.new_object:

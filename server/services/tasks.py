@@ -28,6 +28,7 @@ from bucketd.server.domain.tasks import (
     upload_task,
 )
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
+from bucketd.server.services.background import beyond_the_call
 from bucketd.server.services.ports import TaskStore, UploadStore
 
 log = logging.getLogger("bucketd.tasks")
@@ -212,7 +213,7 @@ class Tasks:
         )
 
     def _spawn(self, task_id: str, *, fresh: bool) -> None:
-        running = asyncio.create_task(self._run_logged(task_id, fresh=fresh))
+        running = asyncio.create_task(beyond_the_call(self._run_logged(task_id, fresh=fresh)))
         self._running.add(running)
         running.add_done_callback(self._running.discard)
 

@@ -35,6 +35,7 @@ from bucketd.server.domain.uploads import (
 )
 from bucketd.server.domain.writes import PendingContent, WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
+from bucketd.server.services.background import beyond_the_call
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.objects import ObjectService
@@ -337,7 +338,7 @@ class UploadConfirmations:
         return _Adopted(content, made.object_id)
 
     def _spawn(self, record: UploadRecord) -> None:
-        task = asyncio.create_task(self.finish(record))
+        task = asyncio.create_task(beyond_the_call(self.finish(record)))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -7,14 +7,16 @@ StorageUnavailable, a source that cannot be read is FailedPrecondition.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bucketd import metrics
+from bucketd.server.domain.deadlines import call_seconds_left, seconds_left
 from bucketd.server.domain.stored import Head
 from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, S3Unavailable
@@ -25,12 +27,22 @@ READ_CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
 
-@contextlib.contextmanager
-def _s3(action: str) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _s3(action: str, *, limit: float | None = None) -> AsyncIterator[None]:
+    """One S3 call (botocore's retries included) within `limit` seconds and what is left of
+    the call's deadline: a stalled S3 is a StorageUnavailable then, not a held answer
+    (botocore's own timeouts, BUCKETD_S3_*, bound a call without a deadline)."""
+    left = call_seconds_left()
+    budget = left if limit is None else seconds_left(limit)
     try:
-        yield
-    except (BotoCoreError, ClientError) as error:
+        async with asyncio.timeout(budget):
+            yield
+    except TimeoutError as error:
         metrics.STORE_ERRORS.labels("s3").inc()
+        raise S3Unavailable(f"S3 {action} did not answer within {budget:.3g} s") from error
+    except (BotoCoreError, ClientError) as error:
+        if not isinstance(error, ClientError) or _code(error) not in _MISSING:
+            metrics.STORE_ERRORS.labels("s3").inc()
         raise S3Unavailable(f"S3 {action} failed: {error}") from error
 
 
@@ -39,8 +51,16 @@ def _code(error: ClientError) -> str:
 
 
 class S3BlobStorage:
-    def __init__(self, client: S3Client, bucket: str, *, presigner: S3Client | None = None) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        *,
+        presigner: S3Client | None = None,
+        part_seconds: float = 60.0,
+    ) -> None:
         self._client = client
+        self._part_seconds = part_seconds  # BUCKETD_S3_PART_TIMEOUT_SECONDS
         self._presigner = presigner or client
         self._bucket = bucket
 
@@ -51,13 +71,13 @@ class S3BlobStorage:
         """One PUT of a small body (inline data, JSON), with its Content-MD5: S3 refuses bytes
         that arrive other than they left (BadDigest)."""
         digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        with _s3("PUT"):
+        async with _s3("PUT"):
             await self._client.put_object(
                 Bucket=self._bucket, Key=key, Body=data, ContentType=mime_type, ContentMD5=digest
             )
 
     async def start_multipart(self, key: str, *, mime_type: str) -> str:
-        with _s3("create multipart upload"):
+        async with _s3("create multipart upload"):
             reply = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=key, ContentType=mime_type, ChecksumAlgorithm="CRC32C"
             )
@@ -77,7 +97,7 @@ class S3BlobStorage:
         storage/s3.py)."""
         body = PartBody(pieces)
         checksum = {"ChecksumCRC32C": crc32c} if crc32c else {}
-        with _s3("upload part"):
+        async with _s3("upload part", limit=self._part_seconds):
             reply = await self._client.upload_part(
                 Bucket=self._bucket,
                 Key=key,
@@ -94,7 +114,7 @@ class S3BlobStorage:
             | ({"ChecksumCRC32C": part.crc32c} if part.crc32c else {})
             for part in parts
         ]
-        with _s3("complete multipart upload"):
+        async with _s3("complete multipart upload"):
             await self._client.complete_multipart_upload(
                 Bucket=self._bucket,
                 Key=key,
@@ -105,18 +125,18 @@ class S3BlobStorage:
     async def abort_multipart(self, key: str, multipart_id: str) -> None:
         """Abort one multipart upload; one that is gone already is fine."""
         try:
-            await self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=key, UploadId=multipart_id
-            )
-        except ClientError as error:
-            if _code(error) not in _MISSING:
-                raise S3Unavailable(f"S3 abort multipart upload failed: {error}") from error
-        except BotoCoreError as error:
-            raise S3Unavailable(f"S3 abort multipart upload failed: {error}") from error
+            async with _s3("abort multipart upload"):
+                await self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=multipart_id
+                )
+        except S3Unavailable as error:
+            cause = error.__cause__
+            if not isinstance(cause, ClientError) or _code(cause) not in _MISSING:
+                raise
 
     async def abort_all(self, key: str) -> int:
         """Abort every multipart upload open at `key` (those a dead writer never recorded too)."""
-        with _s3("list multipart uploads"):
+        async with _s3("list multipart uploads"):
             reply = await self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=key)
         uploads = [u for u in reply.get("Uploads", []) if u["Key"] == key]
         for upload in uploads:
@@ -124,19 +144,19 @@ class S3BlobStorage:
         return len(uploads)
 
     async def delete(self, key: str) -> None:
-        with _s3("DELETE"):
+        async with _s3("DELETE"):
             await self._client.delete_object(Bucket=self._bucket, Key=key)
 
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix` and abort its open multipart uploads; returns how
         many objects went. For a namespace deletion: whatever its records no longer name."""
         deleted = 0
-        with _s3("list multipart uploads"):
+        async with _s3("list multipart uploads"):
             reply = await self._client.list_multipart_uploads(Bucket=self._bucket, Prefix=prefix)
         for upload in reply.get("Uploads", []):
             await self.abort_multipart(upload["Key"], upload["UploadId"])
         paginator = self._client.get_paginator("list_objects_v2")
-        with _s3("list objects"):
+        async with _s3("list objects"):
             async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
                 if keys:
@@ -149,13 +169,13 @@ class S3BlobStorage:
     async def head(self, key: str) -> Head | None:
         """Size, ETag and type of an object of the storage bucket; None when it is missing."""
         try:
-            reply = await self._client.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            if _code(error) in _MISSING:
+            async with _s3("HEAD"):
+                reply = await self._client.head_object(Bucket=self._bucket, Key=key)
+        except S3Unavailable as error:
+            cause = error.__cause__
+            if isinstance(cause, ClientError) and _code(cause) in _MISSING:
                 return None
-            raise S3Unavailable(f"S3 HEAD failed: {error}") from error
-        except BotoCoreError as error:
-            raise S3Unavailable(f"S3 HEAD failed: {error}") from error
+            raise
         return Head(
             size_bytes=int(reply["ContentLength"]),
             etag=str(reply.get("ETag", "")).strip('"'),
@@ -169,18 +189,22 @@ class S3BlobStorage:
     async def read_source(self, bucket: str, key: str) -> AsyncIterator[bytes]:
         """The bytes of s3://bucket/key on our endpoint, chunk by chunk."""
         try:
-            reply = await self._client.get_object(Bucket=bucket, Key=key)
-        except ClientError as error:
-            code = _code(error)
-            if code in {*_MISSING, "NoSuchBucket", "AccessDenied", "403"}:
-                raise InvalidArgument(f"s3://{bucket}/{key} cannot be read") from error
-            raise S3Unavailable(f"S3 GET failed: {error}") from error
-        except BotoCoreError as error:
-            raise S3Unavailable(f"S3 GET failed: {error}") from error
+            async with _s3("GET"):
+                reply = await self._client.get_object(Bucket=bucket, Key=key)
+        except S3Unavailable as error:
+            cause = error.__cause__
+            unreadable = {*_MISSING, "NoSuchBucket", "AccessDenied", "403"}
+            if isinstance(cause, ClientError) and _code(cause) in unreadable:
+                raise InvalidArgument(f"s3://{bucket}/{key} cannot be read") from cause
+            raise
         async with reply["Body"] as body:
-            with _s3("GET"):
-                async for chunk in body.iter_chunks(READ_CHUNK_BYTES):
-                    yield chunk
+            chunks = body.iter_chunks(READ_CHUNK_BYTES)
+            while True:
+                async with _s3("GET"):  # each chunk within what is left
+                    chunk = await anext(chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
 
     async def presigned_put(self, key: str, *, content_type: str, expires_seconds: int) -> str:
         """A URL to PUT the file to directly; the Content-Type is part of the signature."""

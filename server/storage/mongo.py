@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -15,20 +17,35 @@ from bucketd.server.errors import MongoUnavailable
 Document = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class MongoLimits:
+    """What a stalled MongoDB may cost (BUCKETD_MONGODB_*): each operation of a call gets at
+    most what is left of the call's deadline on top of these (storage/documents.py)."""
+
+    timeout_seconds: float = 30.0  # an answer, and a free connection
+    server_selection_seconds: float = 5.0
+    connect_seconds: float = 10.0
+    max_pool_size: int = 100
+
+
 @contextlib.asynccontextmanager
 async def open_database(
-    uri: str, name: str, *, timeout_seconds: float = 30.0
+    uri: str, name: str, *, limits: MongoLimits | None = None
 ) -> AsyncIterator[AsyncDatabase[Document]]:
     """Yield the database `name` of the server at `uri`; the client closes on exit. An operation
-    that gets no answer in `timeout_seconds` fails (StorageUnavailable), never hangs."""
-    timeout_ms = int(timeout_seconds * 1000)
+    that gets no answer within the limits fails (StorageUnavailable), never hangs."""
+    limits = limits or MongoLimits()
+    timeout_ms = int(limits.timeout_seconds * 1000)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
         uri,
-        serverSelectionTimeoutMS=min(5000, timeout_ms),
-        socketTimeoutMS=timeout_ms,
-        connectTimeoutMS=min(10000, timeout_ms),
-        # Waiting for a connection is bounded too (and a 503, never the caller's 4xx).
+        # Each operation's limit, waiting for a server and a connection included (a 503, never
+        # the caller's 4xx); a call's deadline may cut it shorter (storage/documents.py).
+        timeoutMS=timeout_ms,
+        serverSelectionTimeoutMS=min(int(limits.server_selection_seconds * 1000), timeout_ms),
+        connectTimeoutMS=min(int(limits.connect_seconds * 1000), timeout_ms),
+        socketTimeoutMS=timeout_ms,  # what runs outside PyMongo's operation timeout
         waitQueueTimeoutMS=timeout_ms,
+        maxPoolSize=limits.max_pool_size,
         tz_aware=True,
     )
     try:
@@ -37,9 +54,10 @@ async def open_database(
         await client.close()
 
 
-async def ping(database: AsyncDatabase[Document]) -> None:
-    """Raise StorageUnavailable unless the server answers."""
+async def ping(database: AsyncDatabase[Document], *, timeout_seconds: float = 5.0) -> None:
+    """Raise StorageUnavailable unless the server answers within `timeout_seconds`."""
     try:
-        await database.command("ping")
+        with pymongo.timeout(timeout_seconds):
+            await database.command("ping")
     except PyMongoError as error:
         raise MongoUnavailable(f"MongoDB does not answer: {error}") from error

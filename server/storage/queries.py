@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import bson
+import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.errors import ExecutionTimeout
 
+from bucketd.server.domain.deadlines import past_deadline
 from bucketd.server.domain.listing import PageRequest, SortRequest
 from bucketd.server.domain.query import AllOf, AnyOf, Filter, NoneOf, Op, Where
 from bucketd.server.errors import QueryTooExpensive
@@ -62,11 +64,15 @@ def bounded(limits: QueryLimits) -> Iterator[None]:
     """Operations inside carry limits.max_time_ms; MongoDB's own expiry of it (MaxTimeMSExpired,
     code 50) is the query's cost and the caller's to narrow: QueryTooExpensive, naming the limit.
     Any other failure, a client-side timeout too (waiting for a connection, for an answer), is
-    left to translated(): the store is unavailable (503, retryable), not the caller at fault."""
+    left to translated(): the store is unavailable (503, retryable), not the caller at fault.
+    PyMongo's client-side timeout sends what is left of it as maxTimeMS, so the query's limit
+    is set as one (nested in the call's deadline), and an expiry once the deadline has passed
+    is the deadline's, not the query's."""
     try:
-        yield
+        with pymongo.timeout(limits.seconds):
+            yield
     except ExecutionTimeout as error:
-        if error.code != MAX_TIME_EXPIRED:
+        if error.code != MAX_TIME_EXPIRED or past_deadline():
             raise
         raise QueryTooExpensive(
             f"the query ran longer than {limits.seconds:g} s (BUCKETD_QUERY_TIMEOUT_SECONDS): "

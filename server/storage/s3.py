@@ -30,14 +30,15 @@ async def open_s3(
         # CPU per upload): each part carries its CRC32C instead, which S3 checks (Ceph 16 does
         # not: see docs/operating.md), single PUTs a Content-MD5, and TLS guards the bytes too.
         s3={"addressing_style": "path", "payload_signing_enabled": False},
-        connect_timeout=5,
-        read_timeout=60,
-        retries={"max_attempts": 3, "mode": "standard"},
+        # A stalled S3 holds a call no longer than these (and the call's deadline: blobs.py).
+        connect_timeout=settings.s3_connect_timeout_seconds,
+        read_timeout=settings.s3_read_timeout_seconds,
+        retries={"max_attempts": settings.s3_max_attempts, "mode": settings.s3_retry_mode},
         # botocore computes no checksum of its own (>= 1.36 would CRC32 every part): bucketd
         # gives each part the CRC32C it computes anyway (services/part_hashing.py).
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
-        max_pool_connections=32,
+        max_pool_connections=settings.s3_max_pool_connections,
     )
     async with session.create_client(
         "s3",
