@@ -180,8 +180,14 @@ class _RetryLater(BucketdError):
     """A refusal that a later retry may not meet: `retry_after_seconds` travels as a
     google.rpc.RetryInfo detail (HTTP: Retry-After)."""
 
-    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float = 1.0,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
         self.retry_after_seconds = retry_after_seconds
 
 
