@@ -248,6 +248,10 @@ def _supervise(args: argparse.Namespace, settings: Settings, listen: Listen) -> 
             "AWS_ACCESS_KEY_ID": settings.aws_access_key_id or "",
             "AWS_SECRET_ACCESS_KEY": settings.aws_secret_access_key or "",
             "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+            # Each worker holds its uploads in its own memory: a share of the budget each.
+            "BUCKETD_MEMORY_BUDGET_BYTES": str(
+                max(settings.memory_budget_bytes // args.workers, 64 * 1024 * 1024)
+            ),
         }
         argv = [
             sys.executable, "-m", "bucketd", "serve", "--host", listen.host,

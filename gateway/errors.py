@@ -4,6 +4,7 @@ error type come from the contract's ErrorReason (bucketd/error_reasons.py)."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any, cast
 
@@ -156,13 +157,18 @@ def _public(error: aio.AioRpcError, has_info: bool) -> str:
 
 def from_rpc_error(error: aio.AioRpcError) -> web.Response:
     """The envelope for a failed call: status and type from ErrorInfo's reason (else from the
-    gRPC status), details from ErrorInfo, and validation_errors from BadRequest's field
-    violations."""
+    gRPC status), details from ErrorInfo, validation_errors from BadRequest's field
+    violations, and Retry-After (whole seconds, rounded up) from RetryInfo."""
     details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
     has_info, reason = False, None
     for packed in _status_details(error):
         info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
-        if packed.Unpack(info):
+        retry = error_details_pb2.RetryInfo()
+        if packed.Unpack(retry):
+            seconds = retry.retry_delay.ToNanoseconds() / 1e9
+            headers["Retry-After"] = str(max(1, math.ceil(seconds)))
+        elif packed.Unpack(info):
             has_info, reason = True, error_reasons.named(info.reason)
             details = {"reason": info.reason, **dict(info.metadata), **details}
         elif packed.Unpack(bad_request):
@@ -172,7 +178,12 @@ def from_rpc_error(error: aio.AioRpcError) -> web.Response:
             ]
     message = _public(error, has_info=has_info)
     if reason is None:
-        return envelope(HTTP_STATUS.get(error.code(), 500), message, details=details or None)
+        status = HTTP_STATUS.get(error.code(), 500)
+        return envelope(status, message, details=details or None, headers=headers or None)
     return envelope(
-        reason.http_status, message, details=details or None, error_type=reason.error_type
+        reason.http_status,
+        message,
+        details=details or None,
+        headers=headers or None,
+        error_type=reason.error_type,
     )

@@ -28,6 +28,8 @@ class RouteHandler:
             **text_values(route.path_fields, _path(request), source="path"),
             **text_values(route.query_fields, _query(request), source="query"),
         }
+        if route.body:  # a wrong key is refused before the body is read
+            await self._calls.authenticate(call)
         message = parse_request(
             route.request_class,
             await self._body(request),
@@ -46,11 +48,7 @@ class RouteHandler:
                     "extra_forbidden",
                 )
             return {}
-        data = await read_json(
-            request,
-            limit=self._settings.http_max_body_bytes,
-            idle_seconds=self._settings.http_body_idle_seconds,
-        )
+        data = await read_json(request, self._settings)
         return data if self._route.body == "*" else {self._route.body: data}
 
     def _render(self, response: Any) -> web.Response:

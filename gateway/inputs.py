@@ -1,7 +1,7 @@
 """What a request carries, read defensively: its JSON body, its forwarded headers, its timeout.
 
 - The body: a declared Content-Length above the limit is refused before a byte is read; the
-  bytes must keep arriving (BUCKETD_HTTP_BODY_IDLE_SECONDS); the JSON may not hold NaN or
+  bytes must keep arriving, fast enough (gateway/pace.py); the JSON may not hold NaN or
   Infinity, integers beyond 64 bits, or nest deeper than MAX_JSON_DEPTH.
 - Forwarded headers must be printable ASCII and short: gRPC metadata is ASCII, and an over-long
   value would otherwise meet gRPC's metadata limit as an unrelated error.
@@ -11,7 +11,6 @@ Each refusal is an error in the envelope that says what to change.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from aiohttp import web
 from bucketd import logs
 from bucketd.codec import InvalidField, MarshalError
 from bucketd.gateway.access import REQUEST_ID
+from bucketd.gateway.pace import BodyPace
 from bucketd.gateway.settings import GatewaySettings
 
 TIMEOUT_HEADER = "X-Request-Timeout"
@@ -36,12 +36,6 @@ class BodyTooLarge(MarshalError):
     """The declared or received body exceeds the route's limit."""
 
     status = 413
-
-
-class BodyTooSlow(MarshalError):
-    """The body stopped arriving."""
-
-    status = 408
 
 
 def _no_constants(name: str) -> None:
@@ -98,24 +92,17 @@ def check_declared_size(request: web.Request, limit: int, hint: str = "") -> Non
         )
 
 
-async def read_json(request: web.Request, *, limit: int, idle_seconds: float) -> dict[str, Any]:
+async def read_json(request: web.Request, settings: GatewaySettings) -> dict[str, Any]:
+    limit = settings.http_max_body_bytes
     check_declared_size(request, limit, JSON_LIMIT_HINT)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        try:
-            async with asyncio.timeout(idle_seconds):
-                chunk = await request.content.readany()
-        except TimeoutError:
-            raise BodyTooSlow(
-                f"the request body stopped arriving: nothing for {idle_seconds:g} s"
-            ) from None
-        if not chunk:
-            return parse_json(b"".join(chunks))
+    async for chunk in BodyPace(settings).chunks(request.content.readany):
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"Request body exceeds the limit of {limit} bytes{JSON_LIMIT_HINT}")
         chunks.append(chunk)
+    return parse_json(b"".join(chunks))
 
 
 def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:

@@ -8,6 +8,7 @@ Offsets, take-over and tails belong to the session, never to a protocol.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
@@ -15,9 +16,11 @@ from functools import cache
 from aiohttp import web
 
 from bucketd.chunks import Chunk
+from bucketd.codec import MarshalError
 from bucketd.gateway import calls as rpc
 from bucketd.gateway.calls import Calls, Sent
 from bucketd.gateway.inputs import Call
+from bucketd.gateway.pace import BodyPace
 from bucketd.gateway.routes import Route, route_of
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.v1 import objects_pb2 as pb
@@ -52,13 +55,14 @@ class Session:
 
 
 async def _append_messages(
-    request: web.Request, header: pb.UploadObjectHeader, offset: int, *, chunk_bytes: int
+    request: web.Request, header: pb.UploadObjectHeader, offset: int, *, settings: GatewaySettings
 ) -> AsyncIterator[Sent]:
     """The header, then the body from `offset`: a first chunk of no bytes states the offset, so
     that the server checks it (after taking the session over) even for an empty append."""
     yield pb.UploadObjectRequest(header=header)
     yield Chunk(blob_index=0, write_offset=offset, data=b"")
-    async for data in request.content.iter_chunked(chunk_bytes):
+    size = settings.stream_chunk_bytes
+    async for data in BodyPace(settings).chunks(lambda: request.content.read(size)):
         yield Chunk(blob_index=0, write_offset=offset, data=data)
         offset += len(data)
 
@@ -108,10 +112,26 @@ class Sessions:
             leave_open=not complete,
             bucket_identifier=session.bucket,
         )
-        messages = _append_messages(
-            request, header, offset, chunk_bytes=self._settings.stream_chunk_bytes
+        failures: list[MarshalError] = []
+        messages = _kept(
+            _append_messages(request, header, offset, settings=self._settings), failures
         )
-        response: pb.UploadObjectResponse = await self._calls(
-            rpc.UPLOAD_OBJECT, messages, self._call(request, stream=True)
-        )
+        try:
+            response: pb.UploadObjectResponse = await self._calls(
+                rpc.UPLOAD_OBJECT, messages, self._call(request, stream=True)
+            )
+        except asyncio.CancelledError:
+            if failures:  # the body was cut (too slow), and gRPC cancelled the call for it
+                raise failures[0] from None
+            raise
         return response
+
+
+async def _kept(messages: AsyncIterator[Sent], failures: list[MarshalError]) -> AsyncIterator[Sent]:
+    """The messages; a refused body is kept, to be answered after the call."""
+    try:
+        async for message in messages:
+            yield message
+    except MarshalError as error:
+        failures.append(error)
+        raise

@@ -35,6 +35,19 @@ class GatewaySettings:
         "how long a request body may go without sending a byte (408 after that)",
         minimum=0.1,
     )
+    http_body_min_bytes_per_second: float = setting(
+        "BUCKETD_HTTP_BODY_MIN_BYTES_PER_SECOND",
+        1024.0,
+        "slowest average rate a request body may arrive at, past its grace period (408 below "
+        "it, on every route); 0: no minimum",
+        minimum=0,
+    )
+    http_body_grace_seconds: float = setting(
+        "BUCKETD_HTTP_BODY_GRACE_SECONDS",
+        10.0,
+        "how long a request body may take before its minimum rate applies",
+        minimum=0,
+    )
     http_max_header_bytes: int = setting(
         "BUCKETD_HTTP_MAX_HEADER_BYTES",
         8190,

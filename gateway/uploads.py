@@ -15,6 +15,7 @@ headers to the session calls (gateway/sessions.py) and back, so a protocol costs
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ from bucketd.gateway import ietf_draft
 from bucketd.gateway.calls import Calls, Sent
 from bucketd.gateway.ietf_draft import IetfDraft, declared_length
 from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
+from bucketd.gateway.pace import BodyPace
 from bucketd.gateway.routes import Route
 from bucketd.gateway.sessions import Sessions
 from bucketd.gateway.settings import GatewaySettings
@@ -85,20 +87,20 @@ def raw_header(
 
 
 async def _raw(
-    header: pb.UploadObjectHeader, request: web.Request, size: int
+    header: pb.UploadObjectHeader, request: web.Request, settings: GatewaySettings
 ) -> AsyncIterator[Sent]:
     yield pb.UploadObjectRequest(header=header)
-    offset = 0
-    async for data in request.content.iter_chunked(size):
+    offset, size = 0, settings.stream_chunk_bytes
+    async for data in BodyPace(settings).chunks(lambda: request.content.read(size)):
         yield Chunk(blob_index=0, write_offset=offset, data=data)
         offset += len(data)
 
 
-async def _json_part(part: BodyPartReader, limit: int) -> dict[str, Any]:
+async def _json_part(part: BodyPartReader, limit: int, pace: BodyPace) -> dict[str, Any]:
     """The form's JSON part, read within the JSON routes' size limit and with their guards
     (depth, NaN, 64-bit integers)."""
     raw = bytearray()
-    while data := await part.read_chunk():
+    async for data in pace.chunks(part.read_chunk):
         raw += data
         if len(raw) > limit:
             raise BodyTooLarge(f"the JSON part exceeds the limit of {limit} bytes")
@@ -109,14 +111,15 @@ async def _form(
     request: web.Request, bucket: str, settings: GatewaySettings
 ) -> AsyncIterator[Sent]:
     reader = await request.multipart()
-    header_sent, index = False, 0
+    header_sent, index, pace = False, 0, BodyPace(settings)
+    chunk_bytes = settings.stream_chunk_bytes
     async for part in reader:
         if not isinstance(part, BodyPartReader):
             raise MarshalError("nested multipart bodies are not supported")
         if part.headers.get("Content-Type", "").startswith("application/json"):
             if header_sent:
                 raise MarshalError("the JSON part must come before the file parts")
-            fields = await _json_part(part, settings.http_max_body_bytes)
+            fields = await _json_part(part, settings.http_max_body_bytes, pace)
             header = parse_request(pb.UploadObjectHeader, {**fields, "blobs": []}, complete=False)
             header.bucket_identifier = bucket
             header_sent = True
@@ -129,7 +132,7 @@ async def _form(
         blob["mime_type"] = part.headers.get("Content-Type")
         yield pb.UploadObjectRequest(blob=parse_request(pb.UploadBlobHeader, blob, complete=False))
         offset = 0
-        while data := await part.read_chunk(settings.stream_chunk_bytes):
+        async for data in pace.chunks(functools.partial(part.read_chunk, chunk_bytes)):
             yield Chunk(blob_index=index, write_offset=offset, data=data)
             offset += len(data)
         index += 1
@@ -171,7 +174,7 @@ class StreamHandler:
             body = _form(request, bucket, self._settings)
         else:
             header = raw_header(self._route, request, expected_size=declared_length(request))
-            body = _raw(header, request, self._settings.stream_chunk_bytes)
+            body = _raw(header, request, self._settings)
         failures: list[Exception] = []
         try:
             response = await self._calls(rpc.UPLOAD_OBJECT, _recording(body, failures), call)
@@ -204,7 +207,10 @@ async def _recording(
     try:
         async for message in messages:
             yield message
-    except (MarshalError, ValueError) as error:
+    except MarshalError as error:  # its status stays: 408 for a slow body, 413, 422
+        failures.append(error)
+        raise
+    except ValueError as error:
         failures.append(MarshalError(str(error)))
         raise
     except HttpProcessingError as error:  # a malformed multipart body (its part headers)

@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from bucketd.drain import Drain
 from bucketd.listeners import PortInUse, check_free, dial_host
+from bucketd.server.api.admission import AdmissionInterceptor
 from bucketd.server.api.auth import AuthInterceptor
 from bucketd.server.api.chunk_wire import ChunkViews
 from bucketd.server.api.handlers import ServerInterceptor
@@ -84,9 +85,15 @@ def _listen(
 
 
 def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
-    # Outermost first: observing sees (and logs) authentication failures too. ChunkViews
-    # only swaps UploadObject's deserializer (the others keep each handler's).
-    return [ObserveInterceptor(drain), AuthInterceptor(services.api_keys), ChunkViews()]
+    # Outermost first: observing sees (and logs) authentication failures too; admission needs
+    # the caller that authentication found. ChunkViews only swaps UploadObject's deserializer
+    # (the others keep each handler's).
+    return [
+        ObserveInterceptor(drain),
+        AuthInterceptor(services.api_keys),
+        AdmissionInterceptor(services.upload_slots, services.rate_limits),
+        ChunkViews(),
+    ]
 
 
 def _grpc_server(

@@ -174,3 +174,31 @@ class MongoUnavailable(_StoreUnavailable):
 
 class S3Unavailable(_StoreUnavailable):
     store = "S3"
+
+
+class _RetryLater(BucketdError):
+    """A refusal that a later retry may not meet: `retry_after_seconds` travels as a
+    google.rpc.RetryInfo detail (HTTP: Retry-After)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float = 1.0,
+        details: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UploadsBusy(_RetryLater):
+    """The process holds all the uploads its memory budget allows, or the organization its
+    fair share of them: refused at once rather than queued."""
+
+    reason = ErrorReason.ERROR_REASON_UPLOADS_BUSY
+
+
+class RateLimited(_RetryLater):
+    """The API key sent more requests than BUCKETD_RATE_LIMIT_PER_SECOND allows."""
+
+    reason = ErrorReason.ERROR_REASON_RATE_LIMITED

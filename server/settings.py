@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from bucketd import config
 from bucketd.config import SettingsError, setting
+from bucketd.server.services.admission import cap_from_budget
+from bucketd.server.services.content_writer import PART_BYTES
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -313,6 +315,54 @@ class Settings:
         "is the janitor's once the write's lease runs out",
         minimum=0.01,
     )
+    memory_budget_bytes: int = setting(
+        "BUCKETD_MEMORY_BUDGET_BYTES",
+        2048 * MIB,
+        "the memory this process may use (the Kubernetes recipe sets it from the container's "
+        "memory limit); without `BUCKETD_MAX_UPLOADS` it sets the uploads held at once: "
+        "(budget - 256 MiB) / (2 * the 16 MiB S3 part + 4 MiB)",
+        minimum=64 * MIB,
+    )
+    max_uploads: int = setting(
+        "BUCKETD_MAX_UPLOADS",
+        0,
+        "most uploads in flight in this process (streams, resumable appends, creates with "
+        "inline bytes or a URL); past it a new one gets 503 + Retry-After (gRPC "
+        "RESOURCE_EXHAUSTED with RetryInfo). 0: from `BUCKETD_MEMORY_BUDGET_BYTES`",
+        minimum=0,
+    )
+    max_uploads_org_fraction: float = setting(
+        "BUCKETD_MAX_UPLOADS_ORG_FRACTION",
+        0.5,
+        "the share of those upload slots one organization may hold (at least one slot)",
+        minimum=0.01,
+        maximum=1,
+    )
+    uploads_retry_after_seconds: float = setting(
+        "BUCKETD_UPLOADS_RETRY_AFTER_SECONDS",
+        1.0,
+        "the retry delay (Retry-After, RetryInfo) an upload refused for want of a slot is given",
+        minimum=0,
+    )
+    rate_limit_per_second: float = setting(
+        "BUCKETD_RATE_LIMIT_PER_SECOND",
+        0.0,
+        "requests per second one API key may send to this process (a token bucket per key, "
+        "per process: each worker and replica counts its own); past it 429 + Retry-After "
+        "(gRPC RESOURCE_EXHAUSTED). 0: no limit",
+        minimum=0,
+    )
+    rate_limit_burst: int = setting(
+        "BUCKETD_RATE_LIMIT_BURST",
+        50,
+        "requests one API key may send at once above its rate (the token bucket's size)",
+        minimum=1,
+    )
+
+    @property
+    def upload_cap(self) -> int:
+        """BUCKETD_MAX_UPLOADS, or the uploads the memory budget holds."""
+        return self.max_uploads or cap_from_budget(self.memory_budget_bytes, PART_BYTES)
 
     @property
     def presign_endpoint_url(self) -> str | None:

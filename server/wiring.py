@@ -16,11 +16,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from bucketd.server.domain.object_plan import Limits
 from bucketd.server.domain.streams import StreamLimits
 from bucketd.server.domain.tasks import TaskType
+from bucketd.server.services.admission import UploadSlots
 from bucketd.server.services.api_keys import ApiKeyService, KeyCache
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.bundle import Services
 from bucketd.server.services.cache import TtlCache
+from bucketd.server.services.content_writer import PART_BYTES
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.deletions import Deletions
 from bucketd.server.services.drafts import Drafts
@@ -46,6 +48,7 @@ from bucketd.server.services.ports import (
     WriteStore,
 )
 from bucketd.server.services.purge import Purge
+from bucketd.server.services.rate_limits import RateLimits
 from bucketd.server.services.streams import StreamUploads
 from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
@@ -351,4 +354,15 @@ def build_services(
         streams=_streams(parts, ingest, buckets),
         tasks=tasks,
         janitor=_janitor(parts, ingest.drafts, confirmations, tasks),
+        upload_slots=UploadSlots(
+            cap=settings.upload_cap,
+            org_fraction=settings.max_uploads_org_fraction,
+            part_bytes=PART_BYTES,
+            retry_after_seconds=settings.uploads_retry_after_seconds,
+        ),
+        rate_limits=(
+            RateLimits(per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
+            if settings.rate_limit_per_second
+            else None
+        ),
     )

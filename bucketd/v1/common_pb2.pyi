@@ -89,6 +89,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """A URL source did not deliver its bytes within the fetch's deadline."""
     ERROR_REASON_STORAGE_UNAVAILABLE: _ErrorReason.ValueType  # 15
     """MongoDB or S3 could not be reached; the call may succeed if retried."""
+    ERROR_REASON_UPLOADS_BUSY: _ErrorReason.ValueType  # 16
+    """The process holds as many uploads as its memory budget allows (or the caller's organization
+    its fair share of them): retry after the google.rpc.RetryInfo delay (HTTP: Retry-After).
+    """
+    ERROR_REASON_RATE_LIMITED: _ErrorReason.ValueType  # 17
+    """The API key sent more requests than its rate limit allows: retry after the
+    google.rpc.RetryInfo delay (HTTP: Retry-After).
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a call failed: the one error vocabulary. A failed call's status carries a
@@ -132,6 +140,14 @@ ERROR_REASON_SOURCE_TOO_SLOW: ErrorReason.ValueType  # 14
 """A URL source did not deliver its bytes within the fetch's deadline."""
 ERROR_REASON_STORAGE_UNAVAILABLE: ErrorReason.ValueType  # 15
 """MongoDB or S3 could not be reached; the call may succeed if retried."""
+ERROR_REASON_UPLOADS_BUSY: ErrorReason.ValueType  # 16
+"""The process holds as many uploads as its memory budget allows (or the caller's organization
+its fair share of them): retry after the google.rpc.RetryInfo delay (HTTP: Retry-After).
+"""
+ERROR_REASON_RATE_LIMITED: ErrorReason.ValueType  # 17
+"""The API key sent more requests than its rate limit allows: retry after the
+google.rpc.RetryInfo delay (HTTP: Retry-After).
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _TaskStatus:

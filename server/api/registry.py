@@ -13,6 +13,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 from grpc import aio
 
+from bucketd.server.api.authenticate import AuthServicer
 from bucketd.server.api.buckets import BucketServicer
 from bucketd.server.api.namespaces import NamespaceServicer
 from bucketd.server.api.objects import ObjectServicer
@@ -20,7 +21,7 @@ from bucketd.server.api.tasks import TaskServicer
 from bucketd.server.api.uploads import UploadServicer
 from bucketd.server.services.bundle import Services
 from bucketd.server.settings import Settings
-from bucketd.v1 import buckets_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
+from bucketd.v1 import auth_pb2, buckets_pb2, namespaces_pb2, objects_pb2, tasks_pb2, uploads_pb2
 
 if TYPE_CHECKING:  # generic in grpc-stubs only, not at run time
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -66,6 +67,7 @@ def bucketd_handlers(services: Services, settings: Settings) -> Handlers:
             UploadServicer(services.uploads, services.confirmations, services.namespaces),
         ),
         (tasks_pb2, TaskServicer(services.tasks)),
+        (auth_pb2, AuthServicer()),
     ]
     return Handlers(
         {

@@ -4,7 +4,7 @@ the error type are the error's `ErrorReason` and its options (bucketd/error_reas
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -32,7 +32,8 @@ def _packed(message: Message) -> any_pb2.Any:
 
 def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
     """A gRPC status whose details carry ErrorInfo(reason, domain, metadata=error.details),
-    and BadRequest with a FieldViolation per field at fault."""
+    BadRequest with a FieldViolation per field at fault, and RetryInfo when the error says when to
+    retry."""
     reason = error_reasons.of(error.reason)
     details = [
         _packed(
@@ -49,6 +50,11 @@ def to_rpc_status(error: errors.BucketdError) -> grpc.Status:
             for v in error.violations
         ]
         details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(retry_after * 1e9))
+        details.append(_packed(error_details_pb2.RetryInfo(retry_delay=delay)))
     message = error.public_message
     if message != error.message and (request_id := logs.request_id.get()):
         message = f"{message} (request id {request_id}: the log says more)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bucketd.server.services.admission import UploadSlots
 from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.deletions import Deletions
@@ -11,6 +12,7 @@ from bucketd.server.services.janitor import Janitor
 from bucketd.server.services.namespaces import NamespaceService
 from bucketd.server.services.object_reads import ObjectReads
 from bucketd.server.services.objects import ObjectService
+from bucketd.server.services.rate_limits import RateLimits
 from bucketd.server.services.streams import StreamUploads
 from bucketd.server.services.tasks import Tasks
 from bucketd.server.services.upload_confirm import UploadConfirmations
@@ -30,3 +32,5 @@ class Services:
     streams: StreamUploads
     tasks: Tasks
     janitor: Janitor
+    upload_slots: UploadSlots
+    rate_limits: RateLimits | None

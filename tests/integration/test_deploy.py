@@ -103,8 +103,16 @@ def test_the_kubernetes_manifests_are_valid_and_probe_real_routes() -> None:
     assert {item["name"] for item in container["env"]} <= SETTINGS
     assert set(by_kind["Secret"]["stringData"]) <= SETTINGS
     _check_required(
-        {**by_kind["Secret"]["stringData"], **{e["name"]: e["value"] for e in container["env"]}}
+        {
+            **by_kind["Secret"]["stringData"],
+            **{e["name"]: e["value"] for e in container["env"] if "value" in e},
+        }
     )
+    budget = next(e for e in container["env"] if e["name"] == "BUCKETD_MEMORY_BUDGET_BYTES")
+    assert budget["valueFrom"]["resourceFieldRef"] == {
+        "containerName": container["name"],
+        "resource": "limits.memory",
+    }  # admission sized from the limit the kernel enforces
     grace = next(
         float(item["value"])
         for item in container["env"]
@@ -129,7 +137,7 @@ def test_the_tls_variant_probes_over_https_with_the_certificate_mounted() -> Non
     plain = yaml.safe_load((DEPLOY / "kubernetes" / "deployment.yaml").read_text())
     tls = yaml.safe_load((DEPLOY / "kubernetes" / "tls" / "deployment.yaml").read_text())
     (container,) = tls["spec"]["template"]["spec"]["containers"]
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
     assert set(env) <= SETTINGS
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
         assert (

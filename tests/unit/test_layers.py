@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bucketd.server.api import buckets, namespaces, objects, tasks, uploads
+from bucketd.server.api import authenticate, buckets, namespaces, objects, tasks, uploads
 from bucketd.server.domain.status import Status
 from bucketd.spellings import numbers
 from bucketd.v1 import common_pb2
@@ -65,6 +65,7 @@ def test_every_rpc_has_its_implementation_and_statuses_match_the_contract() -> N
         (objects, objects.ObjectServicer),
         (uploads, uploads.UploadServicer),
         (tasks, tasks.TaskServicer),
+        (authenticate, authenticate.AuthServicer),
     ):
         service = servicer.__mro__[1]
         names = [name for name in vars(service) if name[0].isupper()]
