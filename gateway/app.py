@@ -80,7 +80,7 @@ def _failure(error: aio.AioRpcError | CallFailed | MarshalError) -> web.Response
     if isinstance(error, aio.AioRpcError):  # every route's call fails the same way
         return from_rpc_error(error)
     if isinstance(error, CallFailed):
-        answer = from_rpc_error(error.error)
+        answer = from_rpc_error(error.error, error.rest_names)
         answer.headers.update(error.headers)
         return answer
     problems = [validation_error(p.field, p.message, p.kind, p.source) for p in error.problems]
