@@ -1,7 +1,7 @@
 """Issue 38, what third-party clients tripped on: a REST caller reads REST names in errors
 (`Upload-Offset`, `Content-Type`) where a gRPC caller reads the proto's; a wrong offset on a
 final append is the draft's 409 even when a length was announced; a declared length with no
-body is the draft's 400."""
+body is the draft's 400; a batch item names no bucket but the path's."""
 
 from __future__ import annotations
 
@@ -130,3 +130,46 @@ async def test_a_declared_length_without_a_body_is_400(service: Service, acme: T
         assert answer["error"]["message"] == ("Upload-Length 1024 and the body's length 0 disagree")
     _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
     assert listed["results"] == []
+
+
+async def test_a_batch_item_names_no_bucket_but_the_paths(service: Service, acme: Tenant) -> None:
+    """Not required in the OpenAPI document; naming another bucket fails the item (it would
+    not go there); naming this one is a user field, as any undeclared key of an object body."""
+    bucket = await make_bucket(service, acme)
+    async with service.http.get("/openapi.json") as reply:
+        item = (await reply.json())["components"]["schemas"]["CreateObjectRequest"]
+    assert "bucket_identifier" not in item["properties"]
+    assert "bucket_identifier" not in item.get("required", [])
+    objects = [
+        {"title": "plain"},
+        {"bucket_identifier": "elsewhere", "title": "lost"},
+        {"bucket_identifier": bucket["bucket_id"], "title": "kept"},
+    ]
+    status, reply = await call(
+        service, "POST", "/v1/buckets/things/objects/batch", acme, {"objects": objects}
+    )
+    assert status == 200, reply
+    assert (reply["succeeded_count"], reply["failed_count"]) == (2, 1)
+    failed = reply["failed"][0]
+    assert (failed["object_index"], failed["error_type"]) == (1, "ValidationError")
+    assert failed["error"].startswith(
+        "objects[1].bucket_identifier: 'elsewhere' is not this batch's bucket 'things'"
+    )
+    assert reply["succeeded"][1]["bucket_identifier"] == bucket["bucket_id"]
+
+
+async def test_a_batch_item_naming_another_bucket_fails_over_grpc(
+    service: Service, acme: Tenant
+) -> None:
+    await make_bucket(service, acme)
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    request = pb.CreateObjectsBatchRequest(
+        bucket_identifier="things",
+        objects=[
+            pb.CreateObjectRequest(bucket_identifier="things"),
+            pb.CreateObjectRequest(bucket_identifier="elsewhere"),
+        ],
+    )
+    reply = await stub.CreateObjectsBatch(request, metadata=acme.metadata())
+    assert reply.succeeded_count == 1 and reply.failed_items[0].object_index == 1
+    assert "'elsewhere' is not this batch's bucket" in reply.failed_items[0].error
