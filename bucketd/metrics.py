@@ -1,7 +1,8 @@
 """Prometheus metrics of the server and the gateway (one registry per process).
 
-`GET /metrics` on the REST port (or `--metrics-port`) exposes them; README "Operating bucketd"
-lists them. Names follow Prometheus conventions: `_total` counters, `_seconds` histograms.
+`GET /metrics` on the REST port (on `--metrics-port` instead, when given) exposes them;
+docs/operating.md lists them. Names follow Prometheus conventions: `_total` counters,
+`_seconds` histograms.
 """
 
 from __future__ import annotations

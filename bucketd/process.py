@@ -58,6 +58,7 @@ class Process:
     url: str
     services: Services
     readiness: Readiness
+    metrics_url: str | None = None  # with Listen.metrics_port: the only place /metrics answers
 
     async def wait_ready(self) -> None:
         """Return once MongoDB and S3 answer and the indexes exist (health said SERVING)."""
@@ -83,7 +84,7 @@ async def running_process(
         readiness = _readiness(grpc, runtime, settings)
         watch = _background(stack, runtime.services, readiness, settings)
         http = Drain()
-        url = await _listeners(
+        url, metrics_url = await _listeners(
             stack,
             grpc,
             drain=http,
@@ -92,7 +93,7 @@ async def running_process(
             settings=settings,
         )
         stack.push_async_callback(_drain, grpc, watch, http, settings.shutdown_grace_seconds)
-        yield Process(grpc.address, url, runtime.services, readiness)
+        yield Process(grpc.address, url, runtime.services, readiness, metrics_url)
 
 
 def _readiness(grpc: GrpcServer, runtime: Runtime, settings: Settings) -> Readiness:
@@ -121,8 +122,10 @@ async def _listeners(
     gateway: GatewaySettings,
     listen: Listen,
     settings: Settings,
-) -> str:
-    """Step 3; returns the gateway's URL."""
+) -> tuple[str, str | None]:
+    """Step 3; returns the gateway's URL and the metrics port's. /metrics answers on the REST
+    port only when no metrics port is set: an operator who gave one keeps it off the public
+    port."""
     await grpc.server.start()
     stack.push_async_callback(grpc.server.stop, settings.shutdown_grace_seconds)
     tls = TlsFiles.of(settings.tls_cert_file, settings.tls_key_file, settings.tls_client_ca_file)
@@ -136,14 +139,16 @@ async def _listeners(
             reuse_port=listen.reuse_port,
             drain=drain,
             calls=grpc.local,  # the routes skip the gRPC hop
+            metrics=listen.metrics_port is None,
         )
     )
+    metrics_url = None
     if listen.metrics_port is not None:
         metrics_url = await stack.enter_async_context(
             running_metrics(listen.host, listen.metrics_port, reuse_port=listen.reuse_port)
         )
         log.info("metrics on %s/metrics", metrics_url)
-    return url
+    return url, metrics_url
 
 
 async def _drain(grpc: GrpcServer, watch: asyncio.Task[None], http: Drain, grace: float) -> None:

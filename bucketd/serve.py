@@ -63,7 +63,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--metrics-port",
         type=int,
         default=None,
-        help="also serve GET /metrics on this port (for when the REST port is public)",
+        help="serve GET /metrics on this port only, not on the (public) REST port",
     )
     # Set by the supervisor of --workers on each worker it starts.
     serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)

@@ -80,7 +80,7 @@ def _failure(error: aio.AioRpcError | CallFailed | MarshalError) -> web.Response
     if isinstance(error, aio.AioRpcError):  # every route's call fails the same way
         return from_rpc_error(error)
     if isinstance(error, CallFailed):
-        answer = from_rpc_error(error.error)
+        answer = from_rpc_error(error.error, error.rest_names)
         answer.headers.update(error.headers)
         return answer
     problems = [validation_error(p.field, p.message, p.kind, p.source) for p in error.problems]
@@ -152,10 +152,13 @@ def build_app(
     settings: GatewaySettings,
     drain: Drain | None = None,
     calls: Caller | None = None,
+    *,
+    metrics: bool = True,
 ) -> web.Application:
     """The gateway for the gRPC server behind `channel`. Its routes call through `calls` when
     given (the server's in-process channel, in one `bucketd serve`: no gRPC hop), else through
-    `channel`; health always asks the server over `channel`."""
+    `channel`; health always asks the server over `channel`. `metrics=False` when the operator
+    gave /metrics a port of its own: the public port then does not answer it."""
     app = web.Application(
         middlewares=[access_log, error_envelope], client_max_size=settings.http_max_body_bytes
     )
@@ -171,7 +174,8 @@ def build_app(
     app.router.add_get("/healthz", health.live)
     app.router.add_get("/readyz", health.ready)
     app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/metrics", metrics_endpoint)
+    if metrics:
+        app.router.add_get("/metrics", metrics_endpoint)
     add_docs(app)
     return app
 
@@ -203,15 +207,16 @@ async def running_gateway(
     reuse_port: bool = False,
     drain: Drain | None = None,
     calls: Caller | None = None,
+    metrics: bool = True,
 ) -> AsyncIterator[str]:
     """Serve the gateway on host:port (0 picks one; HTTPS with `ssl_context`) and yield its
-    base URL. A taken port raises PortInUse."""
+    base URL; with `metrics`, GET /metrics too. A taken port raises PortInUse."""
     channel = aio.insecure_channel(
         grpc_target,
         # The server enforces its own message limit, and answers when a request breaks it.
         options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
     )
-    runner = _runner(build_app(channel, settings, drain, calls), settings)
+    runner = _runner(build_app(channel, settings, drain, calls, metrics=metrics), settings)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, cast
 
 import grpc
@@ -108,12 +109,19 @@ def validation_error(field: str, message: str, kind: str, source: str = "body") 
 
 
 class CallFailed(Exception):
-    """A failed gRPC call whose error answer carries headers of its own (an upload's Location)."""
+    """A failed gRPC call whose error answer carries headers of its own (an upload's Location),
+    and names some fields otherwise over HTTP (`rest_names`: see `from_rpc_error`)."""
 
-    def __init__(self, error: aio.AioRpcError, headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        error: aio.AioRpcError,
+        headers: dict[str, str],
+        rest_names: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(error.details())
         self.error = error
         self.headers = headers
+        self.rest_names = rest_names or {}
 
 
 def _status_details(error: aio.AioRpcError) -> list[Any]:
@@ -155,12 +163,36 @@ def _public(error: aio.AioRpcError, has_info: bool) -> str:
     )
 
 
-def from_rpc_error(error: aio.AioRpcError) -> web.Response:
+def _respelled(message: str, field: str, rest_names: Mapping[str, str]) -> tuple[str, str]:
+    """A message about `field` (which it starts with) and the field, as HTTP spells them
+    (`rest_names`: proto path -> REST name, e.g. a stream's chunk.write_offset -> the
+    Upload-Offset header, where the REST body's JSON path is not the proto's)."""
+    rest = rest_names.get(field)
+    if rest is None:
+        return message, field
+    if message.startswith(field):
+        message = rest + message.removeprefix(field)
+    return message, rest
+
+
+def _violation(
+    violation: error_details_pb2.BadRequest.FieldViolation, rest_names: Mapping[str, str]
+) -> dict[str, Any]:
+    text, field = _respelled(violation.description, violation.field, rest_names)
+    source = "header" if field in rest_names.values() else "body"
+    return validation_error(field, text, violation.reason or "value_error", source)
+
+
+def from_rpc_error(
+    error: aio.AioRpcError, rest_names: Mapping[str, str] | None = None
+) -> web.Response:
     """The envelope for a failed call: status and type from ErrorInfo's reason (else from the
     gRPC status), details from ErrorInfo, validation_errors from BadRequest's field
-    violations, and Retry-After (whole seconds, rounded up) from RetryInfo."""
+    violations (the fields `rest_names` maps are named as HTTP names them), and Retry-After
+    (whole seconds, rounded up) from RetryInfo."""
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
+    rest_names = rest_names or {}
     has_info, reason = False, None
     for packed in _status_details(error):
         info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
@@ -173,10 +205,11 @@ def from_rpc_error(error: aio.AioRpcError) -> web.Response:
             details = {"reason": info.reason, **dict(info.metadata), **details}
         elif packed.Unpack(bad_request):
             details["validation_errors"] = [
-                validation_error(v.field, v.description, v.reason or "value_error")
-                for v in bad_request.field_violations
+                _violation(v, rest_names) for v in bad_request.field_violations
             ]
     message = _public(error, has_info=has_info)
+    if isinstance(field := details.get("field"), str):
+        message, details["field"] = _respelled(message, field, rest_names)
     if reason is None:
         status = HTTP_STATUS.get(error.code(), 500)
         return envelope(status, message, details=details or None, headers=headers or None)

@@ -39,6 +39,8 @@ PARTIAL_UPLOAD = "application/partial-upload"
 INTEROP = "Upload-Draft-Interop-Version"
 INTEROP_VERSIONS = frozenset({6, 7, 8})  # drafts -05 (tus-js-client's ietf-draft-05) to latest
 FINISHES_AT_LENGTH = 6  # draft -05: an append that reaches Upload-Length completes the upload
+# The stream's fields a raw upload's headers carry: an error naming one names the header.
+HEADER_FIELDS = {"chunk.write_offset": "Upload-Offset", "blobs[0].mime_type": "Content-Type"}
 
 
 class BadUploadHeader(MarshalError):
@@ -62,13 +64,22 @@ def structured_integer(request: web.Request, name: str) -> int | None:
     return int(value)
 
 
+def sent_length(request: web.Request) -> int | None:
+    """The body's length: Content-Length, 0 for a request with no body at all (neither
+    Content-Length nor chunked transfer), None when the chunks will tell."""
+    if request.content_length is not None or request.body_exists:
+        return request.content_length
+    return 0
+
+
 def declared_length(request: web.Request) -> int | None:
-    """The body's length as Content-Length or Upload-Length declare it (they must agree): a
-    body that does not match it is refused and nothing is kept."""
+    """The body's length as Content-Length or Upload-Length declare it (they must agree, as the
+    draft's inconsistent lengths are a 400): a body that does not match it is refused and
+    nothing is kept."""
     length = structured_integer(request, "Upload-Length")
-    sent = request.content_length
+    sent = sent_length(request)
     if length is not None and sent is not None and length != sent:
-        raise BadUploadHeader(f"Upload-Length {length} and Content-Length {sent} disagree")
+        raise BadUploadHeader(f"Upload-Length {length} and the body's length {sent} disagree")
     return sent if length is None else length
 
 
@@ -92,10 +103,10 @@ def _limit_header(limits: pb.UploadSessionLimits, expires_at: datetime) -> str:
 
 def _creation_length(request: web.Request, complete: bool) -> int | None:
     length = structured_integer(request, "Upload-Length")
-    sent = request.content_length
+    sent = sent_length(request)
     if complete and sent is not None:
         if length is not None and length != sent:
-            raise BadUploadHeader("Upload-Length and Content-Length disagree")
+            raise BadUploadHeader(f"Upload-Length {length} and the body's length {sent} disagree")
         length = sent
     if length is not None and sent is not None and sent > length:
         raise BadUploadHeader(f"Content-Length {sent} exceeds Upload-Length {length}")
@@ -142,7 +153,10 @@ class IetfDraft:
         length = _creation_length(request, complete)
         if length is not None:
             header.blobs[0].expected_size_bytes = length
-        session, started = await self._sessions.start(request, header)
+        try:
+            session, started = await self._sessions.start(request, header)
+        except aio.AioRpcError as error:
+            raise CallFailed(error, _versioned(request, {}), HEADER_FIELDS) from None
         limit = _limit_header(started.limits, started.expires_at.ToDatetime(UTC))
         if interop_version(request):
             interim = {"Location": session.location, "Upload-Limit": limit}
@@ -196,6 +210,8 @@ class IetfDraft:
         if status.complete:
             return _completed(request, session, status.object_id)
         announced = blob.expected_size_bytes if blob.HasField("expected_size_bytes") else None
+        if offset != blob.persisted_size:  # the session answers 409 and the right offset first
+            return await self._append(request, session, offset, complete, length=announced)
         length = _append_length(request, offset, complete, announced)
         sent = request.content_length
         reaches_length = length is not None and sent is not None and offset + sent == length
@@ -217,7 +233,7 @@ class IetfDraft:
             response = await self._sessions.append(request, session, offset, complete=complete)
         except aio.AioRpcError as error:
             headers = _failed_headers(error, session.location)
-            raise CallFailed(error, _versioned(request, headers)) from None
+            raise CallFailed(error, _versioned(request, headers), HEADER_FIELDS) from None
         if complete:
             done = web.json_response(to_json(response.object))
             size = sum(blob.details.size_bytes for blob in response.object.blobs)

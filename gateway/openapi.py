@@ -75,6 +75,10 @@ class _Schemas:
 
     def __init__(self) -> None:
         self.components: dict[str, Any] = {"ErrorResponse": _ERROR_SCHEMA}
+        # The path's fields while a request body is described: no body key at any depth, as
+        # the codec reads them (a batch's items name no bucket: the path does).
+        self._bound: tuple[str, ...] = ()
+        self._built_without: dict[str, tuple[str, ...]] = {}
 
     def described(self, schema: dict[str, Any], full_name: str) -> dict[str, Any]:
         """`schema` with the proto comment of `full_name` as its description, if it has one."""
@@ -85,9 +89,12 @@ class _Schemas:
         if message.full_name in _WELL_KNOWN:
             return dict(_WELL_KNOWN[message.full_name])
         name = message.full_name.removeprefix("bucketd.v1.")
+        skip = tuple(f for f in self._bound if f in message.fields_by_name)
         if name not in self.components:
             self.components[name] = {}  # placeholder: recursive messages refer to themselves
-            self.components[name] = self._object(message, skip=())
+            self._built_without[name] = skip
+            self.components[name] = self._object(message, skip=skip)
+        assert self._built_without[name] == skip, f"{name} would need two schemas"
         return {"$ref": f"#/components/schemas/{name}"}
 
     def _object(self, message: Descriptor, *, skip: tuple[str, ...]) -> dict[str, Any]:
@@ -122,7 +129,11 @@ class _Schemas:
         return {"$ref": "#/components/schemas/ErrorResponse"}
 
     def request_body(self, message: Descriptor, skip: tuple[str, ...]) -> dict[str, Any]:
-        return self._object(message, skip=skip)
+        self._bound = skip
+        try:
+            return self._object(message, skip=skip)
+        finally:
+            self._bound = ()
 
     def field(self, field: FieldDescriptor) -> dict[str, Any]:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:

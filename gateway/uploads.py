@@ -21,12 +21,14 @@ from typing import Any, Protocol
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from grpc import aio
 
 from bucketd.chunks import Chunk
 from bucketd.codec import InvalidField, MarshalError, parse_request, text_values, to_json
 from bucketd.gateway import calls as rpc
 from bucketd.gateway import ietf_draft
 from bucketd.gateway.calls import Calls, Sent
+from bucketd.gateway.errors import CallFailed
 from bucketd.gateway.ietf_draft import IetfDraft, declared_length
 from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, parse_json
 from bucketd.gateway.pace import BodyPace
@@ -182,6 +184,8 @@ class StreamHandler:
             if failures:  # our body reader failed, and gRPC cancelled the call for it
                 raise failures[0] from None
             raise
+        except aio.AioRpcError as error:  # a raw body's fields are its headers
+            raise CallFailed(error, {}, None if form else ietf_draft.HEADER_FIELDS) from None
         return web.json_response(to_json(getattr(response, self._route.response_body)))
 
     async def options(self, request: web.Request) -> web.StreamResponse:

@@ -332,7 +332,9 @@ class CreateObjectRequest(_message.Message):
     EDGES_FIELD_NUMBER: _builtins.int
     USER_FIELDS_FIELD_NUMBER: _builtins.int
     bucket_identifier: _builtins.str
-    """The bucket: its name or bkt_ id (from the path)."""
+    """The bucket: its name or bkt_ id (from the path). In a batch's item it may be left
+    empty; set, it must name the batch's bucket, or the item fails.
+    """
     key_prefix: _builtins.str
     """Storage path prefix of the object."""
     skip_duplicates: _builtins.bool
@@ -440,7 +442,10 @@ class CreateObjectsBatchRequest(_message.Message):
     """Query parameter; accepted, no effect (see CreateObjectRequest)."""
     @_builtins.property
     def objects(self) -> _containers.RepeatedCompositeFieldContainer[Global___CreateObjectRequest]:
-        """At most 100; their own policy and auto_process are the query's."""
+        """At most 100; their own policy and auto_process are the query's. The path picks the
+        bucket of all of them: an item that names another bucket (bucket_identifier; over REST a
+        key of that name, otherwise a user field as any undeclared key) fails, ValidationError.
+        """
 
     def __init__(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from typing import Any, override
@@ -182,7 +183,10 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         outcome = await self._objects.create_batch(
             await self._namespace(),
             request.bucket_identifier,
-            [object_input(item) for item in request.objects],
+            [
+                dataclasses.replace(object_input(item), bucket_identifier=item.bucket_identifier)
+                for item in request.objects
+            ],
         )
         return pb.CreateObjectsBatchResponse(
             succeeded_objects=[object_message(record) for record in outcome.succeeded],

@@ -18,6 +18,21 @@ def check_batch_size(field_name: str, count: int) -> None:
         )
 
 
+def check_item_bucket(index: int, named: object, bucket_name: str, bucket_id: str) -> None:
+    """A batch item that names a bucket (`bucket_identifier`) must name the batch's own: the
+    path alone picks the bucket, and an item meant for another one is refused, not stored
+    there by surprise. Naming the batch's bucket is harmless (over REST it stays a user
+    field, as the public contract keeps every undeclared key of an object body)."""
+    if named in (None, "", bucket_name, bucket_id):
+        return
+    where = f"objects[{index}].bucket_identifier"
+    raise InvalidArgument(
+        f"{where}: {named!r} is not this batch's bucket {bucket_name!r}: the path picks the "
+        "bucket of every object in a batch; send this object in a batch to its own bucket",
+        details={"field": where},
+    )
+
+
 @dataclass(frozen=True)
 class BatchFailure:
     index: int

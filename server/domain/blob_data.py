@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import ParseResult, urlparse
 
+from bucketd.server.domain.words import a
 from bucketd.server.errors import InvalidArgument, PayloadTooLarge
 from bucketd.spellings import FILE_TYPES
 
@@ -219,7 +220,7 @@ def _from_string(where: str, text: str, field_type: str, limit: int) -> BlobData
             )
         raise _invalid(
             where,
-            f"a {field_type} property takes a URL, a data URI, {{'base64': ...}} or a JSON "
+            f"{a(field_type)} property takes a URL, a data URI, {{'base64': ...}} or a JSON "
             f"object, not a plain string; to send a local file, {LARGE_FILES}",
         )
     return JsonValue(text)

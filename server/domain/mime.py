@@ -6,6 +6,7 @@ import mimetypes
 
 import puremagic
 
+from bucketd.server.domain.words import a
 from bucketd.server.errors import InvalidArgument
 
 OCTET_STREAM = "application/octet-stream"
@@ -85,6 +86,6 @@ def check_not_empty(where: str, kind: str, size: int) -> None:
 def check_fits(where: str, kind: str, mime: str) -> None:
     if not fits(kind, mime):
         raise InvalidArgument(
-            f"{where}: content of type {mime} does not fit a {kind} property",
+            f"{where}: content of type {mime} does not fit {a(kind)} property",
             details={"field": where},
         )

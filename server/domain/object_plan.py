@@ -65,6 +65,9 @@ class ObjectInput:
     force_remirror: bool = False
     idempotency_key: str | None = None
     policy: str | None = None
+    # A batch item's own bucket_identifier (gRPC's field; REST's is a user field): checked
+    # against the batch's bucket, never used to route.
+    bucket_identifier: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

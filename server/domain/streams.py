@@ -44,6 +44,11 @@ class SessionHeader:
     blob_ids: list[str]
 
 
+# The field an offset error names (in its message and its details' `field`, which the
+# gateway respells for HTTP, where the offset is the Upload-Offset header).
+WRITE_OFFSET = "chunk.write_offset"
+
+
 @dataclass(frozen=True)
 class StreamChunk:
     blob_index: int
@@ -81,10 +86,11 @@ def check_chunk(chunk: StreamChunk, *, blobs: int, written: int, limits: StreamL
             details={"limit_bytes": str(limits.max_chunk_bytes)},
         )
     if chunk.write_offset != written:
+        of_blob = f" of blob_index {chunk.blob_index}" if blobs > 1 else ""
         raise OffsetMismatch(
-            f"chunk.write_offset {chunk.write_offset} of blob {chunk.blob_index}: the next byte "
-            f"expected is at offset {written} (offsets must be contiguous)",
-            details={"persisted_offset": str(written)},
+            f"{WRITE_OFFSET} {chunk.write_offset}: the next byte{of_blob} expected is at offset "
+            f"{written} (offsets must be contiguous)",
+            details={"persisted_offset": str(written), "field": WRITE_OFFSET},
         )
     if written + len(chunk.data) > limits.max_blob_bytes:
         raise PayloadTooLarge(

@@ -16,6 +16,7 @@ from bucketd.server.domain.batches import (
     BatchOutcome,
     all_failed,
     check_batch_size,
+    check_item_bucket,
 )
 from bucketd.server.domain.models import Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.object_plan import Limits, ObjectInput, ObjectPlan, plan_object
@@ -98,10 +99,14 @@ class ObjectService:
         """Each object created on its own: a failure is reported with its index, not raised,
         unless every object failed (then one error names them all)."""
         check_batch_size("objects", len(requests))
-        await self._buckets.get(namespace, bucket_identifier)  # a missing bucket is a 404
+        bucket = await self._buckets.get(namespace, bucket_identifier)  # missing: a 404
         outcome: BatchOutcome[ObjectRecord] = BatchOutcome()
         for index, request in enumerate(requests):
             try:
+                named = request.bucket_identifier or (request.user_fields or {}).get(
+                    "bucket_identifier"
+                )
+                check_item_bucket(index, named, bucket.bucket_name, bucket.bucket_id)
                 outcome.succeeded.append(await self.create(namespace, bucket_identifier, request))
             except BucketdError as error:
                 outcome.failed.append(BatchFailure(index, error))

@@ -27,6 +27,7 @@ from bucketd.server.domain.tasks import (
     TaskType,
     upload_task,
 )
+from bucketd.server.domain.words import a
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.background import beyond_the_call
 from bucketd.server.services.ports import TaskStore, UploadStore
@@ -135,7 +136,7 @@ class Tasks:
             return record
         if record.task_type in UNSTOPPABLE:
             raise FailedPrecondition(
-                f"Task '{task_id}' is a {record.task_type}: a deletion cannot stop halfway, "
+                f"Task '{task_id}' is {a(record.task_type)}: a deletion cannot stop halfway, "
                 "what it deleted first is gone already. Wait for it to finish.",
                 details={"resource": "task", "id": task_id},
             )

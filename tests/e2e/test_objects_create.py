@@ -204,7 +204,7 @@ def _blob(**fields: Any) -> dict[str, Any]:
         ),
         ({"blobs": [_blob(upload_id="upl_1")]}, 400, "blobs[0].upload_id"),
         ({"blobs": [_blob()]}, 422, "blobs[0]: give data or upload_id"),
-        ({"blobs": [_blob(data="just words")]}, 422, "a image property takes a URL"),
+        ({"blobs": [_blob(data="just words")]}, 422, "an image property takes a URL"),
         (
             {"blobs": [_blob(property="doc", type="pdf", data={"base64": b64(PNG)})]},
             422,

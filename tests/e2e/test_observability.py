@@ -7,10 +7,14 @@ import json
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bucketd import logs
-from tests.e2e.harness import Service, Tenant
+from bucketd.gateway.settings import GatewaySettings
+from bucketd.process import Listen, running_process
+from bucketd.server.settings import Settings
+from tests.e2e.harness import Service, Tenant, serving
 from tests.e2e.objects_support import PNG, b64, make_bucket
 
 
@@ -82,6 +86,32 @@ async def test_metrics_count_calls_requests_and_bytes(service: Service, acme: Te
     assert samples["bucketd_dedup_hits_total"] >= 1  # the second create reused the bytes
     assert samples["bucketd_objects_created_total"] >= 2
     assert "bucketd_streams_in_flight 0.0" in text
+
+
+async def test_a_metrics_port_takes_metrics_off_the_rest_port(
+    settings: Settings, gateway_settings: GatewaySettings
+) -> None:
+    """Issue 38: with --metrics-port, /metrics answers there only; the public REST port, which
+    asks no key for it, answers 404."""
+    listen = Listen(metrics_port=0)
+    async with (
+        running_process(settings, gateway_settings, listen) as process,
+        serving(process) as service,
+        aiohttp.ClientSession() as http,
+    ):
+        assert process.metrics_url is not None and process.metrics_url != process.url
+        async with http.get(f"{process.metrics_url}/metrics") as reply:
+            assert reply.status == 200 and "bucketd_rpc_requests_total" in await reply.text()
+        async with service.http.get("/metrics") as reply:
+            assert reply.status == 404
+            assert (await reply.json())["error"]["type"] == "NotFoundError"
+        async with service.http.get("/healthz") as reply:
+            assert reply.status == 200  # the REST port still answers the rest
+
+
+async def test_without_a_metrics_port_the_rest_port_serves_metrics(service: Service) -> None:
+    async with service.http.get("/metrics") as reply:
+        assert reply.status == 200 and "bucketd_rpc_requests_total" in await reply.text()
 
 
 def test_json_lines_carry_the_fields_and_text_lines_quote_them() -> None:

@@ -123,7 +123,7 @@ async def test_multi_blob_stream(service: Service, acme: Tenant, settings: Setti
             pb.UploadBlobHeader(property="image", mime_type="text/plain"),
             lambda d: [],
             grpc.StatusCode.INVALID_ARGUMENT,
-            "does not fit a image property",
+            "does not fit an image property",
         ),
     ],
 )

@@ -208,5 +208,5 @@ def test_plan_sniffs_inline_bytes_before_any_write() -> None:
     limits = Limits(max_inline_bytes=1024, max_blobs=2)
     pdf = base64.b64encode(b"%PDF-1.4 x").decode()
     request = ObjectInput(blobs=[BlobInput(property="image", type="image", data={"base64": pdf})])
-    with pytest.raises(InvalidArgument, match="application/pdf does not fit a image property"):
+    with pytest.raises(InvalidArgument, match="application/pdf does not fit an image property"):
         plan_object(_bucket(), request, limits)
