@@ -135,6 +135,21 @@ async def _form(
         index += 1
 
 
+def _refuse_other_drafts(request: web.Request) -> None:
+    """A resumable-upload draft bucketd does not speak is refused at creation, not after it
+    (tus-js-client's `ietf-draft-03` sends interop version 5; drafts before -03 sent
+    `Upload-Incomplete`)."""
+    version = request.headers.get(ietf_draft.INTEROP)
+    if "Upload-Incomplete" in request.headers or (
+        version is not None and ietf_draft.interop_version(request) is None
+    ):
+        versions = ", ".join(str(v) for v in sorted(ietf_draft.INTEROP_VERSIONS))
+        raise ietf_draft.BadUploadHeader(
+            f"{ietf_draft.INTEROP} {version or '(Upload-Incomplete: drafts -01 and -02)'} is "
+            f"not spoken here: use interop version {versions} (ietf-draft-05 or later), or tus 1.0"
+        )
+
+
 class StreamHandler:
     """The stream kind: the body is UploadObject's stream, or an upload protocol's first bytes."""
 
@@ -154,6 +169,7 @@ class StreamHandler:
             raise InvalidField(
                 "query parameter 'property' is required: the schema field of the file"
             )
+        _refuse_other_drafts(request)
         protocol = next((p for p in self._protocols if p.speaks(request)), None)
         if protocol is not None:
             if form:
@@ -182,7 +198,11 @@ class StreamHandler:
         return web.json_response(to_json(getattr(response, self._route.response_body)))
 
     async def options(self, request: web.Request) -> web.StreamResponse:
-        return await self._protocols[0].options(request)
+        """Every upload protocol's discovery, in one answer."""
+        answer = web.Response(status=204)
+        for protocol in self._protocols:
+            answer.headers.update((await protocol.options(request)).headers)
+        return answer
 
 
 class SessionHandler:

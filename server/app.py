@@ -86,7 +86,11 @@ def _listen(
 def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
     # Outermost first: observing sees (and logs) authentication failures too. ChunkViews
     # only swaps UploadObject's deserializer (the others keep each handler's).
-    return [ObserveInterceptor(drain), AuthInterceptor(services.api_keys), ChunkViews()]
+    return [
+        ObserveInterceptor(drain),
+        AuthInterceptor(services.api_keys, services.streams.holder_of_url),
+        ChunkViews(),
+    ]
 
 
 def _grpc_server(
