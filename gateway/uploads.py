@@ -7,7 +7,7 @@ parameters are those UploadBlobHeader and UploadObjectHeader mark `(http_in)`. A
 `multipart/form-data` body takes one or more file parts (part name = property) after an optional
 JSON part (`application/json`, the object's fields). Neither is ever held whole in memory.
 
-A request in an upload protocol (`protocols()`: the IETF resumable-upload draft; tus later) opens a
+A request in an upload protocol (`protocols()`: the IETF resumable-upload draft, tus 1.0) opens a
 session instead, and the session's resource answers in that protocol: an adapter translates
 headers to the session calls (gateway/sessions.py) and back, so a protocol costs one module.
 """
@@ -31,6 +31,7 @@ from bucketd.gateway.inputs import BodyTooLarge, Call, check_declared_size, pars
 from bucketd.gateway.routes import Route
 from bucketd.gateway.sessions import Sessions
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.gateway.tus import Tus
 from bucketd.v1 import objects_pb2 as pb
 
 
@@ -50,7 +51,8 @@ class UploadProtocol(Protocol):
 
 def protocols(calls: Calls, settings: GatewaySettings) -> list[UploadProtocol]:
     """The upload protocols, the default (for a resource request no protocol claims) first."""
-    return [IetfDraft(Sessions(calls, settings))]
+    sessions = Sessions(calls, settings)
+    return [IetfDraft(sessions), Tus(sessions, settings)]
 
 
 # What each protocol adds to its routes' OpenAPI operations, by HTTP method, in that order.
