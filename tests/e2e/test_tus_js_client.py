@@ -70,3 +70,37 @@ async def test_tus_js_client_resumes_an_aborted_upload(
         ) as reply:
             details = (await reply.json())["blobs"][0]["details"]
         assert (details["filename"], details["mime_type"]) == ("big.bin", "text/plain")
+
+
+async def test_tus_js_client_ietf_draft_03_is_refused_at_creation(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    """A draft version bucketd does not speak fails its creation (400), not a later append."""
+    await make_bucket(service, acme)
+    (tmp_path / "small.bin").write_bytes(os.urandom(MIB))
+    env = {
+        **os.environ,
+        "BUCKETD_HTTP_URL": service.http_url,
+        "BUCKETD_API_KEY": acme.api_key,
+        "BUCKETD_NAMESPACE": acme.namespace or "default",
+        "FILE": str(tmp_path / "small.bin"),
+        "SOURCE": "file",
+        "PROTOCOL": "ietf-draft-03",
+        "ABORT_AFTER": str(2 * MIB),
+        "URL_STORAGE": str(tmp_path / "urls.json"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(SCRIPT),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    text = output.decode(errors="replace")
+    assert process.returncode != 0, text
+    assert "while creating upload" in text and "response code: 400" in text, text
+    assert "is not spoken here" in text, text
+    _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+    assert listed["results"] == []
