@@ -172,10 +172,11 @@ async def _stopped(task: asyncio.Task[None]) -> None:
 
 
 def fitted(gateway: GatewaySettings, settings: Settings) -> GatewaySettings:
-    """The gateway's settings fitted to the server's stream limits: chunks it may send, the
-    largest blob it may be declared."""
+    """The gateway's settings fitted to the server's stream limits (chunks it may send, the
+    largest blob it may be declared) and CORS origins."""
     return dataclasses.replace(
         gateway,
         stream_chunk_bytes=min(gateway.stream_chunk_bytes, settings.max_stream_chunk_bytes),
         max_stream_blob_bytes=settings.max_stream_blob_bytes,
+        cors_origins=settings.cors_origins,
     )

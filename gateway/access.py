@@ -15,6 +15,7 @@ from aiohttp import web
 from bucketd import logs, metrics
 from bucketd.drain import SHUTTING_DOWN, Drain
 from bucketd.gateway.errors import envelope
+from bucketd.gateway.routes import SECRET_SEPARATOR, SESSION_VARIABLE
 from bucketd.listeners import PortInUse
 
 log = logging.getLogger("bucketd.http")
@@ -87,13 +88,22 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
             extra={
                 "request_id": request_id,
                 "http_method": request.method,
-                "path": request.path,
+                "path": loggable_path(request),
                 "status": status,
                 "duration_ms": round(seconds * 1000, 2),
                 "bytes_in": request.content_length,
                 "bytes_out": getattr(response, "body_length", None) or None,
             },
         )
+
+
+def loggable_path(request: web.Request) -> str:
+    """The path, an upload URL's secret masked (it is a capability: never logged)."""
+    session = request.match_info.get(SESSION_VARIABLE, "")
+    session_id, _, secret = session.partition(SECRET_SEPARATOR)
+    if not secret:
+        return request.path
+    return request.path.replace(session, f"{session_id}{SECRET_SEPARATOR}…")
 
 
 async def metrics_endpoint(_: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
 from bucketd.gateway.calls import Calls
+from bucketd.gateway.cors import Cors
 from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler
@@ -159,9 +160,12 @@ def build_app(
     given (the server's in-process channel, in one `bucketd serve`: no gRPC hop), else through
     `channel`; health always asks the server over `channel`. `metrics=False` when the operator
     gave /metrics a port of its own: the public port then does not answer it."""
+    cors = Cors(settings.cors_origins)
     app = web.Application(
-        middlewares=[access_log, error_envelope], client_max_size=settings.http_max_body_bytes
+        middlewares=[access_log, cors.preflight, error_envelope],
+        client_max_size=settings.http_max_body_bytes,
     )
+    app.on_response_prepare.append(cors.expose)
     app[SETTINGS] = settings
     app[DRAIN] = drain or Drain()
     _add_routes(app, calls or channel, settings)

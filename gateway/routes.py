@@ -40,6 +40,8 @@ API_FILES: tuple[FileDescriptor, ...] = (
 _VARIABLE = re.compile(r"\{([a-zA-Z0-9_.]+)(?:=([^}]*))?\}")
 # The path variable of an upload session's resource (its URL is the session's capability).
 SESSION_VARIABLE = "session_id"
+# Between the session's id and its upload URL's secret in that variable: `ses_….<secret>`.
+SECRET_SEPARATOR = "."
 _QUERY = (common_pb2.HTTP_LOCATION_QUERY, common_pb2.HTTP_LOCATION_BODY_OR_QUERY)
 
 

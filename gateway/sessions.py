@@ -9,6 +9,7 @@ Offsets, take-over and tails belong to the session, never to a protocol.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
@@ -21,9 +22,13 @@ from bucketd.gateway import calls as rpc
 from bucketd.gateway.calls import Calls, Sent
 from bucketd.gateway.inputs import Call
 from bucketd.gateway.pace import BodyPace
-from bucketd.gateway.routes import Route, route_of
+from bucketd.gateway.routes import SECRET_SEPARATOR, SESSION_VARIABLE, Route, route_of
 from bucketd.gateway.settings import GatewaySettings
 from bucketd.v1 import objects_pb2 as pb
+
+# The metadata an upload URL's call carries instead of a key (server/api/auth.py reads it).
+UPLOAD_SESSION_HEADER = "x-upload-session"
+UPLOAD_SECRET_HEADER = "x-upload-secret"
 
 
 @cache
@@ -33,20 +38,32 @@ def _route(full_name: str) -> Route:
 
 @dataclass(frozen=True)
 class Session:
-    """The address of one session: its resource's path variables."""
+    """The address of one session: its resource's path variables. Its URL carries the secret
+    that makes it a capability (`ses_….<secret>`): HEAD, PATCH and DELETE on it need no key."""
 
     bucket: str
     session_id: str
+    secret: str = ""
 
     @classmethod
     def of(cls, request: web.Request) -> Session:
-        return cls(request.match_info["bucket_identifier"], request.match_info["session_id"])
+        session_id, _, secret = request.match_info[SESSION_VARIABLE].partition(SECRET_SEPARATOR)
+        return cls(request.match_info["bucket_identifier"], session_id, secret)
 
     @property
     def location(self) -> str:
-        """The session's resource, from its route's template."""
+        """The session's resource (its upload URL), from its route's template."""
         route = _route(rpc.GET_UPLOAD_SESSION.full_name)
-        return route.url(bucket_identifier=self.bucket, session_id=self.session_id)
+        variable = f"{self.session_id}{SECRET_SEPARATOR}{self.secret}" if self.secret else ""
+        return route.url(bucket_identifier=self.bucket, session_id=variable or self.session_id)
+
+    def call(self, request: web.Request, call: Call) -> Call:
+        """Without a key, the upload URL's secret stands in for one (server/api/auth.py): a
+        wrong or missing one finds no session."""
+        if "Authorization" in request.headers:
+            return call
+        held = ((UPLOAD_SESSION_HEADER, self.session_id), (UPLOAD_SECRET_HEADER, self.secret))
+        return dataclasses.replace(call, metadata=(*call.metadata, *held))
 
     def object_location(self, object_id: str) -> str:
         """The object the session made, from GetObject's route."""
@@ -55,14 +72,13 @@ class Session:
 
 
 async def _append_messages(
-    request: web.Request, header: pb.UploadObjectHeader, offset: int, *, settings: GatewaySettings
+    body: AsyncIterator[bytes], header: pb.UploadObjectHeader, offset: int
 ) -> AsyncIterator[Sent]:
     """The header, then the body from `offset`: a first chunk of no bytes states the offset, so
     that the server checks it (after taking the session over) even for an empty append."""
     yield pb.UploadObjectRequest(header=header)
     yield Chunk(blob_index=0, write_offset=offset, data=b"")
-    size = settings.stream_chunk_bytes
-    async for data in BodyPace(settings).chunks(lambda: request.content.read(size)):
+    async for data in body:
         yield Chunk(blob_index=0, write_offset=offset, data=data)
         offset += len(data)
 
@@ -82,7 +98,8 @@ class Sessions:
     ) -> tuple[Session, pb.StartUploadSessionResponse]:
         message = pb.StartUploadSessionRequest(header=header)
         started = await self._calls(rpc.START_UPLOAD_SESSION, message, self._call(request))
-        return Session(header.bucket_identifier, started.session_id), started
+        session = Session(header.bucket_identifier, started.session_id, started.upload_secret)
+        return session, started
 
     async def status(
         self, request: web.Request, session: Session, *, take_over: bool = False
@@ -93,7 +110,7 @@ class Sessions:
             bucket_identifier=session.bucket,
         )
         status: pb.GetUploadSessionResponse = await self._calls(
-            rpc.GET_UPLOAD_SESSION, message, self._call(request)
+            rpc.GET_UPLOAD_SESSION, message, session.call(request, self._call(request))
         )
         return status
 
@@ -101,24 +118,34 @@ class Sessions:
         message = pb.CancelUploadSessionRequest(
             session_id=session.session_id, bucket_identifier=session.bucket
         )
-        await self._calls(rpc.CANCEL_UPLOAD_SESSION, message, self._call(request))
+        await self._calls(
+            rpc.CANCEL_UPLOAD_SESSION, message, session.call(request, self._call(request))
+        )
 
     async def append(
-        self, request: web.Request, session: Session, offset: int, *, complete: bool
+        self,
+        request: web.Request,
+        session: Session,
+        offset: int,
+        *,
+        complete: bool,
+        body: AsyncIterator[bytes] | None = None,
     ) -> pb.UploadObjectResponse:
-        """The request's body appended at `offset`; `complete` finishes the object."""
+        """The request's body (or `body`, read from it already) appended at `offset`;
+        `complete` finishes the object."""
         header = pb.UploadObjectHeader(
             session_id=session.session_id,
             leave_open=not complete,
             bucket_identifier=session.bucket,
         )
+        if body is None:
+            size = self._settings.stream_chunk_bytes
+            body = BodyPace(self._settings).chunks(lambda: request.content.read(size))
         failures: list[MarshalError] = []
-        messages = _kept(
-            _append_messages(request, header, offset, settings=self._settings), failures
-        )
+        messages = _kept(_append_messages(body, header, offset), failures)
         try:
             response: pb.UploadObjectResponse = await self._calls(
-                rpc.UPLOAD_OBJECT, messages, self._call(request, stream=True)
+                rpc.UPLOAD_OBJECT, messages, session.call(request, self._call(request, stream=True))
             )
         except asyncio.CancelledError:
             if failures:  # the body was cut (too slow), and gRPC cancelled the call for it

@@ -70,6 +70,10 @@ class GatewaySettings:
     # a declared Content-Length over it is a 413 before a byte is read.
     max_stream_blob_bytes: int = 5 * 1024 * MIB
 
+    # Likewise: the origins allowed to call the API from a web page (the server's
+    # BUCKETD_CORS_ORIGINS, which also sets the storage bucket's CORS rules).
+    cors_origins: tuple[str, ...] = ()
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         return config.from_env(cls, os.environ if env is None else env)

@@ -7,7 +7,7 @@ parameters are those UploadBlobHeader and UploadObjectHeader mark `(http_in)`. A
 `multipart/form-data` body takes one or more file parts (part name = property) after an optional
 JSON part (`application/json`, the object's fields). Neither is ever held whole in memory.
 
-A request in an upload protocol (`protocols()`: the IETF resumable-upload draft; tus later) opens a
+A request in an upload protocol (`protocols()`: the IETF resumable-upload draft, tus 1.0) opens a
 session instead, and the session's resource answers in that protocol: an adapter translates
 headers to the session calls (gateway/sessions.py) and back, so a protocol costs one module.
 """
@@ -35,6 +35,7 @@ from bucketd.gateway.pace import BodyPace
 from bucketd.gateway.routes import Route
 from bucketd.gateway.sessions import Sessions
 from bucketd.gateway.settings import GatewaySettings
+from bucketd.gateway.tus import Tus
 from bucketd.v1 import objects_pb2 as pb
 
 
@@ -54,7 +55,8 @@ class UploadProtocol(Protocol):
 
 def protocols(calls: Calls, settings: GatewaySettings) -> list[UploadProtocol]:
     """The upload protocols, the default (for a resource request no protocol claims) first."""
-    return [IetfDraft(Sessions(calls, settings))]
+    sessions = Sessions(calls, settings)
+    return [IetfDraft(sessions), Tus(sessions, settings)]
 
 
 # What each protocol adds to its routes' OpenAPI operations, by HTTP method, in that order.
@@ -140,6 +142,21 @@ async def _form(
         index += 1
 
 
+def _refuse_other_drafts(request: web.Request) -> None:
+    """A resumable-upload draft bucketd does not speak is refused at creation, not after it
+    (tus-js-client's `ietf-draft-03` sends interop version 5; drafts before -03 sent
+    `Upload-Incomplete`)."""
+    version = request.headers.get(ietf_draft.INTEROP)
+    if "Upload-Incomplete" in request.headers or (
+        version is not None and ietf_draft.interop_version(request) is None
+    ):
+        versions = ", ".join(str(v) for v in sorted(ietf_draft.INTEROP_VERSIONS))
+        raise ietf_draft.BadUploadHeader(
+            f"{ietf_draft.INTEROP} {version or '(Upload-Incomplete: drafts -01 and -02)'} is "
+            f"not spoken here: use interop version {versions} (ietf-draft-05 or later), or tus 1.0"
+        )
+
+
 class StreamHandler:
     """The stream kind: the body is UploadObject's stream, or an upload protocol's first bytes."""
 
@@ -159,6 +176,7 @@ class StreamHandler:
             raise InvalidField(
                 "query parameter 'property' is required: the schema field of the file"
             )
+        _refuse_other_drafts(request)
         protocol = next((p for p in self._protocols if p.speaks(request)), None)
         if protocol is not None:
             if form:
@@ -189,7 +207,11 @@ class StreamHandler:
         return web.json_response(to_json(getattr(response, self._route.response_body)))
 
     async def options(self, request: web.Request) -> web.StreamResponse:
-        return await self._protocols[0].options(request)
+        """Every upload protocol's discovery, in one answer."""
+        answer = web.Response(status=204)
+        for protocol in self._protocols:
+            answer.headers.update((await protocol.options(request)).headers)
+        return answer
 
 
 class SessionHandler:

@@ -90,7 +90,7 @@ def _interceptors(services: Services, drain: Drain) -> list[ServerInterceptor]:
     # (the others keep each handler's).
     return [
         ObserveInterceptor(drain),
-        AuthInterceptor(services.api_keys),
+        AuthInterceptor(services.api_keys, services.streams.holder_of_url),
         AdmissionInterceptor(services.upload_slots, services.rate_limits),
         ChunkViews(),
     ]

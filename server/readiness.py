@@ -19,7 +19,7 @@ from bucketd.server.domain.deadlines import set_call_deadline
 from bucketd.server.errors import StorageUnavailable
 from bucketd.server.settings import Settings
 from bucketd.server.storage.mongo import Document, ping
-from bucketd.server.storage.s3 import S3Client, ensure_bucket
+from bucketd.server.storage.s3 import S3Client, ensure_bucket, set_bucket_cors
 from bucketd.server.wiring import Stores
 
 log = logging.getLogger("bucketd.server")
@@ -43,6 +43,7 @@ class Readiness:
         self._s3 = s3
         self._settings = settings
         self._indexed = False
+        self._cors_set = False
         self.serving = False
         self.first_ready = asyncio.Event()
 
@@ -60,6 +61,9 @@ class Readiness:
 
     async def _s3_bucket(self) -> None:
         await ensure_bucket(self._s3, self._settings.s3_bucket, region=self._settings.aws_region)
+        if not self._cors_set:  # once, at start-up: BUCKETD_CORS_ORIGINS for presigned PUTs
+            await set_bucket_cors(self._s3, self._settings.s3_bucket, self._settings.cors_origins)
+            self._cors_set = True
 
     async def _problem(self, store: str, check: Callable[[], Awaitable[None]]) -> str | None:
         """None when the store answers; else what is wrong with it (for the log)."""

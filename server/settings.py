@@ -105,6 +105,14 @@ class Settings:
         "comma-separated S3 buckets (of `S3_ENDPOINT_URL`) that `s3://` blob sources may read; "
         "empty: none. bucketd's own `S3_BUCKET` is never readable this way",
     )
+    cors_origins: tuple[str, ...] = setting(
+        "BUCKETD_CORS_ORIGINS",
+        (),
+        "origins whose web pages may call the REST API and PUT to presigned URLs (CORS), "
+        "comma-separated (`https://app.example.com,https://admin.example.com`), or `*` for any; "
+        "unset: no CORS headers. bucketd also sets its storage bucket's CORS rules to them at "
+        'start-up (docs/api.md, "Uploading from a web page")',
+    )
     fetch_timeout_seconds: float = setting(
         "BUCKETD_FETCH_TIMEOUT_SECONDS",
         300.0,

@@ -329,6 +329,7 @@ COMMENTS: dict[str, str] = {
     'bucketd.v1.SourceDetails': "Lineage of an object: where it came from (the reference's source_details items).",
     'bucketd.v1.SourceDetails.source_id': 'Where the blob came from: a URL, an upload id, or empty for inline data.',
     'bucketd.v1.SourceDetails.type': '"bucket", "collection", "taxonomy" or "cluster".',
+    'bucketd.v1.StartUploadSessionResponse.upload_secret': "The upload URL's secret (at least 128 bits; given once, kept only hashed). A call of\n GetUploadSession, CancelUploadSession or UploadObject on this session may carry it, with\n the session id, in the metadata `x-upload-secret` and `x-upload-session` instead of an API\n key, until the session completes, is cancelled or expires; a wrong secret is NOT_FOUND,\n as a missing session is. Over REST the session's URL (Location) carries it.",
     'bucketd.v1.StorageStats.avg_size_bytes': 'Mean blob size in bytes.',
     'bucketd.v1.StorageStats.max_size_bytes': 'The largest blob, in bytes.',
     'bucketd.v1.StorageStats.min_size_bytes': 'The smallest blob, in bytes.',

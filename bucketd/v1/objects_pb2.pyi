@@ -1463,7 +1463,15 @@ class StartUploadSessionResponse(_message.Message):
     SESSION_ID_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
     LIMITS_FIELD_NUMBER: _builtins.int
+    UPLOAD_SECRET_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
+    upload_secret: _builtins.str
+    """The upload URL's secret (at least 128 bits; given once, kept only hashed). A call of
+    GetUploadSession, CancelUploadSession or UploadObject on this session may carry it, with
+    the session id, in the metadata `x-upload-secret` and `x-upload-session` instead of an API
+    key, until the session completes, is cancelled or expires; a wrong secret is NOT_FOUND,
+    as a missing session is. Over REST the session's URL (Location) carries it.
+    """
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1474,10 +1482,11 @@ class StartUploadSessionResponse(_message.Message):
         session_id: _builtins.str = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
         limits: Global___UploadSessionLimits | None = ...,
+        upload_secret: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits", "session_id", b"session_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "limits", b"limits", "session_id", b"session_id", "upload_secret", b"upload_secret"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

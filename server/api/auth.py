@@ -6,7 +6,7 @@ available to it through `current_caller()` (a ContextVar, set for the duration o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +19,28 @@ from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_
 from bucketd.server.domain.models import Namespace, Principal
 from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.services.namespaces import NamespaceService
+from bucketd.server.services.session_hold import session_not_found
 
 PROTECTED_PREFIX = "/bucketd."  # health and reflection stay open, as load balancers expect
+
+
+# An upload URL (domain/upload_urls.py) stands in for a key on these calls of its one session.
+UPLOAD_SESSION_HEADER = "x-upload-session"
+UPLOAD_SECRET_HEADER = "x-upload-secret"
+_UPLOAD_URL_METHODS = frozenset(
+    f"/bucketd.v1.ObjectService/{name}"
+    for name in ("GetUploadSession", "CancelUploadSession", "UploadObject")
+)
+UploadUrls = Callable[[str, str], Awaitable[tuple[str, str]]]
+UPLOAD_URL_KEY_ID = "upload-url"
 
 
 @dataclass(frozen=True)
 class Caller:
     principal: Principal
     namespace_header: str | None
+    # A caller that holds an upload URL instead of a key: the one session it may touch.
+    session_id: str | None = None
 
 
 _CALLER: ContextVar[Caller] = ContextVar("bucketd_caller")
@@ -50,9 +64,28 @@ class CallerNamespace:
         return namespace
 
 
+def only_its_session(session_id: str) -> None:
+    """A caller holding an upload URL names that URL's session, or finds none."""
+    allowed = current_caller().session_id
+    if allowed is not None and session_id != allowed:
+        raise session_not_found(session_id)
+
+
+async def its_session_only(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """An UploadObject stream, whose header must name the upload URL's session."""
+    first = True
+    async for message in messages:
+        if first and current_caller().session_id is not None:
+            header = getattr(message, "header", None)
+            only_its_session(header.session_id if header is not None else "")
+        first = False
+        yield message
+
+
 class AuthInterceptor(ServerInterceptor):
-    def __init__(self, api_keys: ApiKeyService) -> None:
+    def __init__(self, api_keys: ApiKeyService, upload_urls: UploadUrls) -> None:
         self._api_keys = api_keys
+        self._upload_urls = upload_urls
 
     async def intercept_service(
         self,
@@ -64,20 +97,32 @@ class AuthInterceptor(ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not handler_call_details.method.startswith(PROTECTED_PREFIX):
             return handler
-        return wrap_unary_response(handler, self._authenticated)
+        url_allowed = handler_call_details.method in _UPLOAD_URL_METHODS
+        return wrap_unary_response(handler, lambda b: self._authenticated(b, url_allowed))
 
-    def _authenticated(self, behavior: Behavior) -> Behavior:
+    def _authenticated(self, behavior: Behavior, url_allowed: bool) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            metadata = {key: value for key, value in context.invocation_metadata() or ()}
-            principal = await self._api_keys.authenticate(_text(metadata.get("authorization")))
-            note_caller(principal.organization_id)
-            token = _CALLER.set(Caller(principal, _text(metadata.get("x-namespace"))))
+            metadata = {key: _text(value) for key, value in context.invocation_metadata() or ()}
+            caller = await self._caller(metadata, url_allowed)
+            note_caller(caller.principal.organization_id)
+            token = _CALLER.set(caller)
             try:
                 return await behavior(request, context)
             finally:
                 _CALLER.reset(token)
 
         return call
+
+    async def _caller(self, metadata: dict[str, str | None], url_allowed: bool) -> Caller:
+        """A key's caller; or, without a key, an upload URL's (its session's namespace)."""
+        session_id = metadata.get(UPLOAD_SESSION_HEADER)
+        secret = metadata.get(UPLOAD_SECRET_HEADER)
+        if url_allowed and "authorization" not in metadata and session_id:
+            organization_id, namespace_id = await self._upload_urls(session_id, secret or "")
+            principal = Principal(organization_id=organization_id, key_id=UPLOAD_URL_KEY_ID)
+            return Caller(principal, namespace_id, session_id=session_id)
+        principal = await self._api_keys.authenticate(metadata.get("authorization"))
+        return Caller(principal, metadata.get("x-namespace"))
 
 
 def _text(value: str | bytes | None) -> str | None:

@@ -11,7 +11,7 @@ from grpc import aio
 
 from bucketd import metrics
 from bucketd.server.api import convert, enums
-from bucketd.server.api.auth import CallerNamespace
+from bucketd.server.api.auth import CallerNamespace, its_session_only, only_its_session
 from bucketd.server.api.status import error_type
 from bucketd.server.api.streams import header_of, messages_of
 from bucketd.server.domain import checksums
@@ -343,7 +343,9 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
         with metrics.STREAMS_IN_FLIGHT.track_inprogress():
             record = await self._streams.upload(
                 await self._namespace(),
-                messages_of(request_iterator, context, idle_seconds=self._idle_seconds),
+                messages_of(
+                    its_session_only(request_iterator), context, idle_seconds=self._idle_seconds
+                ),
             )
         return pb.UploadObjectResponse(object=object_message(record))
 
@@ -351,11 +353,12 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def StartUploadSession(
         self, request: pb.StartUploadSessionRequest, context: Context
     ) -> pb.StartUploadSessionResponse:
-        session_id, expires_at = await self._streams.start_session(
+        session_id, expires_at, secret = await self._streams.start_session(
             await self._namespace(), header_of(request.header)
         )
         return pb.StartUploadSessionResponse(
             session_id=session_id,
+            upload_secret=secret,
             expires_at=convert.timestamp(expires_at),
             limits=self._session_limits(),
         )
@@ -371,6 +374,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def GetUploadSession(
         self, request: pb.GetUploadSessionRequest, context: Context
     ) -> pb.GetUploadSessionResponse:
+        only_its_session(request.session_id)
         status = await self._streams.session_status(
             await self._namespace(),
             request.session_id,
@@ -396,6 +400,7 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
     async def CancelUploadSession(
         self, request: pb.CancelUploadSessionRequest, context: Context
     ) -> pb.CancelUploadSessionResponse:
+        only_its_session(request.session_id)
         await self._streams.cancel_session(
             await self._namespace(), request.session_id, bucket=request.bucket_identifier or None
         )

@@ -42,6 +42,10 @@ class SessionHeader:
 
     stream: StreamHeader
     blob_ids: list[str]
+    # The upload URL's secret, hashed (domain/upload_urls.py), and whose session it is: what a
+    # call that holds the URL instead of an API key acts as.
+    secret_hash: str = ""
+    organization_id: str = ""
 
 
 # The field an offset error names (in its message and its details' `field`, which the

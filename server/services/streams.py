@@ -95,8 +95,11 @@ class StreamUploads:
 
     async def start_session(
         self, namespace: Namespace, header: StreamHeader
-    ) -> tuple[str, datetime]:
+    ) -> tuple[str, datetime, str]:
         return await self._sessions.start(namespace, header)
+
+    async def holder_of_url(self, session_id: str, secret: str) -> tuple[str, str]:
+        return await self._sessions.holder_of_url(session_id, secret)
 
     async def session_status(
         self,

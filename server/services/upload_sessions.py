@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bucketd.server.domain import mime
+from bucketd.server.domain import mime, upload_urls
 from bucketd.server.domain.blob_data import Streamed
 from bucketd.server.domain.models import Namespace, ObjectRecord
 from bucketd.server.domain.streams import SessionHeader, StreamHeader
@@ -68,12 +68,19 @@ class UploadSessions:
         # an append's hash, for this instance's next append to continue
         self.hashes = SessionHashes()
 
-    async def start(self, namespace: Namespace, header: StreamHeader) -> tuple[str, datetime]:
+    async def start(self, namespace: Namespace, header: StreamHeader) -> tuple[str, datetime, str]:
+        """The session's id, expiry and upload URL secret (given once, kept hashed)."""
         bucket, _, plan = await self._planner.plan(namespace, header)
         if not plan.blobs:
             raise InvalidArgument("header.blobs: a session announces its blobs in the header")
         pending = [self._contents.new_pending(namespace.namespace_id) for _ in plan.blobs]
-        saved = SessionHeader(stream=header, blob_ids=[b.blob_id for b in plan.blobs])
+        secret = upload_urls.new_secret()
+        saved = SessionHeader(
+            stream=header,
+            blob_ids=[b.blob_id for b in plan.blobs],
+            secret_hash=upload_urls.secret_hash(secret),
+            organization_id=namespace.organization_id,
+        )
         started = await self._drafts.begin(
             namespace,
             bucket,
@@ -95,7 +102,23 @@ class UploadSessions:
         except BaseException as error:
             await started.fail(error)
             raise
-        return started.write.write_id, started.write.lease_until
+        return started.write.write_id, started.write.lease_until, secret
+
+    async def holder_of_url(self, session_id: str, secret: str) -> tuple[str, str]:
+        """The organization and namespace of the live session whose upload URL carries
+        `secret`; a wrong secret is exactly a missing session."""
+        record = await self._writes.by_session(session_id)
+        write = record.write if record else None
+        header = write.header if write else None
+        if (
+            record is None
+            or write is None
+            or header is None
+            or write.expired(self._clock())
+            or not upload_urls.secret_matches(secret, header.secret_hash)
+        ):
+            raise session_not_found(session_id)
+        return header.organization_id, record.namespace_id
 
     async def _live(
         self, namespace: Namespace, session_id: str, bucket: str | None = None

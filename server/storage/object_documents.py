@@ -30,7 +30,10 @@ def _session_header(doc: Document | None) -> SessionHeader | None:
     stream = doc["stream"]
     blobs = [StreamBlobSpec(**blob) for blob in stream["blobs"]]
     return SessionHeader(
-        stream=StreamHeader(**{**stream, "blobs": blobs}), blob_ids=list(doc["blob_ids"])
+        stream=StreamHeader(**{**stream, "blobs": blobs}),
+        blob_ids=list(doc["blob_ids"]),
+        secret_hash=doc.get("secret_hash", ""),
+        organization_id=doc.get("organization_id", ""),
     )
 
 

@@ -71,6 +71,30 @@ async def ensure_bucket(client: S3Client, bucket: str, *, region: str) -> None:
         raise S3Unavailable(f"S3 bucket {bucket!r} is not usable: {error}") from error
 
 
+# What a web page does with a presigned URL: PUT the file (with its signed Content-Type), and
+# read an object back; ETag is what a page may compare.
+_CORS_METHODS = ["PUT", "GET", "HEAD"]
+CORS_MAX_AGE_SECONDS = 600
+
+
+async def set_bucket_cors(client: S3Client, bucket: str, origins: tuple[str, ...]) -> None:
+    """Let pages of `origins` PUT to presigned URLs of the storage bucket (S3 PutBucketCors;
+    Ceph RGW, MinIO and AWS honour it). No origins: the bucket's rules are left as they are."""
+    if not origins:
+        return
+    rule = {
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": _CORS_METHODS,
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": CORS_MAX_AGE_SECONDS,
+    }
+    try:
+        await client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [rule]})
+    except (BotoCoreError, ClientError) as error:
+        raise S3Unavailable(f"S3 bucket {bucket!r} refused its CORS rules: {error}") from error
+
+
 def _bucket_configuration(location: dict[str, str]) -> dict[str, Any]:
     # us-east-1 refuses an explicit LocationConstraint; every other region requires one.
     return {"CreateBucketConfiguration": location} if location else {}

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from bucketd.server.domain.models import ObjectRecord
 from bucketd.server.domain.status import Status
-from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteLease
+from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteKind, WriteLease
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
 from bucketd.server.storage.object_documents import object_document, object_record
@@ -36,6 +36,13 @@ class MongoWrites:
         with translated():
             doc = await self._objects.find_one(
                 {"namespace_id": namespace_id, "write.write_id": write_id}
+            )
+        return object_record(doc) if doc else None
+
+    async def by_session(self, session_id: str) -> ObjectRecord | None:
+        with translated():  # an index of its own (storage/objects.py): no namespace needed
+            doc = await self._objects.find_one(
+                {"write.write_id": session_id, "write.kind": WriteKind.SESSION.value}
             )
         return object_record(doc) if doc else None
 

@@ -27,3 +27,17 @@ def probe(route: Route, path: str, headers: dict[str, str]) -> dict[str, Any]:
     if route.kind is Kind.SESSION:
         body = None
     return {"method": route.http_method, "url": path, "json": body, "headers": headers}
+
+
+def preflight(route: Route, path: str, origin: str) -> dict[str, Any]:
+    """Keyword arguments of aiohttp's `request` for a browser's CORS preflight of `route`: no
+    key (a preflight carries none), the headers the route's callers send."""
+    asked = "authorization, x-namespace, content-type, idempotency-key, x-request-id"
+    if route.kind is not Kind.JSON:
+        asked += ", upload-offset, upload-length, upload-complete, upload-metadata, tus-resumable"
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": route.http_method,
+        "Access-Control-Request-Headers": asked,
+    }
+    return {"method": "OPTIONS", "url": path, "headers": headers}

@@ -296,7 +296,8 @@ async def test_another_organization_gets_404_as_for_a_missing_upload(
         async with service.http.head(target, headers=globex.headers()) as reply:
             answers.append(reply.status)
         status, _, error = await _patch(service, globex, target, 0, b"x", complete=True)
-        answers.append((status, error["error"]["message"].replace(target.rsplit("/", 1)[1], "ID")))
+        named = target.rsplit("/", 1)[1].split(".")[0]  # the session id, not the URL's secret
+        answers.append((status, error["error"]["message"].replace(named, "ID")))
         async with service.http.delete(target, headers=globex.headers()) as reply:
             answers.append((reply.status, (await reply.json())["error"]["type"]))
     assert answers[:3] == answers[3:]
@@ -350,7 +351,7 @@ async def test_a_grpc_session_finished_over_http_and_back(service: Service, acme
 
     # and the other way: started over HTTP, finished by an UploadObject stream
     location, offset = await _create(service, acme, data[:PART])
-    session_id = location.rsplit("/", 1)[1]
+    session_id = location.rsplit("/", 1)[1].split(".")[0]  # the URL's secret follows it
     status_reply = await stub.GetUploadSession(
         pb.GetUploadSessionRequest(session_id=session_id), metadata=acme.metadata()
     )
@@ -444,10 +445,11 @@ async def test_a_client_without_the_interop_header_reads_the_final_answer_first(
     await make_bucket(service, acme)
     plain = await asyncio.to_thread(_plain_post, service.http_url, acme, {"Upload-Complete": "?1"})
     assert plain == (200, None)
+    # a version bucketd does not speak is refused at creation (issue 36), with no 104 either
     unknown = await asyncio.to_thread(
         _plain_post, service.http_url, acme, {"Upload-Complete": "?1", INTEROP: "3"}
     )
-    assert unknown == (200, None)
+    assert unknown == (400, None)
     for version in ("6", "7", "8"):
         location = await _send_then_drop(service, acme, b"abc", 2, version=version)
         headers = {**acme.headers(), INTEROP: version}

@@ -14,16 +14,19 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Service, Tenant
-from tests.e2e.objects_support import digest, make_bucket
+from tests.e2e.objects_support import call, digest, make_bucket
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("tus") / "abort_and_resume.mjs"
 MIB = 1024 * 1024
 
 
-@pytest.mark.parametrize("source", ["buffer", "file"])
+@pytest.mark.parametrize(
+    ("source", "protocol"),
+    [("buffer", "ietf-draft-05"), ("file", "ietf-draft-05"), ("file", "tus-v1")],
+)
 async def test_tus_js_client_resumes_an_aborted_upload(
-    service: Service, acme: Tenant, tmp_path: Path, source: str
+    service: Service, acme: Tenant, tmp_path: Path, source: str, protocol: str
 ) -> None:
     assert (ROOT / "node_modules" / "tus-js-client").is_dir(), "run `make setup` (npm ci)"
     await make_bucket(service, acme)
@@ -36,6 +39,7 @@ async def test_tus_js_client_resumes_an_aborted_upload(
         "BUCKETD_NAMESPACE": acme.namespace or "default",
         "FILE": str(tmp_path / "big.bin"),
         "SOURCE": source,
+        "PROTOCOL": protocol,
         "ABORT_AFTER": str(20 * MIB),
         "URL_STORAGE": str(tmp_path / "urls.json"),
     }
@@ -53,6 +57,50 @@ async def test_tus_js_client_resumes_an_aborted_upload(
     assert "aborted after" in text, text
     resumed_from = int(text.split("resumed from ")[1].split()[0])
     assert 0 < resumed_from < len(data), text  # bytes of the aborted append were kept
-    stored = json.loads(text.strip().splitlines()[-1])
+    if protocol == "tus-v1":  # tus's last answer is a 204: the bucket holds the one object
+        _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+        (stored,) = listed["results"]
+    else:
+        stored = json.loads(text.strip().splitlines()[-1])
     assert stored["blobs"][0]["details"]["hash"] == digest(data)
     assert stored["blobs"][0]["details"]["size_bytes"] == len(data)
+    if protocol == "tus-v1":  # tus 1.0 (its default): Upload-Metadata names the file
+        async with service.http.get(
+            f"/v1/buckets/things/objects/{stored['object_id']}", headers=acme.headers()
+        ) as reply:
+            details = (await reply.json())["blobs"][0]["details"]
+        assert (details["filename"], details["mime_type"]) == ("big.bin", "text/plain")
+
+
+async def test_tus_js_client_ietf_draft_03_is_refused_at_creation(
+    service: Service, acme: Tenant, tmp_path: Path
+) -> None:
+    """A draft version bucketd does not speak fails its creation (400), not a later append."""
+    await make_bucket(service, acme)
+    (tmp_path / "small.bin").write_bytes(os.urandom(MIB))
+    env = {
+        **os.environ,
+        "BUCKETD_HTTP_URL": service.http_url,
+        "BUCKETD_API_KEY": acme.api_key,
+        "BUCKETD_NAMESPACE": acme.namespace or "default",
+        "FILE": str(tmp_path / "small.bin"),
+        "SOURCE": "file",
+        "PROTOCOL": "ietf-draft-03",
+        "ABORT_AFTER": str(2 * MIB),
+        "URL_STORAGE": str(tmp_path / "urls.json"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        str(SCRIPT),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    text = output.decode(errors="replace")
+    assert process.returncode != 0, text
+    assert "while creating upload" in text and "response code: 400" in text, text
+    assert "is not spoken here" in text, text
+    _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+    assert listed["results"] == []

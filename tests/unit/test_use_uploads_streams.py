@@ -197,7 +197,7 @@ async def test_a_streams_checksum_follows_the_one_rule_and_its_answer_the_one_sp
 async def test_a_session_survives_a_broken_stream_and_is_held_by_one_stream() -> None:
     w, namespace, _ = await _ready()
     streams = w.services.streams
-    session_id, _ = await streams.start_session(namespace, _header())
+    session_id, _, _ = await streams.start_session(namespace, _header())
     status = await streams.session_status(namespace, session_id)
     assert [b.persisted for b in status.blobs] == [0]
     made = await streams.upload(
@@ -206,7 +206,7 @@ async def test_a_session_survives_a_broken_stream_and_is_held_by_one_stream() ->
     assert made.blobs[0].sha256 == hashlib.sha256(PDF).hexdigest()
     finished = await streams.session_status(namespace, session_id)
     assert finished.made is not None and finished.made.object_id == made.object_id
-    other, _ = await streams.start_session(namespace, _header())
+    other, _, _ = await streams.start_session(namespace, _header())
     await streams.cancel_session(namespace, other)
     with pytest.raises(NotFound):
         await streams.session_status(namespace, other)
@@ -221,7 +221,7 @@ async def _stalled_after(session_id: str, sent: bytes) -> AsyncIterator[Message]
 async def test_a_newer_stream_takes_the_session_over_and_keeps_every_byte() -> None:
     w, namespace, _ = await _ready()
     streams = w.services.streams
-    session_id, _ = await streams.start_session(namespace, _header())
+    session_id, _, _ = await streams.start_session(namespace, _header())
     stale = asyncio.create_task(streams.upload(namespace, _stalled_after(session_id, PDF[:10])))
     await asyncio.sleep(0.05)  # the stale stream holds the session and has its 10 bytes
     status = await streams.session_status(namespace, session_id, take_over=True)
@@ -239,7 +239,7 @@ async def test_a_newer_stream_takes_the_session_over_and_keeps_every_byte() -> N
 async def test_a_cancel_ends_the_stream_writing_the_session() -> None:
     w, namespace, _ = await _ready()
     streams = w.services.streams
-    session_id, _ = await streams.start_session(namespace, _header())
+    session_id, _, _ = await streams.start_session(namespace, _header())
     stale = asyncio.create_task(streams.upload(namespace, _stalled_after(session_id, PDF[:10])))
     await asyncio.sleep(0.05)
     await streams.cancel_session(namespace, session_id)
@@ -256,7 +256,7 @@ async def _in_appends(
     `later` (another instance's streams) takes the appends after the first."""
     part = PART_BYTES
     spec = StreamBlobSpec(property="doc", mime_type="application/pdf", expected_size=len(data))
-    session_id, _ = await streams.start_session(
+    session_id, _, _ = await streams.start_session(
         namespace, StreamHeader(bucket_identifier="papers", blobs=[spec])
     )
     pieces = [(0, part + 5), (part + 5, part + 10), (part + 10, len(data))]
@@ -294,3 +294,20 @@ async def test_appends_continue_the_sessions_hash_instead_of_reading_it_back() -
     made = await _in_appends(w.services.streams, namespace, data, later=other.services.streams)
     assert made.blobs[0].sha256 == hashlib.sha256(data).hexdigest()
     assert len(_object_reads(w)) == 1  # read back once, to hash it
+
+
+async def test_an_upload_url_secret_names_its_live_session_only() -> None:
+    w, namespace, _ = await _ready()
+    streams = w.services.streams
+    session_id, _, secret = await streams.start_session(namespace, _header())
+    other, _, other_secret = await streams.start_session(namespace, _header())
+    assert len(secret) >= 22 and secret != other_secret  # ≥ 128 bits, one per session
+    holder = await streams.holder_of_url(session_id, secret)
+    assert holder == (namespace.organization_id, namespace.namespace_id)
+    for wrong in ("", other_secret, secret[:-1]):
+        with pytest.raises(NotFound):
+            await streams.holder_of_url(session_id, wrong)
+    await streams.cancel_session(namespace, session_id)
+    with pytest.raises(NotFound):  # cancelled: no capability any more
+        await streams.holder_of_url(session_id, secret)
+    assert await streams.holder_of_url(other, other_secret)

@@ -4,6 +4,7 @@
 // final answer's body (the object) as the last line of output.
 //
 // env: BUCKETD_HTTP_URL, BUCKETD_API_KEY, BUCKETD_NAMESPACE, FILE, SOURCE (buffer | file),
+//      PROTOCOL (tus-js-client's: ietf-draft-05 unless set; tus-v1 is its default),
 //      ABORT_AFTER, URL_STORAGE (a JSON file for the stored upload URLs)
 import { createReadStream, readFileSync } from 'node:fs'
 import { FileUrlStorage, Upload } from 'tus-js-client'
@@ -14,7 +15,8 @@ const input = () => (env.SOURCE === 'buffer' ? readFileSync(env.FILE) : createRe
 
 const options = {
   endpoint: `${env.BUCKETD_HTTP_URL}/v1/buckets/things/objects/upload?property=notes&filename=big.bin`,
-  protocol: 'ietf-draft-05',
+  protocol: env.PROTOCOL || 'ietf-draft-05',
+  metadata: { filename: 'big.bin', filetype: 'text/plain' },
   headers: { Authorization: `Bearer ${env.BUCKETD_API_KEY}`, 'X-Namespace': env.BUCKETD_NAMESPACE },
   urlStorage: new FileUrlStorage(env.URL_STORAGE),
   storeFingerprintForResuming: true,

@@ -16,7 +16,7 @@ from bucketd.server.domain.models import ObjectRecord, SoftDeleteMarks
 from bucketd.server.domain.query import Filter
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.stored import ObjectStats, Usage
-from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteLease
+from bucketd.server.domain.writes import Hold, Part, PendingContent, Tail, WriteKind, WriteLease
 from tests.unit.fakes.aggregate import aggregate
 from tests.unit.fakes.query import matches, page_of
 from tests.unit.fakes.records import FakeDatabase
@@ -192,6 +192,16 @@ class FakeObjects:
                 r
                 for r in self.records.values()
                 if r.namespace_id == namespace_id and r.write and r.write.write_id == write_id
+            ),
+            None,
+        )
+
+    async def by_session(self, session_id: str) -> ObjectRecord | None:
+        return next(
+            (
+                r
+                for r in self.records.values()
+                if r.write and r.write.write_id == session_id and r.write.kind is WriteKind.SESSION
             ),
             None,
         )
