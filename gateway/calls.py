@@ -4,6 +4,7 @@ protocol, calls through here."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any
 
 from google.protobuf import message_factory
@@ -22,6 +23,7 @@ UPLOAD_OBJECT = _OBJECTS.methods_by_name["UploadObject"]
 START_UPLOAD_SESSION = _OBJECTS.methods_by_name["StartUploadSession"]
 GET_UPLOAD_SESSION = _OBJECTS.methods_by_name["GetUploadSession"]
 CANCEL_UPLOAD_SESSION = _OBJECTS.methods_by_name["CancelUploadSession"]
+READ_OBJECT = _OBJECTS.methods_by_name["ReadObject"]
 
 
 def _serialized(sent: Sent) -> bytes:
@@ -40,9 +42,11 @@ class Calls:
         if method.full_name not in self._callables:
             path = f"/{method.containing_service.full_name}/{method.name}"
             response = message_factory.GetMessageClass(method.output_type)
-            kind = (
-                self._channel.stream_unary if method.client_streaming else self._channel.unary_unary
-            )
+            kind: Any = self._channel.unary_unary
+            if method.client_streaming:
+                kind = self._channel.stream_unary
+            elif method.server_streaming:
+                kind = self._channel.unary_stream
             self._callables[method.full_name] = kind(
                 path, request_serializer=_serialized, response_deserializer=response.FromString
             )
@@ -51,3 +55,10 @@ class Calls:
     async def __call__(self, method: MethodDescriptor, request: Any, call: Call) -> Any:
         """`request`: the message, or for a client stream an async iterator of what it sends."""
         return await self._callable(method)(request, metadata=call.metadata, timeout=call.timeout)
+
+    def stream(self, method: MethodDescriptor, request: Message, call: Call) -> AsyncIterable[Any]:
+        """The answers of a server-streaming method (ReadObject), as they come."""
+        answers: AsyncIterable[Any] = self._callable(method)(
+            request, metadata=call.metadata, timeout=call.timeout
+        )
+        return answers

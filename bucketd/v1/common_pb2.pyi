@@ -89,6 +89,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """A URL source did not deliver its bytes within the fetch's deadline."""
     ERROR_REASON_STORAGE_UNAVAILABLE: _ErrorReason.ValueType  # 15
     """MongoDB or S3 could not be reached; the call may succeed if retried."""
+    ERROR_REASON_RANGE_NOT_SATISFIABLE: _ErrorReason.ValueType  # 16
+    """A read's range starts at or past the end of the blob (ErrorInfo's size_bytes: its size)."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a call failed: the one error vocabulary. A failed call's status carries a
@@ -132,6 +134,8 @@ ERROR_REASON_SOURCE_TOO_SLOW: ErrorReason.ValueType  # 14
 """A URL source did not deliver its bytes within the fetch's deadline."""
 ERROR_REASON_STORAGE_UNAVAILABLE: ErrorReason.ValueType  # 15
 """MongoDB or S3 could not be reached; the call may succeed if retried."""
+ERROR_REASON_RANGE_NOT_SATISFIABLE: ErrorReason.ValueType  # 16
+"""A read's range starts at or past the end of the blob (ErrorInfo's size_bytes: its size)."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _TaskStatus:

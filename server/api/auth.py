@@ -6,7 +6,7 @@ available to it through `current_caller()` (a ContextVar, set for the duration o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ import grpc
 from grpc import aio
 
 from bucketd.server.api.call_fields import note_caller, note_namespace
-from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, StreamBehavior, wrap_any
 from bucketd.server.domain.models import Namespace, Principal
 from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.services.namespaces import NamespaceService
@@ -64,16 +64,30 @@ class AuthInterceptor(ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not handler_call_details.method.startswith(PROTECTED_PREFIX):
             return handler
-        return wrap_unary_response(handler, self._authenticated)
+        return wrap_any(handler, self._authenticated, self._authenticated_stream)
+
+    async def _caller(self, context: aio.ServicerContext[Any, Any]) -> Caller:
+        metadata = {key: value for key, value in context.invocation_metadata() or ()}
+        principal = await self._api_keys.authenticate(_text(metadata.get("authorization")))
+        note_caller(principal.organization_id)
+        return Caller(principal, _text(metadata.get("x-namespace")))
 
     def _authenticated(self, behavior: Behavior) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            metadata = {key: value for key, value in context.invocation_metadata() or ()}
-            principal = await self._api_keys.authenticate(_text(metadata.get("authorization")))
-            note_caller(principal.organization_id)
-            token = _CALLER.set(Caller(principal, _text(metadata.get("x-namespace"))))
+            token = _CALLER.set(await self._caller(context))
             try:
                 return await behavior(request, context)
+            finally:
+                _CALLER.reset(token)
+
+        return call
+
+    def _authenticated_stream(self, behavior: StreamBehavior) -> StreamBehavior:
+        async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any]:
+            token = _CALLER.set(await self._caller(context))
+            try:
+                async for message in behavior(request, context):
+                    yield message
             finally:
                 _CALLER.reset(token)
 
