@@ -1,11 +1,12 @@
 """Something that makes bucketd's calls: a `grpc.aio.Channel`, or, in one `bucketd serve`, the
 server's in-process channel (server/api/local_calls.py). The gateway's routes take a `Caller`,
-and both satisfy it as they are: it asks for the two kinds of call bucketd has (every RPC
-answers one message) and for what the routes do with a call, await its answer."""
+and both satisfy it as they are: it asks for the three kinds of call bucketd has (a message
+or a stream of them in, one answer out; ReadObject's one message in, a stream out) and for
+what the routes do with a call: await its answer, or iterate over it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
@@ -37,6 +38,17 @@ class StreamCall[Request, Response](Protocol):
     ) -> Awaitable[Response]: ...
 
 
+class ReadCall[Request, Response](Protocol):
+    """One request message, a stream of answers (grpc.aio's UnaryStreamMultiCallable)."""
+
+    def __call__(
+        self,
+        request: Request,
+        timeout: float | None = None,  # the call's deadline, as gRPC's
+        metadata: Metadata | None = None,
+    ) -> AsyncIterable[Response]: ...
+
+
 class Caller(Protocol):
     """Makes the calls of a method path (`/bucketd.v1.ObjectService/GetObject`)."""
 
@@ -53,6 +65,13 @@ class Caller(Protocol):
         request_serializer: Serializer | None,
         response_deserializer: Deserializer | None,
     ) -> StreamCall[Any, Any]: ...
+
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Serializer | None,
+        response_deserializer: Deserializer | None,
+    ) -> ReadCall[Any, Any]: ...
 
 
 def _serialized(message: Message) -> bytes:

@@ -22,7 +22,7 @@ import grpc
 from google.protobuf.message import Message
 from grpc import aio
 
-from bucketd.client import reach, transfer
+from bucketd.client import reach, reads, transfer
 from bucketd.client.errors import InvalidArgument, Unavailable, from_rpc_error
 from bucketd.client.retries import RetryPolicy, retrying
 from bucketd.client.settings import ClientSettings
@@ -345,17 +345,19 @@ class AsyncClient:
         blob: int = 0,
         progress: Progress | None = None,
         on_path: Callable[[Path], None] | None = None,
+        presigned: bool = False,
     ) -> Path:
-        """A blob's bytes into `destination` through a presigned URL (written whole, then
-        renamed into place; a failure leaves nothing). A directory (one that exists, or a path
-        ending in "/") receives the file under its stored filename; `on_path` hears the file's
-        path before the bytes come (a progress bar's label)."""
-        obj = await self.get_object(bucket, object_id, presigned_urls=True)
+        """A blob's bytes into `destination` through ReadObject (each slice's CRC32C and the
+        SHA-256 checked, a broken stream resumed; client/reads.py), or with `presigned` through
+        a presigned S3 URL; written whole, then renamed into place (a failure leaves nothing).
+        A directory (one that exists, or a path ending in "/") receives the file under its
+        stored filename; `on_path` hears the file's path before the bytes come."""
+        obj = await self.get_object(bucket, object_id, presigned_urls=presigned)
         blobs = obj["blobs"]
         if not 0 <= blob < len(blobs):
             raise InvalidArgument(f"blob {blob}: the object has {len(blobs)} blob(s)")
         url = blobs[blob].get("presigned_url")
-        if not url:
+        if presigned and not url:
             raise InvalidArgument(f"blob {blob} of {object_id} has no stored bytes to download")
         size = blobs[blob]["details"].get("size_bytes")
         target = Path(destination)
@@ -365,7 +367,17 @@ class AsyncClient:
             target = target / Path(stored).name  # never a path the stored name would climb
         if on_path is not None:
             on_path(target)
-        return await transfer.download(url, target, size=size, progress=progress)
+        if presigned:
+            return await transfer.download(url, target, size=size, progress=progress)
+        request = objects_pb2.ReadObjectRequest(
+            bucket_identifier=bucket, object_identifier=object_id, blob=str(blob)
+        )
+        try:
+            return await reads.download_to(
+                self.stubs.objects, request, target, metadata=self.metadata(), progress=progress
+            )
+        except aio.AioRpcError as error:
+            raise from_rpc_error(error) from None
 
     async def _file_property(self, bucket: str) -> str:
         """The bucket's one file property, for callers that do not name it."""

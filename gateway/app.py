@@ -17,6 +17,7 @@ from bucketd.drain import Drain
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
 from bucketd.gateway.calls import Calls
 from bucketd.gateway.cors import Cors
+from bucketd.gateway.content import ContentHandler
 from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler
@@ -118,12 +119,14 @@ def _literal_guard(methods: set[str]) -> Handler:
 
 def _handler(
     route: Route, calls: Calls, settings: GatewaySettings, adapters: list[UploadProtocol]
-) -> StreamHandler | SessionHandler | RouteHandler:
+) -> StreamHandler | SessionHandler | RouteHandler | ContentHandler:
     """One handler per route kind."""
     if route.kind is Kind.STREAM:
         return StreamHandler(route, calls, settings, adapters)
     if route.kind is Kind.SESSION:
         return SessionHandler(route, adapters)
+    if route.kind is Kind.READ:
+        return ContentHandler(route, calls, settings)
     return RouteHandler(route, calls, settings)
 
 

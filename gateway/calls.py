@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import AsyncIterable
 from typing import Any
 
 from google.protobuf import message_factory
@@ -29,6 +30,7 @@ AUTHENTICATE = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].methods_by_na
 # itself is authenticated anyway: this only spares a round trip), and how many are kept.
 KEY_TRUST_SECONDS = 5.0
 MAX_TRUSTED_KEYS = 10_000
+READ_OBJECT = _OBJECTS.methods_by_name["ReadObject"]
 
 
 def _serialized(sent: Sent) -> bytes:
@@ -48,9 +50,11 @@ class Calls:
         if method.full_name not in self._callables:
             path = f"/{method.containing_service.full_name}/{method.name}"
             response = message_factory.GetMessageClass(method.output_type)
-            kind = (
-                self._channel.stream_unary if method.client_streaming else self._channel.unary_unary
-            )
+            kind: Any = self._channel.unary_unary
+            if method.client_streaming:
+                kind = self._channel.stream_unary
+            elif method.server_streaming:
+                kind = self._channel.unary_stream
             self._callables[method.full_name] = kind(
                 path, request_serializer=_serialized, response_deserializer=response.FromString
             )
@@ -73,3 +77,9 @@ class Calls:
         if len(self._trusted) >= MAX_TRUSTED_KEYS:
             self._trusted.clear()
         self._trusted[digest] = now + KEY_TRUST_SECONDS
+    def stream(self, method: MethodDescriptor, request: Message, call: Call) -> AsyncIterable[Any]:
+        """The answers of a server-streaming method (ReadObject), as they come."""
+        answers: AsyncIterable[Any] = self._callable(method)(
+            request, metadata=call.metadata, timeout=call.timeout
+        )
+        return answers

@@ -9,6 +9,7 @@ from google.api import field_behavior_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 from bucketd.codec import accepted_enum_values, in_body, inline_field, json_key
+from bucketd.gateway import openapi_read
 from bucketd.gateway.errors import ERROR_TYPE
 from bucketd.gateway.openapi_examples import EXAMPLES
 from bucketd.gateway.routes import Kind, Route, routes_from
@@ -176,7 +177,10 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         if route.kind is not Kind.SESSION or route.http_method == "PATCH"  # else: in headers
         else {"default": _error(schemas)},
     }
-    if route.kind is not Kind.JSON:
+    if route.kind is Kind.READ:
+        operation["parameters"] += openapi_read.PARAMETERS
+        operation["responses"] = openapi_read.responses(_error(schemas))
+    elif route.kind is not Kind.JSON:
         _upload_protocol(operation, route, schemas)
     elif route.body:
         body = schemas.request_body(method.input_type, skip=tuple(route.path_variables))

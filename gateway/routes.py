@@ -2,9 +2,10 @@
 
 Like grpc-gateway or Envoy's transcoder: each HttpRule (and its additional_bindings) becomes one
 Route with its method, path template, body and response_body selectors, and its Kind: JSON for a
-unary call, STREAM for a client-streaming one (grpc-gateway's rule: the body is the stream), and
+unary call, STREAM for a client-streaming one (grpc-gateway's rule: the body is the stream),
 SESSION for a binding on an upload session's resource (its path binds `session_id`), which an
-upload protocol adapter serves in headers (gateway/uploads.py).
+upload protocol adapter serves in headers (gateway/uploads.py), and READ for a server-streaming
+one (ReadObject: the answer is the bytes, gateway/content.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Kind(enum.Enum):
     JSON = "json"  # a unary call: JSON body, path and query in; JSON out
     STREAM = "stream"  # a client stream: the body is the stream (a raw file, multipart)
     SESSION = "session"  # an upload session's resource: an upload protocol's headers
+    READ = "read"  # a server stream: the answer is the bytes (GET, HEAD; Range, ETag)
 
 
 def query_name(field: FieldDescriptor) -> str:
@@ -81,6 +83,8 @@ class Route:
     def kind(self) -> Kind:
         if SESSION_VARIABLE in self.path_variables:
             return Kind.SESSION
+        if self.method.server_streaming:
+            return Kind.READ
         return Kind.STREAM if self.method.client_streaming else Kind.JSON
 
     @property
@@ -110,7 +114,7 @@ class Route:
         query, and on a route without a body its other scalar fields (grpc-gateway's rule); a
         stream's header and the blobs it announces take theirs from the query; a session's
         resource takes none (the session holds its header)."""
-        if self.kind is Kind.SESSION:
+        if self.kind in (Kind.SESSION, Kind.READ):  # a read's range travels in Range
             return {}
         if self.kind is Kind.STREAM:
             held = [f.message_type for f in self.fields.fields if f.message_type is not None]

@@ -95,6 +95,12 @@ class OffsetMismatch(OutOfRange):
     reason = ErrorReason.ERROR_REASON_MISMATCHING_UPLOAD_OFFSET
 
 
+class RangeNotSatisfiable(OutOfRange):
+    """A read starts at or past the end of the blob."""
+
+    reason = ErrorReason.ERROR_REASON_RANGE_NOT_SATISFIABLE
+
+
 class PayloadTooLarge(BucketdError):
     """A size limit was exceeded (request, blob, base64 payload)."""
 

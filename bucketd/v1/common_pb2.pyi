@@ -97,6 +97,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The API key sent more requests than its rate limit allows: retry after the
     google.rpc.RetryInfo delay (HTTP: Retry-After).
     """
+    ERROR_REASON_RANGE_NOT_SATISFIABLE: _ErrorReason.ValueType  # 18
+    """A read's range starts at or past the end of the blob (ErrorInfo's size_bytes: its size)."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why a call failed: the one error vocabulary. A failed call's status carries a
@@ -148,6 +150,8 @@ ERROR_REASON_RATE_LIMITED: ErrorReason.ValueType  # 17
 """The API key sent more requests than its rate limit allows: retry after the
 google.rpc.RetryInfo delay (HTTP: Retry-After).
 """
+ERROR_REASON_RANGE_NOT_SATISFIABLE: ErrorReason.ValueType  # 18
+"""A read's range starts at or past the end of the blob (ErrorInfo's size_bytes: its size)."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 class _TaskStatus:

@@ -1745,3 +1745,123 @@ class UploadObjectResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UploadObjectResponse: _TypeAlias = UploadObjectResponse  # noqa: Y015
+
+@_typing.final
+class ReadObjectRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    OBJECT_IDENTIFIER_FIELD_NUMBER: _builtins.int
+    BLOB_FIELD_NUMBER: _builtins.int
+    READ_OFFSET_FIELD_NUMBER: _builtins.int
+    READ_LIMIT_FIELD_NUMBER: _builtins.int
+    bucket_identifier: _builtins.str
+    object_identifier: _builtins.str
+    blob: _builtins.str
+    """The blob: its index in the object ("0") or its property ("image")."""
+    read_offset: _builtins.int
+    """The first byte to read; a negative value reads that many bytes back from the end (as a
+    suffix range does), the whole blob when it is shorter.
+    """
+    read_limit: _builtins.int
+    """At most this many bytes from read_offset; 0 reads to the end."""
+    def __init__(
+        self,
+        *,
+        bucket_identifier: _builtins.str = ...,
+        object_identifier: _builtins.str = ...,
+        blob: _builtins.str = ...,
+        read_offset: _builtins.int = ...,
+        read_limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob", b"blob", "bucket_identifier", b"bucket_identifier", "object_identifier", b"object_identifier", "read_limit", b"read_limit", "read_offset", b"read_offset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadObjectRequest: _TypeAlias = ReadObjectRequest  # noqa: Y015
+
+@_typing.final
+class ReadObjectMetadata(_message.Message):
+    """What a ReadObject stream serves: the blob, and the range of its bytes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DETAILS_FIELD_NUMBER: _builtins.int
+    READ_OFFSET_FIELD_NUMBER: _builtins.int
+    READ_LENGTH_FIELD_NUMBER: _builtins.int
+    read_offset: _builtins.int
+    """The first byte served."""
+    read_length: _builtins.int
+    """How many bytes are served (the slices' sizes add up to it)."""
+    @_builtins.property
+    def details(self) -> Global___BlobDetails:
+        """Size (of the whole blob), MIME type, filename and hash ("sha256:<hex>")."""
+
+    def __init__(
+        self,
+        *,
+        details: Global___BlobDetails | None = ...,
+        read_offset: _builtins.int = ...,
+        read_length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["details", b"details"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["details", b"details", "read_length", b"read_length", "read_offset", b"read_offset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadObjectMetadata: _TypeAlias = ReadObjectMetadata  # noqa: Y015
+
+@_typing.final
+class ChecksummedData(_message.Message):
+    """A slice of bytes and their CRC32C (Castagnoli), to check what arrived."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    CRC32C_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    crc32c: _builtins.int
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        crc32c: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "crc32c", b"crc32c"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChecksummedData: _TypeAlias = ChecksummedData  # noqa: Y015
+
+@_typing.final
+class ReadObjectResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METADATA_FIELD_NUMBER: _builtins.int
+    CHECKSUMMED_DATA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def metadata(self) -> Global___ReadObjectMetadata:
+        """In the first message only, which carries nothing else (no storage was read yet)."""
+
+    @_builtins.property
+    def checksummed_data(self) -> Global___ChecksummedData:
+        """The next slice of the range, in every later message (none for an empty range)."""
+
+    def __init__(
+        self,
+        *,
+        metadata: Global___ReadObjectMetadata | None = ...,
+        checksummed_data: Global___ChecksummedData | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checksummed_data", b"checksummed_data", "metadata", b"metadata"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksummed_data", b"checksummed_data", "metadata", b"metadata"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadObjectResponse: _TypeAlias = ReadObjectResponse  # noqa: Y015

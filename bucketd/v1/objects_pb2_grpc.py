@@ -100,6 +100,11 @@ class ObjectServiceStub:
                 request_serializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.SerializeToString,
                 response_deserializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.FromString,
                 _registered_method=True)
+        self.ReadObject = channel.unary_stream(
+                '/bucketd.v1.ObjectService/ReadObject',
+                request_serializer=bucketd_dot_v1_dot_objects__pb2.ReadObjectRequest.SerializeToString,
+                response_deserializer=bucketd_dot_v1_dot_objects__pb2.ReadObjectResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -205,6 +210,16 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadObject(self, request, context):
+        """Streams a blob's stored bytes (after Cloud Storage's ReadObject): the first message carries
+        the blob's details and the range served, and every later one a slice of the bytes (at most
+        2 MiB) with its CRC32C. Over REST, GET …/content answers the bytes themselves (Range,
+        ETag, If-None-Match, If-Range, HEAD).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -272,6 +287,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.CancelUploadSession,
                     request_deserializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.FromString,
                     response_serializer=bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.SerializeToString,
+            ),
+            'ReadObject': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadObject,
+                    request_deserializer=bucketd_dot_v1_dot_objects__pb2.ReadObjectRequest.FromString,
+                    response_serializer=bucketd_dot_v1_dot_objects__pb2.ReadObjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -626,6 +646,33 @@ class ObjectService:
             '/bucketd.v1.ObjectService/CancelUploadSession',
             bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionRequest.SerializeToString,
             bucketd_dot_v1_dot_objects__pb2.CancelUploadSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/bucketd.v1.ObjectService/ReadObject',
+            bucketd_dot_v1_dot_objects__pb2.ReadObjectRequest.SerializeToString,
+            bucketd_dot_v1_dot_objects__pb2.ReadObjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,12 @@ class ObjectServiceStub:
     """
     CancelUploadSession: _grpc.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]
     """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
+    ReadObject: _grpc.UnaryStreamMultiCallable[_objects_pb2.ReadObjectRequest, _objects_pb2.ReadObjectResponse]
+    """Streams a blob's stored bytes (after Cloud Storage's ReadObject): the first message carries
+    the blob's details and the range served, and every later one a slice of the bytes (at most
+    2 MiB) with its CRC32C. Over REST, GET …/content answers the bytes themselves (Range,
+    ETag, If-None-Match, If-Range, HEAD).
+    """
 
 @_typing.type_check_only
 class ObjectServiceAsyncStub(ObjectServiceStub):
@@ -115,6 +121,12 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     """
     CancelUploadSession: _aio.UnaryUnaryMultiCallable[_objects_pb2.CancelUploadSessionRequest, _objects_pb2.CancelUploadSessionResponse]  # type: ignore[assignment]
     """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
+    ReadObject: _aio.UnaryStreamMultiCallable[_objects_pb2.ReadObjectRequest, _objects_pb2.ReadObjectResponse]  # type: ignore[assignment]
+    """Streams a blob's stored bytes (after Cloud Storage's ReadObject): the first message carries
+    the blob's details and the range served, and every later one a slice of the bytes (at most
+    2 MiB) with its CRC32C. Over REST, GET …/content answers the bytes themselves (Range,
+    ETag, If-None-Match, If-Range, HEAD).
+    """
 
 class ObjectServiceServicer:
     """Objects are records holding one or more blobs (reference section 3)."""
@@ -221,5 +233,16 @@ class ObjectServiceServicer:
         context: _ServicerContext,
     ) -> _typing.Union[_objects_pb2.CancelUploadSessionResponse, _abc.Awaitable[_objects_pb2.CancelUploadSessionResponse]]:
         """Cancels a session: its parts are aborted in S3 and its object ends FAILED."""
+
+    def ReadObject(
+        self,
+        request: _objects_pb2.ReadObjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_objects_pb2.ReadObjectResponse], _abc.AsyncIterator[_objects_pb2.ReadObjectResponse]]:
+        """Streams a blob's stored bytes (after Cloud Storage's ReadObject): the first message carries
+        the blob's details and the range served, and every later one a slice of the bytes (at most
+        2 MiB) with its CRC32C. Over REST, GET …/content answers the bytes themselves (Range,
+        ETag, If-None-Match, If-Range, HEAD).
+        """
 
 def add_ObjectServiceServicer_to_server(servicer: ObjectServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

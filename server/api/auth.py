@@ -6,7 +6,7 @@ available to it through `current_caller()` (a ContextVar, set for the duration o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ import grpc
 from grpc import aio
 
 from bucketd.server.api.call_fields import note_caller, note_namespace
-from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, StreamBehavior, wrap_any
 from bucketd.server.domain.models import Namespace, Principal
 from bucketd.server.services.api_keys import ApiKeyService
 from bucketd.server.services.namespaces import NamespaceService
@@ -98,14 +98,23 @@ class AuthInterceptor(ServerInterceptor):
         if handler is None or not handler_call_details.method.startswith(PROTECTED_PREFIX):
             return handler
         url_allowed = handler_call_details.method in _UPLOAD_URL_METHODS
-        return wrap_unary_response(handler, lambda b: self._authenticated(b, url_allowed))
+        return wrap_any(
+            handler,
+            lambda b: self._authenticated(b, url_allowed),
+            lambda b: self._authenticated_stream(b, url_allowed),
+        )
+
+    async def _context_caller(
+        self, context: aio.ServicerContext[Any, Any], url_allowed: bool
+    ) -> Caller:
+        metadata = {key: _text(value) for key, value in context.invocation_metadata() or ()}
+        caller = await self._caller(metadata, url_allowed)
+        note_caller(caller.principal.organization_id)
+        return caller
 
     def _authenticated(self, behavior: Behavior, url_allowed: bool) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-            metadata = {key: _text(value) for key, value in context.invocation_metadata() or ()}
-            caller = await self._caller(metadata, url_allowed)
-            note_caller(caller.principal.organization_id)
-            token = _CALLER.set(caller)
+            token = _CALLER.set(await self._context_caller(context, url_allowed))
             try:
                 return await behavior(request, context)
             finally:
@@ -123,6 +132,17 @@ class AuthInterceptor(ServerInterceptor):
             return Caller(principal, namespace_id, session_id=session_id)
         principal = await self._api_keys.authenticate(metadata.get("authorization"))
         return Caller(principal, metadata.get("x-namespace"))
+
+    def _authenticated_stream(self, behavior: StreamBehavior, url_allowed: bool) -> StreamBehavior:
+        async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any]:
+            token = _CALLER.set(await self._context_caller(context, url_allowed))
+            try:
+                async for message in behavior(request, context):
+                    yield message
+            finally:
+                _CALLER.reset(token)
+
+        return call
 
 
 def _text(value: str | bytes | None) -> str | None:

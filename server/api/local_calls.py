@@ -3,8 +3,8 @@ interceptors the gRPC server runs (observe: log line, metrics, error -> status; 
 
 Over the loopback gRPC hop each call was serialized, framed, sent, received and parsed again:
 for the streaming routes about a quarter of their CPU (every byte of a file), for a cheap call
-most of what the gateway added to it. `LocalChannel` makes the two kinds of call the gateway
-makes (unary_unary, stream_unary: it is a `bucketd.calls.Caller`, as a grpc.aio.Channel is),
+most of what the gateway added to it. `LocalChannel` makes the kinds of call the gateway makes
+(unary_unary, stream_unary, unary_stream: it is a `bucketd.calls.Caller`, as a grpc.aio.Channel is),
 answered by the very handlers the server registers (server/api/registry.py). Everything else
 behaves as over the wire: a failure is the AioRpcError the gateway maps (status details
 included), a request stream that breaks off cancels the call as gRPC does (the servicer sees
@@ -15,15 +15,22 @@ reflection stay on the real channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc import aio
 
-from bucketd.calls import Deserializer, Metadata, Serializer, StreamCall, UnaryCall
-from bucketd.server.api.handlers import AnyContextBehavior, ServerInterceptor, unary_behavior
+from bucketd.calls import Deserializer, Metadata, ReadCall, Serializer, StreamCall, UnaryCall
+from bucketd.server.api.handlers import (
+    AnyContextBehavior,
+    AnyContextStreamBehavior,
+    ServerInterceptor,
+    stream_behavior,
+    unary_behavior,
+)
 from bucketd.server.api.registry import Handler, Handlers
 
 
@@ -43,7 +50,7 @@ class _LocalContext:
     def __init__(self, metadata: Metadata, timeout: float | None) -> None:
         self._metadata = tuple(metadata)
         loop = asyncio.get_running_loop()
-        self._deadline = None if timeout is None else loop.time() + timeout
+        self.deadline = None if timeout is None else loop.time() + timeout
         self._code: grpc.StatusCode | None = None
         self.client_gone = False
 
@@ -54,9 +61,9 @@ class _LocalContext:
         return None
 
     def time_remaining(self) -> float | None:
-        if self._deadline is None:
+        if self.deadline is None:
             return None
-        return max(0.0, self._deadline - asyncio.get_running_loop().time())
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
 
     def code(self) -> grpc.StatusCode | None:
         return self._code
@@ -82,7 +89,7 @@ class LocalChannel:
         self._interceptors = interceptors
         self._handlers = handlers
 
-    async def _behavior(self, method: str, metadata: Metadata) -> AnyContextBehavior:
+    async def _handler(self, method: str, metadata: Metadata) -> Handler:
         found = self._handlers.find(method)
         if found is None:
             raise _failure(grpc.StatusCode.UNIMPLEMENTED, f"Method not found: {method}")
@@ -94,8 +101,11 @@ class LocalChannel:
                 return h
 
             handler = await interceptor.intercept_service(same, details)
-        behavior = unary_behavior(handler)
-        assert behavior is not None  # every bucketd RPC answers one message
+        return handler
+
+    async def _behavior(self, method: str, metadata: Metadata) -> AnyContextBehavior:
+        behavior = unary_behavior(await self._handler(method, metadata))
+        assert behavior is not None  # the unary-response methods are asked for as such
         return behavior
 
     async def _invoke(
@@ -148,6 +158,52 @@ class LocalChannel:
             return await self._invoke(method, request_iterator, metadata, timeout, streaming=True)
 
         return call
+
+    def unary_stream(
+        self,
+        method: str,
+        request_serializer: Serializer | None = None,
+        response_deserializer: Deserializer | None = None,
+    ) -> ReadCall[Any, Any]:
+        def call(
+            request: Any,
+            timeout: float | None = None,  # the gRPC stubs' own signature
+            metadata: Metadata | None = None,
+        ) -> AsyncIterator[Any]:
+            return self._stream(method, request, metadata, timeout)
+
+        return call
+
+    async def _stream(
+        self,
+        method: str,
+        request: Any,
+        metadata: Metadata | None,
+        timeout: float | None,  # noqa: ASYNC109  # the call's deadline, as gRPC carries it
+    ) -> AsyncIterator[Any]:
+        """The answer's messages; the deadline bounds the wait for each one (never the
+        caller's own work between them), and closing this iterator closes the servicer's, as a
+        cancelled gRPC call does."""
+        context = _LocalContext(metadata or (), timeout)
+        found = stream_behavior(await self._handler(method, context.invocation_metadata()))
+        assert found is not None  # asked for as a unary-stream method
+        behavior = cast(AnyContextStreamBehavior, found)
+        deadline = context.deadline
+        try:
+            async with contextlib.aclosing(behavior(request, context)) as messages:
+                while True:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            message = await anext(messages)
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        raise _failure(
+                            grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"
+                        ) from None
+                    yield message
+        finally:
+            context.client_gone = True
 
 
 async def _cancelling_on_failure(

@@ -12,6 +12,7 @@ from grpc import aio
 from bucketd import metrics
 from bucketd.server.api import convert, enums
 from bucketd.server.api.auth import CallerNamespace, its_session_only, only_its_session
+from bucketd.server.api.reads import read_messages
 from bucketd.server.api.status import error_type
 from bucketd.server.api.streams import header_of, messages_of
 from bucketd.server.domain import checksums
@@ -214,6 +215,21 @@ class ObjectServicer(objects_pb2_grpc.ObjectServiceServicer):
             await self._reads.presigned_urls(record) if request.return_presigned_urls else None
         )
         return pb.GetObjectResponse(object=object_message(record, presigned))
+
+    @override
+    async def ReadObject(
+        self, request: pb.ReadObjectRequest, context: Context
+    ) -> AsyncIterator[pb.ReadObjectResponse]:
+        read = await self._reads.read_blob(
+            await self._namespace(),
+            request.bucket_identifier,
+            request.object_identifier,
+            request.blob,
+            read_offset=request.read_offset,
+            read_limit=request.read_limit,
+        )
+        async for message in read_messages(read):
+            yield message
 
     @override
     async def ListObjects(

@@ -7,10 +7,11 @@ Servicers raise server.errors; this is the only place that turns them into a sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import Message
@@ -20,7 +21,7 @@ from bucketd import logs, metrics
 from bucketd.drain import SHUTTING_DOWN, Drain
 from bucketd.server.api.auth import PROTECTED_PREFIX
 from bucketd.server.api.call_fields import CallFields, open_call
-from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, StreamBehavior, wrap_any
 from bucketd.server.api.status import to_rpc_status
 from bucketd.server.domain.deadlines import past_deadline, set_call_deadline
 from bucketd.server.errors import BucketdError
@@ -88,6 +89,51 @@ async def _opened(request: Any, context: aio.ServicerContext[Any, Any]) -> CallF
     return fields
 
 
+class _Outcome:
+    """What an observed call ended with, for its log line."""
+
+    def __init__(self) -> None:
+        self.code, self.error = grpc.StatusCode.UNKNOWN, cast(str | None, None)
+
+
+@contextlib.asynccontextmanager
+async def _observing(
+    method: str, drain: Drain, request: Any, context: aio.ServicerContext[Any, Any]
+) -> AsyncIterator[None]:
+    """Around one call (unary, or a whole answer stream): its request id, fields, log line and
+    metrics; a domain error becomes its status."""
+    started = time.perf_counter()
+    fields = await _opened(request, context)
+    done = _Outcome()
+    try:
+        yield
+        done.code = context.code() or grpc.StatusCode.OK
+    except BucketdError as failure:
+        if past_deadline():  # a store's limit ran out with the call's: say which (gRPC's words)
+            done.code, done.error = grpc.StatusCode.DEADLINE_EXCEEDED, failure.message
+            await context.abort(done.code, DEADLINE_PASSED)
+        status = to_rpc_status(failure)
+        done.code, done.error = status.code, failure.message
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    except aio.AbortError:
+        done.code = context.code() or grpc.StatusCode.UNKNOWN
+        raise
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not drain.stopping or current is None:
+            done.code, done.error = grpc.StatusCode.CANCELLED, "the call was cancelled"
+            raise
+        current.uncancel()  # the shutdown stopped it: say so, retryably
+        done.code, done.error = grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN
+        await context.abort(done.code, SHUTTING_DOWN)
+    except Exception as failure:
+        log.exception("unhandled error in %s", method)  # the details go to the log only
+        done.code, done.error = grpc.StatusCode.INTERNAL, type(failure).__name__
+        await context.abort(done.code, "internal error: the server logged what went wrong")
+    finally:
+        _log_call(method, done.code, started, fields, done.error)
+
+
 async def _observed(
     method: str,
     behavior: Behavior,
@@ -95,39 +141,23 @@ async def _observed(
     request: Any,
     context: aio.ServicerContext[Any, Any],
 ) -> Any:
-    """One call, observed: its request id, fields, log line and metrics; a domain error
-    becomes its status."""
-    started = time.perf_counter()
-    fields = await _opened(request, context)
-    code, error = grpc.StatusCode.UNKNOWN, None
-    try:
-        response = await behavior(request, context)
-        code = context.code() or grpc.StatusCode.OK
-        return response
-    except BucketdError as failure:
-        if past_deadline():  # a store's limit ran out with the call's: say which (gRPC's words)
-            code, error = grpc.StatusCode.DEADLINE_EXCEEDED, failure.message
-            await context.abort(code, DEADLINE_PASSED)
-        status = to_rpc_status(failure)
-        code, error = status.code, failure.message
-        await context.abort(status.code, status.details, status.trailing_metadata)
-    except aio.AbortError:
-        code = context.code() or grpc.StatusCode.UNKNOWN
-        raise
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if not drain.stopping or current is None:
-            code, error = grpc.StatusCode.CANCELLED, "the call was cancelled"
-            raise
-        current.uncancel()  # the shutdown stopped it: say so, retryably
-        code, error = grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN
-        await context.abort(code, SHUTTING_DOWN)
-    except Exception as failure:
-        log.exception("unhandled error in %s", method)  # the details go to the log only
-        code, error = grpc.StatusCode.INTERNAL, type(failure).__name__
-        await context.abort(code, "internal error: the server logged what went wrong")
-    finally:
-        _log_call(method, code, started, fields, error)
+    async with _observing(method, drain, request, context):
+        return await behavior(request, context)
+    raise AssertionError("unreachable: _observing re-raises or aborts")  # pragma: no cover
+
+
+def _observe_stream(method: str, behavior: StreamBehavior, drain: Drain) -> StreamBehavior:
+    """`_observe` for an answer stream (ReadObject): one log line when the stream ends."""
+
+    async def observed(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any]:
+        if drain.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
+        with drain.track():
+            async with _observing(method, drain, request, context):
+                async for message in behavior(request, context):
+                    yield message
+
+    return observed
 
 
 class ObserveInterceptor(ServerInterceptor):
@@ -148,6 +178,10 @@ class ObserveInterceptor(ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        return wrap_unary_response(
-            handler, lambda behavior: _observe(method, behavior, self._drain)
+        if handler.unary_stream is not None and not method.startswith(PROTECTED_PREFIX):
+            return handler  # health Watch
+        return wrap_any(
+            handler,
+            lambda behavior: _observe(method, behavior, self._drain),
+            lambda behavior: _observe_stream(method, behavior, self._drain),
         )

@@ -84,11 +84,15 @@ def _methods(servicer: object, service: ServiceDescriptor) -> dict[str, Handler]
 
 def _handler(servicer: object, method: MethodDescriptor) -> Handler:
     """What the generated add_*_to_server functions register, from the method's descriptor."""
-    if method.server_streaming:  # every bucketd RPC answers one message (api/handlers.py)
-        raise TypeError(f"{method.full_name} streams its answer: no handler kind for it here")
     behavior = getattr(servicer, method.name)
     request = GetMessageClass(method.input_type).FromString
     response = GetMessageClass(method.output_type).SerializeToString
+    if method.server_streaming:
+        if method.client_streaming:
+            raise TypeError(f"{method.full_name}: no bucketd RPC streams both ways")
+        return grpc.unary_stream_rpc_method_handler(
+            behavior, request_deserializer=request, response_serializer=response
+        )
     if method.client_streaming:
         return grpc.stream_unary_rpc_method_handler(
             behavior, request_deserializer=request, response_serializer=response

@@ -27,6 +27,7 @@ from bucketd.server.domain.query import AnyOf, Filter, Op, Where, all_of
 from bucketd.server.domain.stored import ObjectStats
 from bucketd.server.domain.user_json import json_safe
 from bucketd.server.errors import InvalidArgument
+from bucketd.server.services.blob_reads import BlobRead, open_read
 from bucketd.server.services.buckets import BucketService
 from bucketd.server.services.objects import object_not_found
 from bucketd.server.services.ports import BlobStorage, ObjectStore
@@ -134,6 +135,23 @@ class ObjectReads:
         if record is None:
             raise object_not_found(identifier, bucket)
         return record
+
+    async def read_blob(
+        self,
+        namespace: Namespace,
+        bucket_identifier: str,
+        object_identifier: str,
+        blob: str,
+        *,
+        read_offset: int = 0,
+        read_limit: int = 0,
+    ) -> BlobRead:
+        """A blob's bytes, or a range of them (see blob_reads.py); another namespace's object
+        is as missing as one that never was."""
+        record = await self.get(namespace, bucket_identifier, object_identifier)
+        return open_read(
+            record, blob, read_offset=read_offset, read_limit=read_limit, storage=self._storage
+        )
 
     async def presigned_urls(self, record: ObjectRecord) -> dict[str, str]:
         """blob_id -> a time-limited download URL (1 hour), for blobs whose bytes are ours."""

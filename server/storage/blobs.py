@@ -11,7 +11,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,6 +22,7 @@ from bucketd.server.domain.writes import Part
 from bucketd.server.errors import InvalidArgument, S3Unavailable
 from bucketd.server.storage.part_body import PartBody
 from bucketd.server.storage.s3 import S3Client
+from bucketd.server.storage.slices import sliced
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
@@ -205,6 +206,22 @@ class S3BlobStorage:
                 if chunk is None:
                     return
                 yield chunk
+
+    async def read_range(
+        self, key: str, *, offset: int, length: int, slice_bytes: int
+    ) -> AsyncGenerator[bytes]:
+        """`length` bytes from `offset` of the object at `key`, in slices of `slice_bytes` (the
+        last one shorter). Read as the caller asks for them: the body is S3's HTTP response, and
+        the socket's flow control is the back-pressure; closing this iterator (a cancelled call)
+        closes the body, and with it the connection, at once."""
+        with _s3("GET"):
+            reply = await self._client.get_object(
+                Bucket=self._bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
+            )
+        async with reply["Body"] as body:
+            with _s3("GET"):
+                async for piece in sliced(body, length, slice_bytes):
+                    yield piece
 
     async def presigned_put(self, key: str, *, content_type: str, expires_seconds: int) -> str:
         """A URL to PUT the file to directly; the Content-Type is part of the signature."""

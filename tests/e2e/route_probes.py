@@ -1,6 +1,6 @@
 """The least request each route kind takes, for the every-route tests (tenancy, the envelope):
 a JSON route gets an empty JSON body, a stream route a small raw file, a session's resource an
-append of one byte (PATCH) or nothing (HEAD, DELETE)."""
+append of one byte (PATCH) or nothing (HEAD, DELETE), a read (GET, HEAD) nothing."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from tests.e2e.harness import Service
 from tests.e2e.route_probes import probe
-from tests.unit.test_routes import REFERENCE_ENDPOINTS, UPLOAD_ENDPOINTS
+from tests.unit.test_routes import READ_ENDPOINTS, REFERENCE_ENDPOINTS, UPLOAD_ENDPOINTS
 
 
 async def test_grpc_health_is_serving(service: Service) -> None:
@@ -43,7 +43,7 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
         for path, operations in document["paths"].items()
         for method in operations
     }
-    assert listed == REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS
+    assert listed == REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS | READ_ENDPOINTS
 
 
 async def _every_route(http: aiohttp.ClientSession) -> list[tuple[Route, int, Any]]:

@@ -53,11 +53,15 @@ UPLOAD_ENDPOINTS = {
         for method in ("HEAD", "PATCH", "DELETE")
     ),
 }
+READ_ENDPOINTS = {
+    (method, "/v1/buckets/{bucket_identifier}/objects/{object_identifier}/blobs/{blob}/content")
+    for method in ("GET", "HEAD")
+}
 
 
 def test_every_endpoint_has_exactly_one_route() -> None:
     bound = [(route.http_method, route.template) for route in routes_from()]
-    assert sorted(bound) == sorted(REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS)
+    assert sorted(bound) == sorted(REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS | READ_ENDPOINTS)
 
 
 def test_each_route_knows_its_kind_and_its_query_from_the_protos() -> None:
@@ -66,6 +70,9 @@ def test_each_route_knows_its_kind_and_its_query_from_the_protos() -> None:
     resource = "/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"
     assert {kinds[(method, resource)] for method in ("HEAD", "PATCH", "DELETE")} == {Kind.SESSION}
     assert kinds[("GET", "/v1/buckets/{bucket_identifier}")] is Kind.JSON
+    assert {kinds[endpoint] for endpoint in READ_ENDPOINTS} == {Kind.READ}
+    read = next(route for route in routes_from() if route.kind is Kind.READ)
+    assert read.query_fields == {}  # the Range header says which bytes
     upload = next(route for route in routes_from() if route.kind is Kind.STREAM)
     assert set(upload.query_fields) == {"property", "type", "filename", "sha256", "key_prefix"}
     assert upload.query_fields["sha256"].name == "expected_sha256"

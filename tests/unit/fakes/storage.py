@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -212,6 +212,14 @@ class FakeStorage:
     async def read(self, key: str) -> AsyncIterator[bytes]:
         self._op("read", key)
         yield self.objects[key]
+
+    async def read_range(
+        self, key: str, *, offset: int, length: int, slice_bytes: int
+    ) -> AsyncGenerator[bytes]:
+        self._op("read_range", key)
+        data = self.objects[key][offset : offset + length]
+        for start in range(0, len(data), slice_bytes):
+            yield data[start : start + slice_bytes]
 
     async def read_source(self, bucket: str, key: str) -> AsyncIterator[bytes]:
         yield self.objects[key]

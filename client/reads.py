@@ -1,0 +1,98 @@
+"""Downloads through ReadObject: each slice's CRC32C checked as it arrives, the whole file's
+SHA-256 against the stored one at the end, and a broken stream resumed from the bytes already
+written (a new call with read_offset there), so no byte is fetched twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterable, Callable
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import crc32c
+from grpc import aio
+
+from bucketd.client.errors import ApiError, Unavailable, from_rpc_error
+from bucketd.v1 import objects_pb2 as pb
+from bucketd.v1 import objects_pb2_grpc
+
+Progress = Callable[[int, int | None], None]
+RESUMES = 3
+
+
+class Corrupted(ApiError):
+    """Bytes arrived other than they left (a slice's CRC32C or the whole SHA-256 differs)."""
+
+
+async def read_into(
+    stub: objects_pb2_grpc.ObjectServiceStub,
+    request: pb.ReadObjectRequest,
+    out: BinaryIO,
+    *,
+    metadata: tuple[tuple[str, str], ...],
+    progress: Progress | None = None,
+) -> pb.ReadObjectMetadata:
+    """The range `request` names, written to `out`; its metadata (that of the first call)."""
+    whole, written, first = hashlib.sha256(), 0, None
+    for attempt in range(RESUMES + 1):
+        resumed = pb.ReadObjectRequest()
+        resumed.CopyFrom(request)
+        if first is not None:  # from the byte after the last one written
+            resumed.read_offset, resumed.read_limit = first.read_offset + written, 0
+            if request.read_limit:
+                resumed.read_limit = first.read_length - written
+        try:
+            call = cast(
+                AsyncIterable[pb.ReadObjectResponse], stub.ReadObject(resumed, metadata=metadata)
+            )
+            async for message in call:
+                if message.HasField("metadata"):
+                    first = first or message.metadata
+                    continue
+                data = message.checksummed_data
+                if crc32c.crc32c(data.content) != data.crc32c:
+                    raise Corrupted(f"a slice at byte {written} arrived corrupted (CRC32C)")
+                await asyncio.to_thread(out.write, data.content)
+                whole.update(data.content)
+                written += len(data.content)
+                if progress:
+                    progress(written, first.read_length if first else None)
+            break
+        except aio.AioRpcError as error:
+            mapped = from_rpc_error(error)
+            if not isinstance(mapped, Unavailable) or first is None or attempt == RESUMES:
+                raise mapped from None
+    assert first is not None
+    _check(first, written, whole.hexdigest())
+    served: pb.ReadObjectMetadata = first
+    return served
+
+
+def _check(first: pb.ReadObjectMetadata, written: int, digest: str) -> None:
+    if written != first.read_length:
+        raise Corrupted(f"{written} bytes arrived of the {first.read_length} served")
+    whole_blob = first.read_offset == 0 and first.read_length == first.details.size_bytes
+    if whole_blob and first.details.hash and first.details.hash != f"sha256:{digest}":
+        raise Corrupted(f"the file's SHA-256 is {digest}, not the stored {first.details.hash}")
+
+
+async def download_to(
+    stub: objects_pb2_grpc.ObjectServiceStub,
+    request: pb.ReadObjectRequest,
+    destination: Path,
+    *,
+    metadata: tuple[tuple[str, str], ...],
+    progress: Progress | None = None,
+) -> Path:
+    """`destination` written through a `.part` file renamed into place (a failure leaves
+    nothing)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    try:
+        with partial.open("wb") as out:
+            await read_into(stub, request, out, metadata=metadata, progress=progress)
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return destination

@@ -1,0 +1,43 @@
+"""ReadObject's messages: the blob's details and the range first, then the slices, each with its
+CRC32C (the `crc32c` package: a slice costs microseconds), so a caller checks what arrived
+without trusting the transport."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import crc32c
+
+from bucketd.server.domain import checksums
+from bucketd.server.services.blob_reads import BlobRead
+from bucketd.v1 import objects_pb2 as pb
+
+
+def metadata_message(read: BlobRead) -> pb.ReadObjectMetadata:
+    blob = read.blob
+    return pb.ReadObjectMetadata(
+        details=pb.BlobDetails(
+            filename=blob.filename or "",
+            size_bytes=blob.size_bytes or 0,
+            mime_type=blob.mime_type or "",
+            hash=checksums.labelled(blob.sha256),
+        ),
+        read_offset=read.range.offset,
+        read_length=read.range.length,
+    )
+
+
+def _data(piece: bytes) -> pb.ChecksummedData:
+    return pb.ChecksummedData(content=piece, crc32c=crc32c.crc32c(piece))
+
+
+async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
+    """The stream's messages: the first carries the metadata alone, before storage is asked for
+    anything (a caller that wants only the metadata, HTTP's HEAD or a 304, ends the call there);
+    then the slices. They are closed when the stream ends for any reason: a caller that goes
+    away ends the storage read at once."""
+    async with contextlib.aclosing(read.slices) as slices:
+        yield pb.ReadObjectResponse(metadata=metadata_message(read))
+        async for piece in slices:
+            yield pb.ReadObjectResponse(checksummed_data=_data(piece))
