@@ -13,7 +13,7 @@ from bucketd.gateway.app import running_gateway
 from bucketd.gateway.errors import ERROR_TYPE
 from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
-from tests.e2e.harness import Service
+from tests.e2e.harness import Service, Tenant
 from tests.e2e.route_probes import probe
 from tests.unit.test_routes import READ_ENDPOINTS, REFERENCE_ENDPOINTS, UPLOAD_ENDPOINTS
 
@@ -114,33 +114,33 @@ async def test_wrong_method_is_405_with_allow(service: Service) -> None:
     assert "use GET, POST" in body["error"]["message"]
 
 
-async def test_malformed_json_is_400(service: Service) -> None:
-    async with service.http.post(
-        "/v1/buckets", data=b"{not json", headers={"Content-Type": "application/json"}
-    ) as response:
+async def test_malformed_json_is_400(service: Service, acme: Tenant) -> None:
+    # With a valid key: a keyless body is refused (401) before it is read.
+    headers = {**acme.headers(), "Content-Type": "application/json"}
+    async with service.http.post("/v1/buckets", data=b"{not json", headers=headers) as response:
         assert response.status == 400
         body = await response.json()
     assert body["error"]["type"] == "BadRequestError"
     assert body["error"]["message"].startswith("Malformed JSON body")
 
 
-async def test_non_object_json_is_400(service: Service) -> None:
-    async with service.http.post("/v1/buckets", json=[1, 2]) as response:
+async def test_non_object_json_is_400(service: Service, acme: Tenant) -> None:
+    async with service.http.post("/v1/buckets", json=[1, 2], headers=acme.headers()) as response:
         assert response.status == 400
         assert (await response.json())["error"]["message"] == "The JSON body must be an object"
 
 
-async def test_bad_enum_is_422_naming_the_field(service: Service) -> None:
+async def test_bad_enum_is_422_naming_the_field(service: Service, acme: Tenant) -> None:
     body = {"bucket_name": "b", "bucket_schema": {"properties": {"a": {"type": "gif"}}}}
-    async with service.http.post("/v1/buckets", json=body) as response:
+    async with service.http.post("/v1/buckets", json=body, headers=acme.headers()) as response:
         assert response.status == 422
         message = (await response.json())["error"]["message"]
     assert "bucket_schema.properties.a.type" in message
 
 
-async def test_body_over_the_limit_is_413(service: Service, settings: object) -> None:
+async def test_body_over_the_limit_is_413(service: Service, settings: object, acme: Tenant) -> None:
     too_big = b"x" * (32 * 1024 * 1024 + 1)
-    async with service.http.post("/v1/buckets", data=too_big) as response:
+    async with service.http.post("/v1/buckets", data=too_big, headers=acme.headers()) as response:
         assert response.status == 413
         body = await response.json()
     assert body["error"]["type"] == "PayloadTooLargeError"
