@@ -16,8 +16,8 @@ from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
 from bucketd.gateway.calls import Calls
-from bucketd.gateway.cors import Cors
 from bucketd.gateway.content import ContentHandler
+from bucketd.gateway.cors import Cors
 from bucketd.gateway.docs import add_docs
 from bucketd.gateway.errors import CallFailed, envelope, from_rpc_error, validation_error
 from bucketd.gateway.handlers import RouteHandler

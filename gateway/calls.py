@@ -77,6 +77,7 @@ class Calls:
         if len(self._trusted) >= MAX_TRUSTED_KEYS:
             self._trusted.clear()
         self._trusted[digest] = now + KEY_TRUST_SECONDS
+
     def stream(self, method: MethodDescriptor, request: Message, call: Call) -> AsyncIterable[Any]:
         """The answers of a server-streaming method (ReadObject), as they come."""
         answers: AsyncIterable[Any] = self._callable(method)(

@@ -11,7 +11,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -214,14 +214,18 @@ class S3BlobStorage:
         last one shorter). Read as the caller asks for them: the body is S3's HTTP response, and
         the socket's flow control is the back-pressure; closing this iterator (a cancelled call)
         closes the body, and with it the connection, at once."""
-        with _s3("GET"):
+        async with _s3("GET"):
             reply = await self._client.get_object(
                 Bucket=self._bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
             )
         async with reply["Body"] as body:
-            with _s3("GET"):
-                async for piece in sliced(body, length, slice_bytes):
-                    yield piece
+            slices = sliced(body, length, slice_bytes)
+            while True:
+                async with _s3("GET"):  # each slice within what is left of the call
+                    piece = await anext(slices, None)
+                if piece is None:
+                    return
+                yield piece
 
     async def presigned_put(self, key: str, *, content_type: str, expires_seconds: int) -> str:
         """A URL to PUT the file to directly; the Content-Type is part of the signature."""
