@@ -360,11 +360,8 @@ class AsyncClient:
         if presigned and not url:
             raise InvalidArgument(f"blob {blob} of {object_id} has no stored bytes to download")
         size = blobs[blob]["details"].get("size_bytes")
-        target = Path(destination)
-        is_dir = await asyncio.to_thread(target.is_dir)
-        if is_dir or str(destination).endswith(("/", os.sep)):
-            stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
-            target = target / Path(stored).name  # never a path the stored name would climb
+        stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
+        target = await _target_path(destination, stored)
         if on_path is not None:
             on_path(target)
         if presigned:
@@ -390,3 +387,12 @@ class AsyncClient:
                 f"properties ({listed})"
             )
         return str(files[0])
+
+
+async def _target_path(destination: str | Path, stored_name: str) -> Path:
+    """`destination`, or the stored name inside it when it is a directory (one that exists, or
+    a path ending in "/"); never a path the stored name would climb out of."""
+    target = Path(destination)
+    if await asyncio.to_thread(target.is_dir) or str(destination).endswith(("/", os.sep)):
+        return target / Path(stored_name).name
+    return target

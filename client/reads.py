@@ -36,15 +36,10 @@ async def read_into(
     """The range `request` names, written to `out`; its metadata (that of the first call)."""
     whole, written, first = hashlib.sha256(), 0, None
     for attempt in range(RESUMES + 1):
-        resumed = pb.ReadObjectRequest()
-        resumed.CopyFrom(request)
-        if first is not None:  # from the byte after the last one written
-            resumed.read_offset, resumed.read_limit = first.read_offset + written, 0
-            if request.read_limit:
-                resumed.read_limit = first.read_length - written
         try:
             call = cast(
-                AsyncIterable[pb.ReadObjectResponse], stub.ReadObject(resumed, metadata=metadata)
+                AsyncIterable[pb.ReadObjectResponse],
+                stub.ReadObject(_resumed(request, first, written), metadata=metadata),
             )
             async for message in call:
                 if message.HasField("metadata"):
@@ -67,6 +62,19 @@ async def read_into(
     _check(first, written, whole.hexdigest())
     served: pb.ReadObjectMetadata = first
     return served
+
+
+def _resumed(
+    request: pb.ReadObjectRequest, first: pb.ReadObjectMetadata | None, written: int
+) -> pb.ReadObjectRequest:
+    """`request`, or once bytes were written, its rest: from the byte after the last one."""
+    resumed = pb.ReadObjectRequest()
+    resumed.CopyFrom(request)
+    if first is not None:
+        resumed.read_offset, resumed.read_limit = first.read_offset + written, 0
+        if request.read_limit:
+            resumed.read_limit = first.read_length - written
+    return resumed
 
 
 def _check(first: pb.ReadObjectMetadata, written: int, digest: str) -> None:
