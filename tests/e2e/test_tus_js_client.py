@@ -43,17 +43,8 @@ async def test_tus_js_client_resumes_an_aborted_upload(
         "ABORT_AFTER": str(20 * MIB),
         "URL_STORAGE": str(tmp_path / "urls.json"),
     }
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        str(SCRIPT),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
+    returncode, text = await _run_client(env, seconds=300)
+    assert returncode == 0, text
     assert "aborted after" in text, text
     resumed_from = int(text.split("resumed from ")[1].split()[0])
     assert 0 < resumed_from < len(data), text  # bytes of the aborted append were kept
@@ -89,6 +80,16 @@ async def test_tus_js_client_ietf_draft_03_is_refused_at_creation(
         "ABORT_AFTER": str(2 * MIB),
         "URL_STORAGE": str(tmp_path / "urls.json"),
     }
+    returncode, text = await _run_client(env, seconds=120)
+    assert returncode != 0, text
+    assert "while creating upload" in text and "response code: 400" in text, text
+    assert "is not spoken here" in text, text
+    _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+    assert listed["results"] == []
+
+
+async def _run_client(env: dict[str, str], *, seconds: float) -> tuple[int | None, str]:
+    """SCRIPT (tus-js-client) run under Node with `env`: its exit code and output."""
     process = await asyncio.create_subprocess_exec(
         "node",
         str(SCRIPT),
@@ -97,10 +98,5 @@ async def test_tus_js_client_ietf_draft_03_is_refused_at_creation(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    text = output.decode(errors="replace")
-    assert process.returncode != 0, text
-    assert "while creating upload" in text and "response code: 400" in text, text
-    assert "is not spoken here" in text, text
-    _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
-    assert listed["results"] == []
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
+    return process.returncode, output.decode(errors="replace")
