@@ -238,7 +238,8 @@ class Settings:
         "BUCKETD_NAMESPACE_CACHE_SECONDS",
         30.0,
         "how long an X-Namespace lookup is trusted without a MongoDB read (a rename or deletion "
-        "made on another instance is seen within that time)",
+        "made on another instance is seen within that time); also how long a create may plan "
+        "against the bucket as last read (it checks it again once its record is written)",
         minimum=0,
     )
     max_stream_blob_bytes: int = setting(

@@ -335,6 +335,7 @@ def build_services(
         objects=stores.objects,
         clock=clock,
         max_metadata_bytes=settings.max_metadata_bytes,
+        cache=TtlCache(settings.namespace_cache_seconds),
     )
     ingest = _ingest(parts, buckets)
     tasks = _tasks(parts)

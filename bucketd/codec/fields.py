@@ -66,10 +66,12 @@ class InvalidField(MarshalError):
         return cls(f"{field}: {message}", [FieldProblem(field, message, kind, source)])
 
 
+@cache  # asked of every field of every request: descriptors never change
 def is_well_known(descriptor: Descriptor) -> bool:
     return descriptor.full_name.startswith("google.protobuf.")
 
 
+@cache
 def is_map(field: FieldDescriptor) -> bool:
     return field.message_type is not None and field.message_type.GetOptions().map_entry
 
@@ -128,6 +130,7 @@ def field_named(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
     return next((f for f in descriptor.fields if f.json_name == key), None)
 
 
+@cache
 def http_location(field: FieldDescriptor) -> int:
     """The field's `(bucketd.v1.http_in)`: where REST carries it (common_pb2.HttpLocation)."""
     return cast(int, field.GetOptions().Extensions[common_pb2.http_in])
@@ -156,6 +159,7 @@ def inline_field(descriptor: Descriptor) -> FieldDescriptor | None:
     return None
 
 
+@cache
 def is_required(field: FieldDescriptor) -> bool:
     behaviors = field.GetOptions().Extensions[field_behavior_pb2.field_behavior]
     return field_behavior_pb2.REQUIRED in behaviors

@@ -28,6 +28,7 @@ from bucketd.server.domain.blob_data import (
     unreadable_source,
 )
 from bucketd.server.domain.checksums import check_sha256, parse_checksum
+from bucketd.server.domain.contents import holder_ref
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Bucket
 from bucketd.server.domain.objects import promote_blob_metadata, refuse_reserved
@@ -102,6 +103,10 @@ class ObjectPlan:
     skip_duplicates: bool = False
     idempotency_key: str | None = None
     policy: str | None = None
+
+    def holder_refs(self, object_id: str) -> list[str]:
+        """How the object's blobs will hold their contents (named before the first byte)."""
+        return [holder_ref(object_id, blob.blob_id) for blob in self.blobs]
 
 
 @dataclass(frozen=True)

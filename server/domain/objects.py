@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from bucketd.server.domain.models import Blob
+from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord
 from bucketd.server.domain.status import Status
+from bucketd.server.domain.writes import WriteLease
 from bucketd.server.errors import InvalidArgument
+
+if TYPE_CHECKING:  # object_plan uses these rules
+    from bucketd.server.domain.object_plan import ObjectPlan
 
 # bucketd has no processing pipeline: an object whose bytes are stored stays PENDING ("not
 # processed yet", the status the public docs give a new object). Failures end FAILED.
@@ -85,3 +90,30 @@ def unique_key_value(unique_key: Mapping[str, Any], metadata: Mapping[str, Any])
         values.append(value)
     encoded = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def new_record(
+    object_id: str,
+    namespace: Namespace,
+    bucket: Bucket,
+    plan: ObjectPlan,
+    write: WriteLease,
+    *,
+    now: datetime,
+) -> ObjectRecord:
+    """The record of a new object before its first byte: PROCESSING, with its write's lease."""
+    return ObjectRecord(
+        object_id=object_id,
+        namespace_id=namespace.namespace_id,
+        bucket_id=bucket.bucket_id,
+        key_prefix=plan.key_prefix,
+        blobs=[],
+        metadata=plan.metadata,
+        status=WRITING_STATUS,
+        error=None,
+        content_hash=None,
+        skipped=[],
+        created_at=now,
+        updated_at=now,
+        write=write,
+    )

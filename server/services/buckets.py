@@ -20,7 +20,8 @@ from bucketd.server.domain.models import Bucket, BucketChanges, Namespace
 from bucketd.server.domain.schema import BucketSchema, changed_unique_key
 from bucketd.server.domain.stored import Usage
 from bucketd.server.domain.user_json import check_user_json
-from bucketd.server.errors import InvalidArgument, NotFound
+from bucketd.server.errors import Aborted, InvalidArgument, NotFound
+from bucketd.server.services.cache import TtlCache
 from bucketd.server.services.ports import BucketStore, ObjectStore
 
 Clock = Callable[[], datetime]
@@ -44,6 +45,26 @@ def not_found(identifier: str, namespace: Namespace) -> NotFound:
     return NotFound(
         f"Bucket '{identifier}' not found in namespace '{namespace.namespace_name}'",
         details={"resource": "bucket", "id": identifier},
+    )
+
+
+class BucketGone(NotFound):
+    """The bucket went before the object's first byte: nothing of the object was kept."""
+
+
+class BucketChanged(Aborted):
+    """The bucket changed (its schema, its name...) between the object's plan and its record:
+    nothing of the object was kept; planned again against the bucket as it is, it may pass."""
+
+
+def same_bucket(current: Bucket, planned: Bucket) -> bool:
+    """Whether an object planned against `planned` fits `current` as it is (every change of a
+    bucket sets its updated_at)."""
+    return (current.bucket_name, current.updated_at, current.bucket_schema, current.unique_key) == (
+        planned.bucket_name,
+        planned.updated_at,
+        planned.bucket_schema,
+        planned.unique_key,
     )
 
 
@@ -85,11 +106,13 @@ class BucketService:
         objects: ObjectStore,
         clock: Clock,
         max_metadata_bytes: int = 1024 * 1024,
+        cache: TtlCache[tuple[str, str], Bucket] | None = None,
     ) -> None:
         self._buckets = buckets
         self._objects = objects
         self._max_metadata_bytes = max_metadata_bytes
         self._clock = clock
+        self._cache: TtlCache[tuple[str, str], Bucket] = cache or TtlCache(0)
 
     async def create(self, namespace: Namespace, new: NewBucket) -> Bucket:
         schema = BucketSchema.parse(new.bucket_schema)
@@ -111,11 +134,21 @@ class BucketService:
         await self._buckets.insert(bucket)
         return bucket
 
-    async def get(self, namespace: Namespace, identifier: str) -> Bucket:
+    async def get(self, namespace: Namespace, identifier: str, *, cached: bool = False) -> Bucket:
+        """`cached`: the bucket as this instance read it lately, maybe stale — only for a write
+        that checks it again once its record is written (Drafts.begin), as a create does."""
+        key = (namespace.namespace_id, identifier)
+        if cached and (hit := self._cache.get(key)) is not None:
+            return hit
         bucket = await self._buckets.find(namespace.namespace_id, identifier)
         if bucket is None:
             raise not_found(identifier, namespace)
+        self._cache.put(key, bucket)
         return bucket
+
+    def forget(self, bucket_id: str) -> None:
+        """A bucket changed or went: the next cached read asks MongoDB."""
+        self._cache.drop_where(lambda cached: cached.bucket_id == bucket_id)
 
     async def page(self, namespace: Namespace, request: ListQuery) -> BucketPage:
         page = request.page(default=LIST_LIMIT[0], maximum=LIST_LIMIT[1])
@@ -170,6 +203,7 @@ class BucketService:
             bucket_schema=schema,
             unique_key=unique_key,
         )
+        self.forget(bucket.bucket_id)
         updated = await self._buckets.update(
             namespace.namespace_id, bucket.bucket_id, checked, now=self._clock()
         )
@@ -179,6 +213,7 @@ class BucketService:
 
     async def delete(self, namespace: Namespace, bucket: Bucket) -> None:
         """Removes the bucket record (services/deletions.py removes what it held)."""
+        self.forget(bucket.bucket_id)
         if not await self._buckets.delete(namespace.namespace_id, bucket.bucket_id):
             raise not_found(bucket.bucket_id, namespace)
 

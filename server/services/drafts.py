@@ -33,12 +33,16 @@ from bucketd.server.domain.held import (
 from bucketd.server.domain.ids import new_id
 from bucketd.server.domain.models import Blob, Bucket, Namespace, ObjectRecord, SkippedBlob
 from bucketd.server.domain.object_plan import ObjectPlan, PlannedBlob
-from bucketd.server.domain.objects import STORED_STATUS, content_hash
-from bucketd.server.domain.status import Status
+from bucketd.server.domain.objects import STORED_STATUS, content_hash, new_record
 from bucketd.server.domain.streams import SessionHeader
 from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, new_write_id
-from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
+from bucketd.server.errors import (
+    BucketdError,
+    FailedPrecondition,
+    StorageUnavailable,
+)
 from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
+from bucketd.server.services.buckets import BucketChanged, BucketGone, same_bucket
 from bucketd.server.services.buckets import not_found as bucket_not_found
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.ports import (
@@ -127,40 +131,68 @@ class Drafts:
         """A draft of the planned object — a new one, the holder of its unique key, or `target`
         (PUT) — or the object an idempotent retry asked for again."""
         object_id = new_id("obj_")
-        existing = target
-        if existing is None:
-            if plan.idempotency_key:
-                holder = await self._claims.idempotency_holder(
-                    namespace, bucket, plan.idempotency_key, object_id
-                )
-                if holder is not None:
-                    return await self._claims.wait_for(namespace, bucket, holder)
-            existing = await self._claims.unique_key_holder(
-                namespace, bucket, plan, plan.policy, object_id
-            )
-        target_id = existing.object_id if existing else object_id
-        now = self._clock()
+        retried, existing = (
+            (None, target) if target else await self._claimed(namespace, bucket, plan, object_id)
+        )
+        if retried is not None:
+            return retried
         write = WriteLease(
             write_id=new_write_id(kind),
             kind=kind,
-            lease_until=now + (lease or self._lease),
+            lease_until=self._clock() + (lease or self._lease),
             new_object=existing is None,
-            refs=[holder_ref(target_id, blob.blob_id) for blob in plan.blobs],
+            refs=plan.holder_refs(existing.object_id if existing else object_id),
             pending=pending,
             header=header,
         )
         if existing is None:
-            record = _new_record(object_id, namespace, bucket, plan, write, now=now)
-            await self._objects.insert(record)
-            if await self.withdrawn_with_bucket(record):
-                raise bucket_not_found(bucket.bucket_name, namespace)
-        elif await self._writes.start_write(existing, write):
-            record = dataclasses.replace(existing, write=write)
+            record = new_record(object_id, namespace, bucket, plan, write, now=self._clock())
+            await self._insert(record, bucket, namespace)
         else:
-            raise FailedPrecondition(
-                f"Object {target_id} is being written by another request; retry"
-            )
+            record = await self._take(existing, write)
         return Draft(self._stores, plan, record)
+
+    async def _claimed(
+        self, namespace: Namespace, bucket: Bucket, plan: ObjectPlan, object_id: str
+    ) -> tuple[ObjectRecord | None, ObjectRecord | None]:
+        """(the object an idempotent retry asked for again, the holder of the plan's unique
+        key): the claims settled for `object_id`."""
+        if plan.idempotency_key:
+            holder = await self._claims.idempotency_holder(
+                namespace, bucket, plan.idempotency_key, object_id
+            )
+            if holder is not None:
+                return await self._claims.wait_for(namespace, bucket, holder), None
+        return None, await self._claims.unique_key_holder(
+            namespace, bucket, plan, plan.policy, object_id
+        )
+
+    async def _insert(self, record: ObjectRecord, planned: Bucket, namespace: Namespace) -> None:
+        """The new record, written; then its bucket read again — it must still be the one the
+        object was planned against (a deletion may have purged it since, an update changed it,
+        a cached copy gone stale): if not, the record and its claims go before any byte."""
+        await self._objects.insert(record)
+        current = await self._buckets.find(record.namespace_id, record.bucket_id)
+        if current is not None and current.bucket_id == record.bucket_id:
+            if same_bucket(current, planned):
+                return
+            await self._withdraw(record)
+            raise BucketChanged(
+                f"Bucket '{planned.bucket_name}' changed while the object was being created: "
+                "nothing was kept; retry",
+                details={"resource": "bucket", "id": planned.bucket_id},
+            )
+        await self._withdraw(record)
+        gone = bucket_not_found(planned.bucket_name, namespace)
+        raise BucketGone(gone.message, details=gone.details)
+
+    async def _take(self, existing: ObjectRecord, write: WriteLease) -> ObjectRecord:
+        """An existing object, taken over by this write (unless another one holds it)."""
+        if not await self._writes.start_write(existing, write):
+            raise FailedPrecondition(
+                f"Object {existing.object_id} is being written by another request; retry"
+            )
+        return dataclasses.replace(existing, write=write)
 
     async def withdrawn_with_bucket(self, record: ObjectRecord) -> bool:
         """Whether the bucket of a new object's record is gone; if so the record and its claims
@@ -174,39 +206,16 @@ class Drafts:
         found = await self._buckets.find(record.namespace_id, record.bucket_id)
         if found is not None and found.bucket_id == record.bucket_id:
             return False
+        await self._withdraw(record)
+        return True
+
+    async def _withdraw(self, record: ObjectRecord) -> None:
         await self._objects.delete(record.namespace_id, record.bucket_id, record.object_id)
         await self._claims.release(record.namespace_id, record.object_id)
-        return True
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
         """The draft of a session's object, for a stream that continues it."""
         return Draft(self._stores, plan, record)
-
-
-def _new_record(
-    object_id: str,
-    namespace: Namespace,
-    bucket: Bucket,
-    plan: ObjectPlan,
-    write: WriteLease,
-    *,
-    now: datetime,
-) -> ObjectRecord:
-    return ObjectRecord(
-        object_id=object_id,
-        namespace_id=namespace.namespace_id,
-        bucket_id=bucket.bucket_id,
-        key_prefix=plan.key_prefix,
-        blobs=[],
-        metadata=plan.metadata,
-        status=Status.PROCESSING,
-        error=None,
-        content_hash=None,
-        skipped=[],
-        created_at=now,
-        updated_at=now,
-        write=write,
-    )
 
 
 class Draft:

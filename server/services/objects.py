@@ -23,11 +23,18 @@ from bucketd.server.domain.object_plan import Limits, ObjectInput, ObjectPlan, p
 from bucketd.server.domain.writes import WriteKind
 from bucketd.server.errors import BucketdError, FailedPrecondition, NotFound
 from bucketd.server.services.blob_sources import BlobSources
-from bucketd.server.services.buckets import BucketService
+from bucketd.server.services.buckets import (
+    BucketChanged,
+    BucketGone,
+    BucketService,
+    same_bucket,
+)
 from bucketd.server.services.drafts import Drafts
 from bucketd.server.services.ports import ObjectStore
 
 Clock = Callable[[], datetime]
+# A create whose bucket changed under it is planned again, once (changing all along: a 409).
+PLAN_ATTEMPTS = 2
 
 
 def object_not_found(identifier: str, bucket: Bucket) -> NotFound:
@@ -67,8 +74,31 @@ class ObjectService:
         *,
         kind: WriteKind = WriteKind.CREATE,
     ) -> ObjectRecord:
-        bucket = await self._buckets.get(namespace, bucket_identifier)
-        return await self.write(namespace, bucket, plan_object(bucket, request, self._limits), kind)
+        """Planned against the bucket as this instance read it lately (no MongoDB read): the
+        draft checks it once its record is written, and a stale one is read and planned again."""
+        bucket = await self._buckets.get(namespace, bucket_identifier, cached=True)
+        for attempt in range(1, PLAN_ATTEMPTS + 1):
+            bucket, plan = await self._plan(namespace, bucket_identifier, request, bucket)
+            try:
+                return await self.write(namespace, bucket, plan, kind)
+            except (BucketChanged, BucketGone):
+                if attempt == PLAN_ATTEMPTS:
+                    raise  # changing all along, or gone: the 409 or the 404 says so
+                bucket = await self._buckets.get(namespace, bucket_identifier)
+        raise AssertionError("unreachable")
+
+    async def _plan(
+        self, namespace: Namespace, identifier: str, request: ObjectInput, bucket: Bucket
+    ) -> tuple[Bucket, ObjectPlan]:
+        """The plan against `bucket`, maybe a cached copy: a refusal is only final against
+        the bucket as it is (read again; the same refusal if nothing changed)."""
+        try:
+            return bucket, plan_object(bucket, request, self._limits)
+        except BucketdError:
+            fresh = await self._buckets.get(namespace, identifier)
+            if same_bucket(fresh, bucket):
+                raise
+            return fresh, plan_object(fresh, request, self._limits)
 
     async def write(
         self,

@@ -44,6 +44,10 @@ def _content(doc: Document) -> Content:
     )
 
 
+def _canonical(namespace_id: str, sha256: str) -> dict[str, Any]:
+    return {"namespace_id": namespace_id, "dedup_key": sha256, "state": STORED}
+
+
 def _held(ref: str) -> dict[str, Any]:
     return {"$addToSet": {"holders": ref}, "$set": {"released_at": None}}
 
@@ -65,19 +69,30 @@ class MongoContents:
 
     async def hold(self, namespace_id: str, sha256: str, ref: str) -> Content | None:
         """The stored content of this SHA-256, now held by `ref`; None when there is none (or it
-        is held MAX_HOLDERS times: it is then retired, and the caller's bytes start a new one)."""
-        canonical = {"namespace_id": namespace_id, "dedup_key": sha256, "state": STORED}
+        is held MAX_HOLDERS times: registering the caller's bytes then retires it). One command:
+        a miss, the usual case of new bytes, costs nothing more."""
         room = {f"holders.{self._max_holders - 1}": {"$exists": False}}
         with translated():
             doc = await self._contents.find_one_and_update(
-                {**canonical, **room}, _held(ref), return_document=ReturnDocument.AFTER
+                {**_canonical(namespace_id, sha256), **room},
+                _held(ref),
+                return_document=ReturnDocument.AFTER,
             )
-            if doc is None and (full := await self._contents.find_one(canonical, {"_id": 1})):
-                await self._contents.update_one(
-                    {"_id": full["_id"], "dedup_key": sha256},
-                    {"$set": {"dedup_key": dedup_key(sha256, full["_id"], canonical=False)}},
-                )
         return _content(doc) if doc else None
+
+    async def _retire_if_full(self, namespace_id: str, sha256: str) -> None:
+        """A content of this SHA-256 held MAX_HOLDERS times stops being the dedup target: its
+        SHA-256 is free for the new bytes that found no room in it."""
+        full = {f"holders.{self._max_holders - 1}": {"$exists": True}}
+        with translated():
+            found = await self._contents.find_one(
+                {**_canonical(namespace_id, sha256), **full}, {"_id": 1}
+            )
+            if found is not None:
+                await self._contents.update_one(
+                    {"_id": found["_id"], "dedup_key": sha256},
+                    {"$set": {"dedup_key": dedup_key(sha256, found["_id"], canonical=False)}},
+                )
 
     async def hold_id(self, namespace_id: str, content_id: str, ref: str) -> Content | None:
         """This content, now held by `ref`; None when it is gone (or being deleted)."""
@@ -118,7 +133,9 @@ class MongoContents:
                 winner = await self.hold(content.namespace_id, content.sha256, ref)
                 if winner is not None:
                     return winner
-                # The winner is being deleted and has just let go of the SHA-256: try again.
+                # The winner is full (retired now) or being deleted, letting go of the SHA-256:
+                # try again.
+                await self._retire_if_full(content.namespace_id, content.sha256)
         raise StorageUnavailable(f"could not register content {content.content_id}; retry")
 
     async def find(self, content_id: str) -> Content | None:

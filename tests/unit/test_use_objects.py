@@ -15,7 +15,7 @@ from bucketd.server.domain.object_plan import BlobInput, ObjectInput
 from bucketd.server.domain.status import Status
 from bucketd.server.domain.tasks import TaskType
 from bucketd.server.errors import FailedPrecondition, InvalidArgument, NotFound
-from bucketd.server.services.buckets import NewBucket
+from bucketd.server.services.buckets import BucketUpdate, NewBucket
 from bucketd.server.services.deletions import SoftDeletion
 from tests.unit.world import World, world
 
@@ -239,3 +239,24 @@ async def test_tasks_are_scoped_listed_and_taken_over_when_their_lease_runs_out(
 
 async def _never_finishes(*_: Any) -> Any:
     await asyncio.Event().wait()
+
+
+async def test_a_create_never_writes_against_a_stale_cached_bucket() -> None:
+    """Instance A plans creates against the bucket as it read it lately (no MongoDB read);
+    instance B changes the bucket meanwhile: A's next create sees the bucket as it is."""
+    a, namespace, _ = await _world_with(["cached"])
+    b = world(beside=a)
+    note_free = {"properties": {"title": {"type": "string"}}}
+    await b.services.buckets.update(
+        namespace, "things", BucketUpdate(bucket_schema=note_free, force_schema_break=True)
+    )
+    with pytest.raises(InvalidArgument, match="note"):
+        await _object(a, namespace, "after the change")
+    assert [r.metadata["title"] for r in a.objects.records.values()] == ["cached"]
+    await b.services.deletions.delete_bucket(namespace, "things")
+    await b.services.tasks.drain()
+    await _bucket(b, namespace)  # the same name, a new bucket
+    made = await _object(a, namespace, "in the new bucket")
+    (bucket,) = a.db.buckets.values()
+    assert made.bucket_id == bucket.bucket_id
+    assert [r.object_id for r in a.objects.records.values()] == [made.object_id]
