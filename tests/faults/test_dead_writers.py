@@ -195,10 +195,13 @@ async def test_an_abandoned_create_of_a_trickling_source_ends_failed(
         with contextlib.suppress(asyncio.CancelledError, aio.AioRpcError):
             await pending
 
-        async def failed() -> bool:
-            return [o["status"] for o in await _objects(settings)] == ["FAILED"]
+        async def failed_and_cleaned_up() -> bool:
+            # clean-up runs in the background once the answer is out: the write goes after FAILED
+            return [(o["status"], "write" in o) for o in await _objects(settings)] == [
+                ("FAILED", False)
+            ]
 
-        await until(failed)
+        await until(failed_and_cleaned_up)
     (record,) = await _objects(settings)
     assert "cancelled" in record["error"] and "write" not in record
     assert not await multipart_uploads(settings)
