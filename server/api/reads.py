@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import crc32c
 
 from bucketd.server.domain import checksums
+from bucketd.server.domain.models import Namespace
 from bucketd.server.services.blob_reads import BlobRead
+from bucketd.server.services.object_reads import ObjectReads
 from bucketd.v1 import objects_pb2 as pb
 
 
@@ -41,3 +43,19 @@ async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
         yield pb.ReadObjectResponse(metadata=metadata_message(read))
         async for piece in slices:
             yield pb.ReadObjectResponse(checksummed_data=_data(piece))
+
+
+async def read_object(
+    reads: ObjectReads, namespace: Namespace, request: pb.ReadObjectRequest
+) -> AsyncIterator[pb.ReadObjectResponse]:
+    """ReadObject's answer: the blob and range the request names, as read_messages streams it."""
+    read = await reads.read_blob(
+        namespace,
+        request.bucket_identifier,
+        request.object_identifier,
+        request.blob,
+        read_offset=request.read_offset,
+        read_limit=request.read_limit,
+    )
+    async for message in read_messages(read):
+        yield message
