@@ -30,8 +30,15 @@ def metadata_message(read: BlobRead) -> pb.ReadObjectMetadata:
     )
 
 
-def _data(piece: bytes) -> pb.ChecksummedData:
-    return pb.ChecksummedData(content=piece, crc32c=crc32c.crc32c(piece))
+def _slice_message(piece: bytes) -> pb.ReadObjectResponse:
+    """A slice's message, its bytes copied into it once: building a ChecksummedData first and
+    then the response around it would copy them twice (protobuf copies a submessage given to a
+    constructor), ~0.3 CPU-s per GiB more."""
+    message = pb.ReadObjectResponse()
+    data = message.checksummed_data
+    data.content = piece
+    data.crc32c = crc32c.crc32c(piece)
+    return message
 
 
 async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
@@ -42,7 +49,7 @@ async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
     async with contextlib.aclosing(read.slices) as slices:
         yield pb.ReadObjectResponse(metadata=metadata_message(read))
         async for piece in slices:
-            yield pb.ReadObjectResponse(checksummed_data=_data(piece))
+            yield _slice_message(piece)
 
 
 async def read_object(
