@@ -11,8 +11,6 @@ buckets, presigned uploads) and deletes are not retried: their UNAVAILABLE reach
 
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable
 from pathlib import Path
@@ -346,35 +344,32 @@ class AsyncClient:
         progress: Progress | None = None,
         on_path: Callable[[Path], None] | None = None,
         presigned: bool = False,
+        offset: int = 0,
+        limit: int = 0,
     ) -> Path:
         """A blob's bytes into `destination` through ReadObject (each slice's CRC32C and the
         SHA-256 checked, a broken stream resumed; client/reads.py), or with `presigned` through
         a presigned S3 URL; written whole, then renamed into place (a failure leaves nothing).
         A directory (one that exists, or a path ending in "/") receives the file under its
-        stored filename; `on_path` hears the file's path before the bytes come."""
+        stored filename; `on_path` hears the file's path before the bytes come. `offset` and
+        `limit` name a range (ReadObject only): `limit` bytes (0: all) from `offset`, or with a
+        negative offset the last -offset bytes; only a whole blob's SHA-256 is checked."""
+        if presigned and (offset or limit):
+            raise InvalidArgument("a range is read through ReadObject: drop presigned")
         obj = await self.get_object(bucket, object_id, presigned_urls=presigned)
-        blobs = obj["blobs"]
-        if not 0 <= blob < len(blobs):
-            raise InvalidArgument(f"blob {blob}: the object has {len(blobs)} blob(s)")
-        url = blobs[blob].get("presigned_url")
-        if presigned and not url:
-            raise InvalidArgument(f"blob {blob} of {object_id} has no stored bytes to download")
-        size = blobs[blob]["details"].get("size_bytes")
-        stored = blobs[blob]["details"].get("filename") or f"{object_id}-{blob}"
-        target = await _target_path(destination, stored)
+        details, url = reads.chosen_blob(obj, blob, presigned=presigned)
+        stored = details.get("filename") or f"{object_id}-{blob}"
+        target = await reads.target_path(destination, stored)
         if on_path is not None:
             on_path(target)
-        if presigned:
-            return await transfer.download(url, target, size=size, progress=progress)
-        request = objects_pb2.ReadObjectRequest(
-            bucket_identifier=bucket, object_identifier=object_id, blob=str(blob)
-        )
-        try:
-            return await reads.download_to(
-                self.stubs.objects, request, target, metadata=self.metadata(), progress=progress
+        if url is not None:
+            return await transfer.download(
+                url, target, size=details.get("size_bytes"), progress=progress
             )
-        except aio.AioRpcError as error:
-            raise from_rpc_error(error) from None
+        request = reads.request_of(bucket, object_id, blob=blob, offset=offset, limit=limit)
+        return await reads.download_to(
+            self.stubs.objects, request, target, metadata=self.metadata(), progress=progress
+        )
 
     async def _file_property(self, bucket: str) -> str:
         """The bucket's one file property, for callers that do not name it."""
@@ -387,12 +382,3 @@ class AsyncClient:
                 f"properties ({listed})"
             )
         return str(files[0])
-
-
-async def _target_path(destination: str | Path, stored_name: str) -> Path:
-    """`destination`, or the stored name inside it when it is a directory (one that exists, or
-    a path ending in "/"); never a path the stored name would climb out of."""
-    target = Path(destination)
-    if await asyncio.to_thread(target.is_dir) or str(destination).endswith(("/", os.sep)):
-        return target / Path(stored_name).name
-    return target

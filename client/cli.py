@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bucketd.client import reads
 from bucketd.client.async_client import AsyncClient
 from bucketd.client.errors import (
     Aborted,
@@ -135,7 +136,8 @@ def _add_get(commands: Any, common: argparse.ArgumentParser) -> None:
         "get",
         parents=[common],
         help="download an object's blob",
-        description="Download a blob of an object through a presigned URL.",
+        description="Download a blob of an object (or a range of its bytes) through ReadObject: "
+        "each slice's CRC32C and a whole blob's SHA-256 are checked, a broken stream resumed.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -147,9 +149,16 @@ def _add_get(commands: Any, common: argparse.ArgumentParser) -> None:
         required=True,
         metavar="PATH",  # a str: a trailing "/" says "a directory"
         help="the file to write, or a directory (existing, or ending in /) to write the blob "
-        "under its stored filename",
+        "under its stored filename, or - for stdout",
     )
     get.add_argument("--blob", type=int, default=0, help="which blob (default 0)")
+    get.add_argument(
+        "--range",
+        type=byte_range,
+        metavar="A-B|A-|-N",
+        help="only these bytes, as HTTP's Range counts them: bytes A to B (inclusive), from A "
+        "to the end, or the last N",
+    )
 
 
 def _add_ls(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -162,6 +171,21 @@ def _add_ls(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     ls.add_argument("--bucket", "-b", required=True, help="bucket name or bkt_ id")
     ls.add_argument("--limit", type=int, default=100, help="at most this many (1-1000)")
+
+
+def byte_range(value: str) -> tuple[int, int]:
+    """`--range` as ReadObject's (read_offset, read_limit): `A-B`, `A-` or `-N`."""
+    first, dash, last = value.partition("-")
+    digits = all(part.isascii() and part.isdigit() for part in (first, last) if part)
+    if not dash or not digits or not (first or last):
+        raise argparse.ArgumentTypeError(f"write A-B, A- or -N (whole numbers), not {value!r}")
+    if not first:
+        if int(last) == 0:
+            raise argparse.ArgumentTypeError("-0 asks for no bytes: give -N with N at least 1")
+        return -int(last), 0
+    if last and int(last) < int(first):
+        raise argparse.ArgumentTypeError(f"{value!r} ends before it starts")
+    return int(first), int(last) - int(first) + 1 if last else 0
 
 
 def _jobs(value: str) -> int:
@@ -298,7 +322,10 @@ def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:
 
 
 async def _get(args: argparse.Namespace) -> int:
+    offset, limit = args.range or (0, 0)
     async with _client(args) as client:
+        if args.output == "-":
+            return await _get_to_stdout(args, client, offset=offset, limit=limit)
         with _bar(args.object_id, quiet=args.quiet) as progress:  # until the file is named
             path = await client.download(
                 args.bucket,
@@ -307,12 +334,34 @@ async def _get(args: argparse.Namespace) -> int:
                 blob=args.blob,
                 progress=progress,
                 on_path=progress.relabel,  # a folder's file is named by the object
+                offset=offset,
+                limit=limit,
             )
     size = path.stat().st_size
     if args.json:
         print(json.dumps({"object_id": args.object_id, "path": str(path), "size_bytes": size}))
     else:
         print(f"{args.object_id} -> {path} ({size} bytes)")
+    return 0
+
+
+async def _get_to_stdout(
+    args: argparse.Namespace, client: AsyncClient, *, offset: int, limit: int
+) -> int:
+    """The bytes on stdout as they arrive (nothing else goes there; --json's line goes to
+    stderr); a resumed stream continues after the bytes already written."""
+    request = reads.request_of(
+        args.bucket, args.object_id, blob=args.blob, offset=offset, limit=limit
+    )
+    out = sys.stdout.buffer
+    with _bar(args.object_id, quiet=args.quiet) as progress:
+        served = await reads.read_into(
+            client.stubs.objects, request, out, metadata=client.metadata(), progress=progress
+        )
+    out.flush()
+    if args.json:
+        line = {"object_id": args.object_id, "path": "-", "size_bytes": served.read_length}
+        print(json.dumps(line), file=sys.stderr)
     return 0
 
 

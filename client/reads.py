@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import AsyncIterable, Callable
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import crc32c
 from grpc import aio
 
-from bucketd.client.errors import ApiError, Unavailable, from_rpc_error
+from bucketd.client.errors import ApiError, InvalidArgument, Unavailable, from_rpc_error
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 
@@ -23,6 +24,31 @@ RESUMES = 3
 
 class Corrupted(ApiError):
     """Bytes arrived other than they left (a slice's CRC32C or the whole SHA-256 differs)."""
+
+
+def chosen_blob(
+    obj: dict[str, Any], blob: int, *, presigned: bool
+) -> tuple[dict[str, Any], str | None]:
+    """The details of `obj`'s (JSON) blob number `blob`, and its presigned URL if asked for."""
+    blobs = obj["blobs"]
+    if not 0 <= blob < len(blobs):
+        raise InvalidArgument(f"blob {blob}: the object has {len(blobs)} blob(s)")
+    url = blobs[blob].get("presigned_url")
+    if presigned and not url:
+        raise InvalidArgument(f"blob {blob} of {obj['object_id']} has no stored bytes to download")
+    return blobs[blob]["details"], url if presigned else None
+
+
+def request_of(
+    bucket: str, object_id: str, *, blob: int, offset: int, limit: int
+) -> pb.ReadObjectRequest:
+    return pb.ReadObjectRequest(
+        bucket_identifier=bucket,
+        object_identifier=object_id,
+        blob=str(blob),
+        read_offset=offset,
+        read_limit=limit,
+    )
 
 
 async def read_into(
@@ -104,3 +130,12 @@ async def download_to(
     finally:
         partial.unlink(missing_ok=True)
     return destination
+
+
+async def target_path(destination: str | Path, stored_name: str) -> Path:
+    """`destination`, or the stored name inside it when it is a directory (one that exists, or
+    a path ending in "/"); never a path the stored name would climb out of."""
+    target = Path(destination)
+    if await asyncio.to_thread(target.is_dir) or str(destination).endswith(("/", os.sep)):
+        return target / Path(stored_name).name
+    return target

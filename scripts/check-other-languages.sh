@@ -5,7 +5,8 @@
 #   of no clashing accessors;
 # - C#: protoc's messages are generated without a warning (no .NET SDK in Debian to compile them);
 # - Go: buf.gen.go.yaml's stubs, and examples/go compiled against them and run against a
-#   `bucketd serve` in stand-in mode. Offline: GOPATH mode over the Go sources Debian packages.
+#   `bucketd serve` in stand-in mode: it lists the buckets, then uploads a blob and reads it back
+#   (ReadObject). Offline: GOPATH mode over the Go sources Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ key=sk_test_$(head -c 96 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32
 env -u MONGODB_URI -u S3_ENDPOINT_URL BUCKETD_DEV_API_KEY="$key" \
   .venv/bin/bucketd serve --grpc-port 0 --http-port 0 >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
-for _ in $(seq 300); do
+for _ in $(seq 1200); do
   grep -q '^REST: ' "$work/serve.out" 2>/dev/null || ! kill -0 "$server" 2>/dev/null && break
   sleep 0.1
 done
@@ -42,9 +43,12 @@ rest=$(sed -n 's/^REST: //p' "$work/serve.out")
 until curl -sf "$rest/readyz" >/dev/null; do sleep 0.2; done
 curl -s --fail-with-body -o "$work/bucket.json" -X POST "$rest/v1/buckets" \
   -H "Authorization: Bearer $key" -H 'X-Namespace: default' \
-  -d '{"bucket_name": "from_go_check", "bucket_schema": {"properties": {"title": {"type": "string"}}}}' \
+  -d '{"bucket_name": "from_go_check", "bucket_schema": {"properties": {"title": {"type": "string"}, "notes": {"type": "text"}}}}' \
   || { cat "$work/bucket.json" >&2; exit 1; }
-listed=$(BUCKETD_ADDRESS="$address" BUCKETD_API_KEY="$key" scripts/go-example.sh)  # as the README runs it
+# as the README runs it, plus a bucket and property: it lists, then uploads and reads back
+listed=$(BUCKETD_ADDRESS="$address" BUCKETD_API_KEY="$key" scripts/go-example.sh from_go_check notes)
 echo "$listed"
 grep -q ' from_go_check$' <<<"$listed" && grep -q '^1 bucket(s)$' <<<"$listed"
 echo "examples/go listed the bucket over gRPC"
+grep -qE '^obj_[A-Za-z0-9_]+: 3145735 bytes uploaded and read back in 2 slices, equal$' <<<"$listed"
+echo "examples/go uploaded a blob and read it back over ReadObject"

@@ -1,19 +1,23 @@
 """Admission and rate limits around the calls, after authentication (the organization and the
 key are known): an upload takes a slot of server/services/admission.py for as long as it runs
 (UploadObject streams, resumable appends included, and creates that carry inline bytes or a
-URL to mirror), and every call spends a token of its key's rate limit when one is set. HTTP and
-gRPC calls go through here alike: the gateway's calls are the server's."""
+URL to mirror), and every call spends a token of its key's rate limit when one is set, ReadObject
+(and so the HTTP content route) included: its token is spent before the first message. Reads
+take no slot: each holds a slice or two whatever the blob's size or the reader's speed
+(docs/operating.md, "Memory"). HTTP and gRPC calls go through here alike: the gateway's calls
+are the server's."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from grpc import aio
 
 from bucketd.server.api.auth import PROTECTED_PREFIX, current_caller
-from bucketd.server.api.handlers import Behavior, ServerInterceptor, wrap_unary_response
+from bucketd.server.api.handlers import Behavior, ServerInterceptor, StreamBehavior, wrap_any
 from bucketd.server.services.admission import UploadSlots
 from bucketd.server.services.rate_limits import RateLimits
 from bucketd.v1 import objects_pb2
@@ -57,7 +61,7 @@ class AdmissionInterceptor(ServerInterceptor):
         upload = method in STREAMED or method in CREATES
         if not upload and (self._rate_limits is None or method == AUTHENTICATE):
             return handler
-        return wrap_unary_response(handler, lambda behavior: self._admitted(behavior, method))
+        return wrap_any(handler, lambda behavior: self._admitted(behavior, method), self._limited)
 
     def _admitted(self, behavior: Behavior, method: str) -> Behavior:
         async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
@@ -68,5 +72,17 @@ class AdmissionInterceptor(ServerInterceptor):
                 with self._slots.slot(principal.organization_id):
                     return await behavior(request, context)
             return await behavior(request, context)
+
+        return call
+
+    def _limited(self, behavior: StreamBehavior) -> StreamBehavior:
+        """A server stream (ReadObject) spends its token before its first message."""
+
+        async def call(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncGenerator[Any]:
+            if self._rate_limits is not None:
+                self._rate_limits.take(current_caller().principal.key_id)
+            async with contextlib.aclosing(behavior(request, context)) as messages:
+                async for message in messages:
+                    yield message
 
         return call

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 import crc32c
 
 from bucketd.server.domain import checksums
+from bucketd.server.domain.models import Namespace
 from bucketd.server.services.blob_reads import BlobRead
+from bucketd.server.services.object_reads import ObjectReads
 from bucketd.v1 import objects_pb2 as pb
 
 
@@ -28,8 +30,15 @@ def metadata_message(read: BlobRead) -> pb.ReadObjectMetadata:
     )
 
 
-def _data(piece: bytes) -> pb.ChecksummedData:
-    return pb.ChecksummedData(content=piece, crc32c=crc32c.crc32c(piece))
+def _slice_message(piece: bytes) -> pb.ReadObjectResponse:
+    """A slice's message, its bytes copied into it once: building a ChecksummedData first and
+    then the response around it would copy them twice (protobuf copies a submessage given to a
+    constructor), ~0.3 CPU-s per GiB more."""
+    message = pb.ReadObjectResponse()
+    data = message.checksummed_data
+    data.content = piece
+    data.crc32c = crc32c.crc32c(piece)
+    return message
 
 
 async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
@@ -40,4 +49,20 @@ async def read_messages(read: BlobRead) -> AsyncIterator[pb.ReadObjectResponse]:
     async with contextlib.aclosing(read.slices) as slices:
         yield pb.ReadObjectResponse(metadata=metadata_message(read))
         async for piece in slices:
-            yield pb.ReadObjectResponse(checksummed_data=_data(piece))
+            yield _slice_message(piece)
+
+
+async def read_object(
+    reads: ObjectReads, namespace: Namespace, request: pb.ReadObjectRequest
+) -> AsyncIterator[pb.ReadObjectResponse]:
+    """ReadObject's answer: the blob and range the request names, as read_messages streams it."""
+    read = await reads.read_blob(
+        namespace,
+        request.bucket_identifier,
+        request.object_identifier,
+        request.blob,
+        read_offset=request.read_offset,
+        read_limit=request.read_limit,
+    )
+    async for message in read_messages(read):
+        yield message

@@ -1,5 +1,6 @@
 """A TCP proxy in front of bucketd that misbehaves on purpose: it refuses connections, cuts one
-after some bytes, or throttles, so that clients meet real broken connections."""
+after some bytes (sent, or received: a download), or throttles, so that clients meet real broken
+connections."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ READ_BYTES = 64 * 1024
 class Faults:
     refuse_connections: int = 0  # close this many new connections at once
     cut_after_bytes: int | None = None  # cut the first connection after this many bytes sent
+    cut_replies_after_bytes: int | None = None  # ...or after this many bytes it received
     bytes_per_second: float | None = None  # throttle what clients send
     connections: int = field(default=0, init=False)
     cuts: int = field(default=0, init=False)
+    replied: int = field(default=0, init=False)  # bytes the clients received, in all
 
 
 async def _pipe(
@@ -34,6 +37,13 @@ async def _pipe(
             sent += len(data)
             if upstream and faults.cut_after_bytes is not None and sent >= faults.cut_after_bytes:
                 faults.cut_after_bytes, faults.cuts = None, faults.cuts + 1
+                return
+            if upstream:
+                continue
+            faults.replied += len(data)
+            cut = faults.cut_replies_after_bytes
+            if cut is not None and sent >= cut:
+                faults.cut_replies_after_bytes, faults.cuts = None, faults.cuts + 1
                 return
 
 

@@ -27,6 +27,33 @@ const auth = { authorization: `Bearer ${apiKey}` };
 const inNamespace = (namespace: string) => ({ headers: { ...auth, "x-namespace": namespace } });
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
+// CRC32C (Castagnoli), the checksum of each ReadObject slice: Node has CRC32 only.
+const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC32C_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+// ReadObject: the metadata first, then the slices, each checked against its CRC32C.
+async function readBack(namespace: string, objectId: string, readOffset = 0n, readLimit = 0n) {
+  const request = { bucketIdentifier: "docs", objectIdentifier: objectId, blob: "notes", readOffset, readLimit };
+  const messages = [];
+  for await (const message of objects.readObject(request, inNamespace(namespace))) messages.push(message);
+  const [first, ...rest] = messages;
+  const slices = rest.map((message) => {
+    const data = message.checksummedData;
+    assert.ok(data && !message.metadata);
+    assert.equal(crc32c(data.content), data.crc32c);
+    return data.content;
+  });
+  return { metadata: first?.metadata, bytes: new Uint8Array(Buffer.concat(slices)), slices: slices.length };
+}
+
 test("namespace, bucket, object, streamed blob, read back", async () => {
   const name = `ts-${Date.now()}`;
   const created = await namespaces.createNamespace({ namespaceName: name }, { headers: auth });
@@ -83,6 +110,21 @@ test("namespace, bucket, object, streamed blob, read back", async () => {
   assert.equal(blob?.details?.hash, `sha256:${sha256(bytes)}`);
   assert.equal(blob?.details?.sizeBytes, BigInt(bytes.length));
   assert.equal(blob?.type, FieldType.TEXT);
+
+  const whole = await readBack(name, objectId);
+  assert.equal(whole.metadata?.details?.hash, `sha256:${sha256(bytes)}`);
+  assert.equal(whole.metadata?.readLength, BigInt(bytes.length));
+  assert.equal(whole.slices, 2); // 2 MiB slices
+  assert.deepEqual(whole.bytes, bytes);
+  const range = await readBack(name, objectId, 2n * 1024n * 1024n - 5n, 10n); // across two slices
+  assert.equal(range.metadata?.readOffset, 2n * 1024n * 1024n - 5n);
+  assert.deepEqual(range.bytes, bytes.subarray(2 * 1024 * 1024 - 5, 2 * 1024 * 1024 + 5));
+  const suffix = await readBack(name, objectId, -7n);
+  assert.deepEqual(suffix.bytes, bytes.subarray(bytes.length - 7));
+  await assert.rejects(
+    readBack(name, objectId, BigInt(bytes.length)),
+    (error: unknown) => error instanceof ConnectError && error.code === Code.OutOfRange,
+  );
 });
 
 test("errors arrive as gRPC status codes", async () => {
