@@ -147,6 +147,7 @@ def script_of(blocks: list[Block], served: Served, workdir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.timeout(SCRIPT_TIMEOUT_SECONDS + 60)  # the script has its own limit
 def test_every_block_runs_in_order(served: Served, tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
     shutil.copytree(ROOT / "examples", checkout / "examples")
