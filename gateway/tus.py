@@ -196,14 +196,31 @@ class Tus:
             raise TusError(
                 413, f"Upload-Offset {offset} + {sent} bytes exceed Upload-Length {length}"
             )
-        body = await self._checked_body(request)
+        data = await self._checked_body(request)
+        sent = len(data) if data is not None else sent
         complete = length is not None and sent is not None and offset + sent == length
+        body = _once(data) if data is not None else self._sessions.body(request)
+        if length is not None and sent is None:  # chunked: the end of the body tells
+            body = _bounded(body, length - offset)
         response = await self._sessions.append(
             request, session, offset, complete=complete, body=body
         )
+        if length is not None and sent is None:
+            finished = await self._finish_at_length(request, session, length)
+            response, complete = finished or response, finished is not None
         return await self._appended(request, session, response, created=created, done=complete)
 
-    async def _checked_body(self, request: web.Request) -> AsyncIterator[bytes] | None:
+    async def _finish_at_length(
+        self, request: web.Request, session: Session, length: int
+    ) -> pb.UploadObjectResponse | None:
+        """After a chunked append (no Content-Length): the object, made by an empty final
+        append, when the bytes reached Upload-Length; else None (the upload stays open)."""
+        status = await self._sessions.status(request, session)
+        if status.blobs[0].persisted_size != length:
+            return None
+        return await self._sessions.append(request, session, length, complete=True, body=_once(b""))
+
+    async def _checked_body(self, request: web.Request) -> bytes | None:
         """With `Upload-Checksum`, the body read and checked before a byte is appended (it is
         then at most the JSON routes' body limit); else None: it streams as it arrives."""
         declared = request.headers.get("Upload-Checksum")
@@ -224,7 +241,7 @@ class Tus:
         digest = base64.b64encode(CHECKSUMS[algorithm](data).digest()).decode()
         if digest != encoded.strip():
             raise TusError(CHECKSUM_MISMATCH, f"Upload-Checksum: the body's {algorithm} differs")
-        return _once(data)
+        return data
 
     async def _appended(
         self,
@@ -252,3 +269,21 @@ def _tus() -> dict[str, str]:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def _bounded(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """A chunked body, refused (413) before a chunk would take it past `limit` bytes: what
+    came before that chunk is kept, as every byte received is."""
+    received = 0
+    async for data in body:
+        received += len(data)
+        if received > limit:
+            raise TusError(413, f"the body exceeds Upload-Length by {received - limit} bytes")
+        yield data
+
+
+async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer to a tus request carries `Tus-Resumable` (the spec asks it of all but
+    OPTIONS), the error middleware's included: a tus client checks it on a failure too."""
+    if "Tus-Resumable" in request.headers and request.method != "OPTIONS":
+        response.headers.setdefault("Tus-Resumable", VERSION)
