@@ -191,24 +191,37 @@ class Tus:
             return envelope(409, "The upload is complete: nothing can be appended to it")
         announced = blob.expected_size_bytes if blob.HasField("expected_size_bytes") else None
         length = _integer(request, "Upload-Length") if announced is None else announced
-        sent = request.content_length
-        if length is not None and sent is not None and offset + sent > length:
-            raise TusError(
-                413, f"Upload-Offset {offset} + {sent} bytes exceed Upload-Length {length}"
-            )
+        _check_length(offset, request.content_length, length)
         data = await self._checked_body(request)
-        sent = len(data) if data is not None else sent
+        if data is not None:
+            _check_length(offset, len(data), length)
+        response, done = await self._append(request, session, offset, length, data)
+        return await self._appended(request, session, response, created=created, done=done)
+
+    async def _append(
+        self,
+        request: web.Request,
+        session: Session,
+        offset: int,
+        length: int | None,
+        data: bytes | None,
+    ) -> tuple[pb.UploadObjectResponse, bool]:
+        """The body (or `data`, read and checked already) appended at `offset`; the append
+        whose bytes reach `length` finishes the object. With the result: whether it did."""
+        sent = len(data) if data is not None else request.content_length
         complete = length is not None and sent is not None and offset + sent == length
         body = _once(data) if data is not None else self._sessions.body(request)
-        if length is not None and sent is None:  # chunked: the end of the body tells
-            body = _bounded(body, length - offset)
+        # chunked (no Content-Length): the end of the body tells whether it reached the length
+        left = length - offset if length is not None and sent is None else None
+        if left is not None:
+            body = _bounded(body, left)
         response = await self._sessions.append(
             request, session, offset, complete=complete, body=body
         )
-        if length is not None and sent is None:
-            finished = await self._finish_at_length(request, session, length)
-            response, complete = finished or response, finished is not None
-        return await self._appended(request, session, response, created=created, done=complete)
+        if left is not None:
+            finished = await self._finish_at_length(request, session, offset + left)
+            return finished or response, finished is not None
+        return response, complete
 
     async def _finish_at_length(
         self, request: web.Request, session: Session, length: int
@@ -261,6 +274,11 @@ class Tus:
             headers["Upload-Offset"] = str(status.blobs[0].persisted_size)
             headers["Upload-Expires"] = _expires(status.expires_at.ToDatetime(UTC))
         return web.Response(status=201 if created else 204, headers=headers)
+
+
+def _check_length(offset: int, sent: int | None, length: int | None) -> None:
+    if length is not None and sent is not None and offset + sent > length:
+        raise TusError(413, f"Upload-Offset {offset} + {sent} bytes exceed Upload-Length {length}")
 
 
 def _tus() -> dict[str, str]:

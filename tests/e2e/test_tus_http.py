@@ -51,11 +51,17 @@ async def test_every_refusal_of_a_tus_request_carries_tus_resumable(
             assert (await reply.json())["status"] == status
     location = await _create(service, acme, 10)
     wrong = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    eleven = base64.b64encode(hashlib.md5(b"x" * 11).digest()).decode()  # right, but too long
     appends = [
         (460, {**APPEND, "Upload-Offset": "0", "Upload-Checksum": f"md5 {wrong}"}, b"abc"),
         (400, {**APPEND, "Upload-Offset": "0", "Upload-Checksum": "crc99 AAAA"}, b"abc"),
         (400, {**APPEND}, b"abc"),  # no Upload-Offset
         (413, {**APPEND, "Upload-Offset": "0"}, b"x" * 11),
+        (
+            413,
+            {**APPEND, "Upload-Offset": "0", "Upload-Checksum": f"md5 {eleven}"},
+            _chunked(b"x" * 11),
+        ),
     ]
     for status, headers, body in appends:
         async with service.http.patch(location, data=body, headers=headers) as reply:
