@@ -152,7 +152,7 @@ async def test_tus_js_client_resumes_after_a_reload(
     await page.evaluate("(u) => { window.tusUpload(u) }", upload)  # not awaited: cut below
     await page.wait_for_function("window.cutting === true")  # the third PATCH is on its way
     await page.reload()
-    finished = await page.evaluate("(u) => window.tusUpload(u)", upload)
+    finished = await page.evaluate("(u) => window.tusUpload(u)", {**upload, "cutAt": SIZE + 1})
     assert finished["resumed"] == 1 and finished["url"] == backend.made[0], finished
     assert 6 * MIB <= finished["resumedFrom"] <= 9 * MIB, finished  # the offset bucketd kept
     assert "sk_" not in finished["url"] and len(backend.made) == 1
