@@ -14,6 +14,7 @@ from grpc import aio
 from bucketd.calls import Caller
 from bucketd.codec import MarshalError
 from bucketd.drain import Drain
+from bucketd.gateway import tus
 from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
 from bucketd.gateway.calls import Calls
 from bucketd.gateway.content import ContentHandler
@@ -169,6 +170,7 @@ def build_app(
         client_max_size=settings.http_max_body_bytes,
     )
     app.on_response_prepare.append(cors.expose)
+    app.on_response_prepare.append(tus.stamp)
     app[SETTINGS] = settings
     app[DRAIN] = drain or Drain()
     _add_routes(app, calls or channel, settings)

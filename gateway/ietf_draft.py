@@ -151,6 +151,8 @@ class IetfDraft:
         """A `POST …/objects/upload` with `Upload-Complete`: the session first, then its bytes."""
         complete = structured_boolean(request, "Upload-Complete")
         length = _creation_length(request, complete)
+        if request.content_type == PARTIAL_UPLOAD:  # the draft's type (draft -05), not the file's
+            header.blobs[0].ClearField("mime_type")
         if length is not None:
             header.blobs[0].expected_size_bytes = length
         try:
@@ -313,6 +315,12 @@ _STATE = {"description": "The upload's state in Upload-Offset, Upload-Complete, 
 # What the draft adds to its routes' OpenAPI operations (gateway/openapi.py), by HTTP method:
 # its header fields, its answers, and the description of what it does.
 OPENAPI: dict[str, dict[str, Any]] = {
+    "OPTIONS": {
+        "summary": "What the upload route speaks (resumable-upload discovery)",
+        "parameters": [],
+        "responses": {"204": {"description": f"Accept-Patch: {PARTIAL_UPLOAD}"}},
+        "description": "Resumable uploads are supported (Accept-Patch); no key needed.",
+    },
     "POST": {
         "summary": "Create an object from a streamed file (raw body or multipart/form-data)",
         "parameters": [_header("Upload-Complete", _COMPLETE), _LENGTH, _INTEROP],

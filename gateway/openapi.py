@@ -3,6 +3,7 @@ descriptions are the protos' comments (bucketd/v1/comments.py, generated with th
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from google.api import field_behavior_pb2
@@ -188,6 +189,29 @@ def _operation(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, 
         if method.full_name in EXAMPLES:
             content["examples"] = EXAMPLES[method.full_name]
         operation["requestBody"] = {"content": {"application/json": content}}
+    if route.kind is Kind.SESSION:  # the upload URL's secret stands in for a key
+        operation["security"] = [{"apiKey": []}, {}]
+        for header in operation["parameters"]:
+            if header["name"] == "X-Namespace":
+                header["required"] = False
+                header["description"] += " With a key only: the upload URL's secret needs none."
+    return operation
+
+
+def _discovery(route: Route, schemas: _Schemas, operation_id: str) -> dict[str, Any]:
+    """OPTIONS on a stream route: what its upload protocols speak, with no key."""
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [route.method.containing_service.name],
+        "description": "No key needed (nor sent: a browser's preflight carries none).",
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.path_variables
+        ],
+        "responses": {"default": _error(schemas)},
+        "security": [],
+    }
+    _upload_protocol(operation, route, schemas)
     return operation
 
 
@@ -199,19 +223,54 @@ def _error(schemas: _Schemas, description: str = "Error, in the envelope of the 
 
 
 def _upload_protocol(operation: dict[str, Any], route: Route, schemas: _Schemas) -> None:
-    """A stream or session route: its body is bytes, and each upload protocol adds its header
-    fields, its answers and what it does (the first, the default one, names the operation)."""
-    if route.kind is Kind.STREAM:
-        operation["requestBody"] = {"content": _STREAM_BODY}
-    for protocol in reversed([docs[route.http_method] for docs in PROTOCOL_DOCS]):
-        operation["parameters"] += protocol["parameters"]
-        operation["summary"] = protocol["summary"]
-        operation["description"] = f"{protocol['description']}\n\n{operation['description']}"
+    """A stream or session route (or a stream's OPTIONS): its body is bytes, and each upload
+    protocol adds its header fields, its answers and what it does; the first, the default one,
+    names the operation. A header or answer two protocols share is described once, each
+    protocol's words in turn, and is required only when every protocol requires it."""
+    if route.kind is Kind.STREAM and route.http_method != "OPTIONS":
+        operation["requestBody"] = {"content": dict(_STREAM_BODY)}
+    spoken = [(name, docs[route.http_method]) for name, docs in PROTOCOL_DOCS]
+    operation["summary"] = spoken[0][1]["summary"]
+    described = "\n\n".join(protocol["description"] for _, protocol in spoken)
+    operation["description"] = f"{described}\n\n{operation['description']}"
+    operation["parameters"] += _shared_parameters(spoken)
+    for _, protocol in spoken:
         if "requestBody" in protocol:
-            operation["requestBody"] = protocol["requestBody"]
+            body = operation.setdefault("requestBody", {"content": {}})
+            body["content"].update(protocol["requestBody"]["content"])
+    answers: dict[str, Any] = {}
+    for name, protocol in spoken:
         for status, answer in protocol["responses"].items():
-            error = isinstance(answer, str)
-            operation["responses"][status] = _error(schemas, answer) if error else answer
+            text = answer if isinstance(answer, str) else answer["description"]
+            first = status not in answers
+            answers[status] = answer if first else _joined(answers[status], f"{name}: {text}")
+    for status, answer in answers.items():
+        error = isinstance(answer, str)
+        operation["responses"][status] = _error(schemas, answer) if error else answer
+
+
+def _joined(answer: str | dict[str, Any], more: str) -> str | dict[str, Any]:
+    if isinstance(answer, str):
+        return f"{answer}; {more}"
+    return {**answer, "description": f"{answer['description']}; {more}"}
+
+
+def _shared_parameters(spoken: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The protocols' header fields, one entry per name."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name, protocol in spoken:
+        for parameter in protocol["parameters"]:
+            held = merged.get(parameter["name"])
+            if held is None:
+                merged[parameter["name"]] = dict(parameter)
+                continue
+            held["description"] += f"; {name}: {parameter['description']}"
+            held["required"] = held["required"] and parameter["required"]
+    every = [{p["name"] for p in protocol["parameters"]} for _, protocol in spoken]
+    for parameter in merged.values():
+        if parameter["required"] and not all(parameter["name"] in names for names in every):
+            parameter["required"] = False  # another protocol does without it
+    return list(merged.values())
 
 
 def _query_parameters(route: Route, schemas: _Schemas) -> list[dict[str, Any]]:
@@ -279,6 +338,10 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
     for route in routes:
         operation = _operation(route, schemas, _operation_id(route, taken))
         paths.setdefault(route.openapi_path, {})[route.http_method.lower()] = operation
+        if route.kind is Kind.STREAM:  # and the upload protocols' discovery beside it
+            discovery = dataclasses.replace(route, http_method="OPTIONS")
+            operation = _discovery(discovery, schemas, _operation_id(discovery, taken))
+            paths[route.openapi_path]["options"] = operation
         service = route.method.containing_service
         services[service.name] = COMMENTS.get(service.full_name, "")
     return {
@@ -287,7 +350,8 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
             "title": "bucketd",
             "version": "v1",
             "description": "Buckets, objects and uploads; compatible with the Mixpeek bucket API. "
-            "Every call needs an API key: `Authorization: Bearer sk_…`.",
+            "Every call needs an API key: `Authorization: Bearer sk_…`, but an upload URL's "
+            "(its secret stands in for one) and an upload route's OPTIONS.",
         },
         "servers": [{"url": "/", "description": "this bucketd"}],
         "security": [{"apiKey": []}],

@@ -122,6 +122,11 @@ class Sessions:
             rpc.CANCEL_UPLOAD_SESSION, message, session.call(request, self._call(request))
         )
 
+    def body(self, request: web.Request) -> AsyncIterator[bytes]:
+        """The request's body as it arrives, in chunks, paced (a body too slow is cut)."""
+        size = self._settings.stream_chunk_bytes
+        return BodyPace(self._settings).chunks(lambda: request.content.read(size))
+
     async def append(
         self,
         request: web.Request,
@@ -139,8 +144,7 @@ class Sessions:
             bucket_identifier=session.bucket,
         )
         if body is None:
-            size = self._settings.stream_chunk_bytes
-            body = BodyPace(self._settings).chunks(lambda: request.content.read(size))
+            body = self.body(request)
         failures: list[MarshalError] = []
         messages = _kept(_append_messages(body, header, offset), failures)
         try:

@@ -191,19 +191,49 @@ class Tus:
             return envelope(409, "The upload is complete: nothing can be appended to it")
         announced = blob.expected_size_bytes if blob.HasField("expected_size_bytes") else None
         length = _integer(request, "Upload-Length") if announced is None else announced
-        sent = request.content_length
-        if length is not None and sent is not None and offset + sent > length:
-            raise TusError(
-                413, f"Upload-Offset {offset} + {sent} bytes exceed Upload-Length {length}"
-            )
-        body = await self._checked_body(request)
+        _check_length(offset, request.content_length, length)
+        data = await self._checked_body(request)
+        if data is not None:
+            _check_length(offset, len(data), length)
+        response, done = await self._append(request, session, offset, length, data)
+        return await self._appended(request, session, response, created=created, done=done)
+
+    async def _append(
+        self,
+        request: web.Request,
+        session: Session,
+        offset: int,
+        length: int | None,
+        data: bytes | None,
+    ) -> tuple[pb.UploadObjectResponse, bool]:
+        """The body (or `data`, read and checked already) appended at `offset`; the append
+        whose bytes reach `length` finishes the object. With the result: whether it did."""
+        sent = len(data) if data is not None else request.content_length
         complete = length is not None and sent is not None and offset + sent == length
+        body = _once(data) if data is not None else self._sessions.body(request)
+        # chunked (no Content-Length): the end of the body tells whether it reached the length
+        left = length - offset if length is not None and sent is None else None
+        if left is not None:
+            body = _bounded(body, left)
         response = await self._sessions.append(
             request, session, offset, complete=complete, body=body
         )
-        return await self._appended(request, session, response, created=created, done=complete)
+        if left is not None:
+            finished = await self._finish_at_length(request, session, offset + left)
+            return finished or response, finished is not None
+        return response, complete
 
-    async def _checked_body(self, request: web.Request) -> AsyncIterator[bytes] | None:
+    async def _finish_at_length(
+        self, request: web.Request, session: Session, length: int
+    ) -> pb.UploadObjectResponse | None:
+        """After a chunked append (no Content-Length): the object, made by an empty final
+        append, when the bytes reached Upload-Length; else None (the upload stays open)."""
+        status = await self._sessions.status(request, session)
+        if status.blobs[0].persisted_size != length:
+            return None
+        return await self._sessions.append(request, session, length, complete=True, body=_once(b""))
+
+    async def _checked_body(self, request: web.Request) -> bytes | None:
         """With `Upload-Checksum`, the body read and checked before a byte is appended (it is
         then at most the JSON routes' body limit); else None: it streams as it arrives."""
         declared = request.headers.get("Upload-Checksum")
@@ -224,7 +254,7 @@ class Tus:
         digest = base64.b64encode(CHECKSUMS[algorithm](data).digest()).decode()
         if digest != encoded.strip():
             raise TusError(CHECKSUM_MISMATCH, f"Upload-Checksum: the body's {algorithm} differs")
-        return _once(data)
+        return data
 
     async def _appended(
         self,
@@ -246,9 +276,32 @@ class Tus:
         return web.Response(status=201 if created else 204, headers=headers)
 
 
+def _check_length(offset: int, sent: int | None, length: int | None) -> None:
+    if length is not None and sent is not None and offset + sent > length:
+        raise TusError(413, f"Upload-Offset {offset} + {sent} bytes exceed Upload-Length {length}")
+
+
 def _tus() -> dict[str, str]:
     return {"Tus-Resumable": VERSION}
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+async def _bounded(body: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """A chunked body, refused (413) before a chunk would take it past `limit` bytes: what
+    came before that chunk is kept, as every byte received is."""
+    received = 0
+    async for data in body:
+        received += len(data)
+        if received > limit:
+            raise TusError(413, f"the body exceeds Upload-Length by {received - limit} bytes")
+        yield data
+
+
+async def stamp(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer to a tus request carries `Tus-Resumable` (the spec asks it of all but
+    OPTIONS), the error middleware's included: a tus client checks it on a failure too."""
+    if "Tus-Resumable" in request.headers and request.method != "OPTIONS":
+        response.headers.setdefault("Tus-Resumable", VERSION)

@@ -26,7 +26,7 @@ from grpc import aio
 from bucketd.chunks import Chunk
 from bucketd.codec import InvalidField, MarshalError, parse_request, text_values, to_json
 from bucketd.gateway import calls as rpc
-from bucketd.gateway import ietf_draft
+from bucketd.gateway import ietf_draft, tus_openapi
 from bucketd.gateway.calls import Calls, Sent
 from bucketd.gateway.errors import CallFailed
 from bucketd.gateway.ietf_draft import IetfDraft, declared_length
@@ -59,8 +59,9 @@ def protocols(calls: Calls, settings: GatewaySettings) -> list[UploadProtocol]:
     return [IetfDraft(sessions), Tus(sessions, settings)]
 
 
-# What each protocol adds to its routes' OpenAPI operations, by HTTP method, in that order.
-PROTOCOL_DOCS = [ietf_draft.OPENAPI]
+# What each protocol adds to its routes' OpenAPI operations, by HTTP method (OPTIONS: the
+# discovery StreamHandler.options answers), in the order of `protocols()`, with its name.
+PROTOCOL_DOCS = [("IETF draft", ietf_draft.OPENAPI), (tus_openapi.NAME, tus_openapi.OPENAPI)]
 
 
 # What clients send when nobody chose a type (curl's --data-binary default): not a statement

@@ -43,7 +43,9 @@ async def test_openapi_lists_the_reference_paths(service: Service) -> None:
         for path, operations in document["paths"].items()
         for method in operations
     }
-    assert listed == REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS | READ_ENDPOINTS
+    # and the upload protocols' discovery (OPTIONS) beside the streamed upload's POST
+    discovery = {("OPTIONS", path) for method, path in UPLOAD_ENDPOINTS if method == "POST"}
+    assert listed == REFERENCE_ENDPOINTS | UPLOAD_ENDPOINTS | READ_ENDPOINTS | discovery
 
 
 async def _every_route(http: aiohttp.ClientSession) -> list[tuple[Route, int, Any]]:

@@ -63,6 +63,42 @@ async def test_tus_js_client_resumes_an_aborted_upload(
         assert (details["filename"], details["mime_type"]) == ("big.bin", "text/plain")
 
 
+@pytest.mark.parametrize("protocol", ["tus-v1", "ietf-draft-05"])
+async def test_tus_js_client_uploads_data_during_creation(
+    service: Service, acme: Tenant, tmp_path: Path, protocol: str
+) -> None:
+    """`uploadDataDuringCreation`: the creating POST carries the first chunk (tus's
+    creation-with-upload; the draft's Upload-Complete: ?0 with a body of
+    application/partial-upload, which is not the file's type), then PATCHes, an abort, a resume."""
+    await make_bucket(service, acme)
+    data = os.urandom(12 * MIB + 5)
+    (tmp_path / "big.bin").write_bytes(data)
+    env = {
+        **os.environ,
+        "BUCKETD_HTTP_URL": service.http_url,
+        "BUCKETD_API_KEY": acme.api_key,
+        "BUCKETD_NAMESPACE": acme.namespace or "default",
+        "FILE": str(tmp_path / "big.bin"),
+        "SOURCE": "buffer",
+        "PROTOCOL": protocol,
+        "ABORT_AFTER": str(6 * MIB),
+        "URL_STORAGE": str(tmp_path / "urls.json"),
+        "CHUNK_SIZE": str(4 * MIB),
+        "DURING_CREATION": "1",
+    }
+    returncode, text = await _run_client(env, seconds=120)
+    assert returncode == 0, text
+    assert f"created with {4 * MIB} bytes" in text, text  # the POST's body was stored
+    resumed_from = int(text.split("resumed from ")[1].split()[0])
+    assert 4 * MIB <= resumed_from < len(data), text
+    _, listed = await call(service, "POST", "/v1/buckets/things/objects/list", acme, {})
+    (stored,) = listed["results"]
+    details = stored["blobs"][0]["details"]
+    assert details["hash"] == digest(data) and details["size_bytes"] == len(data)
+    if protocol == "tus-v1":  # Upload-Metadata names the file
+        assert (details["filename"], details["mime_type"]) == ("big.bin", "text/plain")
+
+
 async def test_tus_js_client_ietf_draft_03_is_refused_at_creation(
     service: Service, acme: Tenant, tmp_path: Path
 ) -> None:

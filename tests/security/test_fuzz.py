@@ -35,6 +35,7 @@ from tests.faults.processes import bucketd, environment, issue_key, rest
 
 # The resumable upload's PATCH body: raw bytes, as an interrupted file's tail would be.
 schemathesis.openapi.media_type("application/partial-upload", st.binary(max_size=256))
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=256))
 TALLY: Counter[str] = Counter()
 # What must hold for every answer. (Whether a schema-valid request is accepted is left out: the
 # document cannot say every rule — that a blob's property names a field of the bucket schema.)

@@ -53,6 +53,34 @@ def test_the_served_document_is_valid_openapi_3_1_hand_written_routes_included()
     assert set(resource) == {"head", "patch", "delete"}
 
 
+def test_both_upload_protocols_are_documented_on_the_upload_routes() -> None:
+    """The IETF draft's and tus 1.0's header fields, bodies and answers, each once; a header
+    only one protocol sends is not required; the upload URL needs no key, nor does OPTIONS."""
+    paths = served_document()["paths"]
+    upload = paths["/v1/buckets/{bucket_identifier}/objects/upload"]
+    assert set(upload) == {"post", "options"}
+    post = upload["post"]
+    names = [p["name"] for p in post["parameters"]]
+    assert len(names) == len(set(names))
+    assert {"Upload-Complete", "Tus-Resumable", "Upload-Metadata", "Upload-Length"} <= set(names)
+    assert "application/offset+octet-stream" in post["requestBody"]["content"]
+    assert {"201", "412", "413"} <= set(post["responses"])
+    options = upload["options"]
+    assert (
+        options["security"] == [] and "Tus-Extension" in options["responses"]["204"]["description"]
+    )
+    patch = paths["/v1/buckets/{bucket_identifier}/objects/upload/{session_id}"]["patch"]
+    required = {p["name"] for p in patch["parameters"] if p["required"]}
+    assert required == {"bucket_identifier", "session_id", "Upload-Offset"}
+    assert set(patch["requestBody"]["content"]) == {
+        "application/partial-upload",
+        "application/offset+octet-stream",
+    }
+    assert {"409", "412", "415", "460"} <= set(patch["responses"])
+    assert "tus 1.0" in patch["responses"]["409"]["description"]
+    assert patch["security"] == [{"apiKey": []}, {}]
+
+
 def test_operation_ids_are_unique_and_every_operation_is_described() -> None:
     document = openapi_document(routes_from())
     operations = [op for path in document["paths"].values() for op in path.values()]

@@ -5,7 +5,9 @@
 //
 // env: BUCKETD_HTTP_URL, BUCKETD_API_KEY, BUCKETD_NAMESPACE, FILE, SOURCE (buffer | file),
 //      PROTOCOL (tus-js-client's: ietf-draft-05 unless set; tus-v1 is its default),
-//      ABORT_AFTER, URL_STORAGE (a JSON file for the stored upload URLs)
+//      ABORT_AFTER, URL_STORAGE (a JSON file for the stored upload URLs), and optionally
+//      CHUNK_SIZE, DURING_CREATION (1: `uploadDataDuringCreation`, the first chunk in the
+//      creating POST; its answer's Upload-Offset is printed as "created with N bytes")
 import { createReadStream, readFileSync } from 'node:fs'
 import { FileUrlStorage, Upload } from 'tus-js-client'
 
@@ -22,6 +24,13 @@ const options = {
   storeFingerprintForResuming: true,
   removeFingerprintOnSuccess: true,
   retryDelays: null,
+  ...(env.CHUNK_SIZE ? { chunkSize: Number(env.CHUNK_SIZE) } : {}),
+  uploadDataDuringCreation: env.DURING_CREATION === '1',
+  onAfterResponse(request, response) {
+    if (request.getMethod() === 'POST') {
+      console.log(`created with ${response.getHeader('Upload-Offset')} bytes`)
+    }
+  },
 }
 
 function firstAttempt() {
