@@ -296,8 +296,9 @@ class Settings:
     s3_part_timeout_seconds: float = setting(
         "BUCKETD_S3_PART_TIMEOUT_SECONDS",
         60.0,
-        "S3: the longest one part of a streamed upload may take, retries included; a stalled "
-        "part fails its stream after this (sooner if the call's deadline is sooner)",
+        "S3: the longest the start of a streamed upload's multipart upload, or one of its "
+        "parts, may take, retries included; a stalled S3 fails the stream after this (sooner "
+        "if the call's deadline is sooner), with or without a deadline",
         minimum=0.01,
     )
     mongodb_server_selection_seconds: float = setting(

@@ -78,7 +78,9 @@ class S3BlobStorage:
             )
 
     async def start_multipart(self, key: str, *, mime_type: str) -> str:
-        async with _s3("create multipart upload"):
+        """Within the part limit too: a streamed upload may have no deadline, and its first S3
+        call must not wait on botocore's timeouts and retries when S3 stalls."""
+        async with _s3("create multipart upload", limit=self._part_seconds):
             reply = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=key, ContentType=mime_type, ChecksumAlgorithm="CRC32C"
             )
