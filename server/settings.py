@@ -209,7 +209,7 @@ class Settings:
         "BUCKETD_SWEEP_SECONDS",
         60.0,
         "how often each instance's janitor runs: reclaims dead writes, deletes unheld bytes, "
-        "expires stale uploads, resumes abandoned confirms",
+        "expires stale uploads, resumes abandoned confirms, aborts stale multipart uploads",
         minimum=0.001,
     )
     write_lease_seconds: float = setting(
@@ -233,6 +233,13 @@ class Settings:
         3600.0,
         "how long bytes nobody holds any more are kept before the janitor deletes them",
         minimum=0,
+    )
+    multipart_max_age_seconds: float = setting(
+        "BUCKETD_MULTIPART_MAX_AGE_SECONDS",
+        24 * 3600.0,
+        "a multipart upload of the storage bucket older than this that no write in flight names "
+        "is aborted by the janitor (one a stalled S3 opened after its caller gave up)",
+        minimum=0.001,
     )
     namespace_cache_seconds: float = setting(
         "BUCKETD_NAMESPACE_CACHE_SECONDS",

@@ -317,6 +317,7 @@ def _janitor(
         lease=timedelta(seconds=settings.write_lease_seconds),
         grace=timedelta(seconds=settings.blob_grace_seconds),
         clock=parts.clock,
+        multipart_age=timedelta(seconds=settings.multipart_max_age_seconds),
     )
 
 

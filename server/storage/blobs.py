@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -145,6 +146,20 @@ class S3BlobStorage:
         for upload in uploads:
             await self.abort_multipart(key, upload["UploadId"])
         return len(uploads)
+
+    async def multipart_uploads(self, *, started_before: datetime) -> list[tuple[str, str]]:
+        """(key, upload id) of every multipart upload open in the storage bucket that was
+        started before `started_before`."""
+        found: list[tuple[str, str]] = []
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        async with _s3("list multipart uploads"):
+            async for page in paginator.paginate(Bucket=self._bucket):
+                found += [
+                    (upload["Key"], upload["UploadId"])
+                    for upload in page.get("Uploads", [])
+                    if upload["Initiated"] < started_before
+                ]
+        return found
 
     async def delete(self, key: str) -> None:
         async with _s3("DELETE"):

@@ -235,3 +235,12 @@ class MongoWrites:
             await self._objects.update_one(
                 {"_id": object_id}, {"$pull": {"releases": {"$in": refs}}}
             )
+
+    async def named_multiparts(self, multipart_ids: list[str]) -> set[str]:
+        """Which of `multipart_ids` a write in flight (a session's too) still names."""
+        with translated():
+            docs = await self._objects.find(
+                {"write.pending.multipart_id": {"$in": multipart_ids}}, {"write.pending": 1}
+            ).to_list()
+        named = {p.get("multipart_id") for doc in docs for p in doc["write"]["pending"]}
+        return named & set(multipart_ids)

@@ -36,14 +36,16 @@ S3_KINDS = pytest.mark.parametrize(
 
 
 def quick(settings: Settings, **changes: Any) -> Settings:
-    """Short leases and sweeps, so that the janitor's hand-off is seen within the test; the S3
-    and MongoDB client limits keep their production defaults (the deadline must bound them)."""
+    """Short leases, sweeps and multipart age, so that the janitor's hand-off is seen within the
+    test; the S3 and MongoDB client limits keep their production defaults (the deadline must
+    bound them)."""
     return dataclasses.replace(
         settings,
         readiness_seconds=0.2,
         cleanup_seconds=2.0,
         write_lease_seconds=3.0,
         sweep_seconds=0.5,
+        multipart_max_age_seconds=2.0,
         **changes,
     )
 

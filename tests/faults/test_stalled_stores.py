@@ -156,22 +156,17 @@ def _read_back(answers: list[Any], stored: pb.Object) -> None:
         assert hashlib.sha256(body).hexdigest() in recorded, (len(body), recorded)
 
 
-async def _nothing_left(settings: Settings, *, uploads: bool = True) -> bool:
-    """No object PROCESSING or mid-write; no multipart upload open in the storage bucket
-    (`uploads`)."""
+async def _nothing_left(settings: Settings) -> bool:
+    """No object PROCESSING or mid-write; no multipart upload open in the storage bucket."""
     assert settings.mongodb_uri
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
     try:
         objects = client[settings.mongodb_database]["objects"]
         writing: dict[str, Any] = {"$or": [{"status": "PROCESSING"}, {"write": {"$exists": True}}]}
-        if not uploads:
-            writing = {"status": "PROCESSING"}
         if await objects.count_documents(writing):
             return False
     finally:
         await client.close()
-    if not uploads:
-        return True
     async with open_s3(settings) as s3:
         reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
     return not reply.get("Uploads")
@@ -196,8 +191,8 @@ async def test_s3_frozen_every_call_answers_within_its_deadline(
             _read_back(await _reads(service, acme, stored.object_id), stored)
             # RGW runs the requests it queued while frozen once thawed: a multipart upload
             # asked for by a call that gave up opens after its clean-up ran, and no record
-            # names it (docs/known-gaps.md); moto answers none of them late.
-            await until(lambda: _nothing_left(own, uploads=kind == "moto"), within=30)
+            # names it; the janitor aborts it once it is old (moto answers none of them late).
+            await until(lambda: _nothing_left(own), within=30)
 
 
 async def test_request_timeout_of_two_seconds_bounds_a_create_with_s3_frozen(

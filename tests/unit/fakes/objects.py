@@ -352,6 +352,15 @@ class FakeObjects:
         kept = [ref for ref in record.releases if ref not in refs]
         self.records[object_id] = dataclasses.replace(record, releases=kept)
 
+    async def named_multiparts(self, multipart_ids: list[str]) -> set[str]:
+        named = {
+            pending.multipart_id
+            for record in self.records.values()
+            if record.write is not None
+            for pending in record.write.pending
+        }
+        return set(multipart_ids) & named
+
     # ClaimStore
     async def claim(
         self, claim_id: str, *, namespace_id: str, bucket_id: str, object_id: str
