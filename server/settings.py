@@ -143,8 +143,9 @@ class Settings:
     query_timeout_seconds: float = setting(
         "BUCKETD_QUERY_TIMEOUT_SECONDS",
         10.0,
-        "the longest a list, stats or aggregation query may run in MongoDB (sent as maxTimeMS); "
-        "past it the call answers 400 naming this limit",
+        "the longest a list, stats or aggregation query may run in MongoDB (sent as maxTimeMS, "
+        "counted from when it holds a connection: waiting is a 503); past it the call answers "
+        "400 naming this limit",
         minimum=0.01,
     )
     grpc_max_message_bytes: int = setting(
