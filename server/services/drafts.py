@@ -40,7 +40,7 @@ from bucketd.server.domain.writes import PendingContent, WriteKind, WriteLease, 
 from bucketd.server.errors import BucketdError, FailedPrecondition, StorageUnavailable
 from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
 from bucketd.server.services.buckets import not_found as bucket_not_found
-from bucketd.server.services.object_claims import ObjectClaims
+from bucketd.server.services.object_claims import ObjectClaims, claim_ids
 from bucketd.server.services.ports import (
     BlobStorage,
     BucketStore,
@@ -175,7 +175,7 @@ class Drafts:
         if found is not None and found.bucket_id == record.bucket_id:
             return False
         await self._objects.delete(record.namespace_id, record.bucket_id, record.object_id)
-        await self._claims.release(record.namespace_id, record.object_id)
+        await self._claims.release(record)
         return True
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
@@ -206,6 +206,7 @@ def _new_record(
         created_at=now,
         updated_at=now,
         write=write,
+        claims=claim_ids(bucket, plan),
     )
 
 

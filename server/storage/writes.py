@@ -164,11 +164,15 @@ class MongoWrites:
         return result.matched_count == 1
 
     async def commit(self, record: ObjectRecord, write_id: str) -> bool:
-        """The final record (without its write), if the write was not reclaimed meanwhile."""
+        """The final record (without its write), if the write was not reclaimed meanwhile; by
+        its whole shard key (namespace, bucket, id), so that a sharded cluster asks one shard."""
+        where = {
+            "namespace_id": record.namespace_id,
+            "bucket_id": record.bucket_id,
+            **_live(record.object_id, write_id),
+        }
         with translated():
-            result = await self._objects.replace_one(
-                _live(record.object_id, write_id), object_document(record)
-            )
+            result = await self._objects.replace_one(where, object_document(record))
         return result.matched_count == 1
 
     async def fail(self, object_id: str, write_id: str, error: str, *, now: datetime) -> bool:

@@ -372,7 +372,12 @@ class FakeObjects:
         holder = self.db.claims.get(claim_id)
         return holder[2] if holder else None
 
-    async def release_claims(self, namespace_id: str, object_id: str) -> None:
+    async def release_claims(
+        self, namespace_id: str, object_id: str, claim_ids: list[str] | None = None
+    ) -> None:
         self.db.claims = {
-            k: v for k, v in self.db.claims.items() if (v[0], v[2]) != (namespace_id, object_id)
+            k: v
+            for k, v in self.db.claims.items()
+            if (v[0], v[2]) != (namespace_id, object_id)
+            or (claim_ids is not None and k not in claim_ids)
         }
