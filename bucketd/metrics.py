@@ -59,7 +59,7 @@ STORE_ERRORS = Counter(
 JANITOR_WORK = Counter(
     "bucketd_janitor_work",
     "janitor work, by kind: writes_reclaimed, multipart_uploads_aborted, releases_finished, "
-    "contents_deleted, uploads_expired, confirms_resumed, tasks_resumed",
+    "contents_deleted, uploads_expired, confirms_resumed, tasks_resumed, stale_multiparts_aborted",
     ["kind"],
     registry=REGISTRY,
 )

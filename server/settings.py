@@ -143,8 +143,9 @@ class Settings:
     query_timeout_seconds: float = setting(
         "BUCKETD_QUERY_TIMEOUT_SECONDS",
         10.0,
-        "the longest a list, stats or aggregation query may run in MongoDB (sent as maxTimeMS); "
-        "past it the call answers 400 naming this limit",
+        "the longest a list, stats or aggregation query may run in MongoDB (sent as maxTimeMS, "
+        "counted from when it holds a connection: waiting is a 503); past it the call answers "
+        "400 naming this limit",
         minimum=0.01,
     )
     grpc_max_message_bytes: int = setting(
@@ -209,7 +210,7 @@ class Settings:
         "BUCKETD_SWEEP_SECONDS",
         60.0,
         "how often each instance's janitor runs: reclaims dead writes, deletes unheld bytes, "
-        "expires stale uploads, resumes abandoned confirms",
+        "expires stale uploads, resumes abandoned confirms, aborts stale multipart uploads",
         minimum=0.001,
     )
     write_lease_seconds: float = setting(
@@ -233,6 +234,13 @@ class Settings:
         3600.0,
         "how long bytes nobody holds any more are kept before the janitor deletes them",
         minimum=0,
+    )
+    multipart_max_age_seconds: float = setting(
+        "BUCKETD_MULTIPART_MAX_AGE_SECONDS",
+        24 * 3600.0,
+        "a multipart upload of the storage bucket older than this that no write in flight names "
+        "is aborted by the janitor (one a stalled S3 opened after its caller gave up)",
+        minimum=0.001,
     )
     namespace_cache_seconds: float = setting(
         "BUCKETD_NAMESPACE_CACHE_SECONDS",
@@ -297,8 +305,9 @@ class Settings:
     s3_part_timeout_seconds: float = setting(
         "BUCKETD_S3_PART_TIMEOUT_SECONDS",
         60.0,
-        "S3: the longest one part of a streamed upload may take, retries included; a stalled "
-        "part fails its stream after this (sooner if the call's deadline is sooner)",
+        "S3: the longest the start of a streamed upload's multipart upload, or one of its "
+        "parts, may take, retries included; a stalled S3 fails the stream after this (sooner "
+        "if the call's deadline is sooner), with or without a deadline",
         minimum=0.01,
     )
     mongodb_server_selection_seconds: float = setting(

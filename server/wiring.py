@@ -317,7 +317,34 @@ def _janitor(
         lease=timedelta(seconds=settings.write_lease_seconds),
         grace=timedelta(seconds=settings.blob_grace_seconds),
         clock=parts.clock,
+        multipart_age=timedelta(seconds=settings.multipart_max_age_seconds),
     )
+
+
+def _bucket_service(parts: _Parts) -> BucketService:
+    return BucketService(
+        buckets=parts.stores.buckets,
+        objects=parts.stores.objects,
+        clock=parts.clock,
+        max_metadata_bytes=parts.settings.max_metadata_bytes,
+        cache=TtlCache(parts.settings.namespace_cache_seconds),
+    )
+
+
+def _upload_slots(settings: Settings) -> UploadSlots:
+    return UploadSlots(
+        cap=settings.upload_cap,
+        org_fraction=settings.max_uploads_org_fraction,
+        part_bytes=PART_BYTES,
+        retry_after_seconds=settings.uploads_retry_after_seconds,
+    )
+
+
+def _rate_limits(settings: Settings) -> RateLimits | None:
+    """Per API key, when BUCKETD_RATE_LIMIT_PER_SECOND sets one (none by default)."""
+    if not settings.rate_limit_per_second:
+        return None
+    return RateLimits(per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
 
 
 def build_services(
@@ -330,40 +357,24 @@ def build_services(
 ) -> Services:
     """Every use case, wired to the stores, the blob storage, the URL fetcher and a clock."""
     parts = _Parts(stores, settings, storage, fetcher, clock)
-    buckets = BucketService(
-        buckets=stores.buckets,
-        objects=stores.objects,
-        clock=clock,
-        max_metadata_bytes=settings.max_metadata_bytes,
-        cache=TtlCache(settings.namespace_cache_seconds),
-    )
+    buckets = _bucket_service(parts)
     ingest = _ingest(parts, buckets)
     tasks = _tasks(parts)
     confirmations = _confirmations(parts, ingest, buckets, tasks)
     _handle_tasks(parts, tasks, confirmations)
     accounts = build_accounts(stores, settings, clock)
-    namespaces = accounts.namespaces
     return Services(
         api_keys=accounts.api_keys,
-        namespaces=namespaces,
+        namespaces=accounts.namespaces,
         buckets=buckets,
         objects=ingest.objects,
         object_reads=ObjectReads(objects=stores.objects, buckets=buckets, storage=storage),
-        deletions=_deletions(parts, buckets, namespaces, tasks),
+        deletions=_deletions(parts, buckets, accounts.namespaces, tasks),
         uploads=_uploads(parts, buckets),
         confirmations=confirmations,
         streams=_streams(parts, ingest, buckets),
         tasks=tasks,
         janitor=_janitor(parts, ingest.drafts, confirmations, tasks),
-        upload_slots=UploadSlots(
-            cap=settings.upload_cap,
-            org_fraction=settings.max_uploads_org_fraction,
-            part_bytes=PART_BYTES,
-            retry_after_seconds=settings.uploads_retry_after_seconds,
-        ),
-        rate_limits=(
-            RateLimits(per_second=settings.rate_limit_per_second, burst=settings.rate_limit_burst)
-            if settings.rate_limit_per_second
-            else None
-        ),
+        upload_slots=_upload_slots(settings),
+        rate_limits=_rate_limits(settings),
     )

@@ -161,6 +161,9 @@ class ObjectRecord:
     write_id: str | None = None
     # Holder references of replaced blobs, released once the new ones are committed.
     releases: list[str] = field(default_factory=list)
+    # The ids of the claims it took (idempotency key, unique key): released by id, the claims'
+    # shard key. None for a record stored before they were kept (released by object id).
+    claims: list[str] | None = None
 
     @property
     def size_bytes(self) -> int:

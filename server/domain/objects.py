@@ -100,8 +100,10 @@ def new_record(
     write: WriteLease,
     *,
     now: datetime,
+    claims: list[str],
 ) -> ObjectRecord:
-    """The record of a new object before its first byte: PROCESSING, with its write's lease."""
+    """The record of a new object before its first byte: PROCESSING, with its write's lease and
+    the ids of the claims it takes (released by id, their shard key)."""
     return ObjectRecord(
         object_id=object_id,
         namespace_id=namespace.namespace_id,
@@ -116,4 +118,5 @@ def new_record(
         created_at=now,
         updated_at=now,
         write=write,
+        claims=claims,
     )

@@ -19,6 +19,9 @@ from bucketd.server.domain.deadlines import call_seconds_left, set_call_deadline
 log = logging.getLogger("bucketd.writes")
 
 DEFAULT_CLEANUP_SECONDS = 30.0
+# How long a call without a deadline (a stream) waits for its clean-up: plenty for stores that
+# answer, so that what the call leaves is gone when it answers; never a stalled store's time.
+UNTIMED_WAIT_SECONDS = 0.5
 
 # Tasks are held here until they end: the event loop keeps only weak references.
 _running: set[asyncio.Task[None]] = set()
@@ -46,13 +49,14 @@ def detach(work: Coroutine[Any, Any, None], *, seconds: float, what: str) -> asy
 async def clean_up(
     work: Coroutine[Any, Any, None], *, seconds: float = DEFAULT_CLEANUP_SECONDS, what: str
 ) -> None:
-    """Run the clean-up `work`, waiting for it no longer than the current call may wait."""
+    """Run the clean-up `work`, waiting for it no longer than the current call may wait (a call
+    without a deadline: UNTIMED_WAIT_SECONDS)."""
     task = detach(work, seconds=seconds, what=what)
     current = asyncio.current_task()
     left = call_seconds_left()
     if left == 0 or (current is not None and current.cancelling()):
         return
-    done, _ = await asyncio.wait([task], timeout=left)
+    done, _ = await asyncio.wait([task], timeout=UNTIMED_WAIT_SECONDS if left is None else left)
     if not done:
         log.info("%s goes on in the background: the call's deadline is near", what)
 

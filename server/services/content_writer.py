@@ -184,8 +184,8 @@ class ContentWriter:
         """Upload what is buffered as the last part (one empty part for an empty content)."""
         if self._buffer or self._next_number == 1:
             await self._send()
-        if self._in_flight:
-            await self._land(asyncio.ALL_COMPLETED)
+        while self._in_flight:  # a part that failed fails the stream now, not once all land
+            await self._land(asyncio.FIRST_EXCEPTION)
         return await self.seen()
 
     async def complete(self) -> None:

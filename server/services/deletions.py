@@ -93,7 +93,7 @@ class Deletions:
         record = await self._objects.get(*scope, object_identifier)
         if record is None or not await self._objects.delete(*scope, record.object_id):
             raise object_not_found(object_identifier, bucket)
-        await self._claims.release_claims(namespace.namespace_id, record.object_id)
+        await self._claims.release_claims(namespace.namespace_id, record.object_id, record.claims)
         refs = [holder_ref(record.object_id, blob.blob_id) for blob in record.blobs]
         refs += (record.write.refs if record.write else []) + record.releases
         await self._registry.release(namespace.namespace_id, refs, now=self._clock())

@@ -44,7 +44,7 @@ from bucketd.server.errors import (
 from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
 from bucketd.server.services.buckets import BucketChanged, BucketGone, same_bucket
 from bucketd.server.services.buckets import not_found as bucket_not_found
-from bucketd.server.services.object_claims import ObjectClaims
+from bucketd.server.services.object_claims import ObjectClaims, claim_ids
 from bucketd.server.services.ports import (
     BlobStorage,
     BucketStore,
@@ -146,7 +146,10 @@ class Drafts:
             header=header,
         )
         if existing is None:
-            record = new_record(object_id, namespace, bucket, plan, write, now=self._clock())
+            claims = claim_ids(bucket, plan)
+            record = new_record(
+                object_id, namespace, bucket, plan, write, now=self._clock(), claims=claims
+            )
             await self._insert(record, bucket, namespace)
         else:
             record = await self._take(existing, write)
@@ -211,7 +214,7 @@ class Drafts:
 
     async def _withdraw(self, record: ObjectRecord) -> None:
         await self._objects.delete(record.namespace_id, record.bucket_id, record.object_id)
-        await self._claims.release(record.namespace_id, record.object_id)
+        await self._claims.release(record)
 
     def resume(self, plan: ObjectPlan, record: ObjectRecord) -> Draft:
         """The draft of a session's object, for a stream that continues it."""

@@ -11,6 +11,10 @@ janitor that dies mid-step leaves it to the next one.
 3. Contents nobody has held for BUCKETD_BLOB_GRACE_SECONDS: deleted (record marked first).
 4. Presigned uploads: expired ones FAILED and their files removed; abandoned confirms resumed.
 5. Tasks whose lease ran out (their instance died): run again from the start.
+6. Multipart uploads older than BUCKETD_MULTIPART_MAX_AGE_SECONDS that no write names (a
+   stalled S3 may open one after its caller gave up and cleaned up): aborted. Aborting one
+   twice is harmless, so instances need no lease for it; the age keeps it clear of a writer
+   between starting its upload and recording it.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class SweepReport:
     uploads_expired: int = 0
     confirms_resumed: int = 0
     tasks_resumed: int = 0
+    stale_multiparts_aborted: int = 0
 
     def __bool__(self) -> bool:
         return any(vars(self).values())
@@ -66,6 +71,7 @@ class Janitor:
         lease: timedelta,
         grace: timedelta,
         clock: Clock,
+        multipart_age: timedelta = timedelta(days=1),
     ) -> None:
         self._writes = writes
         self._drafts = drafts
@@ -76,6 +82,7 @@ class Janitor:
         self._lease = lease
         self._grace = grace
         self._clock = clock
+        self._multipart_age = multipart_age
 
     async def sweep(self) -> SweepReport:
         reclaimed, aborted = await self.reclaim_writes()
@@ -83,7 +90,8 @@ class Janitor:
         deleted = await self.collect_contents()
         expired, resumed = await self._confirmations.sweep()
         tasks = await self._tasks.sweep()
-        return SweepReport(reclaimed, aborted, released, deleted, expired, resumed, tasks)
+        stale = await self.abort_stale_multiparts()
+        return SweepReport(reclaimed, aborted, released, deleted, expired, resumed, tasks, stale)
 
     async def reclaim_writes(self) -> tuple[int, int]:
         """(writes reclaimed, multipart uploads aborted)."""
@@ -133,6 +141,21 @@ class Janitor:
             await self._registry.forget(content_id)
             deleted += 1
         return deleted
+
+    async def abort_stale_multiparts(self) -> int:
+        """Abort the multipart uploads older than the age limit that no write names."""
+        before = self._clock() - self._multipart_age
+        uploads = await self._storage.multipart_uploads(started_before=before)
+        if not uploads:
+            return 0
+        named = await self._writes.named_multiparts([upload_id for _, upload_id in uploads])
+        stale = [(key, upload_id) for key, upload_id in uploads if upload_id not in named]
+        for key, upload_id in stale:
+            await self._storage.abort_multipart(key, upload_id)
+            log.info(
+                "aborted multipart upload %s of %s: stale, and no write names it", upload_id, key
+            )
+        return len(stale)
 
 
 async def sweep_safely(janitor: Janitor) -> SweepReport | None:

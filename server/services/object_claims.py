@@ -19,6 +19,22 @@ IDEMPOTENCY_WAIT_SECONDS = 10.0
 POLICIES = frozenset({"insert", "update", "upsert"})
 
 
+def _idempotency_claim(bucket: Bucket, key: str) -> str:
+    return f"idem:{bucket.bucket_id}:{key}"
+
+
+def _unique_claim(bucket: Bucket, plan: ObjectPlan) -> str:
+    assert bucket.unique_key
+    return f"ukey:{bucket.bucket_id}:{unique_key_value(bucket.unique_key, plan.metadata)}"
+
+
+def claim_ids(bucket: Bucket, plan: ObjectPlan) -> list[str]:
+    """The claims a new object of `plan` holds once created in `bucket` (its record keeps
+    them: they are released by id, the claims' shard key)."""
+    ids = [_idempotency_claim(bucket, plan.idempotency_key)] if plan.idempotency_key else []
+    return ids + ([_unique_claim(bucket, plan)] if bucket.unique_key else [])
+
+
 class ObjectClaims:
     def __init__(self, claims: ClaimStore, objects: ObjectStore) -> None:
         self._claims = claims
@@ -29,7 +45,7 @@ class ObjectClaims:
     ) -> str | None:
         """None when `object_id` now holds the idempotency key; else the object that does."""
         return await self._claims.claim(
-            f"idem:{bucket.bucket_id}:{key}",
+            _idempotency_claim(bucket, key),
             namespace_id=namespace.namespace_id,
             bucket_id=bucket.bucket_id,
             object_id=object_id,
@@ -47,7 +63,7 @@ class ObjectClaims:
         if not bucket.unique_key:
             return None
         chosen = _policy(bucket.unique_key, policy)
-        claim = f"ukey:{bucket.bucket_id}:{unique_key_value(bucket.unique_key, plan.metadata)}"
+        claim = _unique_claim(bucket, plan)
         holder = (
             await self._claims.claim(
                 claim,
@@ -75,9 +91,9 @@ class ObjectClaims:
             raise FailedPrecondition("The object holding this unique key is being written; retry")
         return record
 
-    async def release(self, namespace_id: str, object_id: str) -> None:
-        """Every claim `object_id` holds."""
-        await self._claims.release_claims(namespace_id, object_id)
+    async def release(self, record: ObjectRecord) -> None:
+        """Every claim the object holds (by the ids its record kept, when it kept them)."""
+        await self._claims.release_claims(record.namespace_id, record.object_id, record.claims)
 
     async def wait_for(self, namespace: Namespace, bucket: Bucket, object_id: str) -> ObjectRecord:
         """The object another request (same idempotency key) creates; it may still be writing."""

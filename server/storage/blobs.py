@@ -12,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import datetime
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -78,7 +79,9 @@ class S3BlobStorage:
             )
 
     async def start_multipart(self, key: str, *, mime_type: str) -> str:
-        async with _s3("create multipart upload"):
+        """Within the part limit too: a streamed upload may have no deadline, and its first S3
+        call must not wait on botocore's timeouts and retries when S3 stalls."""
+        async with _s3("create multipart upload", limit=self._part_seconds):
             reply = await self._client.create_multipart_upload(
                 Bucket=self._bucket, Key=key, ContentType=mime_type, ChecksumAlgorithm="CRC32C"
             )
@@ -143,6 +146,20 @@ class S3BlobStorage:
         for upload in uploads:
             await self.abort_multipart(key, upload["UploadId"])
         return len(uploads)
+
+    async def multipart_uploads(self, *, started_before: datetime) -> list[tuple[str, str]]:
+        """(key, upload id) of every multipart upload open in the storage bucket that was
+        started before `started_before`."""
+        found: list[tuple[str, str]] = []
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        async with _s3("list multipart uploads"):
+            async for page in paginator.paginate(Bucket=self._bucket):
+                found += [
+                    (upload["Key"], upload["UploadId"])
+                    for upload in page.get("Uploads", [])
+                    if upload["Initiated"] < started_before
+                ]
+        return found
 
     async def delete(self, key: str) -> None:
         async with _s3("DELETE"):

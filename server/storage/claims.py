@@ -39,6 +39,16 @@ class MongoClaims:
             existing = await self._claims.find_one({"_id": claim_id})
         return existing["object_id"] if existing else None
 
-    async def release_claims(self, namespace_id: str, object_id: str) -> None:
+    async def release_claims(
+        self, namespace_id: str, object_id: str, claim_ids: list[str] | None = None
+    ) -> None:
+        """Every claim `object_id` holds: by their ids when its record kept them (one shard
+        each on a sharded cluster), else (a record stored before) by namespace and object."""
+        if claim_ids is None:
+            where: Document = {"namespace_id": namespace_id, "object_id": object_id}
+        elif claim_ids:
+            where = {"_id": {"$in": claim_ids}, "object_id": object_id}
+        else:
+            return
         with translated():
-            await self._claims.delete_many({"namespace_id": namespace_id, "object_id": object_id})
+            await self._claims.delete_many(where)

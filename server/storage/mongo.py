@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from bucketd.server.errors import MongoUnavailable
+from bucketd.server.storage.query_clock import QueryClock
 
 Document = dict[str, Any]
 
@@ -46,6 +47,7 @@ async def open_database(
         socketTimeoutMS=timeout_ms,  # what runs outside PyMongo's operation timeout
         waitQueueTimeoutMS=timeout_ms,
         maxPoolSize=limits.max_pool_size,
+        event_listeners=[QueryClock()],  # a query's limit starts once it has its connection
         tz_aware=True,
     )
     try:

@@ -71,6 +71,7 @@ def object_record(doc: Document) -> ObjectRecord:
         write=write_lease(write) if write else None,
         write_id=doc.get("write_id"),
         releases=list(doc.get("releases", [])),
+        claims=list(doc["claims"]) if doc.get("claims") is not None else None,
     )
 
 
@@ -79,6 +80,8 @@ def object_document(record: ObjectRecord) -> Document:
     doc["_id"] = doc.pop("object_id")
     if doc["write"] is None:
         del doc["write"]
+    if doc["claims"] is None:
+        del doc["claims"]
     doc["size_bytes"] = record.size_bytes  # what bucket usage sums
     doc["search_text"] = record.search_text  # what `search` matches, with key_prefix
     return doc

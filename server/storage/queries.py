@@ -25,6 +25,7 @@ from bucketd.server.domain.query import AllOf, AnyOf, Filter, NoneOf, Op, Where
 from bucketd.server.errors import QueryTooExpensive
 from bucketd.server.storage.documents import translated
 from bucketd.server.storage.mongo import Document
+from bucketd.server.storage.query_clock import timed_from_checkout
 
 _OPERATORS = {
     Op.NE: "$ne",
@@ -66,10 +67,11 @@ def bounded(limits: QueryLimits) -> Iterator[None]:
     Any other failure, a client-side timeout too (waiting for a connection, for an answer), is
     left to translated(): the store is unavailable (503, retryable), not the caller at fault.
     PyMongo's client-side timeout sends what is left of it as maxTimeMS, so the query's limit
-    is set as one (nested in the call's deadline), and an expiry once the deadline has passed
-    is the deadline's, not the query's."""
+    is set as one (nested in the call's deadline), started again when the query gets its
+    connection (QueryClock: waiting is never the query's cost); an expiry once the deadline has
+    passed is the deadline's, not the query's."""
     try:
-        with pymongo.timeout(limits.seconds):
+        with timed_from_checkout(limits.seconds), pymongo.timeout(limits.seconds):
             yield
     except ExecutionTimeout as error:
         if error.code != MAX_TIME_EXPIRED or past_deadline():

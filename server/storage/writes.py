@@ -164,11 +164,15 @@ class MongoWrites:
         return result.matched_count == 1
 
     async def commit(self, record: ObjectRecord, write_id: str) -> bool:
-        """The final record (without its write), if the write was not reclaimed meanwhile."""
+        """The final record (without its write), if the write was not reclaimed meanwhile; by
+        its whole shard key (namespace, bucket, id), so that a sharded cluster asks one shard."""
+        where = {
+            "namespace_id": record.namespace_id,
+            "bucket_id": record.bucket_id,
+            **_live(record.object_id, write_id),
+        }
         with translated():
-            result = await self._objects.replace_one(
-                _live(record.object_id, write_id), object_document(record)
-            )
+            result = await self._objects.replace_one(where, object_document(record))
         return result.matched_count == 1
 
     async def fail(self, object_id: str, write_id: str, error: str, *, now: datetime) -> bool:
@@ -235,3 +239,12 @@ class MongoWrites:
             await self._objects.update_one(
                 {"_id": object_id}, {"$pull": {"releases": {"$in": refs}}}
             )
+
+    async def named_multiparts(self, multipart_ids: list[str]) -> set[str]:
+        """Which of `multipart_ids` a write in flight (a session's too) still names."""
+        with translated():
+            docs = await self._objects.find(
+                {"write.pending.multipart_id": {"$in": multipart_ids}}, {"write.pending": 1}
+            ).to_list()
+        named = {p.get("multipart_id") for doc in docs for p in doc["write"]["pending"]}
+        return named & set(multipart_ids)

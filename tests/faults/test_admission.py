@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
+import os
 import time
 from collections.abc import AsyncIterator
 
+import aiohttp
 import grpc
 import pytest
 from google.rpc import error_details_pb2
@@ -21,10 +24,14 @@ from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import make_bucket
+from tests.faults.processes import bucketd, environment, issue_key, rest
 
 PATH = "/v1/buckets/things/objects/upload?property=notes&filename=n.txt"
 HEADERS = {"Content-Type": "text/plain"}
 REFUSED_WITHIN = 2.0  # "at once": no queue, no waiting for a slot
+MIB = 1024 * 1024
+BUDGET = 384 * MIB  # holds (384 - 256) MiB / 36 MiB = 3 uploads (services/admission.py)
+UPLOADS = 8
 
 
 @pytest.fixture
@@ -134,3 +141,61 @@ async def test_one_organization_flooding_does_not_starve_another(
     reply = await _grpc_upload(service, globex, b"and over gRPC too")
     assert reply.object.object_id
     assert (await flood.finished()).startswith("sha256:")
+
+
+def _rss_bytes(pid: int) -> int:
+    """The process's resident set now (VmRSS of /proc/<pid>/status)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+async def _sampled_peak(pid: int, done: asyncio.Event) -> int:
+    peak = 0
+    while not done.is_set():
+        peak = max(peak, _rss_bytes(pid))
+        await asyncio.sleep(0.02)  # a sampling period, not a wait for anything
+    return max(peak, _rss_bytes(pid))
+
+
+async def _upload_to(url: str, key: str, data: bytes) -> tuple[int, str, dict[str, str]]:
+    headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default", **HEADERS}
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(f"{url}{PATH}", data=data, headers=headers) as reply,
+    ):
+        return reply.status, await reply.text(), dict(reply.headers)
+
+
+async def test_rss_stays_under_the_memory_budget_with_more_uploads_than_the_cap(
+    settings: Settings,
+) -> None:
+    """`bucketd serve` with a small memory budget (its cap derived from it) and more 20 MiB
+    uploads at once than the cap: the excess is refused, the rest finish whole, and the
+    process's peak RSS, sampled throughout, stays under the budget."""
+    env = environment(settings, BUCKETD_MEMORY_BUDGET_BYTES=str(BUDGET), BUCKETD_MAX_UPLOADS="0")
+    key = issue_key(env, "acme")
+    with bucketd(env) as served:
+        rest(served.rest, "POST", "/v1/namespaces", key, {"namespace_name": "default"})
+        body = {
+            "bucket_name": "things",
+            "bucket_schema": {"properties": {"notes": {"type": "text"}}},
+        }
+        rest(served.rest, "POST", "/v1/buckets", key, body)
+        uploads = [os.urandom(20 * MIB) for _ in range(UPLOADS)]
+        done = asyncio.Event()
+        sampling = asyncio.create_task(_sampled_peak(served.process.pid, done))
+        answers = await asyncio.gather(*(_upload_to(served.rest, key, d) for d in uploads))
+        done.set()
+        peak = await sampling
+    admitted = [(a, d) for a, d in zip(answers, uploads, strict=True) if a[0] == 200]
+    refused = [a for a in answers if a[0] != 200]
+    assert admitted and refused, [a[:2] for a in answers]
+    for (_, text, _), data in admitted:
+        assert json.loads(text)["blobs"][0]["details"]["hash"].endswith(
+            hashlib.sha256(data).hexdigest()
+        )
+    assert all(a[0] == 503 and "Retry-After" in a[2] for a in refused), refused
+    assert peak < BUDGET, f"peak RSS {peak / MIB:.0f} MiB, budget {BUDGET / MIB:.0f} MiB"

@@ -10,73 +10,26 @@ open and no object PROCESSING. Each test freezes stand-ins of its own, never the
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
+import hashlib
 import os
-import signal
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import grpc
-import pytest
 from grpc import aio
 from pymongo import AsyncMongoClient
 
-from bucketd.gateway.settings import GatewaySettings
-from bucketd.process import running_process
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
-from bucketd.standins import ceph
 from bucketd.standins.launch import mongo_server, s3_server
 from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
-from tests.e2e.harness import Service, Tenant, serving, until
+from tests.e2e.harness import Service, Tenant, until
 from tests.e2e.objects_support import PDF, PNG, b64, call, make_bucket
+from tests.faults.stalls import DEADLINE, S3_KINDS, SLACK, bucketd, frozen, on_s3, own_s3, quick
 
-DEADLINE = 3.0  # each call's, while a store is frozen (X-Request-Timeout, gRPC's timeout)
-SLACK = 1.0  # the answer comes no later than the deadline plus this
 UPLOAD = "/v1/buckets/things/objects/upload?property=notes&filename=n.txt"
-
-
-def _quick(settings: Settings, **changes: Any) -> Settings:
-    """Short leases and sweeps, so that the janitor's hand-off is seen within the test; the S3
-    and MongoDB client limits keep their production defaults (the deadline must bound them)."""
-    return dataclasses.replace(
-        settings,
-        readiness_seconds=0.2,
-        cleanup_seconds=2.0,
-        write_lease_seconds=3.0,
-        sweep_seconds=0.5,
-        **changes,
-    )
-
-
-@contextlib.contextmanager
-def frozen(pid: int) -> Iterator[None]:
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
-
-
-@contextlib.contextmanager
-def _own_s3(kind: str) -> Iterator[tuple[str, int, str]]:
-    """An S3 of this test's own: its endpoint, the PID to freeze, its access key."""
-    if kind == "rgw":
-        with ceph.ceph_s3() as s3:
-            yield s3.url, s3.pids[-1], s3.access_key  # the gateway is started last
-    else:
-        with s3_server() as moto:
-            yield moto.url, moto.process.pid, "test"
-
-
-@contextlib.asynccontextmanager
-async def _bucketd(settings: Settings) -> AsyncIterator[Service]:
-    async with running_process(settings, GatewaySettings()) as process, serving(process) as up:
-        yield up
 
 
 async def _timed_rest(
@@ -130,6 +83,41 @@ async def _presigned(service: Service, tenant: Tenant) -> tuple[str, str]:
         return upload["upload_id"], reply.headers["ETag"].strip('"')
 
 
+async def _grpc_read(service: Service, tenant: Tenant, object_id: str) -> tuple[float, Any, Any]:
+    """ReadObject of `notes`, whole: (seconds, status, what came); the metadata comes from
+    MongoDB alone, the stream's end from S3."""
+    stub = objects_pb2_grpc.ObjectServiceStub(service.channel)
+    request = pb.ReadObjectRequest(
+        bucket_identifier="things", object_identifier=object_id, blob="notes"
+    )
+    started, pieces = time.monotonic(), []
+    try:
+        stream = stub.ReadObject(request, metadata=tenant.metadata(), timeout=DEADLINE)
+        pieces = [m.checksummed_data.content async for m in stream]
+    except aio.AioRpcError as error:
+        return time.monotonic() - started, error.code(), error.details()
+    return time.monotonic() - started, grpc.StatusCode.OK, b"".join(pieces)
+
+
+async def _http_read(service: Service, tenant: Tenant, object_id: str) -> tuple[float, int, Any]:
+    """GET …/blobs/notes/content: (seconds, status, the envelope or the bytes)."""
+    headers = {**tenant.headers(), "X-Request-Timeout": str(DEADLINE)}
+    path = f"/v1/buckets/things/objects/{object_id}/blobs/notes/content"
+    started = time.monotonic()
+    async with service.http.get(path, headers=headers) as reply:
+        body = await (reply.read() if reply.status == 200 else reply.json())
+        return time.monotonic() - started, reply.status, body
+
+
+async def _reads(service: Service, tenant: Tenant, object_id: str) -> list[Any]:
+    """ReadObject and the HTTP content GET of an object that exists: each one's (seconds,
+    status, body)."""
+    return [
+        await _grpc_read(service, tenant, object_id),
+        await _http_read(service, tenant, object_id),
+    ]
+
+
 async def _calls(service: Service, tenant: Tenant, upload_id: str, etag: str) -> list[Any]:
     """A JSON create with inline bytes, a streamed HTTP upload, a gRPC upload and a confirm:
     each one's (seconds, status, body)."""
@@ -160,64 +148,59 @@ def _held_to_the_deadline(answers: list[Any]) -> None:
             assert status in {grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE}
 
 
-async def _nothing_left(settings: Settings, *, uploads: bool = True) -> bool:
-    """No object PROCESSING or mid-write; no multipart upload open in the storage bucket
-    (`uploads`)."""
+def _read_back(answers: list[Any], stored: pb.Object) -> None:
+    """Both reads answered the object's bytes whole (their SHA-256 is the one recorded)."""
+    recorded = stored.blobs[0].details.hash
+    for _seconds, status, body in answers:
+        assert status in {200, grpc.StatusCode.OK}, (status, body)
+        assert hashlib.sha256(body).hexdigest() in recorded, (len(body), recorded)
+
+
+async def _nothing_left(settings: Settings) -> bool:
+    """No object PROCESSING or mid-write; no multipart upload open in the storage bucket."""
     assert settings.mongodb_uri
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
     try:
         objects = client[settings.mongodb_database]["objects"]
         writing: dict[str, Any] = {"$or": [{"status": "PROCESSING"}, {"write": {"$exists": True}}]}
-        if not uploads:
-            writing = {"status": "PROCESSING"}
         if await objects.count_documents(writing):
             return False
     finally:
         await client.close()
-    if not uploads:
-        return True
     async with open_s3(settings) as s3:
         reply = await s3.list_multipart_uploads(Bucket=settings.s3_bucket)
     return not reply.get("Uploads")
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "moto",
-        pytest.param(
-            "rgw",
-            marks=pytest.mark.skipif(not ceph.available(), reason="Ceph's packages not installed"),
-        ),
-    ],
-)
+@S3_KINDS
 async def test_s3_frozen_every_call_answers_within_its_deadline(
     settings: Settings, kind: str
 ) -> None:
-    with _own_s3(kind) as (url, pid, key):
-        own = _quick(
-            settings, s3_endpoint_url=url, aws_access_key_id=key, aws_secret_access_key=key
-        )
-        async with _bucketd(own) as service:
+    with own_s3(kind) as (url, pid, key):
+        own = on_s3(settings, url, key)
+        async with bucketd(own) as service:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             upload_id, etag = await _presigned(service, acme)
+            stored = await _grpc_upload(service, acme)
             with frozen(pid):
                 _held_to_the_deadline(await _calls(service, acme, upload_id, etag))
+                _held_to_the_deadline(await _reads(service, acme, stored.object_id))
             for _seconds, status, body in await _calls(service, acme, upload_id, etag):
                 assert status in {200, grpc.StatusCode.OK}, (status, body)
+            _read_back(await _reads(service, acme, stored.object_id), stored)
             # RGW runs the requests it queued while frozen once thawed: a multipart upload
             # asked for by a call that gave up opens after its clean-up ran, and no record
-            # names it (docs/known-gaps.md); moto answers none of them late.
-            await until(lambda: _nothing_left(own, uploads=kind == "moto"), within=30)
+            # names it; the janitor aborts it once it is old (moto answers none of them late).
+            await until(lambda: _nothing_left(own), within=30)
 
 
 async def test_request_timeout_of_two_seconds_bounds_a_create_with_s3_frozen(
     settings: Settings,
 ) -> None:
     with s3_server() as moto:
-        own = _quick(settings, s3_endpoint_url=moto.url)
-        async with _bucketd(own) as service:
+        own = quick(settings, s3_endpoint_url=moto.url)
+        async with bucketd(own) as service:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             headers = {**acme.headers(), "X-Request-Timeout": "2"}
@@ -232,13 +215,16 @@ async def test_request_timeout_of_two_seconds_bounds_a_create_with_s3_frozen(
 
 async def test_mongodb_frozen_every_call_answers_within_its_deadline(settings: Settings) -> None:
     with mongo_server() as mongo:
-        own = _quick(settings, mongodb_uri=mongo.url)
-        async with _bucketd(own) as service:
+        own = quick(settings, mongodb_uri=mongo.url)
+        async with bucketd(own) as service:
             acme = await service.tenant("acme")
             await make_bucket(service, acme)
             upload_id, etag = await _presigned(service, acme)
+            stored = await _grpc_upload(service, acme)
             with frozen(mongo.process.pid):
                 _held_to_the_deadline(await _calls(service, acme, upload_id, etag))
+                _held_to_the_deadline(await _reads(service, acme, stored.object_id))
             for _seconds, status, body in await _calls(service, acme, upload_id, etag):
                 assert status in {200, grpc.StatusCode.OK}, (status, body)
+            _read_back(await _reads(service, acme, stored.object_id), stored)
             await until(lambda: _nothing_left(own), within=30)

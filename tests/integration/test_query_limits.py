@@ -4,6 +4,8 @@ its size limit instead of flooding the server and the client."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,8 +24,12 @@ from bucketd.server.services.object_reads import aggregation_field, stored_field
 from bucketd.server.settings import Settings
 from bucketd.server.storage.objects import MongoObjects
 from bucketd.server.storage.queries import QueryLimits
+from bucketd.server.storage.query_clock import QueryClock
+from tests.e2e.harness import until
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+LIMIT = 2.0  # a list's time limit (BUCKETD_QUERY_TIMEOUT_SECONDS) in the waiting test
+HOLD_MS = 1700  # how long a slow call holds the only connection: most of LIMIT
 READS = {"find", "aggregate"}  # count_documents is an aggregate
 
 
@@ -146,3 +152,57 @@ async def test_an_answer_past_its_size_limit_is_refused_naming_it(settings: Sett
             )
     finally:
         await mongo.close()
+
+
+async def test_waiting_for_a_connection_does_not_count_against_the_query(
+    settings: Settings,
+) -> None:
+    """One connection (maxPoolSize=1), held by a slow call for most of a list's time limit: the
+    list waits for it, then still gets its whole limit as maxTimeMS (waiting is not the query's
+    cost: had it expired, a 400 QUERY_TOO_EXPENSIVE would blame the victim)."""
+    assert settings.mongodb_uri
+    listener = Commands()
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(
+        settings.mongodb_uri,
+        event_listeners=[QueryClock(), listener],
+        maxPoolSize=1,
+        timeoutMS=30_000,
+        tz_aware=True,
+    )
+    try:
+        database = mongo[settings.mongodb_database]
+        objects = MongoObjects(database, QueryLimits(seconds=LIMIT))
+        await objects.insert(_record(1, "x"))
+        # The stand-in's failCommand answers an error once it has blocked (a real server's
+        # need not): one that is not retried, so the connection is given up after it.
+        block = {
+            "failCommands": ["insert"],
+            "blockConnection": True,
+            "blockTimeMS": HOLD_MS,
+            "errorCode": 2,
+        }
+        await mongo.admin.command(
+            {"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": block}
+        )
+        listener.started_commands.clear()
+        slow = asyncio.create_task(database["elsewhere"].insert_one({"slow": True}))
+        await until(lambda: _sent(listener, "insert"), within=5)  # it holds the connection
+        listener.started_commands.clear()
+        started = time.monotonic()
+        page = PageRequest(limit=2, offset=0)
+        sort = SortRequest("created_at", False)
+        found, total = await objects.page(
+            "ns_l", "bkt_l", query=EVERYTHING, sort=sort, page=page, count=True
+        )
+        waited = time.monotonic() - started
+        await asyncio.gather(slow, return_exceptions=True)
+    finally:
+        await mongo.close()
+    assert len(found) == total == 1
+    assert waited >= HOLD_MS / 1000 * 0.8, waited  # the list did wait behind the slow call
+    sent = [command["maxTimeMS"] for name, command in listener.started_commands if name in READS]
+    assert sent and min(sent) >= LIMIT * 1000 * 0.9, sent  # ... and kept its whole limit
+
+
+async def _sent(listener: Commands, name: str) -> bool:
+    return any(sent == name for sent, _ in listener.started_commands)

@@ -352,6 +352,15 @@ class FakeObjects:
         kept = [ref for ref in record.releases if ref not in refs]
         self.records[object_id] = dataclasses.replace(record, releases=kept)
 
+    async def named_multiparts(self, multipart_ids: list[str]) -> set[str]:
+        named = {
+            pending.multipart_id
+            for record in self.records.values()
+            if record.write is not None
+            for pending in record.write.pending
+        }
+        return set(multipart_ids) & named
+
     # ClaimStore
     async def claim(
         self, claim_id: str, *, namespace_id: str, bucket_id: str, object_id: str
@@ -363,7 +372,12 @@ class FakeObjects:
         holder = self.db.claims.get(claim_id)
         return holder[2] if holder else None
 
-    async def release_claims(self, namespace_id: str, object_id: str) -> None:
+    async def release_claims(
+        self, namespace_id: str, object_id: str, claim_ids: list[str] | None = None
+    ) -> None:
         self.db.claims = {
-            k: v for k, v in self.db.claims.items() if (v[0], v[2]) != (namespace_id, object_id)
+            k: v
+            for k, v in self.db.claims.items()
+            if (v[0], v[2]) != (namespace_id, object_id)
+            or (claim_ids is not None and k not in claim_ids)
         }
