@@ -2,7 +2,9 @@
 
 The stand-ins (mongoeco's wire server, moto's S3 server) start once per session in their own
 processes, unless MONGODB_URI / S3_ENDPOINT_URL point at servers to use instead. Every test gets
-its own database and its own S3 bucket names.
+its own database and its own S3 bucket names, and its own bucketd (`service`) — except in the
+modules that share one bucketd between their tests (tests/shared_service.py), where every test
+gets organizations of its own instead.
 """
 
 from __future__ import annotations
@@ -61,14 +63,13 @@ def unique_name() -> str:
     return f"t{uuid.uuid4().hex[:16]}"
 
 
-@pytest.fixture
-def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settings:
-    """Settings for one test: its own database and internal S3 bucket on the shared servers."""
+def isolated_settings(mongodb_uri: str, s3_endpoint_url: str, name: str) -> Settings:
+    """Settings on the shared servers with a database and an internal S3 bucket of their own."""
     return Settings(
         mongodb_uri=mongodb_uri,
-        mongodb_database=f"bucketd_{unique_name}",
+        mongodb_database=f"bucketd_{name}",
         s3_endpoint_url=s3_endpoint_url,
-        s3_bucket=f"bucketd-{unique_name}",
+        s3_bucket=f"bucketd-{name}",
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
         aws_region=os.environ.get("AWS_REGION", "us-east-1"),
@@ -82,6 +83,18 @@ def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settin
 
 
 @pytest.fixture
+def settings(mongodb_uri: str, s3_endpoint_url: str, unique_name: str) -> Settings:
+    """Settings for one test: its own database and internal S3 bucket on the shared servers."""
+    return isolated_settings(mongodb_uri, s3_endpoint_url, unique_name)
+
+
+@pytest.fixture(scope="module")
+def module_settings(mongodb_uri: str, s3_endpoint_url: str) -> Settings:
+    """Settings for the one bucketd of a module that shares it (tests/shared_service.py)."""
+    return isolated_settings(mongodb_uri, s3_endpoint_url, f"m{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture(scope="module")  # a module that shares one bucketd shares these
 def gateway_settings() -> GatewaySettings:
     return GatewaySettings()
 

@@ -32,6 +32,7 @@ from tests.compat.contract import (
     validator,
 )
 from tests.e2e.harness import Service, Tenant
+from tests.shared_service import shared_service
 
 BUCKET = "things"
 SCHEMA = {
@@ -47,6 +48,8 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 # Object bodies: undeclared root keys are user fields there (the public docs' one exception).
 OBJECT_BODIES = {"CreateObjectRequest", "UpdateObjectRequest", "PatchObjectRequest"}
 UNDECLARED = "not_a_declared_key"
+# One bucketd for the module: each operation's test gets organizations of its own.
+settings, service, acme, globex = shared_service()
 
 
 @dataclass
@@ -361,6 +364,7 @@ IDS = [op["sdk_call"] for op in OPERATIONS]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=IDS)
+@pytest.mark.asyncio(loop_scope="module")
 async def test_every_declared_field_is_accepted_and_the_answer_parses(
     service: Service, acme: Tenant, operation: dict[str, Any]
 ) -> None:
@@ -374,6 +378,7 @@ async def test_every_declared_field_is_accepted_and_the_answer_parses(
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=IDS)
+@pytest.mark.asyncio(loop_scope="module")
 async def test_an_undeclared_key_is_refused_naming_it(
     service: Service, acme: Tenant, operation: dict[str, Any]
 ) -> None:
@@ -400,6 +405,7 @@ async def test_an_undeclared_key_is_refused_naming_it(
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=IDS)
+@pytest.mark.asyncio(loop_scope="module")
 async def test_a_plain_request_answers_in_the_models_shape(
     service: Service, acme: Tenant, operation: dict[str, Any]
 ) -> None:

@@ -6,9 +6,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
+
 from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PDF, call, create, digest, make_bucket, s3_bytes
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 TEXT = "The report is due Friday."
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PNG, b64, call, make_bucket
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 
 async def _buckets(service: Service, tenant: Tenant, names: list[str]) -> None:

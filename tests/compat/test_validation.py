@@ -4,8 +4,15 @@ malformed JSON and for rules that need stored state, 422 for a batch where every
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import call, create, make_bucket
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 
 async def test_missing_and_mistyped_fields_are_422_naming_each(

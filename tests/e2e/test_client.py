@@ -28,6 +28,11 @@ from bucketd.v1 import objects_pb2 as pb
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import PNG, SCHEMA, b64, digest
 from tests.e2e.proxy import Faults, misbehaving_proxy
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 MIB = 1024 * 1024
 

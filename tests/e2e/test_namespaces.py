@@ -11,6 +11,11 @@ from grpc import aio
 from bucketd.v1 import namespaces_pb2 as pb
 from bucketd.v1 import namespaces_pb2_grpc
 from tests.e2e.harness import Service, Tenant
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 
 async def _call(

@@ -17,6 +17,11 @@ from bucketd.v1 import objects_pb2 as pb
 from bucketd.v1 import objects_pb2_grpc
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import call, make_bucket
+from tests.shared_service import shared_service
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 CREATE = "/v1/buckets/things/objects/upload?property=notes&filename=n.txt"
 OFFSET_ERROR = "the next byte expected is at offset 5 (offsets must be contiguous)"

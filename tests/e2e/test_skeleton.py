@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -15,7 +16,12 @@ from bucketd.gateway.routes import Kind, Route, routes_from
 from bucketd.gateway.settings import GatewaySettings
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.route_probes import probe
+from tests.shared_service import shared_service
 from tests.unit.test_routes import READ_ENDPOINTS, REFERENCE_ENDPOINTS, UPLOAD_ENDPOINTS
+
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service()
 
 
 async def test_grpc_health_is_serving(service: Service) -> None:

@@ -11,17 +11,19 @@ from typing import Any
 
 import pytest
 
-from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import call, create, make_bucket
+from tests.shared_service import shared_service
 
 LIST = "/v1/buckets/things/objects/list"
 _CLASS_NAME = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+(?:Error|Exception)\b|Traceback")
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, max_metadata_bytes=4096)
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service(
+    lambda settings: dataclasses.replace(settings, max_metadata_bytes=4096)
+)
 
 
 def _clean(reply: dict[str, Any]) -> None:

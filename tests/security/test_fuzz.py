@@ -74,6 +74,9 @@ def _document(url: str) -> dict[str, Any]:
     return document
 
 
+# A bound, not a wait: ~1,000 requests take a minute or more on a loaded 2-core machine, and
+# pytest-timeout's signal inside hypothesis's generation reads as "Inconsistent data generation".
+@pytest.mark.timeout(600)
 def test_no_5xx_and_every_answer_conforms(server: tuple[str, str]) -> None:
     url, key = server
     headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
@@ -86,21 +89,25 @@ def test_no_5xx_and_every_answer_conforms(server: tuple[str, str]) -> None:
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=30,
+            max_examples=25,
             derandomize=True,  # the same requests on every run
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,
         )
         def check(case: Any) -> None:
-            response = case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+            # A failed answer is recorded, not raised: hypothesis would replay the request to
+            # shrink it, and an answer that depends on the server's state or load (a 503 under
+            # load, a name taken by the first try) then reads "flaky" and hides the failure.
+            try:
+                response = case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+            except Exception as error:  # every request gets its run; all failures are reported
+                failures.append(f"{case.operation.method.upper()} {case.operation.path}: {error}")
+                TALLY["failed"] += 1
+                return
             TALLY[f"{response.status_code // 100}xx"] += 1
 
-        try:
-            check()
-        except Exception as error:  # every operation gets its run; all failures are reported
-            failures.append(f"{operation.method.upper()} {operation.path}: {error}")
-            TALLY["failed"] += 1
+        check()
     assert not failures, "\n\n".join(failures)
 
 

@@ -14,17 +14,19 @@ import pytest
 from aiohttp import web
 
 from bucketd.server.domain.listing import encode_cursor
-from bucketd.server.settings import Settings
 from tests.e2e.harness import Service, Tenant
 from tests.e2e.objects_support import call, create, make_bucket, serving
+from tests.shared_service import shared_service
 
 LIST = "/v1/buckets/things/objects/list"
 AGGREGATE = "/v1/buckets/things/objects/aggregate"
 
 
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, fetch_allowlist=("127.0.0.1/32",))
+# One bucketd for the module's tests, each with organizations of its own (tests/shared_service.py).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+settings, service, acme, globex = shared_service(
+    lambda settings: dataclasses.replace(settings, fetch_allowlist=("127.0.0.1/32",))
+)
 
 
 @pytest.mark.parametrize(
