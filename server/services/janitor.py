@@ -41,6 +41,7 @@ EXPIRED_WRITE = (
     "connection, or its source sent too slowly)"
 )
 EXPIRED_SESSION = "the upload session expired before its stream finished"
+STALE_MULTIPART_BATCH = 100  # stale multipart uploads one sweep aborts, at most
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ class Janitor:
     async def abort_stale_multiparts(self) -> int:
         """Abort the multipart uploads older than the age limit that no write names."""
         before = self._clock() - self._multipart_age
-        uploads = await self._storage.multipart_uploads(started_before=before)
+        uploads = await self._storage.multipart_uploads(
+            started_before=before, limit=STALE_MULTIPART_BATCH
+        )
         if not uploads:
             return 0
         named = await self._writes.named_multiparts([upload_id for _, upload_id in uploads])

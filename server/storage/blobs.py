@@ -27,6 +27,7 @@ from bucketd.server.storage.slices import sliced
 
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+_MULTIPART_SCAN = 10_000  # open multipart uploads one janitor sweep lists, at most
 
 
 @contextlib.asynccontextmanager
@@ -147,19 +148,27 @@ class S3BlobStorage:
             await self.abort_multipart(key, upload["UploadId"])
         return len(uploads)
 
-    async def multipart_uploads(self, *, started_before: datetime) -> list[tuple[str, str]]:
-        """(key, upload id) of every multipart upload open in the storage bucket that was
-        started before `started_before`."""
+    async def multipart_uploads(
+        self, *, started_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(key, upload id) of at most `limit` multipart uploads open in the storage bucket that
+        were started before `started_before`, among the first `_MULTIPART_SCAN` listed: a sweep
+        stays bounded however many uploads are in flight (the next sweep finds what is left)."""
         found: list[tuple[str, str]] = []
         paginator = self._client.get_paginator("list_multipart_uploads")
+        pages = paginator.paginate(
+            Bucket=self._bucket, PaginationConfig={"MaxItems": _MULTIPART_SCAN}
+        )
         async with _s3("list multipart uploads"):
-            async for page in paginator.paginate(Bucket=self._bucket):
+            async for page in pages:
                 found += [
                     (upload["Key"], upload["UploadId"])
                     for upload in page.get("Uploads", [])
                     if upload["Initiated"] < started_before
                 ]
-        return found
+                if len(found) >= limit:
+                    break
+        return found[:limit]
 
     async def delete(self, key: str) -> None:
         async with _s3("DELETE"):

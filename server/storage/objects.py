@@ -60,6 +60,8 @@ class MongoObjects:
             await self._objects.create_index([("write.write_id", ASCENDING)])
             await self._objects.create_index([("write_id", ASCENDING)])  # finished sessions
             await self._objects.create_index([("write.lease_until", ASCENDING)])
+            # the janitor asks which of a batch of open multipart uploads a write still names
+            await self._objects.create_index([("write.pending.multipart_id", ASCENDING)])
 
     async def insert(self, record: ObjectRecord) -> None:
         with translated():
