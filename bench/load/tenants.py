@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ VICTIM_OBJECTS = 20
 FLOOD_OBJECTS = 500  # the flooding tenant's bucket: what its lists and aggregates scan
 UPLOAD_MIB = 8
 LIST = {
-    "filters": {"metadata.n": {"$gte": 0}},
+    "filters": {"AND": [{"field": "metadata.n", "operator": "gte", "value": 0}]},
     "sort": {"field": "metadata.n", "direction": "desc"},
 }
 AGGREGATE = {
@@ -127,7 +128,9 @@ async def tenants(
             await make_bucket(instance, tenant, properties=("doc", "data"))
         ids = await _seed(http, victim, VICTIM_OBJECTS)
         await _seed(http, flood, FLOOD_OBJECTS)
+        print(f"part 3: the victim alone for {seconds:g} s", file=sys.stderr, flush=True)
         idle = await _victim(http, victim, ids, seconds)
+        print(f"part 3: the victim under the flood for {seconds:g} s", file=sys.stderr, flush=True)
         flooded, flooding = await asyncio.gather(
             _victim(http, victim, ids, seconds),
             _flood(http, flood, clients=clients, uploaders=uploaders, seconds=seconds),
