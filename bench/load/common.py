@@ -156,8 +156,10 @@ def running(
         env = _env(s3, mongo.url, settings or {})
         tenants = {name: _tenant(env, name) for name in organizations}
         argv = [sys.executable, "-m", "bucketd", "serve", "--grpc-port", "0", "--http-port", "0"]
+        log = os.environ.get("BENCH_LOAD_SERVER_LOG")  # a file for bucketd's warnings
+        stderr = open(log, "a") if log else subprocess.DEVNULL  # noqa: SIM115
         with subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+            argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
         ) as process:
             assert process.stdout is not None
             lines = [process.stdout.readline() for _ in range(2)]  # gRPC: …, REST: …
