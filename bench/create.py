@@ -114,12 +114,14 @@ async def _count_one_create(
     stub: objects_pb2_grpc.ObjectServiceAsyncStub,
     request: objects_pb2.CreateObjectRequest,
     metadata: tuple[tuple[str, str], ...],
-) -> None:
-    """What one CreateObject (4 KiB inline) costs: new bytes, then bytes registered already."""
+) -> dict[str, tuple[int, int]]:
+    """What one CreateObject (4 KiB inline) costs: new bytes, then bytes registered already
+    (MongoDB commands and S3 requests, printed and returned by label)."""
     fresh = objects_pb2.CreateObjectRequest()
     fresh.CopyFrom(request)
     fresh.blobs[0].data.struct_value.update({"base64": base64.b64encode(os.urandom(4096)).decode()})
     await stub.CreateObject(request, metadata=metadata)  # warm: namespace cached, bytes known
+    counted = {}
     for label, call in (("new bytes", fresh), ("bytes registered already", request)):
         MONGO.commands.clear()
         S3.clear()
@@ -128,6 +130,8 @@ async def _count_one_create(
             f"one CreateObject, {label}: {sum(MONGO.commands.values())} MongoDB commands "
             f"({dict(MONGO.commands)}), {sum(S3.values())} S3 requests ({dict(S3)})"
         )
+        counted[label] = (sum(MONGO.commands.values()), sum(S3.values()))
+    return counted
 
 
 async def bench(settings: Settings, requests: int, rounds: int) -> None:

@@ -34,14 +34,25 @@ Continuation = Callable[
 ]  # the handler's generic parameters exist in grpc-stubs only
 
 
+# The keys of a blob's data object that make it bytes to write (server/domain/blob_data.py):
+# `{"base64": …}`, `{"url": …}` to mirror, a text property's `{"text": …}`.
+BYTES_KEYS = ("base64", "url", "text")
+
+
 def carries_bytes(request: Any) -> bool:
-    """Whether a create holds a blob given as a string: inline base64, or a URL to mirror."""
+    """Whether a create holds a blob of bytes to write: a string (inline base64, a data URI,
+    a URL to mirror) or an object of one of BYTES_KEYS."""
     objects = (
         request.objects if isinstance(request, objects_pb2.CreateObjectsBatchRequest) else [request]
     )
-    return any(
-        blob.data.WhichOneof("kind") == "string_value" for item in objects for blob in item.blobs
-    )
+    return any(_bytes(blob.data) for item in objects for blob in item.blobs)
+
+
+def _bytes(data: Any) -> bool:
+    kind = data.WhichOneof("kind")
+    if kind == "struct_value":
+        return any(key in data.struct_value.fields for key in BYTES_KEYS)
+    return bool(kind == "string_value")
 
 
 class AdmissionInterceptor(ServerInterceptor):
