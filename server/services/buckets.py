@@ -68,6 +68,23 @@ def same_bucket(current: Bucket, planned: Bucket) -> bool:
     )
 
 
+def moved_since(
+    current: Bucket | None, planned: Bucket, namespace: Namespace
+) -> BucketGone | BucketChanged | None:
+    """Why a write planned against `planned` must not go on, `current` being the bucket as it
+    is now (None: gone), or None when they are the same bucket."""
+    if current is None or current.bucket_id != planned.bucket_id:
+        gone = not_found(planned.bucket_name, namespace)
+        return BucketGone(gone.message, details=gone.details)
+    if same_bucket(current, planned):
+        return None
+    return BucketChanged(
+        f"Bucket '{planned.bucket_name}' changed while the object was being written: "
+        "nothing was kept; retry",
+        details={"resource": "bucket", "id": planned.bucket_id},
+    )
+
+
 @dataclass(frozen=True)
 class BucketPage:
     results: list[Bucket]

@@ -42,8 +42,7 @@ from bucketd.server.errors import (
     StorageUnavailable,
 )
 from bucketd.server.services.background import DEFAULT_CLEANUP_SECONDS, clean_up
-from bucketd.server.services.buckets import BucketChanged, BucketGone, same_bucket
-from bucketd.server.services.buckets import not_found as bucket_not_found
+from bucketd.server.services.buckets import moved_since
 from bucketd.server.services.object_claims import ObjectClaims, claim_ids
 from bucketd.server.services.ports import (
     BlobStorage,
@@ -152,7 +151,7 @@ class Drafts:
             )
             await self._insert(record, bucket, namespace)
         else:
-            record = await self._take(existing, write)
+            record = await self._take(existing, write, bucket, namespace)
         return Draft(self._stores, plan, record)
 
     async def _claimed(
@@ -175,27 +174,30 @@ class Drafts:
         object was planned against (a deletion may have purged it since, an update changed it,
         a cached copy gone stale): if not, the record and its claims go before any byte."""
         await self._objects.insert(record)
-        current = await self._buckets.find(record.namespace_id, record.bucket_id)
-        if current is not None and current.bucket_id == record.bucket_id:
-            if same_bucket(current, planned):
-                return
+        moved = await self._moved(planned, namespace)
+        if moved is not None:
             await self._withdraw(record)
-            raise BucketChanged(
-                f"Bucket '{planned.bucket_name}' changed while the object was being created: "
-                "nothing was kept; retry",
-                details={"resource": "bucket", "id": planned.bucket_id},
-            )
-        await self._withdraw(record)
-        gone = bucket_not_found(planned.bucket_name, namespace)
-        raise BucketGone(gone.message, details=gone.details)
+            raise moved
 
-    async def _take(self, existing: ObjectRecord, write: WriteLease) -> ObjectRecord:
-        """An existing object, taken over by this write (unless another one holds it)."""
+    async def _take(
+        self, existing: ObjectRecord, write: WriteLease, planned: Bucket, namespace: Namespace
+    ) -> ObjectRecord:
+        """An existing object, taken over by this write (unless another one holds it); then
+        its bucket read again, as for a new record: the write was planned against a copy that
+        may be stale (an update's policy or schema changed, a deletion begun)."""
         if not await self._writes.start_write(existing, write):
             raise FailedPrecondition(
                 f"Object {existing.object_id} is being written by another request; retry"
             )
+        moved = await self._moved(planned, namespace)
+        if moved is not None:
+            await self._writes.end_write(existing.object_id, write.write_id)
+            raise moved
         return dataclasses.replace(existing, write=write)
+
+    async def _moved(self, planned: Bucket, namespace: Namespace) -> BucketdError | None:
+        current = await self._buckets.find(planned.namespace_id, planned.bucket_id)
+        return moved_since(current, planned, namespace)
 
     async def withdrawn_with_bucket(self, record: ObjectRecord) -> bool:
         """Whether the bucket of a new object's record is gone; if so the record and its claims

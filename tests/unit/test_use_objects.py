@@ -260,3 +260,28 @@ async def test_a_create_never_writes_against_a_stale_cached_bucket() -> None:
     (bucket,) = a.db.buckets.values()
     assert made.bucket_id == bucket.bucket_id
     assert [r.object_id for r in a.objects.records.values()] == [made.object_id]
+
+
+async def test_an_upsert_into_an_existing_object_never_writes_against_a_stale_cached_bucket() -> (
+    None
+):
+    """The unique key's holder is taken over, not inserted: the bucket is read again there too,
+    so instance B's schema change stops instance A's upsert planned against its cached copy."""
+    a = world()
+    _, namespace = await a.tenant()
+    keyed = {"fields": ["title"], "default_policy": "upsert"}
+    new = NewBucket(
+        name="things", description=None, bucket_schema=SCHEMA, unique_key=keyed, metadata={}
+    )
+    await a.services.buckets.create(namespace, new)
+    first = await _object(a, namespace, "same")
+    b = world(beside=a)
+    note_free = {"properties": {"title": {"type": "string"}}}
+    await b.services.buckets.update(
+        namespace, "things", BucketUpdate(bucket_schema=note_free, force_schema_break=True)
+    )
+    with pytest.raises(InvalidArgument, match="note"):
+        await _object(a, namespace, "same", n=2)
+    (record,) = a.objects.records.values()
+    assert record.object_id == first.object_id and "n" not in record.metadata
+    assert record.write is None  # the taken-over write was given back
