@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 
 import pytest
 
@@ -28,5 +28,6 @@ def test_a_one_or_two_byte_signature_is_no_type(weak: bytes) -> None:
 
 
 def test_random_bytes_stay_untyped() -> None:
-    typed = [sniff(os.urandom(8192), filename="big.bin") for _ in range(3000)]
+    # seeded: unseeded bytes now and then begin with a real format's magic number (a flake)
+    typed = [sniff(random.Random(i).randbytes(8192), filename="big.bin") for i in range(3000)]
     assert {t for t in typed if t != OCTET_STREAM} == set()
