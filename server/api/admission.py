@@ -34,25 +34,21 @@ Continuation = Callable[
 ]  # the handler's generic parameters exist in grpc-stubs only
 
 
-# The keys of a blob's data object that make it bytes to write (server/domain/blob_data.py):
-# `{"base64": …}`, `{"url": …}` to mirror, a text property's `{"text": …}`.
-BYTES_KEYS = ("base64", "url", "text")
+# The kinds of a blob's `data` that may hold many bytes (server/domain/blob_data.py): a string
+# (base64, a data URI, a URL to mirror), an object (`{"base64": …}`, `{"url": …}`, `{"text":
+# …}`, or any JSON stored as the blob's bytes) or a list. A number, a bool or null stays small;
+# a presigned upload is named by `upload_id`, not `data`.
+BYTES_KINDS = frozenset({"string_value", "struct_value", "list_value"})
 
 
 def carries_bytes(request: Any) -> bool:
-    """Whether a create holds a blob of bytes to write: a string (inline base64, a data URI,
-    a URL to mirror) or an object of one of BYTES_KEYS."""
+    """Whether a create holds a blob whose data may be many bytes to write."""
     objects = (
         request.objects if isinstance(request, objects_pb2.CreateObjectsBatchRequest) else [request]
     )
-    return any(_bytes(blob.data) for item in objects for blob in item.blobs)
-
-
-def _bytes(data: Any) -> bool:
-    kind = data.WhichOneof("kind")
-    if kind == "struct_value":
-        return any(key in data.struct_value.fields for key in BYTES_KEYS)
-    return bool(kind == "string_value")
+    return any(
+        blob.data.WhichOneof("kind") in BYTES_KINDS for item in objects for blob in item.blobs
+    )
 
 
 class AdmissionInterceptor(ServerInterceptor):

@@ -1,5 +1,6 @@
 """Creates that carry bytes in a blob's data object (`{"base64": …}`, `{"url": …}`,
-`{"text": …}`) take an upload slot as a bare string does: a 10 MiB inline blob is held in
+`{"text": …}`, any other JSON object or list, stored as the blob's bytes) take an upload slot as
+a bare string does: a 10 MiB inline blob is held in
 memory like a part of a stream, so past the cap it is refused at once too (found by
 bench.load: its inline creates never met admission)."""
 
@@ -38,6 +39,8 @@ async def test_inline_bytes_in_an_object_take_a_slot(service: Service, acme: Ten
         {"text": "some text"},
         {"url": "https://example.invalid/a.txt"},  # refused before any fetch
         f"data:text/plain;base64,{encoded}",
+        {"any": "JSON object, stored as the blob's bytes"},
+        ["a", "JSON", "list"],
     ):
         status, answer = await call(service, "POST", OBJECTS, acme, _create(data))
         assert status == 503, (data, answer)
