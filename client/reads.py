@@ -69,7 +69,7 @@ async def read_into(
             )
             async for message in call:
                 if message.HasField("metadata"):
-                    first = first or message.metadata
+                    first = _same_blob(first, message.metadata)
                     continue
                 data = message.checksummed_data
                 if crc32c.crc32c(data.content) != data.crc32c:
@@ -101,6 +101,21 @@ def _resumed(
         if request.read_limit:
             resumed.read_limit = first.read_length - written
     return resumed
+
+
+def _same_blob(
+    first: pb.ReadObjectMetadata | None, now: pb.ReadObjectMetadata
+) -> pb.ReadObjectMetadata:
+    """The first call's metadata; a resumed call must serve the same blob (a blob replaced
+    between the cut and the resume would join two versions' bytes)."""
+    if first is None:
+        return now
+    if (now.details.hash, now.details.size_bytes) != (first.details.hash, first.details.size_bytes):
+        raise Corrupted(
+            f"the blob changed while it was read (now {now.details.hash or 'no hash'}, "
+            f"{now.details.size_bytes} bytes): read it again from the start"
+        )
+    return first
 
 
 def _check(first: pb.ReadObjectMetadata, written: int, digest: str) -> None:
