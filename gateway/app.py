@@ -15,7 +15,7 @@ from bucketd.calls import Caller
 from bucketd.codec import MarshalError
 from bucketd.drain import Drain
 from bucketd.gateway import tus
-from bucketd.gateway.access import DRAIN, access_log, client_gone, metrics_endpoint
+from bucketd.gateway.access import DRAIN, access_log, client_gone, loggable_path, metrics_endpoint
 from bucketd.gateway.calls import Calls
 from bucketd.gateway.content import ContentHandler
 from bucketd.gateway.cors import Cors
@@ -75,7 +75,7 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         if client_gone(request):  # not our failure: nobody reads this answer, the log says 499
             return envelope(499, "The client closed the connection before the answer")
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return envelope(500, "Internal server error")
 
 
