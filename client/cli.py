@@ -316,8 +316,12 @@ def _done(args: argparse.Namespace, path: Path, obj: dict[str, Any]) -> None:
 
 
 def _fail(args: argparse.Namespace, what: str, error: BaseException) -> None:
-    if args.json:
-        print(json.dumps({"path": what, "error": describe(error)}))
+    if args.json:  # never into bytes written to stdout (`get -o -`)
+        to_stdout = getattr(args, "output", None) == "-"
+        print(
+            json.dumps({"path": what, "error": describe(error)}),
+            file=sys.stderr if to_stdout else sys.stdout,
+        )
     print(f"bucketd: {what}: {error}", file=sys.stderr)
 
 

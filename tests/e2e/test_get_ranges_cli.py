@@ -140,4 +140,19 @@ async def test_a_range_past_the_end_exits_6_and_writes_nothing(
         )
         assert (code, out) == (6, b""), err
         assert "past the end" in err, err
+    code, out, err = await _get(
+        service,
+        acme,
+        object_id,
+        "-b",
+        "things",
+        "-o",
+        "-",
+        "--range",
+        f"{SIZE}-",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert (code, out) == (6, b""), err  # --json's error line too goes to stderr, not the bytes
+    assert '"error"' in err, err
     assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
