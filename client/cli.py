@@ -7,14 +7,9 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from bucketd.client import reads
 from bucketd.client.async_client import AsyncClient
@@ -31,6 +26,7 @@ from bucketd.client.errors import (
     Unavailable,
     describe,
 )
+from bucketd.client.progress_bar import progress_bar as _bar
 
 COMMANDS = frozenset({"put", "get", "ls"})
 DEFAULT_JOBS = 4  # files uploaded at once: streams share one connection
@@ -206,51 +202,6 @@ def _metadata(pairs: list[str]) -> dict[str, Any] | None:
         except ValueError:
             fields[key] = value
     return fields or None
-
-
-class _Bar:
-    """A progress callback drawing a tqdm bar; `relabel` names the file once it is known."""
-
-    def __init__(self, bar: tqdm[Any], label: str, *, resumable: bool, quiet: bool) -> None:
-        self.bar, self.label, self.resumable, self.quiet = bar, label, resumable, quiet
-        self.first = True
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self.resumable and self.first and done > 0 and not self.quiet:
-            print(f"{self.label}: resuming from byte {done}", file=sys.stderr)
-        self.first = False
-        if total is not None and self.bar.total != total:
-            self.bar.reset(total=total)
-        self.bar.n = done
-        self.bar.refresh()
-
-    def relabel(self, path: Path) -> None:
-        self.label = path.name
-        self.bar.set_description(self.label, refresh=False)
-
-
-@contextmanager
-def _bar(label: str, *, quiet: bool, resumable: bool = False, line: int = 0) -> Iterator[_Bar]:
-    """A progress bar on stderr when it is a terminal, on `line` (one per file uploading at
-    once); a resumed upload says so once."""
-    enabled = not quiet and sys.stderr.isatty()
-    screen = shutil.get_terminal_size()  # a terminal that reports no size counts as 80x24
-    bar = tqdm(
-        desc=label,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        disable=not enabled,
-        file=sys.stderr,
-        leave=False,
-        ncols=screen.columns,
-        nrows=screen.lines,
-        position=line,
-    )
-    try:
-        yield _Bar(bar, label, resumable=resumable, quiet=quiet)
-    finally:
-        bar.close()
 
 
 def _client(args: argparse.Namespace) -> AsyncClient:
