@@ -128,7 +128,9 @@ class AuthInterceptor(ServerInterceptor):
         secret = metadata.get(UPLOAD_SECRET_HEADER)
         if url_allowed and "authorization" not in metadata and session_id:
             organization_id, namespace_id = await self._upload_urls(session_id, secret or "")
-            principal = Principal(organization_id=organization_id, key_id=UPLOAD_URL_KEY_ID)
+            # each upload URL its own rate-limit bucket: one page cannot throttle every other
+            key_id = f"{UPLOAD_URL_KEY_ID}:{session_id}"
+            principal = Principal(organization_id=organization_id, key_id=key_id)
             return Caller(principal, namespace_id, session_id=session_id)
         principal = await self._api_keys.authenticate(metadata.get("authorization"))
         return Caller(principal, metadata.get("x-namespace"))
