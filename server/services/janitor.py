@@ -144,21 +144,26 @@ class Janitor:
         return deleted
 
     async def abort_stale_multiparts(self) -> int:
-        """Abort the multipart uploads older than the age limit that no write names."""
+        """Abort the multipart uploads older than the age limit that no write names: at most
+        STALE_MULTIPART_BATCH per sweep, asked of MongoDB in batches of that size (an old one
+        still named, a long-paused session's, never hides the stale ones after it)."""
         before = self._clock() - self._multipart_age
-        uploads = await self._storage.multipart_uploads(
-            started_before=before, limit=STALE_MULTIPART_BATCH
-        )
-        if not uploads:
-            return 0
-        named = await self._writes.named_multiparts([upload_id for _, upload_id in uploads])
-        stale = [(key, upload_id) for key, upload_id in uploads if upload_id not in named]
-        for key, upload_id in stale:
-            await self._storage.abort_multipart(key, upload_id)
-            log.info(
-                "aborted multipart upload %s of %s: stale, and no write names it", upload_id, key
-            )
-        return len(stale)
+        uploads = await self._storage.multipart_uploads(started_before=before)
+        aborted = 0
+        for start in range(0, len(uploads), STALE_MULTIPART_BATCH):
+            batch = uploads[start : start + STALE_MULTIPART_BATCH]
+            named = await self._writes.named_multiparts([upload_id for _, upload_id in batch])
+            for key, upload_id in batch:
+                if upload_id in named or aborted == STALE_MULTIPART_BATCH:
+                    continue
+                await self._storage.abort_multipart(key, upload_id)
+                log.info(
+                    "aborted multipart upload %s of %s: stale, no write names it", upload_id, key
+                )
+                aborted += 1
+            if aborted == STALE_MULTIPART_BATCH:
+                break
+        return aborted
 
 
 async def sweep_safely(janitor: Janitor) -> SweepReport | None:

@@ -148,12 +148,11 @@ class S3BlobStorage:
             await self.abort_multipart(key, upload["UploadId"])
         return len(uploads)
 
-    async def multipart_uploads(
-        self, *, started_before: datetime, limit: int
-    ) -> list[tuple[str, str]]:
-        """(key, upload id) of at most `limit` multipart uploads open in the storage bucket that
-        were started before `started_before`, among the first `_MULTIPART_SCAN` listed: a sweep
-        stays bounded however many uploads are in flight (the next sweep finds what is left)."""
+    async def multipart_uploads(self, *, started_before: datetime) -> list[tuple[str, str]]:
+        """(key, upload id) of the multipart uploads open in the storage bucket that were
+        started before `started_before`, among the first `_MULTIPART_SCAN` listed: a sweep
+        stays bounded however many uploads are in flight (past that many open at once, the
+        later keys wait until the first ones finish)."""
         found: list[tuple[str, str]] = []
         paginator = self._client.get_paginator("list_multipart_uploads")
         pages = paginator.paginate(
@@ -166,9 +165,7 @@ class S3BlobStorage:
                     for upload in page.get("Uploads", [])
                     if upload["Initiated"] < started_before
                 ]
-                if len(found) >= limit:
-                    break
-        return found[:limit]
+        return found
 
     async def delete(self, key: str) -> None:
         async with _s3("DELETE"):

@@ -21,7 +21,7 @@ from bucketd.server.errors import InvalidArgument, StorageUnavailable
 from bucketd.server.services.blob_sources import BlobSources
 from bucketd.server.services.contents import Contents
 from bucketd.server.services.drafts import LEASE_LOST, Draft, Drafts
-from bucketd.server.services.janitor import EXPIRED_WRITE, Janitor
+from bucketd.server.services.janitor import EXPIRED_WRITE, STALE_MULTIPART_BATCH, Janitor
 from bucketd.server.services.object_claims import ObjectClaims
 from bucketd.server.services.objects import ObjectService
 from tests.unit.fakes import (
@@ -287,3 +287,21 @@ async def test_bytes_reused_as_their_last_holder_goes_are_kept() -> None:
     assert await world.janitor.collect_contents() == 0
     assert second.blobs[0].content_id == first.blobs[0].content_id
     assert world.storage.objects[second.blobs[0].storage_key or ""] == TEXT
+
+
+async def test_the_stale_multipart_sweep_is_bounded_and_never_aborts_a_named_upload() -> None:
+    """More old uploads that writes name than one batch, listed first, then orphans: the
+    orphans go (at most a batch per sweep) and every named upload stays."""
+    world = _world()
+    for _ in range(STALE_MULTIPART_BATCH + 1):
+        await _dead_write(world)
+    named = set(world.storage.multipart)
+    orphans = [
+        await world.storage.start_multipart(f"orphan/{i}", mime_type="x")
+        for i in range(STALE_MULTIPART_BATCH + 5)
+    ]
+    assert await world.janitor.abort_stale_multiparts() == STALE_MULTIPART_BATCH
+    assert await world.janitor.abort_stale_multiparts() == 5
+    assert await world.janitor.abort_stale_multiparts() == 0
+    assert len(named) == STALE_MULTIPART_BATCH + 1 and set(world.storage.multipart) == named
+    assert not set(orphans) & set(world.storage.multipart)

@@ -195,11 +195,9 @@ class FakeStorage:
             await self.abort_multipart(key, multipart_id)
         return len(ids)
 
-    async def multipart_uploads(
-        self, *, started_before: datetime, limit: int
-    ) -> list[tuple[str, str]]:
-        """Open ones, at most `limit` (the fake keeps no start times: each is old enough)."""
-        return [(key, multipart_id) for multipart_id, (key, _) in self.multipart.items()][:limit]
+    async def multipart_uploads(self, *, started_before: datetime) -> list[tuple[str, str]]:
+        """Every open one (the fake keeps no start times: each is old enough)."""
+        return [(key, multipart_id) for multipart_id, (key, _) in self.multipart.items()]
 
     async def delete(self, key: str) -> None:
         self._op("delete", key)
