@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 
 from bench import s3 as s3_choice
+from bench.create import tenant_headers
 from bucketd.process import running_process
-from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.server.storage.s3 import open_s3
 from bucketd.standins.launch import mongo_standin
@@ -54,12 +54,7 @@ async def bench(settings: Settings, mib: int) -> None:
         aiohttp.ClientSession(base_url=server.url) as http,
     ):
         await server.wait_ready()
-        issued = await server.services.api_keys.issue("bench", test=True)
-        principal = Principal(
-            organization_id=issued.record.organization_id, key_id=issued.record.key_id
-        )
-        await server.services.namespaces.create(principal, name="default", description=None)
-        headers = {"Authorization": f"Bearer {issued.plaintext}", "X-Namespace": "default"}
+        headers = await tenant_headers(server, "default")
         schema = {"properties": {"data": {"type": "text"}}}
         async with http.post(
             "/v1/buckets", json={"bucket_name": "b", "bucket_schema": schema}, headers=headers

@@ -39,7 +39,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from bucketd.gateway.app import running_gateway
 from bucketd.gateway.settings import GatewaySettings
-from bucketd.process import running_process
+from bucketd.process import Process, running_process
 from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin, s3_standin
@@ -143,12 +143,7 @@ async def bench(settings: Settings, requests: int, rounds: int) -> None:
         aiohttp.ClientSession(base_url=remote) as remote_http,
     ):
         await server.wait_ready()
-        issued = await server.services.api_keys.issue("bench", test=True)
-        principal = Principal(
-            organization_id=issued.record.organization_id, key_id=issued.record.key_id
-        )
-        await server.services.namespaces.create(principal, name="bench", description=None)
-        headers = {"Authorization": f"Bearer {issued.plaintext}", "X-Namespace": "bench"}
+        headers = await tenant_headers(server, "bench")
         metadata = tuple((k.lower(), v) for k, v in headers.items())
         async with http.post(
             "/v1/buckets", json={"bucket_name": "b", "bucket_schema": SCHEMA}, headers=headers
@@ -379,6 +374,16 @@ def main() -> None:
             aws_secret_access_key=base.aws_secret_access_key or "bench",
         )
         asyncio.run(bench(settings, args.requests, args.rounds))
+
+
+async def tenant_headers(server: Process, name: str) -> dict[str, str]:
+    """A test key and a namespace named `name` in `server`: the REST headers that use them."""
+    issued = await server.services.api_keys.issue(name, test=True)
+    principal = Principal(
+        organization_id=issued.record.organization_id, key_id=issued.record.key_id
+    )
+    await server.services.namespaces.create(principal, name=name, description=None)
+    return {"Authorization": f"Bearer {issued.plaintext}", "X-Namespace": name}
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from bench import s3 as s3_choice
 from bench.s3 import S3, s3_for
 from bench.upload import (
     MIB,
-    blocks,
+    BlocksFile,
     cpu_per_gib,
     peak_rss_growth,
     settings_for,
@@ -236,32 +236,12 @@ async def slow_readers(
     return grown
 
 
-class _Blocks(io.RawIOBase):
-    """`mib` MiB of random-looking bytes as a file (one random MiB repeated, the first
-    salted), for boto3's upload of the direct copy."""
-
-    def __init__(self, mib: int, salt: bytes) -> None:
-        self._blocks = blocks(mib, salt)
-        self._rest = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if not self._rest:
-            self._rest = next(self._blocks, b"")
-        size = min(len(buffer), len(self._rest))
-        buffer[:size] = self._rest[:size]
-        self._rest = self._rest[size:]
-        return size
-
-
 async def store(s3: S3, target: Target, name: str, mib: int) -> Blob:
     """`mib` MiB uploaded through bucketd (gRPC) and, the same bytes, to the direct bucket."""
     salt = name.encode()
     object_id = await via_grpc(target.grpc, target.metadata, mib, salt, None, chunk_mib=2)
     config = TransferConfig(multipart_chunksize=16 * MIB, max_concurrency=4)
-    reader = io.BufferedReader(_Blocks(mib, salt))
+    reader = io.BufferedReader(BlocksFile(mib, salt))
     await asyncio.to_thread(
         _boto3(s3).upload_fileobj, reader, "direct", f"{name}.bin", Config=config
     )

@@ -259,11 +259,11 @@ async def direct_aiobotocore(settings: Settings, mib: int) -> float:
     return rate
 
 
-class _Blocks(io.RawIOBase):
-    """The run's bytes as a file, for boto3's managed transfer."""
+class BlocksFile(io.RawIOBase):
+    """`mib` MiB of `blocks` as a file, for boto3's managed transfer (bench/download.py too)."""
 
-    def __init__(self, mib: int) -> None:
-        self._blocks = blocks(mib, b"boto3")
+    def __init__(self, mib: int, salt: bytes = b"boto3") -> None:
+        self._blocks = blocks(mib, salt)
         self._rest = b""
 
     def readable(self) -> bool:
@@ -300,7 +300,7 @@ def direct_boto3(
         multipart_threshold=part_bytes, multipart_chunksize=part_bytes, max_concurrency=10
     )
     started = time.perf_counter()
-    s3.upload_fileobj(io.BufferedReader(_Blocks(mib)), "direct", "big.bin", Config=config)
+    s3.upload_fileobj(io.BufferedReader(BlocksFile(mib)), "direct", "big.bin", Config=config)
     rate = mib * MIB / 1e6 / (time.perf_counter() - started)
     s3.delete_object(Bucket="direct", Key="big.bin")
     return rate

@@ -12,12 +12,11 @@ import aiohttp
 from grpc import aio
 from pymongo import monitoring
 
-from bench.create import MONGO, _count_one_create, _count_s3_requests
+from bench.create import MONGO, _count_one_create, _count_s3_requests, tenant_headers
 from bench.create import S3 as S3_REQUESTS
 from bench.load.common import table
 from bench.s3 import S3
 from bucketd.process import running_process
-from bucketd.server.domain.models import Principal
 from bucketd.server.settings import Settings
 from bucketd.standins.launch import mongo_standin
 from bucketd.v1 import common_pb2, objects_pb2, objects_pb2_grpc
@@ -40,12 +39,7 @@ async def commands(s3: S3) -> dict[str, tuple[int, int]]:
             aio.insecure_channel(server.address) as channel,
         ):
             await server.wait_ready()
-            issued = await server.services.api_keys.issue("load", test=True)
-            principal = Principal(
-                organization_id=issued.record.organization_id, key_id=issued.record.key_id
-            )
-            await server.services.namespaces.create(principal, name="load", description=None)
-            headers = {"Authorization": f"Bearer {issued.plaintext}", "X-Namespace": "load"}
+            headers = await tenant_headers(server, "load")
             metadata = tuple((k.lower(), v) for k, v in headers.items())
             async with aiohttp.ClientSession(base_url=server.url) as http:
                 bucket = {
